@@ -1,0 +1,154 @@
+//! The hostcall catalogue: declared once, expanded everywhere.
+
+/// Invokes `$m!` with the whole hostcall catalogue.
+///
+/// Each entry reads `NUMBER Class name(arg: type, ...) -> type;` with its
+/// rustdoc. Types are wasm value types (`i32`, `i64`). The kernel's engines
+/// expand it into linker entries, the SDK into `extern` imports, and this
+/// crate into [`HOSTCALLS`], from which `docs/abi.md` is generated.
+#[macro_export]
+macro_rules! for_each_hostcall {
+    ($m:ident) => {
+        $m! {
+            /// Checks that `handle` is live and carries at least `rights`; returns 0. The cheapest capability-checked call (used to measure hostcall overhead).
+            0 Core cap_check(handle: i32, rights: i32) -> i32;
+            /// Looks up a capability granted to this process under `name`; returns its handle.
+            1 Core cap_lookup(name_ptr: i32, name_len: i32) -> i32;
+            /// Writes the `CapInfo` of `handle` at `out_ptr`; returns 0.
+            2 Core cap_info(handle: i32, out_ptr: i32) -> i32;
+            /// Removes `handle` from this process's table (and revokes what was delegated from it).
+            3 Core cap_drop(handle: i32) -> i32;
+            /// Gives process `pid` a copy of `handle` narrowed to `rights`, under `name`. Needs the `g` right.
+            4 Core cap_delegate(handle: i32, pid: i32, rights: i32, name_ptr: i32, name_len: i32) -> i32;
+            /// Revokes every capability delegated from `handle` (transitively); `handle` itself stays. Needs `g`.
+            5 Core cap_revoke(handle: i32) -> i32;
+            /// Returns this process's pid.
+            6 Core proc_self() -> i32;
+            /// Copies up to `cap` bytes of the spawn arguments to `ptr`; returns their full length.
+            7 Core proc_args(ptr: i32, cap: i32) -> i32;
+            /// Ends this process with `code`. Does not return.
+            8 Core proc_exit(code: i32) -> i32;
+            /// Gives up the rest of this time slice.
+            9 Core yield_now() -> i32;
+            /// Writes a log line (`level` 1 = error ... 5 = trace) of UTF-8 text.
+            16 Log log(level: i32, ptr: i32, len: i32) -> i32;
+            /// Nanoseconds since boot.
+            24 Time time_now() -> i64;
+            /// Sleeps for `nanos` nanoseconds (parks the process).
+            25 Time sleep(nanos: i64) -> i32;
+            /// Creates a channel with a data ring of `data_bytes` and a frame ring of `frames` (both rounded up to powers of two) and `backpressure` (0 park, 1 drop); returns a handle with all rights.
+            32 Channel chan_create(data_bytes: i32, frames: i32, backpressure: i32) -> i32;
+            /// Attaches as `role` (1 reader, 2 writer); writes a `ChannelDescriptor` at `out_ptr` (0 to skip); returns 0.
+            33 Channel chan_attach(handle: i32, role: i32, out_ptr: i32) -> i32;
+            /// Detaches `role`.
+            34 Channel chan_detach(handle: i32, role: i32) -> i32;
+            /// Writes one frame of `len` bytes; parks when full under `Park` unless `flags` has `NONBLOCK`; returns `len`.
+            35 Channel chan_write(handle: i32, ptr: i32, len: i32, flags: i32) -> i32;
+            /// Reads one frame into `ptr[..cap]` and its `FrameMeta` at `meta_ptr` (0 to skip); parks when empty unless `NONBLOCK`; returns the frame length.
+            36 Channel chan_read(handle: i32, ptr: i32, cap: i32, meta_ptr: i32, flags: i32) -> i32;
+            /// Skips every frame pending for this process's reader; returns how many.
+            37 Channel chan_drain(handle: i32) -> i32;
+            /// Deletes the channel (needs `d`); every holder then gets `Closed`.
+            38 Channel chan_delete(handle: i32) -> i32;
+            /// Allocates a shared-memory region of `size` bytes aligned to `align`; returns a handle with all rights.
+            48 Shm shm_alloc(size: i32, align: i32) -> i32;
+            /// Attaches the region; writes its `ShmRegion` at `out_ptr` (0 to skip); returns 0.
+            49 Shm shm_attach(handle: i32, out_ptr: i32) -> i32;
+            /// Detaches the region.
+            50 Shm shm_detach(handle: i32) -> i32;
+            /// Copies `len` bytes at `offset` of the region into `ptr` (needs `r` and an attachment).
+            51 Shm shm_read(handle: i32, offset: i32, ptr: i32, len: i32) -> i32;
+            /// Copies `len` bytes from `ptr` to `offset` of the region (needs `w` and an attachment).
+            52 Shm shm_write(handle: i32, offset: i32, ptr: i32, len: i32) -> i32;
+            /// Spawns package `name` from the package cache with `args`; returns the child's pid.
+            64 Process proc_spawn(name_ptr: i32, name_len: i32, args_ptr: i32, args_len: i32) -> i32;
+            /// Kills child process `pid`.
+            65 Process proc_kill(pid: i32) -> i32;
+        }
+    };
+}
+
+/// A wasm value type of a hostcall parameter or result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+}
+
+impl ValType {
+    /// WebAssembly text name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+        }
+    }
+}
+
+/// One parameter of a hostcall.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    /// Name.
+    pub name: &'static str,
+    /// Type.
+    pub ty: ValType,
+}
+
+/// One entry of the catalogue.
+#[derive(Clone, Copy, Debug)]
+pub struct HostcallDesc {
+    /// Stable number.
+    pub number: u16,
+    /// Import name.
+    pub name: &'static str,
+    /// Class a process must hold to get the real call instead of a `PermissionDenied` stub.
+    pub class: crate::Class,
+    /// Parameters.
+    pub params: &'static [Param],
+    /// Result type.
+    pub result: ValType,
+    /// Description.
+    pub doc: &'static str,
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __abi_valtype {
+    (i32) => {
+        $crate::ValType::I32
+    };
+    (i64) => {
+        $crate::ValType::I64
+    };
+}
+
+macro_rules! declare_catalogue {
+    ($( $(#[doc = $doc:literal])* $num:literal $class:ident $name:ident ( $( $arg:ident : $ty:ident ),* ) -> $ret:ident ; )*) => {
+        /// Every hostcall, in number order.
+        pub const HOSTCALLS: &[HostcallDesc] = &[
+            $( HostcallDesc {
+                number: $num,
+                name: stringify!($name),
+                class: crate::Class::$class,
+                params: &[ $( Param { name: stringify!($arg), ty: __abi_valtype!($ty) } ),* ],
+                result: __abi_valtype!($ret),
+                doc: concat!($($doc),*),
+            }, )*
+        ];
+
+        /// Hostcall numbers, one constant per hostcall.
+        #[allow(non_upper_case_globals, missing_docs)]
+        pub mod nr {
+            $( pub const $name: u16 = $num; )*
+        }
+    };
+}
+
+for_each_hostcall!(declare_catalogue);
+
+/// Looks up a hostcall by import name.
+pub fn hostcall(name: &str) -> Option<&'static HostcallDesc> {
+    HOSTCALLS.iter().find(|h| h.name == name)
+}

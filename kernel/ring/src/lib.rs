@@ -1,0 +1,600 @@
+//! Tidemark's channel ring, implemented once for every access path.
+//!
+//! A channel is one contiguous region of an arena laid out as:
+//!
+//! ```text
+//! +--------------------+  0
+//! | header (64 B)      |  magic, version, geometry, check word, writer lock,
+//! |                    |  head/tail (seq + byte position), drops, waiters, doorbell
+//! +--------------------+  64
+//! | reader cursors     |  max_readers x 16 B: state, seq, pos
+//! +--------------------+
+//! | writer slots       |  max_writers x 16 B: state, frames, bytes
+//! +--------------------+
+//! | frame ring         |  frame_cap x 16 B: stamp, writer, pos, len
+//! +--------------------+
+//! | data ring          |  data_cap bytes, frames stored contiguously (wrapping)
+//! +--------------------+
+//! ```
+//!
+//! Frame metadata and payload bytes live in separate rings, so a reader
+//! scanning metadata touches one cache line per frame. Writers reserve a
+//! frame number and a byte range under a short spin lock, copy their payload
+//! without it, and publish by storing the frame's `stamp` (`seq + 1`) with
+//! release ordering; readers are lock-free and each owns its cursor. The
+//! slowest active reader bounds the writers (the *tail*); with no reader
+//! attached, frames are retained until one attaches.
+//!
+//! All mutable state is `u32` atomics (rv32 has no 64-bit atomics), so the
+//! same code runs in the kernel on a guest's behalf (the copying path) and,
+//! later, in a guest directly on memory mapped into it (the zero-copy path).
+//!
+//! The ring never trusts the memory it runs on: geometry comes from the
+//! [`Geometry`] the caller kept at creation and is compared with the header,
+//! and every frame is validated before it is copied out. Scribbled memory
+//! yields [`RingError::Corrupt`] for this ring and nothing worse.
+#![no_std]
+#![warn(missing_docs)]
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// `"TMRG"` little-endian.
+pub const MAGIC: u32 = u32::from_le_bytes(*b"TMRG");
+/// Layout version.
+pub const VERSION: u32 = 1;
+/// Header size in bytes.
+pub const HEADER: usize = 64;
+const SLOT: usize = 16;
+
+// Header word offsets.
+const H_MAGIC: usize = 0;
+const H_VERSION: usize = 4;
+const H_BACKPRESSURE: usize = 8;
+const H_DATA_CAP: usize = 12;
+const H_FRAME_CAP: usize = 16;
+const H_READERS: usize = 20;
+const H_WRITERS: usize = 24;
+const H_CHECK: usize = 28;
+const H_LOCK: usize = 32;
+const H_HEAD_SEQ: usize = 36;
+const H_HEAD_POS: usize = 40;
+const H_TAIL_SEQ: usize = 44;
+const H_TAIL_POS: usize = 48;
+const H_DROPS: usize = 52;
+const H_WAITERS: usize = 56;
+const H_DOORBELL: usize = 60;
+
+/// Waiter bit: at least one reader is parked waiting for a frame.
+pub const WAIT_READERS: u32 = 1;
+/// Waiter bit: at least one writer is parked waiting for room.
+pub const WAIT_WRITERS: u32 = 2;
+
+/// The immutable shape of a ring, fixed at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Payload bytes (power of two).
+    pub data_cap: u32,
+    /// Frames in flight (power of two).
+    pub frame_cap: u32,
+    /// Reader cursor slots.
+    pub max_readers: u32,
+    /// Writer slots.
+    pub max_writers: u32,
+    /// 0 park, 1 drop (see `tidemark_abi::Backpressure`).
+    pub backpressure: u32,
+}
+
+impl Geometry {
+    /// Largest data ring accepted (keeps wrapping arithmetic on `u32` exact).
+    pub const MAX_DATA: u32 = 1 << 28;
+    /// Largest frame ring accepted.
+    pub const MAX_FRAMES: u32 = 1 << 20;
+
+    /// A geometry with capacities rounded up to powers of two; `None` when out of range.
+    pub fn new(data_bytes: u32, frames: u32, max_readers: u32, max_writers: u32, backpressure: u32) -> Option<Geometry> {
+        if data_bytes == 0 || frames == 0 || data_bytes > Self::MAX_DATA || frames > Self::MAX_FRAMES {
+            return None;
+        }
+        if max_readers == 0 || max_writers == 0 || max_readers > 64 || max_writers > 64 || backpressure > 1 {
+            return None;
+        }
+        Some(Geometry {
+            data_cap: data_bytes.next_power_of_two().max(8),
+            frame_cap: frames.next_power_of_two(),
+            max_readers,
+            max_writers,
+            backpressure,
+        })
+    }
+
+    fn readers_off(&self) -> usize {
+        HEADER
+    }
+    fn writers_off(&self) -> usize {
+        HEADER + self.max_readers as usize * SLOT
+    }
+    fn frames_off(&self) -> usize {
+        self.writers_off() + self.max_writers as usize * SLOT
+    }
+    fn data_off(&self) -> usize {
+        self.frames_off() + self.frame_cap as usize * SLOT
+    }
+    /// Bytes of arena the ring occupies.
+    pub fn region_size(&self) -> usize {
+        self.data_off() + self.data_cap as usize
+    }
+    fn check_word(&self) -> u32 {
+        let mut h = MAGIC ^ VERSION.rotate_left(7);
+        for w in [self.backpressure, self.data_cap, self.frame_cap, self.max_readers, self.max_writers] {
+            h = (h ^ w).wrapping_mul(0x9E37_79B1).rotate_left(13);
+        }
+        h
+    }
+}
+
+/// Why a ring operation did not complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingError {
+    /// No room for the frame (the caller parks or drops per backpressure).
+    Full,
+    /// No frame to read.
+    Empty,
+    /// The frame is larger than the ring, or than the reader's buffer (frame length given; it stays queued).
+    TooLarge(u32),
+    /// The ring's memory failed validation.
+    Corrupt(Corruption),
+    /// No free reader or writer slot.
+    NoSlot,
+    /// The reader/writer slot is not attached.
+    NotAttached,
+}
+
+/// What validation found wrong; carried for diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corruption {
+    /// Magic, version, geometry or check word differ from the ring's creation.
+    Header,
+    /// A reader cursor is outside the live window.
+    Cursor,
+    /// A frame's position, length or writer is impossible.
+    Frame,
+}
+
+impl Corruption {
+    /// Short description.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Corruption::Header => "header does not match the ring's geometry",
+            Corruption::Cursor => "a reader cursor lies outside the live window",
+            Corruption::Frame => "a frame's position, length or writer is impossible",
+        }
+    }
+}
+
+/// A completed write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Sequence number of the frame.
+    pub seq: u32,
+    /// Parked readers should be woken (the waiter bit was set and is now cleared).
+    pub wake_readers: bool,
+}
+
+/// A completed read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Read {
+    /// Payload length.
+    pub len: u32,
+    /// Writer id that wrote the frame.
+    pub writer: u32,
+    /// Sequence number.
+    pub seq: u32,
+    /// Parked writers should be woken.
+    pub wake_writers: bool,
+}
+
+/// Counters read from the ring for introspection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Next frame number.
+    pub head_seq: u32,
+    /// Oldest retained frame.
+    pub tail_seq: u32,
+    /// Payload bytes between tail and head.
+    pub bytes_in_flight: u32,
+    /// Frames between tail and head.
+    pub frames_in_flight: u32,
+    /// Frames dropped under `Drop` backpressure.
+    pub drops: u32,
+    /// Waiter bits.
+    pub waiters: u32,
+    /// Doorbell count (wake-ups rung).
+    pub doorbell: u32,
+}
+
+/// One reader cursor, for introspection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReaderStat {
+    /// Slot.
+    pub slot: u32,
+    /// Next frame this reader will read.
+    pub seq: u32,
+    /// Frames behind head.
+    pub lag: u32,
+}
+
+/// One writer slot, for introspection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriterStat {
+    /// Writer id.
+    pub id: u32,
+    /// Frames written.
+    pub frames: u32,
+    /// Bytes written (wrapping).
+    pub bytes: u32,
+}
+
+/// A view of a ring in memory. Cheap to construct; holds no state of its own
+/// except the trusted geometry.
+pub struct Ring<'a> {
+    base: NonNull<u8>,
+    geo: Geometry,
+    _mem: PhantomData<&'a [AtomicU32]>,
+}
+
+// SAFETY: all shared mutable state is accessed through atomics; payload bytes
+// are handed over through release/acquire on the frame stamps.
+unsafe impl Send for Ring<'_> {}
+unsafe impl Sync for Ring<'_> {}
+
+impl<'a> Ring<'a> {
+    /// Views `geo.region_size()` bytes at `base` as a ring.
+    ///
+    /// # Safety
+    /// `base` must be 4-byte aligned and valid for reads and writes of
+    /// `geo.region_size()` bytes for `'a`, and only accessed through rings
+    /// (or as plain bytes by code that accepts being reported corrupt).
+    pub unsafe fn from_raw(base: *mut u8, geo: Geometry) -> Ring<'a> {
+        debug_assert!(base as usize % 4 == 0);
+        Ring { base: NonNull::new(base).expect("ring base is null"), geo, _mem: PhantomData }
+    }
+
+    /// Initialises a ring's memory (zeroing cursors and frames) and returns it.
+    ///
+    /// # Safety
+    /// As [`Ring::from_raw`], and no other party may use the memory yet.
+    pub unsafe fn init(base: *mut u8, geo: Geometry) -> Ring<'a> {
+        // SAFETY: forwarded contract.
+        let ring = unsafe { Ring::from_raw(base, geo) };
+        // SAFETY: the region is ours alone during init.
+        unsafe { core::ptr::write_bytes(base, 0, geo.data_off()) };
+        ring.w(H_MAGIC).store(MAGIC, Ordering::Relaxed);
+        ring.w(H_VERSION).store(VERSION, Ordering::Relaxed);
+        ring.w(H_BACKPRESSURE).store(geo.backpressure, Ordering::Relaxed);
+        ring.w(H_DATA_CAP).store(geo.data_cap, Ordering::Relaxed);
+        ring.w(H_FRAME_CAP).store(geo.frame_cap, Ordering::Relaxed);
+        ring.w(H_READERS).store(geo.max_readers, Ordering::Relaxed);
+        ring.w(H_WRITERS).store(geo.max_writers, Ordering::Relaxed);
+        ring.w(H_CHECK).store(geo.check_word(), Ordering::Release);
+        ring
+    }
+
+    /// The trusted geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geo
+    }
+
+    fn w(&self, off: usize) -> &AtomicU32 {
+        debug_assert!(off + 4 <= self.geo.data_off());
+        // SAFETY: `off` is inside the header/slot area, 4-aligned, and the
+        // region is valid for 'a per the constructor's contract.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast::<u32>()) }
+    }
+    fn reader(&self, slot: u32, word: usize) -> &AtomicU32 {
+        self.w(self.geo.readers_off() + slot as usize * SLOT + word * 4)
+    }
+    fn writer(&self, id: u32, word: usize) -> &AtomicU32 {
+        self.w(self.geo.writers_off() + id as usize * SLOT + word * 4)
+    }
+    fn frame(&self, seq: u32, word: usize) -> &AtomicU32 {
+        let idx = (seq & (self.geo.frame_cap - 1)) as usize;
+        self.w(self.geo.frames_off() + idx * SLOT + word * 4)
+    }
+
+    /// Checks the header against the trusted geometry.
+    pub fn validate_header(&self) -> Result<(), RingError> {
+        let g = &self.geo;
+        let ok = self.w(H_MAGIC).load(Ordering::Relaxed) == MAGIC
+            && self.w(H_VERSION).load(Ordering::Relaxed) == VERSION
+            && self.w(H_BACKPRESSURE).load(Ordering::Relaxed) == g.backpressure
+            && self.w(H_DATA_CAP).load(Ordering::Relaxed) == g.data_cap
+            && self.w(H_FRAME_CAP).load(Ordering::Relaxed) == g.frame_cap
+            && self.w(H_READERS).load(Ordering::Relaxed) == g.max_readers
+            && self.w(H_WRITERS).load(Ordering::Relaxed) == g.max_writers
+            && self.w(H_CHECK).load(Ordering::Relaxed) == g.check_word();
+        if ok { Ok(()) } else { Err(RingError::Corrupt(Corruption::Header)) }
+    }
+
+    fn lock(&self) {
+        let l = self.w(H_LOCK);
+        while l.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            core::hint::spin_loop();
+        }
+    }
+    fn unlock(&self) {
+        self.w(H_LOCK).store(0, Ordering::Release);
+    }
+
+    /// Claims a reader slot, starting at the oldest retained frame.
+    pub fn attach_reader(&self) -> Result<u32, RingError> {
+        self.validate_header()?;
+        for slot in 0..self.geo.max_readers {
+            if self.reader(slot, 0).compare_exchange(0, 2, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                self.lock();
+                let (seq, pos) = (self.w(H_TAIL_SEQ).load(Ordering::Relaxed), self.w(H_TAIL_POS).load(Ordering::Relaxed));
+                self.reader(slot, 1).store(seq, Ordering::Relaxed);
+                self.reader(slot, 2).store(pos, Ordering::Relaxed);
+                self.reader(slot, 0).store(1, Ordering::Release);
+                self.unlock();
+                return Ok(slot);
+            }
+        }
+        Err(RingError::NoSlot)
+    }
+
+    /// Releases a reader slot; returns whether parked writers should be woken.
+    pub fn detach_reader(&self, slot: u32) -> bool {
+        if slot < self.geo.max_readers {
+            self.reader(slot, 0).store(0, Ordering::Release);
+        }
+        self.take_waiters(WAIT_WRITERS)
+    }
+
+    /// Claims a writer id.
+    pub fn attach_writer(&self) -> Result<u32, RingError> {
+        self.validate_header()?;
+        for id in 0..self.geo.max_writers {
+            if self.writer(id, 0).compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                self.writer(id, 1).store(0, Ordering::Relaxed);
+                self.writer(id, 2).store(0, Ordering::Relaxed);
+                return Ok(id);
+            }
+        }
+        Err(RingError::NoSlot)
+    }
+
+    /// Releases a writer id.
+    pub fn detach_writer(&self, id: u32) {
+        if id < self.geo.max_writers {
+            self.writer(id, 0).store(0, Ordering::Release);
+        }
+    }
+
+    /// Recomputes the tail from the active readers (lock held).
+    fn refresh_tail(&self, head_seq: u32) -> Result<(u32, u32), RingError> {
+        let mut best: Option<(u32, u32, u32)> = None;
+        for slot in 0..self.geo.max_readers {
+            if self.reader(slot, 0).load(Ordering::Acquire) != 1 {
+                continue;
+            }
+            let seq = self.reader(slot, 1).load(Ordering::Acquire);
+            let pos = self.reader(slot, 2).load(Ordering::Acquire);
+            let behind = head_seq.wrapping_sub(seq);
+            if behind > self.geo.frame_cap {
+                return Err(RingError::Corrupt(Corruption::Cursor));
+            }
+            if best.is_none_or(|(b, _, _)| behind > b) {
+                best = Some((behind, seq, pos));
+            }
+        }
+        match best {
+            Some((_, seq, pos)) => {
+                self.w(H_TAIL_SEQ).store(seq, Ordering::Relaxed);
+                self.w(H_TAIL_POS).store(pos, Ordering::Relaxed);
+                Ok((seq, pos))
+            }
+            None => Ok((self.w(H_TAIL_SEQ).load(Ordering::Relaxed), self.w(H_TAIL_POS).load(Ordering::Relaxed))),
+        }
+    }
+
+    /// Writes one frame as writer `id`. `Full` leaves the ring untouched.
+    pub fn write(&self, id: u32, payload: &[u8]) -> Result<Written, RingError> {
+        self.validate_header()?;
+        if id >= self.geo.max_writers || self.writer(id, 0).load(Ordering::Relaxed) != 1 {
+            return Err(RingError::NotAttached);
+        }
+        let len = u32::try_from(payload.len()).map_err(|_| RingError::TooLarge(u32::MAX))?;
+        if len > self.geo.data_cap {
+            return Err(RingError::TooLarge(len));
+        }
+        self.lock();
+        let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
+        let head_pos = self.w(H_HEAD_POS).load(Ordering::Relaxed);
+        let (tail_seq, tail_pos) = match self.refresh_tail(head_seq) {
+            Ok(t) => t,
+            Err(e) => {
+                self.unlock();
+                return Err(e);
+            }
+        };
+        let frames_used = head_seq.wrapping_sub(tail_seq);
+        let bytes_used = head_pos.wrapping_sub(tail_pos);
+        if bytes_used > self.geo.data_cap {
+            self.unlock();
+            return Err(RingError::Corrupt(Corruption::Cursor));
+        }
+        if frames_used >= self.geo.frame_cap || bytes_used + len > self.geo.data_cap {
+            self.unlock();
+            return Err(RingError::Full);
+        }
+        self.w(H_HEAD_SEQ).store(head_seq.wrapping_add(1), Ordering::Relaxed);
+        self.w(H_HEAD_POS).store(head_pos.wrapping_add(len), Ordering::Relaxed);
+        // The frame slot may still carry an old stamp; clear it before the
+        // reservation is visible so no reader mistakes it for this frame.
+        self.frame(head_seq, 0).store(0, Ordering::Relaxed);
+        self.unlock();
+
+        self.copy_in(head_pos, payload);
+        self.frame(head_seq, 1).store(id, Ordering::Relaxed);
+        self.frame(head_seq, 2).store(head_pos, Ordering::Relaxed);
+        self.frame(head_seq, 3).store(len, Ordering::Relaxed);
+        self.frame(head_seq, 0).store(head_seq.wrapping_add(1), Ordering::Release);
+        self.writer(id, 1).fetch_add(1, Ordering::Relaxed);
+        self.writer(id, 2).fetch_add(len, Ordering::Relaxed);
+        Ok(Written { seq: head_seq, wake_readers: self.take_waiters(WAIT_READERS) })
+    }
+
+    /// Counts a frame discarded under `Drop` backpressure.
+    pub fn count_drop(&self) {
+        self.w(H_DROPS).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads one frame for reader `slot` into `buf`.
+    pub fn read(&self, slot: u32, buf: &mut [u8]) -> Result<Read, RingError> {
+        self.validate_header()?;
+        if slot >= self.geo.max_readers || self.reader(slot, 0).load(Ordering::Relaxed) != 1 {
+            return Err(RingError::NotAttached);
+        }
+        let seq = self.reader(slot, 1).load(Ordering::Relaxed);
+        let pos = self.reader(slot, 2).load(Ordering::Relaxed);
+        let head = self.w(H_HEAD_SEQ).load(Ordering::Acquire);
+        let behind = head.wrapping_sub(seq);
+        if behind == 0 {
+            return Err(RingError::Empty);
+        }
+        if behind > self.geo.frame_cap {
+            return Err(RingError::Corrupt(Corruption::Cursor));
+        }
+        if self.frame(seq, 0).load(Ordering::Acquire) != seq.wrapping_add(1) {
+            return Err(RingError::Empty); // reserved, not yet published
+        }
+        let writer = self.frame(seq, 1).load(Ordering::Relaxed);
+        let fpos = self.frame(seq, 2).load(Ordering::Relaxed);
+        let len = self.frame(seq, 3).load(Ordering::Relaxed);
+        if fpos != pos || len > self.geo.data_cap || writer >= self.geo.max_writers {
+            return Err(RingError::Corrupt(Corruption::Frame));
+        }
+        if len as usize > buf.len() {
+            return Err(RingError::TooLarge(len));
+        }
+        self.copy_out(pos, &mut buf[..len as usize]);
+        self.reader(slot, 2).store(pos.wrapping_add(len), Ordering::Relaxed);
+        self.reader(slot, 1).store(seq.wrapping_add(1), Ordering::Release);
+        Ok(Read { len, writer, seq, wake_writers: self.take_waiters(WAIT_WRITERS) })
+    }
+
+    /// Moves reader `slot` to the head; returns the frames skipped.
+    pub fn drain(&self, slot: u32) -> Result<u32, RingError> {
+        self.validate_header()?;
+        if slot >= self.geo.max_readers || self.reader(slot, 0).load(Ordering::Relaxed) != 1 {
+            return Err(RingError::NotAttached);
+        }
+        self.lock();
+        let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
+        let head_pos = self.w(H_HEAD_POS).load(Ordering::Relaxed);
+        // Only frames already published may be skipped; wait out in-flight ones.
+        let skipped = head_seq.wrapping_sub(self.reader(slot, 1).load(Ordering::Relaxed));
+        self.reader(slot, 2).store(head_pos, Ordering::Relaxed);
+        self.reader(slot, 1).store(head_seq, Ordering::Release);
+        self.unlock();
+        Ok(skipped.min(self.geo.frame_cap))
+    }
+
+    /// Announces that a side is about to park. The caller must retry its
+    /// operation once after this before parking, so a wake-up between its
+    /// failed attempt and this call is not lost.
+    pub fn set_waiting(&self, bits: u32) {
+        self.w(H_WAITERS).fetch_or(bits, Ordering::SeqCst);
+    }
+
+    fn take_waiters(&self, bits: u32) -> bool {
+        let w = self.w(H_WAITERS);
+        if w.load(Ordering::SeqCst) & bits == 0 {
+            return false;
+        }
+        w.fetch_and(!bits, Ordering::SeqCst);
+        self.w(H_DOORBELL).fetch_add(1, Ordering::Release);
+        true
+    }
+
+    /// The doorbell word, for waiters that sleep on it (futex-style).
+    pub fn doorbell(&self) -> &AtomicU32 {
+        self.w(H_DOORBELL)
+    }
+
+    /// Counters for introspection (not validated; reported as read).
+    pub fn stats(&self) -> RingStats {
+        let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
+        let head_pos = self.w(H_HEAD_POS).load(Ordering::Relaxed);
+        // Oldest active reader, else the stored tail.
+        let mut tail = (self.w(H_TAIL_SEQ).load(Ordering::Relaxed), self.w(H_TAIL_POS).load(Ordering::Relaxed));
+        let mut worst = None;
+        for r in self.readers() {
+            if worst.is_none_or(|w| r.lag > w) {
+                worst = Some(r.lag);
+                tail = (r.seq, self.reader(r.slot, 2).load(Ordering::Relaxed));
+            }
+        }
+        RingStats {
+            head_seq,
+            tail_seq: tail.0,
+            bytes_in_flight: head_pos.wrapping_sub(tail.1),
+            frames_in_flight: head_seq.wrapping_sub(tail.0),
+            drops: self.w(H_DROPS).load(Ordering::Relaxed),
+            waiters: self.w(H_WAITERS).load(Ordering::Relaxed),
+            doorbell: self.w(H_DOORBELL).load(Ordering::Relaxed),
+        }
+    }
+
+    /// Active reader cursors.
+    pub fn readers(&self) -> impl Iterator<Item = ReaderStat> + '_ {
+        let head = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
+        (0..self.geo.max_readers).filter(|s| self.reader(*s, 0).load(Ordering::Relaxed) == 1).map(move |slot| {
+            let seq = self.reader(slot, 1).load(Ordering::Relaxed);
+            ReaderStat { slot, seq, lag: head.wrapping_sub(seq) }
+        })
+    }
+
+    /// Active writer slots.
+    pub fn writers(&self) -> impl Iterator<Item = WriterStat> + '_ {
+        (0..self.geo.max_writers).filter(|i| self.writer(*i, 0).load(Ordering::Relaxed) == 1).map(|id| WriterStat {
+            id,
+            frames: self.writer(id, 1).load(Ordering::Relaxed),
+            bytes: self.writer(id, 2).load(Ordering::Relaxed),
+        })
+    }
+
+    fn data_ptr(&self) -> *mut u8 {
+        // SAFETY: data_off is within the region.
+        unsafe { self.base.as_ptr().add(self.geo.data_off()) }
+    }
+
+    fn copy_in(&self, pos: u32, src: &[u8]) {
+        let cap = self.geo.data_cap as usize;
+        let at = pos as usize & (cap - 1);
+        let first = src.len().min(cap - at);
+        // SAFETY: both spans lie inside the data ring; this byte range is
+        // reserved for this writer until the stamp is published.
+        unsafe {
+            core::ptr::copy_nonoverlapping(src.as_ptr(), self.data_ptr().add(at), first);
+            core::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.data_ptr(), src.len() - first);
+        }
+    }
+
+    fn copy_out(&self, pos: u32, dst: &mut [u8]) {
+        let cap = self.geo.data_cap as usize;
+        let at = pos as usize & (cap - 1);
+        let first = dst.len().min(cap - at);
+        // SAFETY: both spans lie inside the data ring; writers do not reuse
+        // them until this reader's cursor passes.
+        unsafe {
+            core::ptr::copy_nonoverlapping(self.data_ptr().add(at), dst.as_mut_ptr(), first);
+            core::ptr::copy_nonoverlapping(self.data_ptr(), dst.as_mut_ptr().add(first), dst.len() - first);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
