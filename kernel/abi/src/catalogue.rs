@@ -56,9 +56,9 @@ macro_rules! for_each_hostcall {
             49 Shm shm_attach(handle: i32, out_ptr: i32) -> i32;
             /// Detaches the region.
             50 Shm shm_detach(handle: i32) -> i32;
-            /// Copies `len` bytes at `offset` of the region into `ptr` (needs `r` and an attachment).
+            /// Copies `len` bytes at `offset` of the region into `ptr` (needs `r`).
             51 Shm shm_read(handle: i32, offset: i32, ptr: i32, len: i32) -> i32;
-            /// Copies `len` bytes from `ptr` to `offset` of the region (needs `w` and an attachment).
+            /// Copies `len` bytes from `ptr` to `offset` of the region (needs `w`).
             52 Shm shm_write(handle: i32, offset: i32, ptr: i32, len: i32) -> i32;
             /// Spawns package `name` from the package cache with `args`; returns the child's pid.
             64 Process proc_spawn(name_ptr: i32, name_len: i32, args_ptr: i32, args_len: i32) -> i32;

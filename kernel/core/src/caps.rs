@@ -1,0 +1,190 @@
+//! Per-process capability tables: `{index, generation}` handles, rights,
+//! and the delegation tree that revocation walks.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use tidemark_abi::{Error, Handle, ObjectKind, Rights};
+
+use crate::Pid;
+
+/// Most entries one process may hold.
+pub const MAX_CAPS: usize = 1024;
+
+/// A kernel object a capability can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Object {
+    /// A channel id.
+    Channel(u32),
+    /// A shared-memory region id.
+    Region(u32),
+}
+
+impl Object {
+    /// Its ABI kind.
+    pub fn kind(self) -> ObjectKind {
+        match self {
+            Object::Channel(_) => ObjectKind::Channel,
+            Object::Region(_) => ObjectKind::Region,
+        }
+    }
+    /// Its kernel-wide id.
+    pub fn id(self) -> u32 {
+        match self {
+            Object::Channel(id) | Object::Region(id) => id,
+        }
+    }
+}
+
+/// Names one entry of one process's table at one generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapRef {
+    /// Holder.
+    pub pid: Pid,
+    /// Handle within the holder's table.
+    pub handle: Handle,
+}
+
+/// A live capability.
+#[derive(Clone, Debug)]
+pub struct CapEntry {
+    /// What it names.
+    pub object: Object,
+    /// What it allows.
+    pub rights: Rights,
+    /// Name the holder looks it up by.
+    pub name: String,
+    /// The capability it was delegated from, if any.
+    pub parent: Option<CapRef>,
+    /// Capabilities delegated from it.
+    pub children: Vec<CapRef>,
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    generation: u16,
+    entry: Option<CapEntry>,
+}
+
+/// One process's capability table.
+#[derive(Clone, Debug, Default)]
+pub struct CapTable {
+    slots: Vec<Slot>,
+}
+
+fn next_generation(g: u16) -> u16 {
+    if g >= Handle::MAX_GENERATION { 1 } else { g + 1 }
+}
+
+impl CapTable {
+    /// Inserts an entry into a free slot under a fresh generation.
+    pub fn insert(&mut self, entry: CapEntry) -> Result<Handle, Error> {
+        let index = match self.slots.iter().position(|s| s.entry.is_none()) {
+            Some(i) => i,
+            None if self.slots.len() < MAX_CAPS => {
+                self.slots.push(Slot { generation: 0, entry: None });
+                self.slots.len() - 1
+            }
+            None => return Err(Error::NoMemory),
+        };
+        let slot = &mut self.slots[index];
+        slot.generation = next_generation(slot.generation);
+        slot.entry = Some(entry);
+        Ok(Handle { index: index as u16, generation: slot.generation })
+    }
+
+    /// Resolves a raw guest handle. Forged values fail closed.
+    pub fn get_raw(&self, raw: i64) -> Result<(Handle, &CapEntry), Error> {
+        let raw = i32::try_from(raw).map_err(|_| Error::InvalidHandle)?;
+        let h = Handle::from_raw(raw).ok_or(Error::InvalidHandle)?;
+        self.get(h).map(|e| (h, e))
+    }
+
+    /// Resolves a handle.
+    pub fn get(&self, h: Handle) -> Result<&CapEntry, Error> {
+        let slot = self.slots.get(h.index as usize).ok_or(Error::InvalidHandle)?;
+        match &slot.entry {
+            Some(e) if slot.generation == h.generation => Ok(e),
+            // A handle this table once minted for the slot: it was revoked.
+            _ if h.generation != 0 && h.generation < slot.generation => Err(Error::Revoked),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    /// Mutable access to a live entry.
+    pub fn get_mut(&mut self, h: Handle) -> Result<&mut CapEntry, Error> {
+        self.get(h)?;
+        Ok(self.slots[h.index as usize].entry.as_mut().expect("checked"))
+    }
+
+    /// Removes a live entry and bumps the slot's generation, so every copy
+    /// of the handle is stale from now on.
+    pub fn remove(&mut self, h: Handle) -> Option<CapEntry> {
+        self.get(h).ok()?;
+        let slot = &mut self.slots[h.index as usize];
+        slot.generation = next_generation(slot.generation);
+        slot.entry.take()
+    }
+
+    /// Finds a live entry by name.
+    pub fn lookup(&self, name: &str) -> Option<Handle> {
+        self.iter().find(|(_, e)| e.name == name).map(|(h, _)| h)
+    }
+
+    /// Live entries.
+    pub fn iter(&self) -> impl Iterator<Item = (Handle, &CapEntry)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.entry.as_ref().map(|e| (Handle { index: i as u16, generation: s.generation }, e)))
+    }
+
+    /// Number of live entries.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> CapEntry {
+        CapEntry { object: Object::Channel(1), rights: Rights::ALL, name: "c".into(), parent: None, children: Vec::new() }
+    }
+
+    #[test]
+    fn removed_slots_reject_stale_handles_even_after_reuse() {
+        let mut t = CapTable::default();
+        let h = t.insert(entry()).unwrap();
+        assert!(t.get(h).is_ok());
+        t.remove(h).unwrap();
+        assert_eq!(t.get(h).unwrap_err(), Error::Revoked);
+        let h2 = t.insert(entry()).unwrap();
+        assert_eq!(h2.index, h.index);
+        assert_ne!(h2.generation, h.generation);
+        assert_eq!(t.get(h).unwrap_err(), Error::Revoked);
+        assert!(t.get(h2).is_ok());
+    }
+
+    #[test]
+    fn forged_handles_fail_closed() {
+        let mut t = CapTable::default();
+        let h = t.insert(entry()).unwrap();
+        let mut x: u32 = 0x1234_5678;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            if x as i32 == h.to_raw() {
+                continue;
+            }
+            assert!(t.get_raw(x as i32 as i64).is_err());
+        }
+        assert!(t.get_raw(i64::from(u32::MAX) + 5).is_err());
+    }
+}

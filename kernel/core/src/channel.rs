@@ -1,0 +1,337 @@
+//! Channels: rings living in arena regions, with per-process attachments
+//! and the kernel-side wait queues that parked readers and writers sit in.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use tidemark_abi::{Backpressure, ChannelDescriptor, Error, Role};
+use tidemark_ring::{Corruption, Geometry, Ring, RingError};
+
+use crate::arena::{Arenas, Purpose};
+use crate::{EventKind, KERNEL_PID, Kernel, Pid, Wait};
+
+/// Reader and writer slots per ring.
+pub const MAX_ENDPOINTS: u32 = 16;
+
+/// One process's (or the kernel's) attachment to a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// Attached process (0: the kernel, for the monitor's send/tail).
+    pub pid: Pid,
+    /// Role.
+    pub role: Role,
+    /// Reader slot or writer id.
+    pub endpoint: u32,
+}
+
+/// A channel.
+pub struct Channel {
+    /// Kernel-wide id.
+    pub id: u32,
+    /// Display name.
+    pub name: String,
+    /// Region holding the ring.
+    pub region: u32,
+    /// Trusted geometry.
+    pub geo: Geometry,
+    /// Set once the ring fails validation; the channel stays unusable.
+    pub corrupt: Option<Corruption>,
+    /// Deleted, waiting for holders to let go.
+    pub deleted: bool,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// Processes parked until a frame arrives.
+    pub readers_waiting: Vec<Pid>,
+    /// Processes parked until room appears.
+    pub writers_waiting: Vec<Pid>,
+    /// Capability entries naming it.
+    pub holders: u32,
+    /// Held by the kernel itself (created by the monitor or the boot manifest).
+    pub kernel_held: bool,
+    /// Creator.
+    pub owner: Pid,
+}
+
+impl Channel {
+    /// The ring, over the arena memory.
+    pub fn ring<'a>(&self, arenas: &'a Arenas) -> Ring<'a> {
+        let (ptr, len) = arenas.region_ptr(self.region).expect("channel region exists");
+        debug_assert!(len >= self.geo.region_size());
+        // SAFETY: the region is reserved for this ring, 8-aligned, and lives
+        // as long as the channel, which the borrow of `arenas` outlives here.
+        unsafe { Ring::from_raw(ptr, self.geo) }
+    }
+
+    /// Backpressure policy.
+    pub fn backpressure(&self) -> Backpressure {
+        Backpressure::from_u32(self.geo.backpressure).unwrap_or(Backpressure::Park)
+    }
+
+    fn attachment(&self, pid: Pid, role: Role) -> Option<&Attachment> {
+        self.attachments.iter().find(|a| a.pid == pid && a.role == role)
+    }
+}
+
+/// Result of a channel write or read on behalf of a process.
+pub(crate) enum Io {
+    Done(u32, tidemark_abi::FrameMeta),
+    Block(Wait),
+    /// The pending frame is larger than the buffer; it stays queued.
+    TooLarge(u32),
+}
+
+/// A channel that can still be used, or why not.
+fn usable(channels: &mut alloc::collections::BTreeMap<u32, Channel>, id: u32) -> Result<&mut Channel, Error> {
+    match channels.get_mut(&id) {
+        None => Err(Error::Closed),
+        Some(c) if c.deleted => Err(Error::Closed),
+        Some(c) if c.corrupt.is_some() => Err(Error::Corrupt),
+        Some(c) => Ok(c),
+    }
+}
+
+impl Kernel {
+    /// Creates a channel. `owner` 0 makes it kernel-held: it lives until deleted.
+    pub fn create_channel(&mut self, name: &str, data_bytes: u32, frames: u32, bp: Backpressure, owner: Pid) -> Result<u32, Error> {
+        let geo = Geometry::new(data_bytes, frames, MAX_ENDPOINTS, MAX_ENDPOINTS, bp as u32).ok_or(Error::InvalidArgument)?;
+        let id = self.object_id();
+        let region = self.object_id();
+        self.arenas.alloc(region, geo.region_size(), 64, owner, Purpose::Channel(id))?;
+        let (ptr, _) = self.arenas.region_ptr(region).expect("just allocated");
+        // SAFETY: fresh region of region_size bytes, 64-aligned, no other user yet.
+        unsafe { Ring::init(ptr, geo) };
+        self.channels.insert(
+            id,
+            Channel {
+                id,
+                name: name.into(),
+                region,
+                geo,
+                corrupt: None,
+                deleted: false,
+                attachments: Vec::new(),
+                readers_waiting: Vec::new(),
+                writers_waiting: Vec::new(),
+                holders: 0,
+                kernel_held: owner == KERNEL_PID,
+                owner,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Finds a live channel by name.
+    pub fn channel_by_name(&self, name: &str) -> Option<u32> {
+        self.channels.values().find(|c| c.name == name && !c.deleted).map(|c| c.id)
+    }
+
+    /// A channel by id.
+    pub fn channel(&self, id: u32) -> Option<&Channel> {
+        self.channels.get(&id)
+    }
+
+    /// All channels.
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        self.channels.values()
+    }
+
+    /// Raw bytes of a channel's ring: for the monitor's dump and for fault
+    /// injection in tests. Writing here can only corrupt this channel.
+    pub fn channel_memory(&mut self, id: u32) -> Option<&mut [u8]> {
+        let c = self.channels.get(&id)?;
+        let (ptr, len) = self.arenas.region_ptr(c.region)?;
+        // SAFETY: the region is live and borrowed mutably through `self`.
+        Some(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+    }
+
+    /// Deletes a channel: holders get `Closed`, parked sides are woken.
+    pub fn delete_channel(&mut self, id: u32) -> Result<(), Error> {
+        let c = self.channels.get_mut(&id).ok_or(Error::NotFound)?;
+        c.deleted = true;
+        c.kernel_held = false;
+        let wake: Vec<Pid> = c.readers_waiting.drain(..).chain(c.writers_waiting.drain(..)).collect();
+        self.effects.wake.extend(wake);
+        if c.holders == 0 {
+            self.destroy(crate::caps::Object::Channel(id));
+        }
+        Ok(())
+    }
+
+    fn mark_corrupt(&mut self, id: u32, what: Corruption) -> Error {
+        if let Some(c) = self.channels.get_mut(&id) {
+            if c.corrupt.is_none() {
+                c.corrupt = Some(what);
+                let wake: Vec<Pid> = c.readers_waiting.drain(..).chain(c.writers_waiting.drain(..)).collect();
+                self.effects.wake.extend(wake);
+                self.event(EventKind::Corrupt { channel: id, what: what.describe() });
+            }
+        }
+        Error::Corrupt
+    }
+
+    fn ring_error(&mut self, id: u32, e: RingError) -> Error {
+        match e {
+            RingError::Full => Error::Full,
+            RingError::Empty => Error::Empty,
+            RingError::TooLarge(_) => Error::TooLarge,
+            RingError::NoSlot => Error::NoMemory,
+            RingError::NotAttached => Error::NotAttached,
+            RingError::Corrupt(c) => self.mark_corrupt(id, c),
+        }
+    }
+
+    /// Attaches `pid` to a channel as `role`.
+    pub fn attach(&mut self, pid: Pid, id: u32, role: Role) -> Result<ChannelDescriptor, Error> {
+        let c = usable(&mut self.channels, id)?;
+        if c.attachment(pid, role).is_some() {
+            return Err(Error::Exists);
+        }
+        let ring = c.ring(&self.arenas);
+        let endpoint = match role {
+            Role::Reader => ring.attach_reader(),
+            Role::Writer => ring.attach_writer(),
+        };
+        let endpoint = match endpoint {
+            Ok(e) => e,
+            Err(e) => return Err(self.ring_error(id, e)),
+        };
+        let c = self.channels.get_mut(&id).expect("usable");
+        c.attachments.push(crate::channel::Attachment { pid, role, endpoint });
+        let r = self.arenas.region(c.region).expect("channel region");
+        Ok(ChannelDescriptor {
+            channel: id,
+            role: role as u32,
+            endpoint,
+            arena: r.arena,
+            offset: r.offset as u32,
+            len: r.len as u32,
+            mapped_at: 0,
+            backpressure: c.geo.backpressure,
+        })
+    }
+
+    /// Detaches `pid` from a channel (one role, or both with `None`).
+    pub fn detach_channel(&mut self, pid: Pid, id: u32, role: Option<Role>) -> bool {
+        let Some(c) = self.channels.get_mut(&id) else { return false };
+        let mut found = false;
+        let mut wake_writers = false;
+        let ring = c.ring(&self.arenas);
+        c.attachments.retain(|a| {
+            if a.pid != pid || role.is_some_and(|r| r != a.role) {
+                return true;
+            }
+            found = true;
+            match a.role {
+                Role::Reader => wake_writers |= ring.detach_reader(a.endpoint),
+                Role::Writer => ring.detach_writer(a.endpoint),
+            }
+            false
+        });
+        c.readers_waiting.retain(|w| *w != pid);
+        if wake_writers || found {
+            // A departing reader can free room for everyone.
+            let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
+            self.effects.wake.extend(w);
+        }
+        found
+    }
+
+    pub(crate) fn detach_all(&mut self, pid: Pid) {
+        let ids: Vec<u32> = self.channels.values().filter(|c| c.attachments.iter().any(|a| a.pid == pid)).map(|c| c.id).collect();
+        for id in ids {
+            self.detach_channel(pid, id, None);
+        }
+    }
+
+    /// Writes a frame as `pid`'s writer. `block` chooses parking over `Full`.
+    pub(crate) fn chan_write_as(&mut self, pid: Pid, id: u32, payload: &[u8], block: bool) -> Result<Io, Error> {
+        let c = usable(&mut self.channels, id)?;
+        let a = *c.attachment(pid, Role::Writer).ok_or(Error::NotAttached)?;
+        let ring = c.ring(&self.arenas);
+        match ring.write(a.endpoint, payload) {
+            Ok(w) => {
+                if w.wake_readers || !c.readers_waiting.is_empty() {
+                    let r: Vec<Pid> = c.readers_waiting.drain(..).collect();
+                    self.effects.wake.extend(r);
+                }
+                let meta = tidemark_abi::FrameMeta { writer: a.endpoint, seq: w.seq, len: payload.len() as u32, pid };
+                Ok(Io::Done(payload.len() as u32, meta))
+            }
+            Err(RingError::Full) if c.backpressure() == Backpressure::Drop => {
+                ring.count_drop();
+                Err(Error::Dropped)
+            }
+            Err(RingError::Full) if block => {
+                ring.set_waiting(tidemark_ring::WAIT_WRITERS);
+                if !c.writers_waiting.contains(&pid) {
+                    c.writers_waiting.push(pid);
+                }
+                Ok(Io::Block(Wait::Writable(id)))
+            }
+            Err(e) => Err(self.ring_error(id, e)),
+        }
+    }
+
+    /// Reads a frame as `pid`'s reader into `buf`.
+    pub(crate) fn chan_read_as(&mut self, pid: Pid, id: u32, buf: &mut [u8], block: bool) -> Result<Io, Error> {
+        let c = usable(&mut self.channels, id)?;
+        let a = *c.attachment(pid, Role::Reader).ok_or(Error::NotAttached)?;
+        let ring = c.ring(&self.arenas);
+        match ring.read(a.endpoint, buf) {
+            Ok(r) => {
+                if r.wake_writers || !c.writers_waiting.is_empty() {
+                    let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
+                    self.effects.wake.extend(w);
+                }
+                let writer_pid =
+                    c.attachments.iter().find(|x| x.role == Role::Writer && x.endpoint == r.writer).map_or(0, |x| x.pid);
+                Ok(Io::Done(r.len, tidemark_abi::FrameMeta { writer: r.writer, seq: r.seq, len: r.len, pid: writer_pid }))
+            }
+            Err(RingError::Empty) if block => {
+                ring.set_waiting(tidemark_ring::WAIT_READERS);
+                if !c.readers_waiting.contains(&pid) {
+                    c.readers_waiting.push(pid);
+                }
+                Ok(Io::Block(Wait::Readable(id)))
+            }
+            Err(RingError::TooLarge(len)) => Ok(Io::TooLarge(len)),
+            Err(e) => Err(self.ring_error(id, e)),
+        }
+    }
+
+    /// Skips the frames pending for `pid`'s reader.
+    pub fn drain(&mut self, pid: Pid, id: u32) -> Result<u32, Error> {
+        let c = usable(&mut self.channels, id)?;
+        let a = *c.attachment(pid, Role::Reader).ok_or(Error::NotAttached)?;
+        let n = c.ring(&self.arenas).drain(a.endpoint);
+        let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
+        self.effects.wake.extend(w);
+        n.map_err(|e| self.ring_error(id, e))
+    }
+
+    /// The monitor's `send`: writes a frame as the kernel (never parks).
+    pub fn send(&mut self, id: u32, payload: &[u8]) -> Result<u32, Error> {
+        if usable(&mut self.channels, id)?.attachment(KERNEL_PID, Role::Writer).is_none() {
+            self.attach(KERNEL_PID, id, Role::Writer)?;
+        }
+        match self.chan_write_as(KERNEL_PID, id, payload, false)? {
+            Io::Done(_, meta) => Ok(meta.seq),
+            Io::Block(_) | Io::TooLarge(_) => Err(Error::Full),
+        }
+    }
+
+    /// The monitor's `tail`: reads the next frame as the kernel's own reader,
+    /// attached on first use at the oldest retained frame. While attached it
+    /// counts as a reader that bounds writers: detach it with
+    /// [`Kernel::detach_channel`]`(KERNEL_PID, ..)` when done.
+    pub fn recv(&mut self, id: u32, buf: &mut [u8]) -> Result<Option<tidemark_abi::FrameMeta>, Error> {
+        if usable(&mut self.channels, id)?.attachment(KERNEL_PID, Role::Reader).is_none() {
+            self.attach(KERNEL_PID, id, Role::Reader)?;
+        }
+        match self.chan_read_as(KERNEL_PID, id, buf, false) {
+            Ok(Io::Done(_, meta)) => Ok(Some(meta)),
+            Ok(Io::Block(_)) | Err(Error::Empty) => Ok(None),
+            Ok(Io::TooLarge(_)) => Err(Error::TooLarge),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The semantics of every hostcall, written once for every engine.
+
+use core::ops::Range;
+
+use alloc::string::String;
+use tidemark_abi::{self as abi, CapInfo, Error, Handle, Level, Rights, Role, Wire, io_flags, nr};
+
+use crate::caps::Object;
+use crate::channel::Io;
+use crate::{EventKind, Kernel, Outcome, Pid, ProcState, SpawnSpec, Wait};
+
+/// Bounds-checks a guest pointer/length pair against linear memory.
+fn span(mem: &[u8], ptr: i64, len: i64) -> Result<Range<usize>, Error> {
+    let ptr = u32::try_from(ptr & 0xFFFF_FFFF).map_err(|_| Error::OutOfBounds)? as usize;
+    let len = i32::try_from(len).ok().and_then(|l| usize::try_from(l).ok()).ok_or(Error::InvalidArgument)?;
+    let end = ptr.checked_add(len).ok_or(Error::OutOfBounds)?;
+    if end > mem.len() { Err(Error::OutOfBounds) } else { Ok(ptr..end) }
+}
+
+fn out<T: Wire>(mem: &mut [u8], ptr: i64, v: &T) -> Result<(), Error> {
+    if ptr == 0 {
+        return Ok(());
+    }
+    let r = span(mem, ptr, T::SIZE as i64)?;
+    v.encode(&mut mem[r]);
+    Ok(())
+}
+
+fn text(mem: &[u8], ptr: i64, len: i64) -> Result<&str, Error> {
+    core::str::from_utf8(&mem[span(mem, ptr, len)?]).map_err(|_| Error::InvalidArgument)
+}
+
+fn ret(r: Result<i64, Error>) -> Outcome {
+    Outcome::Return(match r {
+        Ok(v) => v,
+        Err(e) => e.code() as i64,
+    })
+}
+
+impl Kernel {
+    /// Runs hostcall `number` for `pid` with `args` (i32 arguments
+    /// sign-extended) over the process's linear memory.
+    pub fn hostcall(&mut self, pid: Pid, number: u16, args: &[i64], mem: &mut [u8]) -> Outcome {
+        let Some(p) = self.procs.get_mut(&pid) else { return Outcome::Exit(-1) };
+        p.counters.hostcalls += 1;
+        p.state = ProcState::Running;
+        let classes = p.classes;
+        let Some(desc) = abi::HOSTCALLS.iter().find(|h| h.number == number) else {
+            return ret(Err(Error::InvalidArgument));
+        };
+        if !classes.has(desc.class) || args.len() != desc.params.len() {
+            return Outcome::Return(self.deny(pid, number));
+        }
+        let a = |i: usize| args[i];
+        let outcome = match number {
+            nr::cap_check => ret(self.cap_check(pid, a(0), a(1))),
+            nr::cap_lookup => ret(text(mem, a(0), a(1)).and_then(|name| {
+                let p = &self.procs[&pid];
+                p.caps.lookup(name).map(|h| h.to_raw() as i64).ok_or(Error::NotFound)
+            })),
+            nr::cap_info => ret(self.handle(pid, a(0)).and_then(|(h, o, r)| {
+                out(mem, a(1), &CapInfo { kind: o.kind() as u32, rights: r.0, object: o.id(), generation: h.generation as u32 })
+                    .map(|_| 0)
+            })),
+            nr::cap_drop => ret(self.handle(pid, a(0)).map(|(h, _, _)| {
+                self.remove_cap(crate::caps::CapRef { pid, handle: h });
+                0
+            })),
+            nr::cap_delegate => ret(self.handle(pid, a(0)).and_then(|(h, _, _)| {
+                let name = String::from(text(mem, a(3), a(4))?);
+                let to = u32::try_from(a(1)).map_err(|_| Error::NotFound)?;
+                self.delegate(pid, h, to, Rights(a(2) as u32), &name).map(|h| h.to_raw() as i64)
+            })),
+            nr::cap_revoke => ret(self.handle(pid, a(0)).and_then(|(h, _, r)| {
+                if !r.contains(Rights::GRANT) {
+                    return Err(Error::PermissionDenied);
+                }
+                self.revoke_children(pid, h).map(|n| n as i64)
+            })),
+            nr::proc_self => Outcome::Return(pid as i64),
+            nr::proc_args => ret((|| {
+                let args = &self.procs[&pid].args;
+                let r = span(mem, a(0), a(1))?;
+                let n = args.len().min(r.len());
+                mem[r.start..r.start + n].copy_from_slice(&args[..n]);
+                Ok(args.len() as i64)
+            })()),
+            nr::proc_exit => Outcome::Exit(a(0) as i32),
+            nr::yield_now => Outcome::Block(Wait::Yield),
+            nr::log => ret(text(mem, a(1), a(2)).map(|t| {
+                let text = String::from(t);
+                self.event(EventKind::Log { pid, level: Level::from_u32(a(0) as u32), text });
+                0
+            })),
+            nr::time_now => Outcome::Return(self.now() as i64),
+            nr::sleep if a(0) <= 0 => Outcome::Block(Wait::Yield),
+            nr::sleep => Outcome::Block(Wait::Until(self.now().saturating_add(a(0) as u64))),
+            nr::chan_create => ret((|| {
+                let bp = abi::Backpressure::from_u32(a(2) as u32).ok_or(Error::InvalidArgument)?;
+                let (data, frames) = (u32::try_from(a(0)).map_err(|_| Error::InvalidArgument)?, u32::try_from(a(1)).map_err(|_| Error::InvalidArgument)?);
+                let name = alloc::format!("chan-{pid}");
+                let id = self.create_channel(&name, data, frames, bp, pid)?;
+                let h = self.grant(pid, &name, Object::Channel(id), Rights::ALL);
+                if h.is_err() {
+                    self.delete_channel(id).ok();
+                }
+                Ok(h?.to_raw() as i64)
+            })()),
+            nr::chan_attach => ret((|| {
+                let id = self.channel_cap(pid, a(0), Rights::NONE)?;
+                let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
+                let need = if role == Role::Reader { Rights::READ } else { Rights::WRITE };
+                self.channel_cap(pid, a(0), need)?;
+                if a(2) != 0 {
+                    span(mem, a(2), abi::ChannelDescriptor::SIZE as i64)?;
+                }
+                let d = self.attach(pid, id, role)?;
+                out(mem, a(2), &d).map(|_| 0)
+            })()),
+            nr::chan_detach => ret((|| {
+                let id = self.channel_cap(pid, a(0), Rights::NONE)?;
+                let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
+                if self.detach_channel(pid, id, Some(role)) { Ok(0) } else { Err(Error::NotAttached) }
+            })()),
+            nr::chan_write => match (|| {
+                let id = self.channel_cap(pid, a(0), Rights::WRITE)?;
+                let r = span(mem, a(1), a(2))?;
+                let block = a(3) as u32 & io_flags::NONBLOCK == 0;
+                self.chan_write_as(pid, id, &mem[r], block)
+            })() {
+                Ok(Io::Done(n, _)) => {
+                    self.procs.get_mut(&pid).expect("caller").counters.frames_out += 1;
+                    Outcome::Return(n as i64)
+                }
+                Ok(Io::Block(w)) => Outcome::Block(w),
+                Ok(Io::TooLarge(_)) => ret(Err(Error::TooLarge)),
+                Err(e) => ret(Err(e)),
+            },
+            nr::chan_read => match (|| {
+                let id = self.channel_cap(pid, a(0), Rights::READ)?;
+                let r = span(mem, a(1), a(2))?;
+                if a(3) != 0 {
+                    span(mem, a(3), abi::FrameMeta::SIZE as i64)?;
+                }
+                let block = a(4) as u32 & io_flags::NONBLOCK == 0;
+                self.chan_read_as(pid, id, &mut mem[r], block)
+            })() {
+                Ok(Io::Done(n, meta)) => {
+                    self.procs.get_mut(&pid).expect("caller").counters.frames_in += 1;
+                    ret(out(mem, a(3), &meta).map(|_| n as i64))
+                }
+                Ok(Io::TooLarge(len)) => {
+                    let meta = abi::FrameMeta { len, ..Default::default() };
+                    ret(out(mem, a(3), &meta).and(Err(Error::TooLarge)))
+                }
+                Ok(Io::Block(w)) => Outcome::Block(w),
+                Err(e) => ret(Err(e)),
+            },
+            nr::chan_drain => ret(self.channel_cap(pid, a(0), Rights::READ).and_then(|id| self.drain(pid, id).map(i64::from))),
+            nr::chan_delete => ret(self.channel_cap(pid, a(0), Rights::DELETE).and_then(|id| self.delete_channel(id).map(|_| 0))),
+            nr::shm_alloc => ret((|| {
+                let size = usize::try_from(a(0)).map_err(|_| Error::InvalidArgument)?;
+                let align = usize::try_from(a(1)).map_err(|_| Error::InvalidArgument)?.max(1);
+                let id = self.alloc_region(pid, size, align)?;
+                let name = alloc::format!("region-{id}");
+                match self.grant(pid, &name, Object::Region(id), Rights::ALL) {
+                    Ok(h) => Ok(h.to_raw() as i64),
+                    Err(e) => {
+                        self.destroy(Object::Region(id));
+                        Err(e)
+                    }
+                }
+            })()),
+            nr::shm_attach => ret((|| {
+                let id = self.region_cap(pid, a(0), Rights::NONE)?;
+                let r = self.arenas.region(id).ok_or(Error::Closed)?;
+                let region = abi::ShmRegion { arena: r.arena, offset: r.offset as u32, len: r.len as u32, mapped_at: 0 };
+                out(mem, a(1), &region).map(|_| 0)
+            })()),
+            nr::shm_detach => ret(self.region_cap(pid, a(0), Rights::NONE).map(|_| 0)),
+            nr::shm_read | nr::shm_write => ret((|| {
+                let write = number == nr::shm_write;
+                let id = self.region_cap(pid, a(0), if write { Rights::WRITE } else { Rights::READ })?;
+                let (base, len) = self.arenas.region_ptr(id).ok_or(Error::Closed)?;
+                let g = span(mem, a(2), a(3))?;
+                let off = usize::try_from(a(1)).map_err(|_| Error::OutOfBounds)?;
+                if off.checked_add(g.len()).is_none_or(|end| end > len) {
+                    return Err(Error::OutOfBounds);
+                }
+                // SAFETY: off..off+len lies inside the live region.
+                let region = unsafe { core::slice::from_raw_parts_mut(base.add(off), g.len()) };
+                if write { region.copy_from_slice(&mem[g.clone()]) } else { mem[g.clone()].copy_from_slice(region) }
+                Ok(g.len() as i64)
+            })()),
+            nr::proc_spawn => ret((|| {
+                let name = String::from(text(mem, a(0), a(1))?);
+                let args = mem[span(mem, a(2), a(3))?].to_vec();
+                let mut spec = SpawnSpec::new(&name).args(&args).allow(classes);
+                spec.parent = pid;
+                let s = self.spawn(spec).map_err(|e| match e {
+                    crate::SpawnError::NoPackage(_) => Error::NotFound,
+                    crate::SpawnError::Caps(e) => e,
+                    _ => Error::InvalidArgument,
+                })?;
+                let child = s.pid;
+                self.effects.spawn.push(s);
+                Ok(child as i64)
+            })()),
+            nr::proc_kill => ret((|| {
+                let target = u32::try_from(a(0)).map_err(|_| Error::NotFound)?;
+                if self.procs.get(&target).is_none_or(|p| p.parent != pid) {
+                    return Err(Error::PermissionDenied);
+                }
+                self.kill(target).map(|_| 0)
+            })()),
+            _ => ret(Err(Error::InvalidArgument)),
+        };
+        if let Outcome::Block(w) = outcome {
+            let p = self.procs.get_mut(&pid).expect("caller");
+            p.state = ProcState::Blocked(w);
+            p.counters.parks += 1;
+        }
+        outcome
+    }
+
+    /// What a `PermissionDenied` stub does: counts, records an event, and
+    /// returns the error code for the guest.
+    pub fn deny(&mut self, pid: Pid, number: u16) -> i64 {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.counters.denials += 1;
+        }
+        let hostcall = abi::HOSTCALLS.iter().find(|h| h.number == number).map_or("?", |h| h.name);
+        self.event(EventKind::Denied { pid, hostcall });
+        Error::PermissionDenied.code() as i64
+    }
+
+    fn handle(&self, pid: Pid, raw: i64) -> Result<(Handle, Object, Rights), Error> {
+        let p = self.procs.get(&pid).ok_or(Error::NotFound)?;
+        let (h, e) = p.caps.get_raw(raw)?;
+        Ok((h, e.object, e.rights))
+    }
+
+    fn cap_check(&self, pid: Pid, raw: i64, rights: i64) -> Result<i64, Error> {
+        let (_, _, r) = self.handle(pid, raw)?;
+        if r.contains(Rights(rights as u32)) { Ok(0) } else { Err(Error::PermissionDenied) }
+    }
+
+    fn channel_cap(&self, pid: Pid, raw: i64, need: Rights) -> Result<u32, Error> {
+        match self.handle(pid, raw)? {
+            (_, Object::Channel(id), r) if r.contains(need) => Ok(id),
+            (_, Object::Channel(_), _) => Err(Error::PermissionDenied),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+
+    fn region_cap(&self, pid: Pid, raw: i64, need: Rights) -> Result<u32, Error> {
+        match self.handle(pid, raw)? {
+            (_, Object::Region(id), r) if r.contains(need) => Ok(id),
+            (_, Object::Region(_), _) => Err(Error::PermissionDenied),
+            _ => Err(Error::InvalidHandle),
+        }
+    }
+}
