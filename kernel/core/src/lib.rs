@@ -354,6 +354,7 @@ pub struct Event {
 pub struct Kernel {
     config: Config,
     clock: fn() -> u64,
+    boot_ns: u64,
     next_pid: Pid,
     next_object: u32,
     procs: BTreeMap<Pid, Process>,
@@ -368,13 +369,14 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// A kernel with `config`, reading time (ns since boot) from `clock`.
+    /// A kernel with `config`, reading a monotonic time in ns from `clock`.
     pub fn new(config: Config, clock: fn() -> u64) -> Kernel {
         Kernel {
             arenas: Arenas::new(config.arena_size, config.arena_budget),
             packages: PackageCache::new(config.package_slots),
             config,
             clock,
+            boot_ns: clock(),
             next_pid: 1,
             next_object: 1,
             procs: BTreeMap::new(),
@@ -398,9 +400,9 @@ impl Kernel {
         &self.config
     }
 
-    /// ns since boot.
+    /// ns since this kernel booted.
     pub fn now(&self) -> u64 {
-        (self.clock)()
+        (self.clock)().saturating_sub(self.boot_ns)
     }
 
     /// Takes the work accumulated for the engine.

@@ -1,0 +1,475 @@
+//! The hosted engine: Tidemark's kernel core running guests on wasmtime,
+//! inside an ordinary host process.
+//!
+//! * One [`wasmtime::Store`] and one OS thread per process. The host
+//!   scheduler preempts threads, so a guest spinning forever costs one core's
+//!   share and never stalls the others (or the monitor). On top of that,
+//!   epoch interruption gives every guest a safe point at each loop back-edge
+//!   and function entry: a ticker bumps the epoch every [`SLICE`], at which a
+//!   guest yields its thread, and a kill bumps it at once, at which the
+//!   guest traps.
+//! * Blocking is this engine's concern, not the core's: when a hostcall
+//!   answers [`Outcome::Block`] the thread parks and, once the kernel lists
+//!   the process in [`Effects::wake`], retries the call.
+//! * Per-process memory limits are enforced by a resource limiter that traps
+//!   the process with the reason when it grows past its cap.
+//! * Hostcalls of classes a process lacks are linked to stubs that return
+//!   `PermissionDenied` (and record the denial), never to a trap.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::thread::{self, JoinHandle, Thread};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use tidemark_abi::{Class, Classes, ENTRY_EXPORT, IMPORT_MODULE};
+use tidemark_kernel::package::Hash;
+use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnError, SpawnSpec, Spawned, Wait};
+use wasmtime::{Caller, Engine, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, UpdateDeadline};
+
+pub use tidemark_kernel as kernel;
+
+/// Time slice: how often the epoch ticks and a running guest yields its thread.
+pub const SLICE: Duration = Duration::from_millis(10);
+
+/// Errors of the hosted engine.
+#[derive(Debug)]
+pub enum HostedError {
+    /// The kernel refused the spawn.
+    Spawn(SpawnError),
+    /// The module did not compile or link; the process was recorded as failed.
+    Module {
+        /// The failed process.
+        pid: Pid,
+        /// Wasmtime's message.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for HostedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostedError::Spawn(e) => write!(f, "spawn refused: {e}"),
+            HostedError::Module { pid, message } => write!(f, "process {pid} failed to start: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for HostedError {}
+
+/// A guest asked to end with a code (`proc_exit`, or returning from main).
+#[derive(Debug)]
+struct ExitRequest(i32);
+
+impl std::fmt::Display for ExitRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit({})", self.0)
+    }
+}
+impl std::error::Error for ExitRequest {}
+
+/// The process was killed.
+#[derive(Debug)]
+struct Killed;
+
+impl std::fmt::Display for Killed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("killed")
+    }
+}
+impl std::error::Error for Killed {}
+
+/// Per-process state inside its store.
+pub struct ProcData {
+    pid: Pid,
+    shared: Arc<Shared>,
+    memory: Option<Memory>,
+    memory_limit: usize,
+    killed: Arc<AtomicBool>,
+}
+
+impl ResourceLimiter for ProcData {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit exceeded: grow to {desired} bytes, limit {} bytes",
+                self.memory_limit
+            )));
+        }
+        self.shared.kernel.lock().report_memory(self.pid, desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+struct ProcHandle {
+    thread: Thread,
+    killed: Arc<AtomicBool>,
+    join: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    engine: Engine,
+    kernel: Mutex<Kernel>,
+    linkers: Mutex<HashMap<Classes, Arc<Linker<ProcData>>>>,
+    modules: Mutex<HashMap<Hash, Module>>,
+    pres: Mutex<HashMap<(Hash, Classes), InstancePre<ProcData>>>,
+    procs: Mutex<HashMap<Pid, ProcHandle>>,
+    ended: Condvar,
+    ended_lock: Mutex<()>,
+    me: Weak<Shared>,
+}
+
+/// A booted hosted kernel. Dropping it kills every process and joins their threads.
+pub struct Hosted {
+    shared: Arc<Shared>,
+    ticker_stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+fn clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// The wasmtime configuration every hosted kernel uses.
+pub fn engine_config() -> wasmtime::Config {
+    let mut c = wasmtime::Config::new();
+    c.epoch_interruption(true);
+    c
+}
+
+macro_rules! link_catalogue {
+    ($( $(#[doc = $doc:literal])* $num:literal $class:ident $name:ident ( $( $arg:ident : $ty:ident ),* ) -> $ret:ident ; )*) => {
+        /// Links every hostcall: the real call for granted classes, a
+        /// `PermissionDenied` stub for the rest.
+        fn link(linker: &mut Linker<ProcData>, classes: Classes) -> wasmtime::Result<()> {
+            $(
+                if classes.has(Class::$class) {
+                    linker.func_wrap(IMPORT_MODULE, stringify!($name),
+                        |mut caller: Caller<'_, ProcData>, $($arg: $ty),*| -> wasmtime::Result<$ret> {
+                            dispatch(&mut caller, $num, &[$($arg as i64),*]).map(|v| v as $ret)
+                        })?;
+                } else {
+                    linker.func_wrap(IMPORT_MODULE, stringify!($name),
+                        |caller: Caller<'_, ProcData>, $($arg: $ty),*| -> $ret {
+                            $( let _ = $arg; )*
+                            let d = caller.data();
+                            d.shared.kernel.lock().deny(d.pid, $num) as $ret
+                        })?;
+                }
+            )*
+            Ok(())
+        }
+    };
+}
+
+tidemark_abi::for_each_hostcall!(link_catalogue);
+
+/// Runs one hostcall for the calling process, parking it as the kernel asks.
+fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> wasmtime::Result<i64> {
+    loop {
+        let memory = caller.data().memory;
+        let (mem, data): (&mut [u8], &mut ProcData) = match memory {
+            Some(m) => m.data_and_store_mut(&mut *caller),
+            None => (&mut [], caller.data_mut()),
+        };
+        let pid = data.pid;
+        let (outcome, effects, remaining) = {
+            let mut k = data.shared.kernel.lock();
+            let o = k.hostcall(pid, number, args, mem);
+            let remaining = match o {
+                Outcome::Block(Wait::Until(t)) => t.saturating_sub(k.now()),
+                _ => 0,
+            };
+            (o, k.take_effects(), remaining)
+        };
+        if !effects.is_empty() {
+            data.shared.apply(effects);
+        }
+        match outcome {
+            Outcome::Return(v) => return Ok(v),
+            Outcome::Exit(code) => return Err(wasmtime::Error::new(ExitRequest(code))),
+            Outcome::Block(Wait::Yield) => {
+                thread::yield_now();
+                return Ok(0);
+            }
+            Outcome::Block(Wait::Until(_)) => {
+                let deadline = Instant::now() + Duration::from_nanos(remaining);
+                while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+                    if data.killed.load(Ordering::Acquire) {
+                        break;
+                    }
+                    thread::park_timeout(left);
+                }
+                if data.killed.load(Ordering::Acquire) {
+                    return Err(wasmtime::Error::new(Killed));
+                }
+                return Ok(0);
+            }
+            Outcome::Block(Wait::Readable(_) | Wait::Writable(_)) => {
+                thread::park();
+                if data.killed.load(Ordering::Acquire) {
+                    return Err(wasmtime::Error::new(Killed));
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn arc(&self) -> Arc<Shared> {
+        self.me.upgrade().expect("engine alive while its processes run")
+    }
+
+    /// Carries out what the kernel asked of the engine.
+    fn apply(&self, effects: Effects) {
+        if !effects.wake.is_empty() {
+            let procs = self.procs.lock();
+            for pid in effects.wake {
+                if let Some(p) = procs.get(&pid) {
+                    p.thread.unpark();
+                }
+            }
+        }
+        for pid in effects.kill {
+            self.kill(pid);
+        }
+        for s in effects.spawn {
+            let _ = self.start(s);
+        }
+    }
+
+    fn kill(&self, pid: Pid) {
+        if let Some(p) = self.procs.lock().get(&pid) {
+            p.killed.store(true, Ordering::Release);
+            p.thread.unpark();
+        }
+        // Reach a guest that is running wasm at its next safe point.
+        self.engine.increment_epoch();
+    }
+
+    fn linker(&self, classes: Classes) -> wasmtime::Result<Arc<Linker<ProcData>>> {
+        if let Some(l) = self.linkers.lock().get(&classes) {
+            return Ok(l.clone());
+        }
+        let mut l = Linker::new(&self.engine);
+        link(&mut l, classes)?;
+        let l = Arc::new(l);
+        self.linkers.lock().insert(classes, l.clone());
+        Ok(l)
+    }
+
+    /// Compiles (cached by hash) and links (cached by hash and classes).
+    fn prepare(&self, s: &Spawned) -> wasmtime::Result<InstancePre<ProcData>> {
+        if let Some(pre) = self.pres.lock().get(&(s.hash, s.classes)) {
+            return Ok(pre.clone());
+        }
+        let cached = self.modules.lock().get(&s.hash).cloned();
+        let module = match cached {
+            Some(m) => m,
+            None => {
+                let m = Module::new(&self.engine, &s.bytes)?;
+                self.modules.lock().insert(s.hash, m.clone());
+                m
+            }
+        };
+        let pre = self.linker(s.classes)?.instantiate_pre(&module)?;
+        self.pres.lock().insert((s.hash, s.classes), pre.clone());
+        Ok(pre)
+    }
+
+    /// Starts a process the kernel has created.
+    fn start(&self, s: Spawned) -> Result<Pid, HostedError> {
+        let pid = s.pid;
+        let pre = match self.prepare(&s) {
+            Ok(p) => p,
+            Err(e) => {
+                let message = format!("{e:#}");
+                self.end(pid, Exit::Failed(message.clone()));
+                return Err(HostedError::Module { pid, message });
+            }
+        };
+        let killed = Arc::new(AtomicBool::new(false));
+        let data = ProcData { pid, shared: self.arc(), memory: None, memory_limit: s.memory_limit, killed: killed.clone() };
+        // Registration happens under the procs lock before the thread can
+        // look itself up, so wake-ups and kills always find it.
+        let mut procs = self.procs.lock();
+        let join = thread::Builder::new()
+            .name(format!("pid-{pid}"))
+            .spawn(move || run(pre, data))
+            .expect("spawning a process thread");
+        procs.insert(pid, ProcHandle { thread: join.thread().clone(), killed, join: Some(join) });
+        Ok(pid)
+    }
+
+    fn end(&self, pid: Pid, exit: Exit) {
+        let effects = {
+            let mut k = self.kernel.lock();
+            k.exit(pid, exit);
+            k.take_effects()
+        };
+        self.apply(effects);
+        let _g = self.ended_lock.lock();
+        self.ended.notify_all();
+    }
+}
+
+/// A process thread: instantiate, run the entry point, report the exit.
+fn run(pre: InstancePre<ProcData>, data: ProcData) {
+    let pid = data.pid;
+    let shared = data.shared.clone();
+    let mut store = Store::new(pre.module().engine(), data);
+    store.limiter(|d| d);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|ctx| {
+        if ctx.data().killed.load(Ordering::Acquire) {
+            return Err(wasmtime::Error::new(Killed));
+        }
+        thread::yield_now();
+        Ok(UpdateDeadline::Continue(1))
+    });
+    let mut started = false;
+    let result = (|| {
+        let instance = pre.instantiate(&mut store)?;
+        let memory = instance.get_memory(&mut store, "memory");
+        store.data_mut().memory = memory;
+        if let Some(m) = memory {
+            let size = m.data_size(&store);
+            shared.kernel.lock().report_memory(pid, size);
+        }
+        let entry = instance.get_typed_func::<(), ()>(&mut store, ENTRY_EXPORT)?;
+        shared.kernel.lock().started(pid);
+        started = true;
+        entry.call(&mut store, ())
+    })();
+    let exit = match result {
+        Ok(()) => Exit::Code(0),
+        Err(e) => {
+            if let Some(ExitRequest(code)) = e.downcast_ref::<ExitRequest>() {
+                Exit::Code(*code)
+            } else if e.is::<Killed>() || store.data().killed.load(Ordering::Acquire) {
+                Exit::Killed
+            } else if started {
+                Exit::Trap(format!("{e:#}"))
+            } else {
+                Exit::Failed(format!("{e:#}"))
+            }
+        }
+    };
+    shared.end(pid, exit);
+}
+
+impl Hosted {
+    /// Boots a hosted kernel with `config`.
+    pub fn boot(config: Config) -> Hosted {
+        let engine = Engine::new(&engine_config()).expect("wasmtime engine");
+        let shared = Arc::new_cyclic(|me| Shared {
+            engine: engine.clone(),
+            kernel: Mutex::new(Kernel::new(config, clock)),
+            linkers: Mutex::default(),
+            modules: Mutex::default(),
+            pres: Mutex::default(),
+            procs: Mutex::default(),
+            ended: Condvar::new(),
+            ended_lock: Mutex::new(()),
+            me: me.clone(),
+        });
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let stop = ticker_stop.clone();
+        let ticker = thread::Builder::new()
+            .name("epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    thread::sleep(SLICE);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("epoch thread");
+        Hosted { shared, ticker_stop, ticker: Some(ticker) }
+    }
+
+    /// The wasmtime engine (for baselines measured on the same configuration).
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    /// Locks the kernel. Engine work the kernel asks for while locked
+    /// (wake-ups, kills) is carried out by [`Hosted::with_kernel`]; prefer it
+    /// for anything but reading.
+    pub fn kernel(&self) -> MutexGuard<'_, Kernel> {
+        self.shared.kernel.lock()
+    }
+
+    /// Runs `f` on the kernel, then carries out the effects it produced.
+    pub fn with_kernel<R>(&self, f: impl FnOnce(&mut Kernel) -> R) -> R {
+        let (r, effects) = {
+            let mut k = self.shared.kernel.lock();
+            let r = f(&mut k);
+            (r, k.take_effects())
+        };
+        self.shared.apply(effects);
+        r
+    }
+
+    /// Installs a module into the package cache.
+    pub fn install(&self, name: &str, bytes: &[u8]) -> Hash {
+        self.kernel().install(name, Arc::from(bytes), false).expect("package cache full of pinned packages")
+    }
+
+    /// Spawns a process and starts its thread. Compile and link errors are
+    /// returned here (and recorded as the process's exit); traps later are
+    /// recorded as exits.
+    pub fn spawn(&self, spec: SpawnSpec) -> Result<Pid, HostedError> {
+        let s = self.kernel().spawn(spec).map_err(HostedError::Spawn)?;
+        self.shared.start(s)
+    }
+
+    /// Kills a process.
+    pub fn kill(&self, pid: Pid) {
+        self.shared.kill(pid);
+    }
+
+    /// Waits until `pid` has ended, up to `timeout`.
+    pub fn wait(&self, pid: Pid, timeout: Duration) -> Option<Exit> {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.shared.ended_lock.lock();
+        loop {
+            if let Some(tidemark_kernel::ProcState::Ended(e)) = self.kernel().process(pid).map(|p| p.state.clone()) {
+                return Some(e);
+            }
+            if self.shared.ended.wait_until(&mut g, deadline).timed_out() {
+                return match self.kernel().process(pid).map(|p| p.state.clone()) {
+                    Some(tidemark_kernel::ProcState::Ended(e)) => Some(e),
+                    _ => None,
+                };
+            }
+        }
+    }
+
+    /// Kills every process and waits for their threads.
+    pub fn shutdown(&mut self) {
+        let pids: Vec<Pid> = self.shared.procs.lock().keys().copied().collect();
+        for pid in &pids {
+            self.shared.kill(*pid);
+        }
+        let joins: Vec<JoinHandle<()>> = self.shared.procs.lock().values_mut().filter_map(|p| p.join.take()).collect();
+        for j in joins {
+            let _ = j.join();
+        }
+        self.ticker_stop.store(true, Ordering::Release);
+        if let Some(t) = self.ticker.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Hosted {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,128 @@
+//! The Tidemark guest SDK: safe wrappers for every hostcall.
+//!
+//! A guest is a `no_std` `cdylib` built for `wasm32-unknown-unknown`:
+//!
+//! ```ignore
+//! #![no_std]
+//! use tidemark_sdk::{channel::Channel, info};
+//!
+//! tidemark_sdk::main!(run, classes: log, channel);
+//!
+//! fn run() -> Result<(), tidemark_sdk::Error> {
+//!     let out = Channel::lookup("out")?.writer()?;
+//!     out.write(b"hello")?;
+//!     info!("sent {} bytes", 5);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Channels are reached through [`channel::Reader`] and [`channel::Writer`].
+//! Today every frame goes through the copying hostcalls; the descriptor
+//! returned at attach time says whether the ring is also mapped into the
+//! guest's memory, so an in-place path can take over without changing guest
+//! code.
+#![no_std]
+#![warn(missing_docs)]
+
+pub use tidemark_abi as abi;
+pub use tidemark_abi::{Backpressure, Error, Level, Rights};
+
+pub mod cap;
+pub mod channel;
+pub mod log;
+pub mod process;
+pub mod shm;
+pub mod time;
+
+/// Raw imports, one per catalogue entry. Prefer the safe wrappers.
+pub mod sys {
+    macro_rules! declare_imports {
+        ($( $(#[doc = $doc:literal])* $num:literal $class:ident $name:ident ( $( $arg:ident : $ty:ident ),* ) -> $ret:ident ; )*) => {
+            #[link(wasm_import_module = "tidemark")]
+            unsafe extern "C" {
+                $( $(#[doc = $doc])* pub fn $name( $( $arg: $ty ),* ) -> $ret; )*
+            }
+        };
+    }
+    tidemark_abi::for_each_hostcall!(declare_imports);
+}
+
+/// Result of SDK calls.
+pub type Result<T> = core::result::Result<T, Error>;
+
+/// Turns a hostcall's return value into a `Result`.
+pub fn check(ret: i32) -> Result<u32> {
+    if ret >= 0 { Ok(ret as u32) } else { Err(Error::from_code(ret as i64).unwrap_or(Error::InvalidArgument)) }
+}
+
+/// What an entry function may return.
+pub trait ExitCode {
+    /// The process exit code.
+    fn code(self) -> i32;
+}
+
+impl ExitCode for () {
+    fn code(self) -> i32 {
+        0
+    }
+}
+
+impl ExitCode for i32 {
+    fn code(self) -> i32 {
+        self
+    }
+}
+
+impl<T: ExitCode> ExitCode for Result<T> {
+    fn code(self) -> i32 {
+        match self {
+            Ok(v) => v.code(),
+            Err(e) => {
+                log::write(Level::Error, format_args!("exiting on error: {e}"));
+                e.code()
+            }
+        }
+    }
+}
+
+/// Copies a `&str` into a byte array at compile time (for manifest sections).
+#[doc(hidden)]
+pub const fn __bytes<const N: usize>(s: &str) -> [u8; N] {
+    let b = s.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = b[i];
+        i += 1;
+    }
+    out
+}
+
+/// Declares the guest's entry point and the capability classes it asks for.
+///
+/// `main!(run)` asks for nothing but `core`; `main!(run, classes: log, channel)`
+/// embeds a `tidemark.manifest` custom section asking for those classes. The
+/// entry function returns `()`, an `i32` exit code, or a `Result` of either.
+#[macro_export]
+macro_rules! main {
+    ($f:path $(, classes: $($class:ident),* )? $(,)?) => {
+        const __TIDEMARK_MANIFEST_TEXT: &str = concat!("classes=" $($(, stringify!($class), ",")*)?, "\n");
+        #[used]
+        #[unsafe(link_section = "tidemark.manifest")]
+        static __TIDEMARK_MANIFEST: [u8; __TIDEMARK_MANIFEST_TEXT.len()] =
+            $crate::__bytes::<{ __TIDEMARK_MANIFEST_TEXT.len() }>(__TIDEMARK_MANIFEST_TEXT);
+
+        #[unsafe(no_mangle)]
+        pub extern "C" fn tidemark_main() {
+            let code = $crate::ExitCode::code($f());
+            $crate::process::exit(code)
+        }
+    };
+}
+
+#[cfg(all(target_arch = "wasm32", not(test), feature = "panic-handler"))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    log::write(Level::Error, format_args!("panic: {info}"));
+    core::arch::wasm32::unreachable()
+}

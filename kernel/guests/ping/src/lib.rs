@@ -1,0 +1,61 @@
+//! `ping`: drives a peer over channels.
+//!
+//! Arguments (text): `rr N` sends N numbered requests on `out` and checks
+//! each echo on `in`, then sends an empty frame to say goodbye; `stream N`
+//! writes N numbered frames on `out` as fast as it can, then writes the
+//! count it attempted on `ctl`. Exits with the number of frames dropped.
+#![no_std]
+
+use tidemark_sdk::channel::Channel;
+use tidemark_sdk::{Error, error, info, process};
+
+tidemark_sdk::main!(run, classes: log, time, channel);
+
+fn parse(args: &[u8]) -> (&[u8], u32) {
+    let s = core::str::from_utf8(args).unwrap_or("");
+    let mut it = s.split_whitespace();
+    let mode = it.next().unwrap_or("rr");
+    let n = it.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+    (mode.as_bytes(), n)
+}
+
+fn run() -> Result<i32, Error> {
+    let mut buf = [0u8; 64];
+    let (mode, n) = parse(process::args(&mut buf));
+    let out = Channel::lookup("out")?.writer()?;
+    match mode {
+        b"rr" => {
+            let back = Channel::lookup("in")?.reader()?;
+            let mut reply = [0u8; 8];
+            for i in 0..n as u64 {
+                out.write(&i.to_le_bytes())?;
+                let f = back.read(&mut reply)?;
+                if f.len != 8 || u64::from_le_bytes(reply) != i {
+                    error!("ping: reply {} is wrong ({} bytes)", i, f.len);
+                    return Ok(-1);
+                }
+            }
+            out.write(&[])?;
+            info!("ping: {} round trips", n);
+            Ok(0)
+        }
+        b"stream" => {
+            let ctl = Channel::lookup("ctl")?.writer()?;
+            let mut dropped = 0;
+            for i in 0..n as u64 {
+                match out.write(&i.to_le_bytes()) {
+                    Ok(()) => {}
+                    Err(Error::Dropped) => dropped += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+            ctl.write(&n.to_le_bytes())?;
+            info!("ping: streamed {}, {} dropped", n, dropped);
+            Ok(dropped)
+        }
+        _ => {
+            error!("ping: unknown mode");
+            Ok(-2)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! `pong`: answers `ping`.
+//!
+//! `echo` (default) reads frames on `in` and writes each back on `out`
+//! until an empty frame arrives, checking the sequence numbers; exits with
+//! the number echoed. `count` reads numbered frames on `in` (a `Drop`
+//! channel) until `ping` reports on `ctl` how many it sent, then drains what
+//! is left; exits with the number received, checking they only increase.
+#![no_std]
+
+use tidemark_sdk::channel::Channel;
+use tidemark_sdk::{Error, error, info, process, time};
+
+tidemark_sdk::main!(run, classes: log, time, channel);
+
+fn run() -> Result<i32, Error> {
+    let mut buf = [0u8; 64];
+    let mode = process::args(&mut buf);
+    let input = Channel::lookup("in")?.reader()?;
+    let mut frame = [0u8; 4096];
+    if mode.starts_with(b"count") {
+        let ctl = Channel::lookup("ctl")?.reader()?;
+        let (mut got, mut last) = (0i32, None::<u64>);
+        let mut take = |f: &[u8]| -> bool {
+            let v = u64::from_le_bytes(f[..8].try_into().unwrap_or([0; 8]));
+            let ok = last.is_none_or(|l| v > l);
+            last = Some(v);
+            got += 1;
+            ok
+        };
+        let mut done = false;
+        loop {
+            match input.try_read(&mut frame) {
+                Ok(f) => {
+                    if !take(&frame[..f.len as usize]) {
+                        error!("pong: frames out of order");
+                        return Ok(-1);
+                    }
+                }
+                Err(Error::Empty) if done => break,
+                Err(Error::Empty) => match ctl.try_read(&mut buf) {
+                    // Everything ping wrote is in the ring before its report.
+                    Ok(_) => done = true,
+                    Err(Error::Empty) => time::sleep(20_000)?,
+                    Err(e) => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+        info!("pong: received {}", got);
+        return Ok(got);
+    }
+    let out = Channel::lookup("out")?.writer()?;
+    let mut n: i32 = 0;
+    loop {
+        let f = input.read(&mut frame)?;
+        if f.len == 0 {
+            break;
+        }
+        out.write(&frame[..f.len as usize])?;
+        n += 1;
+    }
+    info!("pong: echoed {}", n);
+    Ok(n)
+}

@@ -1,0 +1,101 @@
+//! `probe`: a test guest that pokes at the kernel's edges.
+//!
+//! * `forge SEED N`: tries N pseudo-random handles on every capability-taking
+//!   call; exits with how many were accepted (must be 0).
+//! * `hold`: waits for a capability `c` (granted or delegated), then checks it
+//!   every millisecond; exits with the (positive) error code once it fails.
+//! * `delegate PID`: delegates its `c` to PID under the name `c` with `rw`,
+//!   then behaves as `hold`.
+//! * `spin`: loops forever without hostcalls.
+//! * `noop N`: makes N `cap_check` calls on its `c` (for benchmarks).
+#![no_std]
+
+use tidemark_sdk::cap::Cap;
+use tidemark_sdk::{Error, Rights, error, info, process, sys, time};
+
+tidemark_sdk::main!(run, classes: log, time, channel, shm);
+
+fn num(s: Option<&str>) -> u32 {
+    s.and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn hold() -> Result<i32, Error> {
+    let c = loop {
+        match Cap::lookup("c") {
+            Ok(c) => break c,
+            Err(Error::NotFound) => time::sleep(1_000_000)?,
+            Err(e) => return Err(e),
+        }
+    };
+    info!("probe: holding {}", c.0);
+    let copy = c; // a stale copy must fail exactly like the original
+    loop {
+        if let Err(e) = copy.check(Rights::NONE) {
+            info!("probe: capability gone: {}", e);
+            return Ok(-e.code());
+        }
+        time::sleep(1_000_000)?;
+    }
+}
+
+fn run() -> Result<i32, Error> {
+    let mut buf = [0u8; 64];
+    let args = core::str::from_utf8(process::args(&mut buf)).unwrap_or("");
+    let mut it = args.split_whitespace();
+    match it.next() {
+        Some("forge") => {
+            let mut x = num(it.next()).max(1);
+            let n = num(it.next());
+            let mut accepted = 0;
+            let mut scratch = [0u8; 64];
+            for _ in 0..n {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let h = x as i32;
+                let p = scratch.as_mut_ptr() as i32;
+                // SAFETY: pointers describe `scratch`.
+                let results = unsafe {
+                    [
+                        sys::cap_check(h, 0),
+                        sys::cap_info(h, p),
+                        sys::chan_attach(h, 2, p),
+                        sys::chan_write(h, p, 8, 1),
+                        sys::chan_read(h, p, 64, 0, 1),
+                        sys::shm_read(h, 0, p, 8),
+                        sys::cap_delegate(h, 1, 0xF, p, 1),
+                    ]
+                };
+                accepted += results.iter().filter(|r| **r >= 0).count() as i32;
+            }
+            info!("probe: {} forged handles, {} accepted", n, accepted);
+            Ok(accepted)
+        }
+        Some("hold") => hold(),
+        Some("delegate") => {
+            let to = num(it.next());
+            let c = Cap::lookup("c")?;
+            c.delegate(to, Rights::READ.union(Rights::WRITE), "c")?;
+            info!("probe: delegated to {}", to);
+            hold()
+        }
+        Some("spin") => {
+            let mut x: u64 = 0;
+            loop {
+                // volatile keeps the optimiser from proving the loop empty
+                x = unsafe { core::ptr::read_volatile(&x) }.wrapping_add(1);
+            }
+        }
+        Some("noop") => {
+            let c = Cap::lookup("c")?;
+            for _ in 0..num(it.next()) {
+                c.check(Rights::NONE)?;
+            }
+            Ok(0)
+        }
+        _ => {
+            error!("probe: unknown mode `{}`", args);
+            Ok(-1)
+        }
+    }
+}

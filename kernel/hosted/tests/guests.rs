@@ -1,0 +1,268 @@
+//! Real wasmtime, real guest binaries: the kernel-core behaviour end to end.
+
+use std::time::{Duration, Instant};
+
+use tidemark_abi::{Backpressure, Classes, Error, Rights};
+use tidemark_hosted::kernel::caps::Object;
+use tidemark_hosted::kernel::{Config, EventKind, Exit, KERNEL_PID, Pid, SpawnSpec};
+use tidemark_hosted::{Hosted, HostedError};
+
+const LONG: Duration = Duration::from_secs(300);
+
+fn boot() -> Hosted {
+    let h = Hosted::boot(Config::default());
+    for g in tidemark_guest_artifacts::ALL {
+        h.install(g.name, g.bytes);
+    }
+    h
+}
+
+fn chan(h: &Hosted, name: &str, data: u32, frames: u32, bp: Backpressure) -> u32 {
+    h.kernel().create_channel(name, data, frames, bp, KERNEL_PID).unwrap()
+}
+
+/// ping `args` on out/in, pong `pong_args` on in/out; returns (ping, pong).
+fn pair(h: &Hosted, tag: &str, ping_args: &str, pong_args: &str, bp: Backpressure) -> (Pid, Pid, u32, u32) {
+    let there = chan(h, &format!("{tag}-there"), 4096, 64, bp);
+    let back = chan(h, &format!("{tag}-back"), 4096, 64, Backpressure::Park);
+    let pong = h
+        .spawn(
+            SpawnSpec::new("pong")
+                .args(pong_args.as_bytes())
+                .grant("in", Object::Channel(there), Rights::READ)
+                .grant("out", Object::Channel(back), Rights::WRITE)
+                .grant("ctl", Object::Channel(back), Rights::READ),
+        )
+        .unwrap();
+    let ping = h
+        .spawn(
+            SpawnSpec::new("ping")
+                .args(ping_args.as_bytes())
+                .grant("out", Object::Channel(there), Rights::WRITE)
+                .grant("in", Object::Channel(back), Rights::READ)
+                .grant("ctl", Object::Channel(back), Rights::WRITE),
+        )
+        .unwrap();
+    (ping, pong, there, back)
+}
+
+fn wait(h: &Hosted, pid: Pid) -> Exit {
+    h.wait(pid, LONG).unwrap_or_else(|| {
+        let k = h.kernel();
+        let events: Vec<_> = k.events_since(0).map(|e| format!("{:?}", e.kind)).collect();
+        panic!("process {pid} did not end; state: {:?}\nevents:\n{}", k.process(pid).map(|p| p.state.clone()), events.join("\n"))
+    })
+}
+
+#[test]
+fn ping_pong_exchange_100k_messages_under_park_with_none_lost() {
+    let h = boot();
+    let (ping, pong, there, back) = pair(&h, "pp", "rr 100000", "echo", Backpressure::Park);
+    assert_eq!(wait(&h, ping), Exit::Code(0), "ping checks every echo in order");
+    assert_eq!(wait(&h, pong), Exit::Code(100_000), "pong echoed every request");
+    let k = h.kernel();
+    let views = k.channel_views();
+    for id in [there, back] {
+        let v = views.iter().find(|c| c.id == id).unwrap();
+        assert_eq!(v.stats.drops, 0);
+        assert_eq!(v.stats.head_seq, if id == there { 100_001 } else { 100_000 });
+    }
+}
+
+#[test]
+fn drop_backpressure_delivered_plus_dropped_adds_up_exactly() {
+    let h = boot();
+    // Concurrent: pong drains while ping floods a small Drop ring.
+    let (ping, pong, there, _) = pair(&h, "drop", "stream 100000", "count", Backpressure::Drop);
+    let Exit::Code(dropped) = wait(&h, ping) else { panic!("ping failed") };
+    let Exit::Code(received) = wait(&h, pong) else { panic!("pong failed") };
+    assert_eq!(received + dropped, 100_000);
+    let drops = h.kernel().channel_views().iter().find(|c| c.id == there).unwrap().stats.drops;
+    assert_eq!(drops as i32, dropped, "the ring's drop counter matches what the writer saw");
+}
+
+#[test]
+fn drop_backpressure_without_a_reader_keeps_exactly_the_ring() {
+    let h = boot();
+    let data = chan(&h, "data", 4096, 16, Backpressure::Drop);
+    let ctl = chan(&h, "ctl", 256, 4, Backpressure::Park);
+    let ping = h
+        .spawn(
+            SpawnSpec::new("ping")
+                .args(b"stream 5000")
+                .grant("out", Object::Channel(data), Rights::WRITE)
+                .grant("ctl", Object::Channel(ctl), Rights::WRITE),
+        )
+        .unwrap();
+    assert_eq!(wait(&h, ping), Exit::Code(5000 - 16), "all but the 16 retained frames dropped");
+    let pong = h
+        .spawn(
+            SpawnSpec::new("pong")
+                .args(b"count")
+                .grant("in", Object::Channel(data), Rights::READ)
+                .grant("ctl", Object::Channel(ctl), Rights::READ),
+        )
+        .unwrap();
+    assert_eq!(wait(&h, pong), Exit::Code(16));
+}
+
+#[test]
+fn revoked_capability_fails_on_every_stale_copy_across_processes() {
+    let h = boot();
+    let c = chan(&h, "c", 256, 4, Backpressure::Park);
+    let holder = h.spawn(SpawnSpec::new("probe").args(b"hold")).unwrap();
+    let owner = h
+        .spawn(SpawnSpec::new("probe").args(format!("delegate {holder}").as_bytes()).grant("c", Object::Channel(c), Rights::ALL))
+        .unwrap();
+    // Revoke only once the holder has looked the handle up and copied it.
+    let start = Instant::now();
+    let holding = |h: &Hosted| {
+        h.kernel().events_since(0).any(|e| matches!(&e.kind, EventKind::Log { pid, text, .. } if *pid == holder && text.contains("holding")))
+    };
+    while !holding(&h) {
+        assert!(start.elapsed() < LONG, "delegation never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let handle = h.kernel().process(owner).unwrap().caps.lookup("c").unwrap();
+    h.with_kernel(|k| k.revoke(owner, handle)).unwrap();
+    let revoked = Exit::Code(-Error::Revoked.code());
+    assert_eq!(wait(&h, owner), revoked);
+    assert_eq!(wait(&h, holder), revoked, "the delegated copy went with it");
+}
+
+#[test]
+fn forged_handles_never_grant_access() {
+    let h = boot();
+    let secret = chan(&h, "secret", 256, 4, Backpressure::Park);
+    let mine = chan(&h, "mine", 256, 4, Backpressure::Park);
+    // One process holds nothing; one holds a read-only capability on another channel.
+    let bare = h.spawn(SpawnSpec::new("probe").args(b"forge 99991 20000")).unwrap();
+    let some = h.spawn(SpawnSpec::new("probe").args(b"forge 4242 20000").grant("m", Object::Channel(mine), Rights::READ)).unwrap();
+    assert_eq!(wait(&h, bare), Exit::Code(0));
+    assert_eq!(wait(&h, some), Exit::Code(0), "none of 140,000 forged calls succeeded");
+    let k = h.kernel();
+    let v = k.channel_views();
+    assert!(v.iter().all(|c| c.stats.head_seq == 0 && c.readers.is_empty() && c.writers.is_empty()));
+    assert!(v.iter().any(|c| c.id == secret));
+}
+
+#[test]
+fn spinning_guests_do_not_stop_ping_pong_and_can_be_killed() {
+    let h = boot();
+    let spinners: Vec<Pid> = (0..3).map(|_| h.spawn(SpawnSpec::new("spin")).unwrap()).collect();
+    let rust_spinner = h.spawn(SpawnSpec::new("probe").args(b"spin")).unwrap();
+    let (ping, pong, _, _) = pair(&h, "spin", "rr 5000", "echo", Backpressure::Park);
+    assert_eq!(wait(&h, ping), Exit::Code(0));
+    assert_eq!(wait(&h, pong), Exit::Code(5000));
+    for pid in spinners.iter().chain([&rust_spinner]) {
+        assert!(h.kernel().process(*pid).unwrap().state == tidemark_hosted::kernel::ProcState::Running, "still spinning");
+        h.kill(*pid);
+        assert_eq!(wait(&h, *pid), Exit::Killed);
+    }
+}
+
+#[test]
+fn growing_past_the_memory_limit_traps_that_guest_alone() {
+    let h = boot();
+    let grow = h.spawn(SpawnSpec::new("grow").memory_limit(4 << 20)).unwrap();
+    let (ping, pong, _, _) = pair(&h, "grow", "rr 2000", "echo", Backpressure::Park);
+    match wait(&h, grow) {
+        Exit::Trap(reason) => assert!(reason.contains("memory limit exceeded"), "{reason}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_eq!(wait(&h, ping), Exit::Code(0));
+    assert_eq!(wait(&h, pong), Exit::Code(2000));
+    assert!(h.kernel().process(grow).unwrap().memory_used <= 4 << 20);
+}
+
+#[test]
+fn out_of_bounds_pointers_get_error_codes_not_panics() {
+    let h = boot();
+    let c = chan(&h, "c", 256, 4, Backpressure::Park);
+    let oob = h.spawn(SpawnSpec::new("oob").grant("c", Object::Channel(c), Rights::READ.union(Rights::WRITE))).unwrap();
+    assert_eq!(wait(&h, oob), Exit::Code(0), "every out-of-bounds call returned an error");
+    // The kernel is fine: a pair still runs.
+    let (ping, _, _, _) = pair(&h, "after", "rr 100", "echo", Backpressure::Park);
+    assert_eq!(wait(&h, ping), Exit::Code(0));
+}
+
+#[test]
+fn scribbled_ring_header_reports_corruption_and_other_channels_work() {
+    let h = boot();
+    let (ping_a, pong_a, there_a, _) = pair(&h, "a", "rr 100000000", "echo", Backpressure::Park);
+    let (ping_b, pong_b, _, _) = pair(&h, "b", "rr 20000", "echo", Backpressure::Park);
+    // Let pair A get going, then scribble on its ring's header.
+    let start = Instant::now();
+    while h.kernel().channel_views().iter().find(|c| c.id == there_a).unwrap().stats.head_seq < 100 {
+        assert!(start.elapsed() < LONG);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    h.with_kernel(|k| k.channel_memory(there_a).unwrap()[..8].copy_from_slice(b"scribble"));
+    let corrupt = Exit::Code(Error::Corrupt.code());
+    assert_eq!(wait(&h, ping_a), corrupt);
+    assert_eq!(wait(&h, pong_a), corrupt);
+    assert_eq!(wait(&h, ping_b), Exit::Code(0));
+    assert_eq!(wait(&h, pong_b), Exit::Code(20000));
+    let k = h.kernel();
+    assert!(k.events_since(0).any(|e| matches!(e.kind, EventKind::Corrupt { channel, .. } if channel == there_a)));
+}
+
+#[test]
+fn missing_classes_get_permission_denied_not_a_trap() {
+    let h = boot();
+    let (there, back) = (chan(&h, "t", 256, 4, Backpressure::Park), chan(&h, "b", 256, 4, Backpressure::Park));
+    let ping = h
+        .spawn(
+            SpawnSpec::new("ping")
+                .allow(Classes::CORE)
+                .args(b"rr 1")
+                .grant("out", Object::Channel(there), Rights::WRITE)
+                .grant("in", Object::Channel(back), Rights::READ),
+        )
+        .unwrap();
+    assert_eq!(wait(&h, ping), Exit::Code(Error::PermissionDenied.code()));
+    let k = h.kernel();
+    assert!(k.events_since(0).any(|e| matches!(e.kind, EventKind::Denied { pid, hostcall: "chan_attach" } if pid == ping)));
+    assert!(k.process(ping).unwrap().counters.denials >= 1);
+}
+
+#[test]
+fn a_module_that_does_not_link_is_refused_with_the_reason() {
+    let h = boot();
+    match h.spawn(SpawnSpec::new("badimport")) {
+        Err(HostedError::Module { pid, message }) => {
+            assert!(message.contains("format_disk"), "{message}");
+            assert!(matches!(h.kernel().process(pid).unwrap().state, tidemark_hosted::kernel::ProcState::Ended(Exit::Failed(_))));
+        }
+        other => panic!("expected a link error, got {other:?}"),
+    }
+    assert!(matches!(h.spawn(SpawnSpec::new("nonexistent")), Err(HostedError::Spawn(_))));
+}
+
+#[test]
+fn counter_service_answers_requests_from_the_kernel() {
+    let h = boot();
+    let req = chan(&h, "req", 1024, 16, Backpressure::Park);
+    let resp = chan(&h, "resp", 1024, 16, Backpressure::Park);
+    let counter = h
+        .spawn(SpawnSpec::new("counter").grant("req", Object::Channel(req), Rights::READ).grant("resp", Object::Channel(resp), Rights::WRITE))
+        .unwrap();
+    let mut answers = Vec::new();
+    for cmd in ["inc", "inc", "inc", "add 10", "get", "bogus", "reset", "get"] {
+        h.with_kernel(|k| k.send(req, cmd.as_bytes())).unwrap();
+        let start = Instant::now();
+        let mut buf = [0u8; 16];
+        loop {
+            if let Some(meta) = h.with_kernel(|k| k.recv(resp, &mut buf)).unwrap() {
+                assert_eq!(meta.pid, counter, "frames are attributed to their writer");
+                answers.push(if meta.len == 8 { Some(u64::from_le_bytes(buf[..8].try_into().unwrap())) } else { None });
+                break;
+            }
+            assert!(start.elapsed() < LONG, "no answer to {cmd}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    assert_eq!(answers, [Some(1), Some(2), Some(3), Some(13), Some(13), None, Some(0), Some(0)]);
+    h.kill(counter);
+    assert_eq!(wait(&h, counter), Exit::Killed);
+}
