@@ -138,6 +138,15 @@ macro_rules! declare_catalogue {
             }, )*
         ];
 
+        /// The class and parameter count of hostcall `number` (a jump table,
+        /// for the kernel's dispatch).
+        pub const fn signature(number: u16) -> Option<(crate::Class, usize)> {
+            match number {
+                $( $num => Some((crate::Class::$class, <[&str]>::len(&[$(stringify!($arg)),*]))), )*
+                _ => None,
+            }
+        }
+
         /// Hostcall numbers, one constant per hostcall.
         #[allow(non_upper_case_globals, missing_docs)]
         pub mod nr {

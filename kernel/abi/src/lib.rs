@@ -15,9 +15,11 @@
 #![warn(missing_docs)]
 
 mod catalogue;
+mod reference;
 mod wire;
 
 pub use catalogue::*;
+pub use reference::write_reference;
 pub use wire::*;
 
 /// The wasm import module every hostcall lives in.

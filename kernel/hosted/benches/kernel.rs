@@ -1,1 +1,227 @@
-fn main(){}
+//! Kernel benchmarks: each row is measured against a baseline in the same run
+//! and printed as a ratio. Run with `cargo bench -p tidemark-hosted`
+//! (`TIDEMARK_BENCH_ROUNDS=N` to change the repetitions; the median is kept).
+//!
+//! * hostcall: a capability-checked no-op (`cap_check`) vs a bare wasmtime
+//!   host function, both called 2,000,000 times from the same guest loop.
+//! * spawn: `spawn` from the package cache to the guest's first instruction
+//!   vs `InstancePre::instantiate` of the same module to its first instruction.
+//! * channel: one writer guest and one reader guest through the copying
+//!   hostcalls vs crossbeam-channel between two native threads, same frames.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use std::time::{Duration, Instant};
+
+use tidemark_abi::{Backpressure, Rights};
+use tidemark_hosted::Hosted;
+use tidemark_hosted::kernel::caps::Object;
+use tidemark_hosted::kernel::{Config, Exit, KERNEL_PID, SpawnSpec};
+use wasmtime::{Caller, Linker, Module, Store};
+
+fn rounds() -> usize {
+    std::env::var("TIDEMARK_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn boot() -> Hosted {
+    let h = Hosted::boot(Config::default());
+    for g in tidemark_guest_artifacts::ALL {
+        h.install(g.name, g.bytes);
+    }
+    h
+}
+
+struct Row {
+    name: String,
+    ours: f64,
+    base: f64,
+    unit: &'static str,
+    baseline: &'static str,
+    goal: &'static str,
+}
+
+fn exit_code(e: Option<Exit>) -> i32 {
+    match e {
+        Some(Exit::Code(c)) => c,
+        other => panic!("benchmark guest ended with {other:?}"),
+    }
+}
+
+/// ns per `cap_check` through the kernel, from the guest's own clock.
+fn hostcall_ours(h: &Hosted) -> f64 {
+    let c = h.kernel().create_channel("nop", 64, 2, Backpressure::Park, KERNEL_PID).unwrap();
+    let pid = h.spawn(SpawnSpec::new("nop").grant("c", Object::Channel(c), Rights::ALL)).unwrap();
+    exit_code(h.wait(pid, Duration::from_secs(120))) as f64 * 1000.0 / 2_000_000.0
+}
+
+/// ns per call of a bare `Func::wrap` host function, same module, same engine config.
+fn hostcall_bare(h: &Hosted) -> f64 {
+    let engine = h.engine();
+    let module = Module::new(engine, tidemark_guest_artifacts::get("nop")).unwrap();
+    let exit = Arc::new(AtomicI32::new(0));
+    let mut linker: Linker<()> = Linker::new(engine);
+    let start = Instant::now();
+    linker.func_wrap("tidemark", "cap_lookup", |_: i32, _: i32| -> i32 { 1 }).unwrap();
+    linker.func_wrap("tidemark", "cap_check", |_: i32, _: i32| -> i32 { 0 }).unwrap();
+    linker.func_wrap("tidemark", "time_now", move || -> i64 { start.elapsed().as_nanos() as i64 }).unwrap();
+    let e = exit.clone();
+    linker
+        .func_wrap("tidemark", "proc_exit", move |_: Caller<'_, ()>, code: i32| -> wasmtime::Result<i32> {
+            e.store(code, Ordering::Relaxed);
+            Err(wasmtime::Error::msg("exit"))
+        })
+        .unwrap();
+    let mut store = Store::new(engine, ());
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let main = instance.get_typed_func::<(), ()>(&mut store, "tidemark_main").unwrap();
+    let _ = main.call(&mut store, ());
+    exit.load(Ordering::Relaxed) as f64 * 1000.0 / 2_000_000.0
+}
+
+/// µs from `spawn` to the guest's first instruction (the guest reports the time).
+fn spawn_ours(h: &Hosted) -> f64 {
+    let mut v = Vec::new();
+    for _ in 0..200 {
+        let t0 = h.kernel().now();
+        let pid = h.spawn(SpawnSpec::new("first")).unwrap();
+        let first = exit_code(h.wait(pid, Duration::from_secs(10))) as u64;
+        v.push(((first.wrapping_sub(t0)) & 0x7fff_ffff) as f64 / 1000.0);
+    }
+    median(v)
+}
+
+/// µs from `InstancePre::instantiate` to the guest's first instruction
+/// (the bare `time_now` records when the guest first called it).
+fn spawn_bare(h: &Hosted) -> f64 {
+    let engine = h.engine();
+    let module = Module::new(engine, tidemark_guest_artifacts::get("first")).unwrap();
+    let mut linker: Linker<(Instant, Duration)> = Linker::new(engine);
+    linker
+        .func_wrap("tidemark", "time_now", |mut c: Caller<'_, (Instant, Duration)>| -> i64 {
+            let d = c.data().0.elapsed();
+            c.data_mut().1 = d;
+            d.as_nanos() as i64
+        })
+        .unwrap();
+    linker
+        .func_wrap("tidemark", "proc_exit", |_: Caller<'_, (Instant, Duration)>, _: i32| -> wasmtime::Result<i32> {
+            Err(wasmtime::Error::msg("exit"))
+        })
+        .unwrap();
+    let pre = linker.instantiate_pre(&module).unwrap();
+    let mut v = Vec::new();
+    for _ in 0..200 {
+        let mut store = Store::new(engine, (Instant::now(), Duration::ZERO));
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = pre.instantiate(&mut store).unwrap();
+        let main = instance.get_typed_func::<(), ()>(&mut store, "tidemark_main").unwrap();
+        let _ = main.call(&mut store, ());
+        v.push(store.data().1.as_nanos() as f64 / 1000.0);
+    }
+    median(v)
+}
+
+/// ns per frame, writer guest → reader guest.
+fn channel_ours(h: &Hosted, size: usize, n: u32) -> f64 {
+    let data = h.kernel().create_channel("bench", 1 << 18, 256, Backpressure::Park, KERNEL_PID).unwrap();
+    let ctl = h.kernel().create_channel("bench-ctl", 64, 2, Backpressure::Park, KERNEL_PID).unwrap();
+    let start = Instant::now();
+    let reader = h
+        .spawn(SpawnSpec::new("pong").args(format!("sink {n}").as_bytes()).grant("in", Object::Channel(data), Rights::READ))
+        .unwrap();
+    let writer = h
+        .spawn(
+            SpawnSpec::new("ping")
+                .args(format!("stream {n} {size}").as_bytes())
+                .grant("out", Object::Channel(data), Rights::WRITE)
+                .grant("ctl", Object::Channel(ctl), Rights::WRITE),
+        )
+        .unwrap();
+    assert_eq!(exit_code(h.wait(reader, Duration::from_secs(300))), n as i32);
+    assert_eq!(exit_code(h.wait(writer, Duration::from_secs(300))), 0);
+    let ns = start.elapsed().as_nanos() as f64 / n as f64;
+    h.with_kernel(|k| {
+        k.delete_channel(data).unwrap();
+        k.delete_channel(ctl).unwrap();
+    });
+    ns
+}
+
+fn crossbeam_frames<const N: usize>(n: u32) -> f64 {
+    let (tx, rx) = crossbeam_channel::bounded::<[u8; N]>(256);
+    let start = Instant::now();
+    let t = std::thread::spawn(move || {
+        let mut frame = [0u8; N];
+        for i in 0..n as u64 {
+            frame[..8].copy_from_slice(&i.to_le_bytes());
+            tx.send(frame).unwrap();
+        }
+    });
+    let mut sum = 0u64;
+    for _ in 0..n {
+        let f = rx.recv().unwrap();
+        sum = sum.wrapping_add(f[0] as u64);
+    }
+    t.join().unwrap();
+    std::hint::black_box(sum);
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run quickly then.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let r = if quick { 1 } else { rounds() };
+    // The first free argument filters benchmarks by name, as with libtest.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
+    let want = |name: &str| name.contains(filter.as_str());
+    let h = boot();
+    let mut rows = Vec::new();
+
+    if want("hostcall") {
+    let ours = median((0..r).map(|_| hostcall_ours(&h)).collect());
+    let base = median((0..r).map(|_| hostcall_bare(&h)).collect());
+    rows.push(Row { name: "cap-checked no-op hostcall".into(), ours, base, unit: "ns", baseline: "bare Func::wrap", goal: "<= 1.5x" });
+    }
+
+    if want("spawn") {
+    let ours = median((0..r).map(|_| spawn_ours(&h)).collect());
+    let base = median((0..r).map(|_| spawn_bare(&h)).collect());
+    rows.push(Row { name: "spawn to first instruction".into(), ours, base, unit: "us", baseline: "InstancePre::instantiate", goal: "<= 1.5x" });
+    }
+
+    if want("channel") {
+    let n = if quick { 20_000 } else { 500_000 };
+    let ours = median((0..r).map(|_| channel_ours(&h, 8, n)).collect());
+    let base = median((0..r).map(|_| crossbeam_frames::<8>(n)).collect());
+    rows.push(Row { name: "channel 8 B frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
+
+    let n = if quick { 5_000 } else { 100_000 };
+    let ours = median((0..r).map(|_| channel_ours(&h, 4096, n)).collect());
+    let base = median((0..r).map(|_| crossbeam_frames::<4096>(n)).collect());
+    rows.push(Row { name: "channel 4 KiB frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
+    }
+
+    println!();
+    println!("{:<32} {:>12} {:>12} {:>8}  {:<26} {}", "benchmark", "tidemark", "baseline", "ratio", "baseline is", "goal");
+    for row in &rows {
+        println!(
+            "{:<32} {:>9.2} {:<2} {:>9.2} {:<2} {:>7.2}x  {:<26} {}",
+            row.name,
+            row.ours,
+            &row.unit[..2],
+            row.base,
+            &row.unit[..2],
+            row.ours / row.base,
+            row.baseline,
+            row.goal
+        );
+    }
+    println!("(rounds: {r}; units: {})", rows.iter().map(|r| format!("{} {}", r.name, r.unit)).collect::<Vec<_>>().join(", "));
+}

@@ -33,6 +33,9 @@ pub use tidemark_kernel as kernel;
 /// Time slice: how often the epoch ticks and a running guest yields its thread.
 pub const SLICE: Duration = Duration::from_millis(10);
 
+/// Retries of a would-block hostcall before the thread parks.
+const SPIN_RETRIES: u32 = 16;
+
 /// Errors of the hosted engine.
 #[derive(Debug)]
 pub enum HostedError {
@@ -172,6 +175,7 @@ tidemark_abi::for_each_hostcall!(link_catalogue);
 
 /// Runs one hostcall for the calling process, parking it as the kernel asks.
 fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> wasmtime::Result<i64> {
+    let mut spins = 0;
     loop {
         let memory = caller.data().memory;
         let (mem, data): (&mut [u8], &mut ProcData) = match memory {
@@ -212,6 +216,13 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
                 return Ok(0);
             }
             Outcome::Block(Wait::Readable(_) | Wait::Writable(_)) => {
+                // The other side is usually mid-hostcall on another core:
+                // retry a few times before paying for a park and an unpark.
+                if spins < SPIN_RETRIES {
+                    spins += 1;
+                    thread::yield_now();
+                    continue;
+                }
                 thread::park();
                 if data.killed.load(Ordering::Acquire) {
                     return Err(wasmtime::Error::new(Killed));

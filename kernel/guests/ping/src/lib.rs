@@ -1,9 +1,10 @@
 //! `ping`: drives a peer over channels.
 //!
 //! Arguments (text): `rr N` sends N numbered requests on `out` and checks
-//! each echo on `in`, then sends an empty frame to say goodbye; `stream N`
-//! writes N numbered frames on `out` as fast as it can, then writes the
-//! count it attempted on `ctl`. Exits with the number of frames dropped.
+//! each echo on `in`, then sends an empty frame to say goodbye; `stream N
+//! [SIZE]` writes N numbered frames of SIZE bytes (default 8) on `out` as
+//! fast as it can, then writes the count it attempted on `ctl`. Exits with
+//! the number of frames dropped.
 #![no_std]
 
 use tidemark_sdk::channel::Channel;
@@ -11,17 +12,21 @@ use tidemark_sdk::{Error, error, info, process};
 
 tidemark_sdk::main!(run, classes: log, time, channel);
 
-fn parse(args: &[u8]) -> (&[u8], u32) {
+fn parse(args: &[u8]) -> (&[u8], u32, usize) {
     let s = core::str::from_utf8(args).unwrap_or("");
     let mut it = s.split_whitespace();
     let mode = it.next().unwrap_or("rr");
     let n = it.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
-    (mode.as_bytes(), n)
+    let size = it.next().and_then(|n| n.parse().ok()).unwrap_or(8usize).clamp(8, FRAME);
+    (mode.as_bytes(), n, size)
 }
+
+const FRAME: usize = 65536;
+static mut FRAME_BUF: [u8; FRAME] = [0; FRAME];
 
 fn run() -> Result<i32, Error> {
     let mut buf = [0u8; 64];
-    let (mode, n) = parse(process::args(&mut buf));
+    let (mode, n, size) = parse(process::args(&mut buf));
     let out = Channel::lookup("out")?.writer()?;
     match mode {
         b"rr" => {
@@ -42,8 +47,12 @@ fn run() -> Result<i32, Error> {
         b"stream" => {
             let ctl = Channel::lookup("ctl")?.writer()?;
             let mut dropped = 0;
+            // SAFETY: single-threaded guest; the only reference to the buffer.
+            let frame = unsafe { &mut *core::ptr::addr_of_mut!(FRAME_BUF) };
+            let frame = &mut frame[..size];
             for i in 0..n as u64 {
-                match out.write(&i.to_le_bytes()) {
+                frame[..8].copy_from_slice(&i.to_le_bytes());
+                match out.write(frame) {
                     Ok(()) => {}
                     Err(Error::Dropped) => dropped += 1,
                     Err(e) => return Err(e),

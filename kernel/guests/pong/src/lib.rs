@@ -5,6 +5,7 @@
 //! the number echoed. `count` reads numbered frames on `in` (a `Drop`
 //! channel) until `ping` reports on `ctl` how many it sent, then drains what
 //! is left; exits with the number received, checking they only increase.
+//! `sink N` reads N frames (waiting for each) and exits with N.
 #![no_std]
 
 use tidemark_sdk::channel::Channel;
@@ -12,11 +13,21 @@ use tidemark_sdk::{Error, error, info, process, time};
 
 tidemark_sdk::main!(run, classes: log, time, channel);
 
+static mut FRAME_BUF: [u8; 65536] = [0; 65536];
+
 fn run() -> Result<i32, Error> {
     let mut buf = [0u8; 64];
     let mode = process::args(&mut buf);
     let input = Channel::lookup("in")?.reader()?;
-    let mut frame = [0u8; 4096];
+    // SAFETY: single-threaded guest; the only reference to the buffer.
+    let frame = unsafe { &mut *core::ptr::addr_of_mut!(FRAME_BUF) };
+    if let Some(n) = mode.strip_prefix(b"sink ") {
+        let n: i32 = core::str::from_utf8(n).ok().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+        for _ in 0..n {
+            input.read(frame)?;
+        }
+        return Ok(n);
+    }
     if mode.starts_with(b"count") {
         let ctl = Channel::lookup("ctl")?.reader()?;
         let (mut got, mut last) = (0i32, None::<u64>);
@@ -29,9 +40,9 @@ fn run() -> Result<i32, Error> {
         };
         let mut done = false;
         loop {
-            match input.try_read(&mut frame) {
+            match input.try_read(frame) {
                 Ok(f) => {
-                    if !take(&frame[..f.len as usize]) {
+                    if !take(&frame[..(f.len as usize).max(8)]) {
                         error!("pong: frames out of order");
                         return Ok(-1);
                     }
@@ -52,7 +63,7 @@ fn run() -> Result<i32, Error> {
     let out = Channel::lookup("out")?.writer()?;
     let mut n: i32 = 0;
     loop {
-        let f = input.read(&mut frame)?;
+        let f = input.read(frame)?;
         if f.len == 0 {
             break;
         }
