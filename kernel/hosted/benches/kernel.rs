@@ -85,21 +85,26 @@ fn hostcall_bare(h: &Hosted) -> f64 {
     exit.load(Ordering::Relaxed) as f64 * 1000.0 / 2_000_000.0
 }
 
-/// µs from `spawn` to the guest's first instruction (the guest reports the time).
-fn spawn_ours(h: &Hosted) -> f64 {
-    let mut v = Vec::new();
+/// µs from `spawn` to the guest's first instruction (the guest reports the
+/// time), and µs until `spawn` returned with the instance ready.
+fn spawn_ours(h: &Hosted) -> (f64, f64) {
+    let (mut first_v, mut ready_v) = (Vec::new(), Vec::new());
     for _ in 0..200 {
         let t0 = h.kernel().now();
         let pid = h.spawn(SpawnSpec::new("first")).unwrap();
+        let ready = h.kernel().now() - t0;
         let first = exit_code(h.wait(pid, Duration::from_secs(10))) as u64;
-        v.push(((first.wrapping_sub(t0)) & 0x7fff_ffff) as f64 / 1000.0);
+        first_v.push(((first.wrapping_sub(t0)) & 0x7fff_ffff) as f64 / 1000.0);
+        ready_v.push(ready as f64 / 1000.0);
     }
-    median(v)
+    (median(first_v), median(ready_v))
 }
 
 /// µs from `InstancePre::instantiate` to the guest's first instruction
-/// (the bare `time_now` records when the guest first called it).
-fn spawn_bare(h: &Hosted) -> f64 {
+/// (the bare `time_now` records when the guest first called it); with
+/// `thread`, the instance is created and run on a freshly spawned thread, as
+/// the hosted engine runs every process.
+fn spawn_bare(h: &Hosted, thread: bool) -> f64 {
     let engine = h.engine();
     let module = Module::new(engine, tidemark_guest_artifacts::get("first")).unwrap();
     let mut linker: Linker<(Instant, Duration)> = Linker::new(engine);
@@ -118,12 +123,18 @@ fn spawn_bare(h: &Hosted) -> f64 {
     let pre = linker.instantiate_pre(&module).unwrap();
     let mut v = Vec::new();
     for _ in 0..200 {
-        let mut store = Store::new(engine, (Instant::now(), Duration::ZERO));
-        store.set_epoch_deadline(u64::MAX / 2);
-        let instance = pre.instantiate(&mut store).unwrap();
-        let main = instance.get_typed_func::<(), ()>(&mut store, "tidemark_main").unwrap();
-        let _ = main.call(&mut store, ());
-        v.push(store.data().1.as_nanos() as f64 / 1000.0);
+        let t0 = Instant::now();
+        let (engine, pre) = (engine.clone(), pre.clone());
+        let run = move || {
+            let mut store = Store::new(&engine, (t0, Duration::ZERO));
+            store.set_epoch_deadline(u64::MAX / 2);
+            let instance = pre.instantiate(&mut store).unwrap();
+            let main = instance.get_typed_func::<(), ()>(&mut store, "tidemark_main").unwrap();
+            let _ = main.call(&mut store, ());
+            store.data().1
+        };
+        let first = if thread { std::thread::spawn(run).join().unwrap() } else { run() };
+        v.push(first.as_nanos() as f64 / 1000.0);
     }
     median(v)
 }
@@ -191,9 +202,15 @@ fn main() {
     }
 
     if want("spawn") {
-    let ours = median((0..r).map(|_| spawn_ours(&h)).collect());
-    let base = median((0..r).map(|_| spawn_bare(&h)).collect());
+    let runs: Vec<(f64, f64)> = (0..r).map(|_| spawn_ours(&h)).collect();
+    let base = median((0..r).map(|_| spawn_bare(&h, false)).collect());
+    let base_thread = median((0..r).map(|_| spawn_bare(&h, true)).collect());
+    let ours = median(runs.iter().map(|r| r.0).collect());
     rows.push(Row { name: "spawn to first instruction".into(), ours, base, unit: "us", baseline: "InstancePre::instantiate", goal: "<= 1.5x" });
+    let ours = median(runs.iter().map(|r| r.1).collect());
+    rows.push(Row { name: "spawn until instance ready".into(), ours, base, unit: "us", baseline: "InstancePre::instantiate", goal: "(breakdown)" });
+    let ours = median(runs.iter().map(|r| r.0).collect());
+    rows.push(Row { name: "spawn to first instruction".into(), ours, base: base_thread, unit: "us", baseline: "instantiate on new thread", goal: "(breakdown)" });
     }
 
     if want("channel") {

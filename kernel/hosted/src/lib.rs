@@ -294,25 +294,28 @@ impl Shared {
         Ok(pre)
     }
 
-    /// Starts a process the kernel has created.
+    /// Starts a process the kernel has created: compile and link (cached),
+    /// instantiate on the caller's thread, so every failure before the first
+    /// instruction is reported to the spawner, then run the entry point on the
+    /// process's own thread.
     fn start(&self, s: Spawned) -> Result<Pid, HostedError> {
         let pid = s.pid;
-        let pre = match self.prepare(&s) {
-            Ok(p) => p,
+        let killed = Arc::new(AtomicBool::new(false));
+        let data = ProcData { pid, shared: self.arc(), memory: None, memory_limit: s.memory_limit, killed: killed.clone() };
+        let (store, entry) = match self.prepare(&s).and_then(|pre| instantiate(pre, data)) {
+            Ok(ready) => ready,
             Err(e) => {
                 let message = format!("{e:#}");
                 self.end(pid, Exit::Failed(message.clone()));
                 return Err(HostedError::Module { pid, message });
             }
         };
-        let killed = Arc::new(AtomicBool::new(false));
-        let data = ProcData { pid, shared: self.arc(), memory: None, memory_limit: s.memory_limit, killed: killed.clone() };
         // Registration happens under the procs lock before the thread can
         // look itself up, so wake-ups and kills always find it.
         let mut procs = self.procs.lock();
         let join = thread::Builder::new()
             .name(format!("pid-{pid}"))
-            .spawn(move || run(pre, data))
+            .spawn(move || run(store, entry))
             .expect("spawning a process thread");
         procs.insert(pid, ProcHandle { thread: join.thread().clone(), killed, join: Some(join) });
         Ok(pid)
@@ -330,12 +333,35 @@ impl Shared {
     }
 }
 
-/// A process thread: instantiate, run the entry point, report the exit.
-fn run(pre: InstancePre<ProcData>, data: ProcData) {
+/// Slices a module's start function may run before it is refused.
+const START_BUDGET: u64 = 10;
+
+type Entry = wasmtime::TypedFunc<(), ()>;
+
+/// Creates the process's store and instance, up to its entry point.
+fn instantiate(pre: InstancePre<ProcData>, data: ProcData) -> wasmtime::Result<(Store<ProcData>, Entry)> {
     let pid = data.pid;
     let shared = data.shared.clone();
     let mut store = Store::new(pre.module().engine(), data);
     store.limiter(|d| d);
+    // The start function runs on the spawner's thread: bound it.
+    store.set_epoch_deadline(START_BUDGET);
+    store.epoch_deadline_callback(|_| Err(wasmtime::Error::msg("start function ran past its time budget")));
+    let instance = pre.instantiate(&mut store)?;
+    let memory = instance.get_memory(&mut store, "memory");
+    store.data_mut().memory = memory;
+    if let Some(m) = memory {
+        let size = m.data_size(&store);
+        shared.kernel.lock().report_memory(pid, size);
+    }
+    let entry = instance.get_typed_func::<(), ()>(&mut store, ENTRY_EXPORT)?;
+    Ok((store, entry))
+}
+
+/// A process thread: run the entry point, report the exit.
+fn run(mut store: Store<ProcData>, entry: Entry) {
+    let pid = store.data().pid;
+    let shared = store.data().shared.clone();
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {
         if ctx.data().killed.load(Ordering::Acquire) {
@@ -344,34 +370,20 @@ fn run(pre: InstancePre<ProcData>, data: ProcData) {
         thread::yield_now();
         Ok(UpdateDeadline::Continue(1))
     });
-    let mut started = false;
-    let result = (|| {
-        let instance = pre.instantiate(&mut store)?;
-        let memory = instance.get_memory(&mut store, "memory");
-        store.data_mut().memory = memory;
-        if let Some(m) = memory {
-            let size = m.data_size(&store);
-            shared.kernel.lock().report_memory(pid, size);
-        }
-        let entry = instance.get_typed_func::<(), ()>(&mut store, ENTRY_EXPORT)?;
-        shared.kernel.lock().started(pid);
-        started = true;
-        entry.call(&mut store, ())
-    })();
-    let exit = match result {
+    shared.kernel.lock().started(pid);
+    let exit = match entry.call(&mut store, ()) {
         Ok(()) => Exit::Code(0),
         Err(e) => {
             if let Some(ExitRequest(code)) = e.downcast_ref::<ExitRequest>() {
                 Exit::Code(*code)
             } else if e.is::<Killed>() || store.data().killed.load(Ordering::Acquire) {
                 Exit::Killed
-            } else if started {
-                Exit::Trap(format!("{e:#}"))
             } else {
-                Exit::Failed(format!("{e:#}"))
+                Exit::Trap(format!("{e:#}"))
             }
         }
     };
+    drop(store);
     shared.end(pid, exit);
 }
 
