@@ -34,7 +34,9 @@ pub use tidemark_kernel as kernel;
 pub const SLICE: Duration = Duration::from_millis(10);
 
 /// Retries of a would-block hostcall before the thread parks.
-const SPIN_RETRIES: u32 = 16;
+const SPIN_RETRIES: u32 = 8;
+/// Spin-loop hints between retries (a few hundred ns).
+const SPIN_LOOPS: u32 = 200;
 
 /// Errors of the hosted engine.
 #[derive(Debug)]
@@ -218,9 +220,13 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
             Outcome::Block(Wait::Readable(_) | Wait::Writable(_)) => {
                 // The other side is usually mid-hostcall on another core:
                 // retry a few times before paying for a park and an unpark.
+                // Busy-wait rather than yield: a yield can hand the core to a
+                // compute-bound guest for a whole slice.
                 if spins < SPIN_RETRIES {
                     spins += 1;
-                    thread::yield_now();
+                    for _ in 0..SPIN_LOOPS {
+                        std::hint::spin_loop();
+                    }
                     continue;
                 }
                 thread::park();
