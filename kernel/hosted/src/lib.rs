@@ -30,6 +30,8 @@ use wasmtime::{Caller, Engine, InstancePre, Linker, Memory, Module, ResourceLimi
 
 pub use tidemark_kernel as kernel;
 
+pub mod monitor;
+
 /// Time slice: how often the epoch ticks and a running guest yields its thread.
 pub const SLICE: Duration = Duration::from_millis(10);
 

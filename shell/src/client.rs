@@ -1,0 +1,110 @@
+//! The monitor client: requests with ids over any byte stream, events
+//! collected as they arrive.
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use tidemark_monitor::{Body, Decoder, EventRecord, KernelInfo, PROTOCOL_VERSION, Request, Response, encode};
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The link failed or closed.
+    #[error("monitor link: {0}")]
+    Io(#[from] io::Error),
+    /// No answer in time.
+    #[error("the kernel did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The kernel refused the session.
+    #[error("attach refused: {0}")]
+    Refused(String),
+}
+
+/// A client session attached to a kernel.
+pub struct Client {
+    stream: UnixStream,
+    decoder: Decoder,
+    next_id: u32,
+    events: VecDeque<EventRecord>,
+    /// What the kernel said on attach.
+    pub kernel: KernelInfo,
+    /// How long a request may take.
+    pub timeout: Duration,
+}
+
+impl Client {
+    /// Attaches over `stream`: says hello and checks the protocol version.
+    pub fn attach(stream: UnixStream) -> Result<Client, ClientError> {
+        let placeholder = KernelInfo { version: String::new(), protocol: 0, abi: 0, board: String::new(), engine: String::new(), uptime_ns: 0 };
+        let mut c = Client { stream, decoder: Decoder::new(), next_id: 1, events: VecDeque::new(), kernel: placeholder, timeout: Duration::from_secs(10) };
+        match c.request(Request::Hello { version: PROTOCOL_VERSION, client: "tidemark".into() })? {
+            Response::Hello(info) => {
+                c.kernel = info;
+                Ok(c)
+            }
+            Response::Error(e) => Err(ClientError::Refused(e.message)),
+            other => Err(ClientError::Refused(format!("unexpected answer to hello: {other:?}"))),
+        }
+    }
+
+    /// Attaches to a Unix socket.
+    pub fn connect(path: &std::path::Path) -> Result<Client, ClientError> {
+        Client::attach(UnixStream::connect(path)?)
+    }
+
+    /// Sends a request and waits for its response (events arriving meanwhile are kept).
+    pub fn request(&mut self, req: Request) -> Result<Response, ClientError> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.stream.write_all(&encode(id, &Body::Request(req)))?;
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            while let Some(f) = self.decoder.next_frame() {
+                match f {
+                    Ok(f) => match f.body {
+                        Body::Response(r) if f.id == id => return Ok(r),
+                        Body::Event(e) => self.events.push_back(e),
+                        _ => {} // a late answer to an abandoned request
+                    },
+                    Err(_) => {} // garbage on the link: skipped by the decoder
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Timeout(self.timeout));
+            }
+            self.fill(left)?;
+        }
+    }
+
+    fn fill(&mut self, wait: Duration) -> Result<(), ClientError> {
+        self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let mut buf = [0u8; 64 * 1024];
+        match self.stream.read(&mut buf) {
+            Ok(0) => Err(ClientError::Io(io::Error::new(ErrorKind::UnexpectedEof, "the kernel closed the link"))),
+            Ok(n) => {
+                self.decoder.push(&buf[..n]);
+                Ok(())
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Events received so far (and any that arrive within `wait`).
+    pub fn take_events(&mut self, wait: Duration) -> Result<Vec<EventRecord>, ClientError> {
+        if self.events.is_empty() && !wait.is_zero() {
+            self.fill(wait)?;
+            while let Some(f) = self.decoder.next_frame() {
+                if let Ok(f) = f {
+                    if let Body::Event(e) = f.body {
+                        self.events.push_back(e);
+                    }
+                }
+            }
+        }
+        Ok(self.events.drain(..).collect())
+    }
+}

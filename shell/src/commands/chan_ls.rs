@@ -1,0 +1,49 @@
+use clap::Parser;
+use serde::Serialize;
+use tidemark_monitor::ChannelInfo;
+
+use crate::output::{Human, size, table};
+use crate::session::{Session, ShellError};
+
+/// Lists channels with occupancy, drops and parked sides.
+#[derive(Parser)]
+pub struct Args {}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Channels(Vec<ChannelInfo>);
+
+/// `used/cap` as a percentage.
+pub fn occupancy(c: &ChannelInfo) -> String {
+    format!("{}%", (c.bytes_in_flight as u64 * 100 / c.data_cap.max(1) as u64).max(c.frames_in_flight as u64 * 100 / c.frame_cap.max(1) as u64))
+}
+
+impl Human for Channels {
+    fn human(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|c| {
+                vec![
+                    c.id.to_string(),
+                    c.name.clone(),
+                    c.backpressure.clone(),
+                    format!("{}/{}", size(c.data_cap as u64), c.frame_cap),
+                    occupancy(c),
+                    c.head_seq.to_string(),
+                    c.drops.to_string(),
+                    format!("{}/{}", c.readers.len(), c.writers.len()),
+                    format!("{}/{}", c.parked_readers.len(), c.parked_writers.len()),
+                    c.corrupt.clone().unwrap_or_else(|| "ok".into()),
+                ]
+            })
+            .collect();
+        table(&["ID", "NAME", "MODE", "CAPACITY", "FULL", "FRAMES", "DROPS", "R/W", "PARKED", "STATUS"], &rows)
+    }
+}
+
+fn run(s: &mut Session, _: Args) -> Result<Channels, ShellError> {
+    s.channels().map(Channels)
+}
+
+super::command!("chan ls", Args, run);

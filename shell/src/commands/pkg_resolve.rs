@@ -1,0 +1,33 @@
+use clap::Parser;
+use serde::Serialize;
+use tidemark_monitor::{PackageInfo, Request, Response};
+
+use crate::output::{Human, size};
+use crate::session::{Session, ShellError, unexpected};
+
+/// Resolves a package by name or hash (counted as a cache hit or miss).
+#[derive(Parser)]
+pub struct Args {
+    /// Name or SHA-256.
+    name: String,
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Resolved(PackageInfo);
+
+impl Human for Resolved {
+    fn human(&self) -> String {
+        let p = &self.0;
+        format!("{} sha256:{} {}{}", p.name, p.hash, size(p.size), if p.pinned { " pinned" } else { "" })
+    }
+}
+
+fn run(s: &mut Session, a: Args) -> Result<Resolved, ShellError> {
+    match s.call(Request::Resolve { name: a.name })? {
+        Response::Resolved(p) => Ok(Resolved(p)),
+        r => Err(unexpected(r)),
+    }
+}
+
+super::command!("pkg resolve", Args, run);

@@ -1,0 +1,94 @@
+//! Tidemark's shell: the command registry, the REPL, scripted sessions and
+//! the monitor client. Everything here talks to a kernel only through the
+//! monitor protocol, so it runs the same against every kind of instance.
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod commands;
+pub mod output;
+pub mod repl;
+pub mod script;
+pub mod session;
+
+pub use client::Client;
+pub use session::{Session, ShellError};
+
+/// Splits a command line into words: whitespace separates, `"..."` and
+/// `'...'` quote, `\` escapes inside double quotes.
+pub fn tokenize(line: &str) -> Result<Vec<String>, ShellError> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some('n') => cur.push('\n'),
+                            Some('t') => cur.push('\t'),
+                            Some(o) => cur.push(o),
+                            None => return Err(ShellError::Usage("unfinished escape".into())),
+                        },
+                        Some(o) => cur.push(o),
+                        None => return Err(ShellError::Usage("unclosed \"".into())),
+                    }
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(o) => cur.push(o),
+                        None => return Err(ShellError::Usage("unclosed '".into())),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+/// Runs one line: returns its rendered output (human, or pretty JSON with
+/// `json` or a `--json` word anywhere on the line).
+pub fn execute(session: &mut Session, line: &str, json: bool) -> Result<String, ShellError> {
+    let mut words = tokenize(line)?;
+    let before = words.len();
+    words.retain(|w| w != "--json");
+    let json = json || words.len() != before;
+    if words.is_empty() {
+        return Ok(String::new());
+    }
+    let out = commands::run_line(session, words)?;
+    Ok(if json { serde_json::to_string_pretty(&out.json()).expect("json") } else { out.human() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tokenize;
+
+    #[test]
+    fn tokenizer_quotes_and_escapes() {
+        assert_eq!(tokenize(r#"chan send req "add 10"  'a b' x\y"#).unwrap(), ["chan", "send", "req", "add 10", "a b", "x\\y"]);
+        assert_eq!(tokenize(r#"say "a\"b\n""#).unwrap(), ["say", "a\"b\n"]);
+        assert_eq!(tokenize(r#"x """#).unwrap(), ["x", ""]);
+        assert!(tokenize(r#"x "open"#).is_err());
+    }
+}

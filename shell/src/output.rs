@@ -1,0 +1,88 @@
+//! Command results: one type per result, rendered as human text or JSON
+//! from the same value (as ffx's machine writer does).
+
+use serde::Serialize;
+
+/// Human rendering of a result.
+pub trait Human {
+    /// Text for a terminal, ending without a newline.
+    fn human(&self) -> String;
+}
+
+/// A command's result.
+pub trait Output {
+    /// Text for a terminal.
+    fn human(&self) -> String;
+    /// The same result for machines.
+    fn json(&self) -> serde_json::Value;
+}
+
+impl<T: Human + Serialize> Output for T {
+    fn human(&self) -> String {
+        Human::human(self)
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("results serialize")
+    }
+}
+
+/// A short acknowledgement with machine-readable fields.
+pub struct Message {
+    /// Human text.
+    pub text: String,
+    /// Machine fields.
+    pub json: serde_json::Value,
+}
+
+impl Output for Message {
+    fn human(&self) -> String {
+        self.text.clone()
+    }
+    fn json(&self) -> serde_json::Value {
+        self.json.clone()
+    }
+}
+
+/// Lays out rows under headers, columns padded to their widest cell.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = vec![line(headers.to_vec())];
+    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
+    out.join("\n")
+}
+
+/// Bytes as text when printable, else as hex.
+pub fn show_bytes(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) if s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => format!("{s:?}"),
+        _ => format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+    }
+}
+
+/// Bytes with a binary unit.
+pub fn size(n: u64) -> String {
+    let exact = |shift: u32| n % (1 << shift) == 0;
+    match n {
+        n if n >= 1 << 20 && exact(20) => format!("{} MiB", n >> 20),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 && exact(10) => format!("{} KiB", n >> 10),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}

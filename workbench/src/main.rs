@@ -1,0 +1,136 @@
+//! `tidemark`: boot a kernel, attach to it, and drive it from a REPL or a
+//! scripted session. Every flag can also be set from a `TIDEMARK_*`
+//! environment variable.
+
+mod boot;
+mod run;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tidemark_shell::{Session, execute, repl};
+
+/// Tidemark: a capability-based OS whose processes are WebAssembly modules.
+#[derive(Parser)]
+#[command(name = "tidemark", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// Kinds of kernel instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Board {
+    /// The kernel inside this process, on wasmtime.
+    Hosted,
+}
+
+impl Board {
+    /// Name as scripts and the kernel report it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Board::Hosted => "hosted",
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Boot a kernel (or attach to one) and open the REPL.
+    Shell {
+        /// Board to boot.
+        #[arg(long, env = "TIDEMARK_BOARD", value_enum, default_value = "hosted")]
+        board: Board,
+        /// Attach to a running kernel's monitor socket instead of booting.
+        #[arg(long, env = "TIDEMARK_ATTACH")]
+        attach: Option<PathBuf>,
+        /// Print results as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
+    /// Boot a kernel on its own, serving its monitor.
+    Boot {
+        /// Board to boot.
+        #[arg(value_enum, env = "TIDEMARK_BOARD", default_value = "hosted")]
+        board: Board,
+        /// Serve the monitor on this Unix socket (created mode 0600).
+        #[arg(long, env = "TIDEMARK_LISTEN")]
+        listen: PathBuf,
+    },
+    /// Attach to a running kernel's monitor socket and open the REPL.
+    Attach {
+        /// Socket path.
+        #[arg(env = "TIDEMARK_ATTACH")]
+        addr: PathBuf,
+        /// Print results as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
+    /// Run scripted sessions (`.tms`); exits 0 only when every expectation held.
+    Run {
+        /// Script files.
+        #[arg(required = true)]
+        scripts: Vec<PathBuf>,
+        /// Board to boot (a fresh kernel per script).
+        #[arg(long, env = "TIDEMARK_BOARD", value_enum, default_value = "hosted")]
+        board: Board,
+        /// Attach to a running kernel instead of booting.
+        #[arg(long, env = "TIDEMARK_ATTACH")]
+        attach: Option<PathBuf>,
+        /// Print each command's result as a JSON line.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+        /// Write a JUnit XML report here.
+        #[arg(long, env = "TIDEMARK_JUNIT")]
+        junit: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().terminal_links(false).build()))).ok();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Shell { board, attach, json } => boot::session(board, attach.as_deref()).and_then(|(mut s, _k)| interact(&mut s, json)),
+        Cmd::Attach { addr, json } => boot::session(Board::Hosted, Some(&addr)).and_then(|(mut s, _k)| interact(&mut s, json)),
+        Cmd::Boot { board, listen } => boot::serve(board, &listen),
+        Cmd::Run { scripts, board, attach, json, junit } => run::scripts(&scripts, board, attach.as_deref(), json, junit.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tidemark: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The REPL on a terminal; line by line from a pipe otherwise.
+fn interact(s: &mut Session, json: bool) -> Result<ExitCode, String> {
+    let failures = if std::io::stdin().is_terminal() {
+        repl::run(s, json).map_err(|e| e.to_string())?
+    } else {
+        let mut failures = 0;
+        for line in std::io::stdin().lock().lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if matches!(line, "exit" | "quit") {
+                break;
+            }
+            match execute(s, line, json) {
+                Ok(out) if out.is_empty() => {}
+                Ok(out) => println!("{out}"),
+                Err(e) => {
+                    failures += 1;
+                    eprintln!("error: {e}");
+                }
+            }
+        }
+        failures
+    };
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,95 @@
+//! `tidemark run`: scripted sessions with a report and an exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use tidemark_shell::script::Script;
+
+use crate::Board;
+
+struct Outcome {
+    name: String,
+    seconds: f64,
+    failure: Option<String>,
+    skipped: bool,
+}
+
+/// Runs each script on a fresh kernel (or the attached one).
+pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, json: bool, junit: Option<&Path>) -> Result<ExitCode, String> {
+    let mut outcomes = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let script = match Script::parse(&name, &source) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{:?}", miette::Report::new(e));
+                return Ok(ExitCode::from(2));
+            }
+        };
+        if script.hosted_only && (board != Board::Hosted || attach.is_some()) {
+            eprintln!("{name}: skipped (hosted-only)");
+            outcomes.push(Outcome { name, seconds: 0.0, failure: None, skipped: true });
+            continue;
+        }
+        let start = Instant::now();
+        let (mut session, _kernel) = crate::boot::session(board, attach)?;
+        let mut echo = |line: &tidemark_shell::script::Line, cmd: &str, out: &str| {
+            if json {
+                let output = serde_json::from_str::<serde_json::Value>(out).unwrap_or_else(|_| serde_json::Value::String(out.into()));
+                println!("{}", serde_json::json!({ "script": name, "line": line.number, "command": cmd, "output": output }));
+            } else {
+                println!("tms> {cmd}");
+                if !out.is_empty() {
+                    println!("{out}");
+                }
+            }
+        };
+        let result = script.run(&mut session, json, &mut echo);
+        let seconds = start.elapsed().as_secs_f64();
+        let failure = match result {
+            Ok(checks) => {
+                eprintln!("{name}: ok ({checks} expectations, {seconds:.2}s)");
+                None
+            }
+            Err(e) => {
+                let text = format!("{:?}", miette::Report::new(e));
+                eprintln!("{text}");
+                Some(text)
+            }
+        };
+        outcomes.push(Outcome { name, seconds, failure, skipped: false });
+    }
+    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    let passed = outcomes.iter().filter(|o| o.failure.is_none() && !o.skipped).count();
+    let skipped = outcomes.iter().filter(|o| o.skipped).count();
+    eprintln!("scripts: {passed} passed, {failed} failed, {skipped} skipped");
+    if let Some(path) = junit {
+        std::fs::write(path, junit_xml(&outcomes)).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn junit_xml(outcomes: &[Outcome]) -> String {
+    let failures = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    let skipped = outcomes.iter().filter(|o| o.skipped).count();
+    let mut x = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"tidemark\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">\n",
+        outcomes.len()
+    );
+    for o in outcomes {
+        x.push_str(&format!("  <testcase name=\"{}\" time=\"{:.3}\"", xml_escape(&o.name), o.seconds));
+        match (&o.failure, o.skipped) {
+            (Some(f), _) => x.push_str(&format!(">\n    <failure message=\"expectation failed\">{}</failure>\n  </testcase>\n", xml_escape(f))),
+            (None, true) => x.push_str(">\n    <skipped/>\n  </testcase>\n"),
+            (None, false) => x.push_str("/>\n"),
+        }
+    }
+    x.push_str("</testsuite>\n");
+    x
+}
