@@ -66,18 +66,34 @@ pub fn tokenize(line: &str) -> Result<Vec<String>, ShellError> {
     Ok(words)
 }
 
-/// Runs one line: returns its rendered output (human, or pretty JSON with
-/// `json` or a `--json` word anywhere on the line).
-pub fn execute(session: &mut Session, line: &str, json: bool) -> Result<String, ShellError> {
+/// A line's result rendered both ways.
+pub struct Rendered {
+    /// Human text.
+    pub human: String,
+    /// What to print: the human text, or pretty JSON.
+    pub printed: String,
+}
+
+/// Runs one line and renders its result; `json` (or a `--json` word anywhere
+/// on the line) prints JSON.
+pub fn execute_both(session: &mut Session, line: &str, json: bool) -> Result<Rendered, ShellError> {
     let mut words = tokenize(line)?;
     let before = words.len();
     words.retain(|w| w != "--json");
     let json = json || words.len() != before;
     if words.is_empty() {
-        return Ok(String::new());
+        return Ok(Rendered { human: String::new(), printed: String::new() });
     }
     let out = commands::run_line(session, words)?;
-    Ok(if json { serde_json::to_string_pretty(&out.json()).expect("json") } else { out.human() })
+    let human = out.human();
+    let printed = if json { serde_json::to_string_pretty(&out.json()).expect("json") } else { human.clone() };
+    Ok(Rendered { human, printed })
+}
+
+/// Runs one line: returns what to print (human, or pretty JSON with `json`
+/// or a `--json` word anywhere on the line).
+pub fn execute(session: &mut Session, line: &str, json: bool) -> Result<String, ShellError> {
+    execute_both(session, line, json).map(|r| r.printed)
 }
 
 #[cfg(test)]

@@ -13,6 +13,9 @@
 //! sleep 100ms
 //! ```
 //!
+//! Expectations are written against the human output; `--json` changes only
+//! what is printed, so one script serves both.
+//!
 //! `expect PATTERN` applies to the previous command's output (re-running it
 //! while it only reads, until the pattern matches or the timeout passes);
 //! `expect event PATTERN` waits for an event line (as `log --events` prints
@@ -27,7 +30,7 @@ use tidemark_monitor::EventRecord;
 
 use crate::commands::{find, is_query};
 use crate::session::Session;
-use crate::{execute, tokenize};
+use crate::{Rendered, execute_both, tokenize};
 
 /// Default time an expectation may take.
 pub const DEFAULT_WITHIN: Duration = Duration::from_secs(5);
@@ -233,9 +236,25 @@ impl Script {
         }
     }
 
-    /// Runs the script. `echo` receives each command and its output as they happen.
+    /// Runs the script. `echo` receives each command with its output once the
+    /// expectations after it have settled, so a command re-run by `expect`
+    /// shows the output that satisfied it.
     pub fn run(&self, s: &mut Session, json: bool, echo: &mut dyn FnMut(&Line, &str, &str)) -> Result<usize, ScriptError> {
-        let mut last: Option<(String, String)> = None; // (command line, output)
+        let mut shown: Option<(&Line, String, Rendered)> = None;
+        let r = self.steps(s, json, &mut shown, echo);
+        if let Some((l, c, o)) = shown.take() {
+            echo(l, &c, &o.printed);
+        }
+        r
+    }
+
+    fn steps<'a>(
+        &'a self,
+        s: &mut Session,
+        json: bool,
+        shown: &mut Option<(&'a Line, String, Rendered)>,
+        echo: &mut dyn FnMut(&Line, &str, &str),
+    ) -> Result<usize, ScriptError> {
         let mut events: Vec<EventRecord> = Vec::new();
         let mut event_cursor = 0;
         let mut checks = 0;
@@ -243,28 +262,31 @@ impl Script {
             match &line.step {
                 Step::Sleep(d) => std::thread::sleep(*d),
                 Step::Command { line: cmd, must_fail } => {
-                    let out = match (execute(s, cmd, json), must_fail) {
+                    if let Some((l, c, o)) = shown.take() {
+                        echo(l, &c, &o.printed);
+                    }
+                    let out = match (execute_both(s, cmd, json), must_fail) {
                         (Ok(o), false) => o,
-                        (Err(e), true) => format!("error: {e}"),
+                        (Err(e), true) => Rendered { human: format!("error: {e}"), printed: format!("error: {e}") },
                         (Ok(o), true) => {
-                            return Err(self.fail(line, "the command succeeded but must fail".into(), "expected to fail".into(), o));
+                            return Err(self.fail(line, "the command succeeded but must fail".into(), "expected to fail".into(), o.human));
                         }
                         (Err(e), false) => {
                             return Err(self.fail(line, format!("command failed: {e}"), "this command".into(), e.to_string()));
                         }
                     };
-                    echo(line, cmd, &out);
-                    last = Some((cmd.clone(), out));
+                    *shown = Some((line, cmd.clone(), out));
                 }
                 Step::Expect { event: false, pattern, within } => {
                     checks += 1;
-                    let Some((cmd, mut out)) = last.clone() else {
+                    let Some((_, cmd, out)) = shown.as_mut() else {
                         return Err(self.fail(line, "nothing to expect on".into(), "no command before this".into(), "put a command first".into()));
                     };
-                    let rerun = tokenize(&cmd).ok().and_then(|w| find(&w).map(|(c, _)| is_query(c.name))).unwrap_or(false);
+                    let rerun = tokenize(cmd).ok().and_then(|w| find(&w).map(|(c, _)| is_query(c.name))).unwrap_or(false);
                     let deadline = Instant::now() + *within;
-                    while !pattern.matches(&out) {
+                    while !pattern.matches(&out.human) {
                         if !rerun || Instant::now() >= deadline {
+                            let (cmd, out) = (cmd.clone(), out.human.clone());
                             return Err(self.fail(
                                 line,
                                 format!("expected {pattern} in the output of `{cmd}`"),
@@ -273,9 +295,9 @@ impl Script {
                             ));
                         }
                         std::thread::sleep(Duration::from_millis(50));
-                        out = execute(s, &cmd, json).unwrap_or_else(|e| format!("error: {e}"));
+                        *out = execute_both(s, cmd, json)
+                            .unwrap_or_else(|e| Rendered { human: format!("error: {e}"), printed: format!("error: {e}") });
                     }
-                    last = Some((cmd, out));
                 }
                 Step::Expect { event: true, pattern, within } => {
                     checks += 1;
