@@ -179,3 +179,27 @@ pub fn run(s: &mut Session, json: bool) -> rustyline::Result<usize> {
     }
     Ok(failures)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper() -> ShellHelper {
+        ShellHelper { names: Names { pids: vec!["1".into(), "12".into()], channels: vec!["req".into(), "resp".into()], packages: vec!["counter".into(), "ping".into()] } }
+    }
+
+    fn words(s: &str) -> Vec<String> {
+        tokenize(s).unwrap()
+    }
+
+    #[test]
+    fn completes_commands_pids_channels_and_packages() {
+        let h = helper();
+        assert_eq!(h.candidates(&[], "ch"), ["chan"]);
+        assert_eq!(h.candidates(&words("chan"), "s"), ["send", "show"]);
+        assert_eq!(h.candidates(&words("chan tail"), "re"), ["req", "resp"]);
+        assert_eq!(h.candidates(&words("kill"), "1"), ["1", "12"]);
+        assert_eq!(h.candidates(&words("spawn"), "c"), ["counter"]);
+        assert!(h.candidates(&words("info"), "").is_empty());
+    }
+}

@@ -7,3 +7,9 @@
 fn cli_golden() {
     trycmd::TestCases::new().case("tests/cmd/*.toml");
 }
+
+/// Scripts that must fail, reporting the right line with what was expected and seen.
+#[test]
+fn failing_scripts_report_the_line() {
+    trycmd::TestCases::new().case("tests/fail/*.toml");
+}

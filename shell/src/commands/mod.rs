@@ -117,3 +117,13 @@ macro_rules! command {
     };
 }
 pub(crate) use command;
+
+/// The commands section of `docs/repl.md`, generated from the registry.
+pub fn reference_markdown() -> String {
+    let mut out = String::new();
+    for c in REGISTRY {
+        let help = (c.args)().render_long_help().to_string();
+        out.push_str(&format!("### `{}`\n\n{}\n\n```text\n{}\n```\n\n", c.name, c.about(), help.trim_end()));
+    }
+    out.trim_end().to_string() + "\n"
+}

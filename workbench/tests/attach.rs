@@ -1,0 +1,94 @@
+//! `tidemark boot hosted --listen` in one process, sessions attaching from
+//! others: the guests keep running across detach and reattach.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
+
+struct Kernel(Child);
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn boot(sock: &Path) -> Kernel {
+    let child = Command::new(BIN).args(["boot", "hosted", "--listen"]).arg(sock).stderr(Stdio::null()).spawn().unwrap();
+    let start = Instant::now();
+    while !sock.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the kernel never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Kernel(child)
+}
+
+fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(sock: &Path, script: &Path) -> (bool, String) {
+    let out = Command::new(BIN).arg("run").arg("--attach").arg(sock).arg(script).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn attach_detach_reattach_without_disturbing_guests() {
+    let dir = std::env::temp_dir().join(format!("tidemark-attach-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("kernel.sock");
+    let mut kernel = boot(&sock);
+    assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o600, "the monitor socket is private");
+
+    let setup = script(&dir, "setup.tms", "chan new req\nchan new resp\nspawn counter --cap req=req:r --cap resp=resp:w\nexpect event /counter: ready/\nchan send req \"add 5\"\n");
+    let (ok, out) = run(&sock, &setup);
+    assert!(ok, "{out}");
+
+    // A second session, after the first detached: same guest, same state.
+    let again = script(
+        &dir,
+        "again.tms",
+        "ps\nexpect /1\\s+counter\\s+blocked/\nchan send req inc\nchan tail resp --count 2 --for 10s\nexpect /#1 .* 0x0600000000000000/\n",
+    );
+    let (ok, out) = run(&sock, &again);
+    assert!(ok, "{out}");
+
+    // A second kernel may not take over a live socket.
+    let second = Command::new(BIN).args(["boot", "hosted", "--listen"]).arg(&sock).output().unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("in use"), "{}", String::from_utf8_lossy(&second.stderr));
+
+    // Interrupting the kernel removes its socket and exits cleanly.
+    Command::new("kill").arg("-INT").arg(kernel.0.id().to_string()).status().unwrap();
+    let status = kernel.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!sock.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn listen_refuses_to_replace_a_file_that_is_not_a_socket() {
+    let dir = std::env::temp_dir().join(format!("tidemark-notsock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("precious.txt");
+    std::fs::write(&path, "keep me").unwrap();
+    let out = Command::new(BIN).args(["boot", "hosted", "--listen"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a socket"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn attaching_to_nothing_is_a_clear_error() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sessions/counter.tms");
+    let out = Command::new(BIN).args(["run", "--attach", "/nonexistent/tidemark.sock"]).arg(script).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot attach to /nonexistent/tidemark.sock"));
+}
