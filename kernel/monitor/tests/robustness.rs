@@ -150,7 +150,14 @@ fn requests_are_served_from_the_kernel() {
     out.extend(c.on_bytes(&t, &encode(3, &Body::Request(Request::Send { channel: 1, data: b"hi".to_vec() }))));
     out.extend(c.on_bytes(&t, &encode(4, &Body::Request(Request::Tail { channel: 1, max: 8 }))));
     out.extend(c.on_bytes(&t, &encode(5, &Body::Request(Request::Spawn { package: "x".into(), name: None, args: vec![], grants: vec![], memory_limit: None }))));
+    let module = b"\0asm\x01\0\0\0".to_vec();
+    out.extend(c.on_bytes(&t, &encode(6, &Body::Request(Request::Upload { name: "empty".into(), bytes: module, pin: true }))));
+    out.extend(c.on_bytes(&t, &encode(7, &Body::Request(Request::Evict { name: "empty".into() }))));
+    out.extend(c.on_bytes(&t, &encode(8, &Body::Request(Request::Resolve { name: "empty".into() }))));
     let rs = responses(&out);
+    assert!(matches!(&rs[5].1, Response::Uploaded(p) if p.pinned && p.size == 8 && p.hash.len() == 64));
+    assert!(matches!(&rs[6].1, Response::Error(e) if e.kind == ErrorKind::Refused), "pinned packages are not evicted");
+    assert!(matches!(&rs[7].1, Response::Resolved(p) if p.name == "empty"));
     assert!(matches!(rs[0].1, Response::ChannelCreated { id: 1 }));
     assert!(matches!(&rs[1].1, Response::Error(e) if e.kind == ErrorKind::Refused), "names are unique");
     assert!(matches!(rs[2].1, Response::Sent { seq: 0 }));
