@@ -90,6 +90,23 @@ pub fn execute_both(session: &mut Session, line: &str, json: bool) -> Result<Ren
     Ok(Rendered { human, printed })
 }
 
+/// Runs one line, printing its output to stdout or its error to stderr;
+/// returns whether it succeeded.
+pub fn run_and_print(session: &mut Session, line: &str, json: bool) -> bool {
+    match execute(session, line, json) {
+        Ok(out) => {
+            if !out.is_empty() {
+                println!("{out}");
+            }
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            false
+        }
+    }
+}
+
 /// Runs one line: returns what to print (human, or pretty JSON with `json`
 /// or a `--json` word anywhere on the line).
 pub fn execute(session: &mut Session, line: &str, json: bool) -> Result<String, ShellError> {

@@ -18,7 +18,7 @@ use tidemark_monitor::{Request, Response};
 
 use crate::commands::REGISTRY;
 use crate::session::Session;
-use crate::{execute, tokenize};
+use crate::tokenize;
 
 /// Names the completer offers besides commands, refreshed before each prompt.
 #[derive(Default, Clone)]
@@ -157,13 +157,8 @@ pub fn run(s: &mut Session, json: bool) -> rustyline::Result<usize> {
                     break;
                 }
                 s.interrupted.store(false, Ordering::Release);
-                match execute(s, line, json) {
-                    Ok(out) if out.is_empty() => {}
-                    Ok(out) => println!("{out}"),
-                    Err(e) => {
-                        failures += 1;
-                        eprintln!("error: {e}");
-                    }
+                if !crate::run_and_print(s, line, json) {
+                    failures += 1;
                 }
             }
             Err(ReadlineError::Interrupted) => continue,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tidemark_shell::{Session, execute, repl};
+use tidemark_shell::{Session, repl, run_and_print};
 
 /// Tidemark: a capability-based OS whose processes are WebAssembly modules.
 #[derive(Parser)]
@@ -36,19 +36,26 @@ impl Board {
     }
 }
 
+/// Which kernel a session talks to, and how results are printed.
+#[derive(clap::Args)]
+struct Instance {
+    /// Board to boot (a fresh kernel per session or script).
+    #[arg(long, env = "TIDEMARK_BOARD", value_enum, default_value = "hosted")]
+    board: Board,
+    /// Attach to a running kernel's monitor socket instead of booting.
+    #[arg(long, env = "TIDEMARK_ATTACH")]
+    attach: Option<PathBuf>,
+    /// Print results as JSON.
+    #[arg(long, env = "TIDEMARK_JSON")]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Boot a kernel (or attach to one) and open the REPL.
     Shell {
-        /// Board to boot.
-        #[arg(long, env = "TIDEMARK_BOARD", value_enum, default_value = "hosted")]
-        board: Board,
-        /// Attach to a running kernel's monitor socket instead of booting.
-        #[arg(long, env = "TIDEMARK_ATTACH")]
-        attach: Option<PathBuf>,
-        /// Print results as JSON.
-        #[arg(long, env = "TIDEMARK_JSON")]
-        json: bool,
+        #[command(flatten)]
+        on: Instance,
     },
     /// Boot a kernel on its own, serving its monitor.
     Boot {
@@ -73,15 +80,8 @@ enum Cmd {
         /// Script files.
         #[arg(required = true)]
         scripts: Vec<PathBuf>,
-        /// Board to boot (a fresh kernel per script).
-        #[arg(long, env = "TIDEMARK_BOARD", value_enum, default_value = "hosted")]
-        board: Board,
-        /// Attach to a running kernel instead of booting.
-        #[arg(long, env = "TIDEMARK_ATTACH")]
-        attach: Option<PathBuf>,
-        /// Print each command's result as a JSON line.
-        #[arg(long, env = "TIDEMARK_JSON")]
-        json: bool,
+        #[command(flatten)]
+        on: Instance,
         /// Write a JUnit XML report here.
         #[arg(long, env = "TIDEMARK_JUNIT")]
         junit: Option<PathBuf>,
@@ -92,10 +92,10 @@ fn main() -> ExitCode {
     miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().terminal_links(false).build()))).ok();
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Shell { board, attach, json } => boot::session(board, attach.as_deref()).and_then(|(mut s, _k)| interact(&mut s, json)),
+        Cmd::Shell { on } => boot::session(on.board, on.attach.as_deref()).and_then(|(mut s, _k)| interact(&mut s, on.json)),
         Cmd::Attach { addr, json } => boot::session(Board::Hosted, Some(&addr)).and_then(|(mut s, _k)| interact(&mut s, json)),
         Cmd::Boot { board, listen } => boot::serve(board, &listen),
-        Cmd::Run { scripts, board, attach, json, junit } => run::scripts(&scripts, board, attach.as_deref(), json, junit.as_deref()),
+        Cmd::Run { scripts, on, junit } => run::scripts(&scripts, on.board, on.attach.as_deref(), on.json, junit.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -121,13 +121,8 @@ fn interact(s: &mut Session, json: bool) -> Result<ExitCode, String> {
             if matches!(line, "exit" | "quit") {
                 break;
             }
-            match execute(s, line, json) {
-                Ok(out) if out.is_empty() => {}
-                Ok(out) => println!("{out}"),
-                Err(e) => {
-                    failures += 1;
-                    eprintln!("error: {e}");
-                }
+            if !run_and_print(s, line, json) {
+                failures += 1;
             }
         }
         failures
