@@ -30,6 +30,8 @@ macro_rules! for_each_hostcall {
             8 Core proc_exit(code: i32) -> i32;
             /// Gives up the rest of this time slice.
             9 Core yield_now() -> i32;
+            /// Copies up to `cap` bytes of the state the previous instance of this process handed over at its last hot reload (its `tidemark_save` export) to `ptr`; returns the full length (0 when there is none).
+            10 Core proc_state(ptr: i32, cap: i32) -> i32;
             /// Writes a log line (`level` 1 = error ... 5 = trace) of UTF-8 text.
             16 Log log(level: i32, ptr: i32, len: i32) -> i32;
             /// Nanoseconds since boot.

@@ -28,6 +28,11 @@ pub const IMPORT_MODULE: &str = "tidemark";
 /// The export a guest's entry point is called through (see the SDK's `main!`).
 pub const ENTRY_EXPORT: &str = "tidemark_main";
 
+/// Optional export `() -> i64` called on the old instance at a hot reload:
+/// it returns `(ptr << 32) | len` of the state to hand to the new instance,
+/// which reads it with the `proc_state` hostcall.
+pub const SAVE_EXPORT: &str = "tidemark_save";
+
 /// Name of the custom section that carries a module's manifest.
 ///
 /// The payload is UTF-8 `key=value` lines; today the only key is `classes`,

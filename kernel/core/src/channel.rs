@@ -179,11 +179,14 @@ impl Kernel {
         }
     }
 
-    /// Attaches `pid` to a channel as `role`.
+    /// Attaches `pid` to a channel as `role`. Attaching again in a role the
+    /// process already holds returns the same endpoint: a process keeps its
+    /// attachments (and reader cursor) across hot reloads.
     pub fn attach(&mut self, pid: Pid, id: u32, role: Role) -> Result<ChannelDescriptor, Error> {
         let c = usable(&mut self.channels, id)?;
-        if c.attachment(pid, role).is_some() {
-            return Err(Error::Exists);
+        if let Some(a) = c.attachment(pid, role) {
+            let endpoint = a.endpoint;
+            return Ok(self.descriptor(id, role, endpoint));
         }
         let ring = c.ring(&self.arenas);
         let endpoint = match role {
@@ -196,8 +199,13 @@ impl Kernel {
         };
         let c = self.channels.get_mut(&id).expect("usable");
         c.attachments.push(crate::channel::Attachment { pid, role, endpoint });
+        Ok(self.descriptor(id, role, endpoint))
+    }
+
+    fn descriptor(&self, id: u32, role: Role, endpoint: u32) -> ChannelDescriptor {
+        let c = &self.channels[&id];
         let r = self.arenas.region(c.region).expect("channel region");
-        Ok(ChannelDescriptor {
+        ChannelDescriptor {
             channel: id,
             role: role as u32,
             endpoint,
@@ -206,7 +214,7 @@ impl Kernel {
             len: r.len as u32,
             mapped_at: 0,
             backpressure: c.geo.backpressure,
-        })
+        }
     }
 
     /// Detaches `pid` from a channel (one role, or both with `None`).

@@ -90,6 +90,13 @@ impl Kernel {
                 mem[r.start..r.start + n].copy_from_slice(&args[..n]);
                 Ok(args.len() as i64)
             })()),
+            nr::proc_state => ret((|| {
+                let blob = &self.procs[&pid].state_blob;
+                let r = span(mem, a(0), a(1))?;
+                let n = blob.len().min(r.len());
+                mem[r.start..r.start + n].copy_from_slice(&blob[..n]);
+                Ok(blob.len() as i64)
+            })()),
             nr::proc_exit => Outcome::Exit(a(0) as i32),
             nr::yield_now => Outcome::Block(Wait::Yield),
             nr::log => ret(text(mem, a(1), a(2)).map(|t| {

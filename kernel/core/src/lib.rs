@@ -141,6 +141,8 @@ pub struct Process {
     pub hash: Hash,
     /// Classes granted.
     pub classes: Classes,
+    /// Ceiling on classes set at spawn (reloads stay within it).
+    pub allowed: Classes,
     /// Capability table.
     pub caps: CapTable,
     /// Spawn arguments.
@@ -157,6 +159,10 @@ pub struct Process {
     pub started_ns: u64,
     /// Counters.
     pub counters: Counters,
+    /// Hot reloads so far.
+    pub reloads: u32,
+    /// State handed over by the previous instance (read with `proc_state`).
+    pub state_blob: Vec<u8>,
 }
 
 /// A capability granted at spawn.
@@ -330,6 +336,16 @@ pub enum EventKind {
         /// Hostcall name.
         hostcall: &'static str,
     },
+    /// A process now runs a new module (hot reload), keeping its pid,
+    /// capabilities and attachments.
+    Reloaded {
+        /// Pid.
+        pid: Pid,
+        /// Package.
+        package: String,
+        /// New module hash (hex).
+        hash: String,
+    },
     /// A channel's ring failed validation.
     Corrupt {
         /// Channel id.
@@ -471,6 +487,7 @@ impl Kernel {
                 package: pkg.name.clone(),
                 hash: pkg.hash,
                 classes,
+                allowed: spec.allowed,
                 caps: CapTable::default(),
                 args: spec.args,
                 memory_limit,
@@ -479,6 +496,8 @@ impl Kernel {
                 parent: spec.parent,
                 started_ns: self.now(),
                 counters: Counters::default(),
+                reloads: 0,
+                state_blob: Vec::new(),
             },
         );
         for g in spec.grants {
@@ -498,6 +517,34 @@ impl Kernel {
                 p.state = ProcState::Running;
             }
         }
+    }
+
+    /// Resolves the module a live process would be reloaded with, without
+    /// changing anything: the engine instantiates it and, if that works,
+    /// swaps it in and calls [`Kernel::reloaded`].
+    pub fn prepare_reload(&mut self, pid: Pid, package: &str) -> Result<Spawned, SpawnError> {
+        let (allowed, memory_limit) = match self.live(pid) {
+            Ok(p) => (p.allowed, p.memory_limit),
+            Err(_) => return Err(SpawnError::Caps(Error::NotFound)),
+        };
+        let pkg = self.packages.resolve(package).ok_or_else(|| SpawnError::NoPackage(package.into()))?.clone();
+        let manifest = manifest::parse(&pkg.bytes).map_err(SpawnError::Manifest)?;
+        Ok(Spawned { pid, hash: pkg.hash, bytes: pkg.bytes, classes: manifest.classes.and(allowed), memory_limit })
+    }
+
+    /// The engine swapped `pid` to the module of `s`; `state` is what the old
+    /// instance handed over.
+    pub fn reloaded(&mut self, s: &Spawned, state: Vec<u8>) {
+        let Some(p) = self.procs.get_mut(&s.pid) else { return };
+        let package = self.packages.iter().find(|x| x.hash == s.hash).map_or_else(|| p.package.clone(), |x| x.name.clone());
+        p.hash = s.hash;
+        p.package = package.clone();
+        p.classes = s.classes;
+        p.state_blob = state;
+        p.reloads += 1;
+        p.state = ProcState::Running;
+        let hash = s.hash.hex();
+        self.event(EventKind::Reloaded { pid: s.pid, package, hash });
     }
 
     /// The engine reports how much linear memory `pid` uses.

@@ -26,7 +26,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use tidemark_abi::{Class, Classes, ENTRY_EXPORT, IMPORT_MODULE};
 use tidemark_kernel::package::Hash;
 use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnError, SpawnSpec, Spawned, Wait};
-use wasmtime::{Caller, Engine, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, UpdateDeadline};
+use wasmtime::{Caller, Engine, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, UpdateDeadline};
 
 pub use tidemark_kernel as kernel;
 
@@ -87,6 +87,17 @@ impl std::fmt::Display for Killed {
 }
 impl std::error::Error for Killed {}
 
+/// The process is being swapped for a new module (hot reload).
+#[derive(Debug)]
+struct ReloadRequest;
+
+impl std::fmt::Display for ReloadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reloading")
+    }
+}
+impl std::error::Error for ReloadRequest {}
+
 /// Per-process state inside its store.
 pub struct ProcData {
     pid: Pid,
@@ -94,6 +105,40 @@ pub struct ProcData {
     memory: Option<Memory>,
     memory_limit: usize,
     killed: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
+}
+
+impl ProcData {
+    /// Why the process must stop at this safe point, if it must.
+    fn stop_reason(&self) -> Option<wasmtime::Error> {
+        if self.killed.load(Ordering::Acquire) {
+            Some(wasmtime::Error::new(Killed))
+        } else if self.reload.load(Ordering::Acquire) {
+            Some(wasmtime::Error::new(ReloadRequest))
+        } else {
+            None
+        }
+    }
+}
+
+/// A new instance waiting to take over a process at its next safe point.
+struct Successor {
+    store: Store<ProcData>,
+    instance: Instance,
+    entry: Entry,
+    spawned: Spawned,
+}
+
+/// What a hot reload did.
+#[derive(Clone, Debug)]
+pub struct Reloaded {
+    /// The process (same pid as before).
+    pub pid: Pid,
+    /// Hash of the module now running, as the kernel reports it.
+    pub hash: Hash,
+    /// From the request to the new instance running (compile, link,
+    /// instantiate, stop the old one at a safe point, hand over state).
+    pub swap: Duration,
 }
 
 impl ResourceLimiter for ProcData {
@@ -116,6 +161,8 @@ impl ResourceLimiter for ProcData {
 struct ProcHandle {
     thread: Thread,
     killed: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
+    successor: Arc<Mutex<Option<Successor>>>,
     join: Option<JoinHandle<()>>,
 }
 
@@ -209,13 +256,10 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
             Outcome::Block(Wait::Until(_)) => {
                 let deadline = Instant::now() + Duration::from_nanos(remaining);
                 while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-                    if data.killed.load(Ordering::Acquire) {
-                        break;
+                    if let Some(stop) = data.stop_reason() {
+                        return Err(stop);
                     }
                     thread::park_timeout(left);
-                }
-                if data.killed.load(Ordering::Acquire) {
-                    return Err(wasmtime::Error::new(Killed));
                 }
                 return Ok(0);
             }
@@ -232,8 +276,8 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
                     continue;
                 }
                 thread::park();
-                if data.killed.load(Ordering::Acquire) {
-                    return Err(wasmtime::Error::new(Killed));
+                if let Some(stop) = data.stop_reason() {
+                    return Err(stop);
                 }
             }
         }
@@ -309,8 +353,10 @@ impl Shared {
     fn start(&self, s: Spawned) -> Result<Pid, HostedError> {
         let pid = s.pid;
         let killed = Arc::new(AtomicBool::new(false));
-        let data = ProcData { pid, shared: self.arc(), memory: None, memory_limit: s.memory_limit, killed: killed.clone() };
-        let (store, entry) = match self.prepare(&s).and_then(|pre| instantiate(pre, data)) {
+        let reload = Arc::new(AtomicBool::new(false));
+        let data =
+            ProcData { pid, shared: self.arc(), memory: None, memory_limit: s.memory_limit, killed: killed.clone(), reload: reload.clone() };
+        let (store, instance, entry) = match self.prepare(&s).and_then(|pre| instantiate(pre, data)) {
             Ok(ready) => ready,
             Err(e) => {
                 let message = format!("{e:#}");
@@ -321,11 +367,13 @@ impl Shared {
         // Registration happens under the procs lock before the thread can
         // look itself up, so wake-ups and kills always find it.
         let mut procs = self.procs.lock();
+        let successor = Arc::new(Mutex::new(None));
+        let next = successor.clone();
         let join = thread::Builder::new()
             .name(format!("pid-{pid}"))
-            .spawn(move || run(store, entry))
+            .spawn(move || run(store, instance, entry, next))
             .expect("spawning a process thread");
-        procs.insert(pid, ProcHandle { thread: join.thread().clone(), killed, join: Some(join) });
+        procs.insert(pid, ProcHandle { thread: join.thread().clone(), killed, reload, successor, join: Some(join) });
         Ok(pid)
     }
 
@@ -336,6 +384,11 @@ impl Shared {
             k.take_effects()
         };
         self.apply(effects);
+        self.notify_ended();
+    }
+
+    /// Wakes threads waiting for a process to end or be reloaded.
+    fn notify_ended(&self) {
         let _g = self.ended_lock.lock();
         self.ended.notify_all();
     }
@@ -347,7 +400,7 @@ const START_BUDGET: u64 = 10;
 type Entry = wasmtime::TypedFunc<(), ()>;
 
 /// Creates the process's store and instance, up to its entry point.
-fn instantiate(pre: InstancePre<ProcData>, data: ProcData) -> wasmtime::Result<(Store<ProcData>, Entry)> {
+fn instantiate(pre: InstancePre<ProcData>, data: ProcData) -> wasmtime::Result<(Store<ProcData>, Instance, Entry)> {
     let pid = data.pid;
     let shared = data.shared.clone();
     let mut store = Store::new(pre.module().engine(), data);
@@ -363,33 +416,72 @@ fn instantiate(pre: InstancePre<ProcData>, data: ProcData) -> wasmtime::Result<(
         shared.kernel.lock().report_memory(pid, size);
     }
     let entry = instance.get_typed_func::<(), ()>(&mut store, ENTRY_EXPORT)?;
-    Ok((store, entry))
+    Ok((store, instance, entry))
 }
 
-/// A process thread: run the entry point, report the exit.
-fn run(mut store: Store<ProcData>, entry: Entry) {
-    let pid = store.data().pid;
-    let shared = store.data().shared.clone();
+/// Largest state a process may hand to its successor.
+const MAX_STATE: usize = 1 << 20;
+
+/// Calls the old instance's `tidemark_save`, if it has one, within the start
+/// budget; returns the bytes it points at (empty when absent or misbehaving).
+fn save_state(store: &mut Store<ProcData>, instance: &Instance) -> Vec<u8> {
+    let Ok(save) = instance.get_typed_func::<(), i64>(&mut *store, tidemark_abi::SAVE_EXPORT) else { return Vec::new() };
+    store.set_epoch_deadline(START_BUDGET);
+    store.epoch_deadline_callback(|_| Err(wasmtime::Error::msg("state save ran past its time budget")));
+    let Ok(packed) = save.call(&mut *store, ()) else { return Vec::new() };
+    let (ptr, len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xFFFF_FFFF) as usize);
+    let Some(memory) = store.data().memory else { return Vec::new() };
+    let data = memory.data(&*store);
+    match ptr.checked_add(len) {
+        Some(end) if end <= data.len() && len <= MAX_STATE => data[ptr..end].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+/// Arms the store's safe points for running: yield every slice, stop for a
+/// kill or a reload.
+fn arm(store: &mut Store<ProcData>) {
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|ctx| {
-        if ctx.data().killed.load(Ordering::Acquire) {
-            return Err(wasmtime::Error::new(Killed));
+        if let Some(stop) = ctx.data().stop_reason() {
+            return Err(stop);
         }
         thread::yield_now();
         Ok(UpdateDeadline::Continue(1))
     });
+}
+
+/// A process thread: run the entry point, swap in successors on reload,
+/// report the exit.
+fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, successor: Arc<Mutex<Option<Successor>>>) {
+    let pid = store.data().pid;
+    let shared = store.data().shared.clone();
     shared.kernel.lock().started(pid);
-    let exit = match entry.call(&mut store, ()) {
-        Ok(()) => Exit::Code(0),
-        Err(e) => {
-            if let Some(ExitRequest(code)) = e.downcast_ref::<ExitRequest>() {
-                Exit::Code(*code)
-            } else if e.is::<Killed>() || store.data().killed.load(Ordering::Acquire) {
-                Exit::Killed
-            } else {
-                Exit::Trap(format!("{e:#}"))
+    let exit = loop {
+        arm(&mut store);
+        let result = entry.call(&mut store, ());
+        if matches!(&result, Err(e) if e.is::<ReloadRequest>()) {
+            if let Some(next) = successor.lock().take() {
+                let state = save_state(&mut store, &instance);
+                store.data().reload.store(false, Ordering::Release);
+                shared.kernel.lock().reloaded(&next.spawned, state);
+                (store, instance, entry) = (next.store, next.instance, next.entry);
+                shared.notify_ended();
+                continue;
             }
         }
+        break match result {
+            Ok(()) => Exit::Code(0),
+            Err(e) => {
+                if let Some(ExitRequest(code)) = e.downcast_ref::<ExitRequest>() {
+                    Exit::Code(*code)
+                } else if e.is::<Killed>() || store.data().killed.load(Ordering::Acquire) {
+                    Exit::Killed
+                } else {
+                    Exit::Trap(format!("{e:#}"))
+                }
+            }
+        };
     };
     drop(store);
     shared.end(pid, exit);
@@ -458,6 +550,52 @@ impl Hosted {
     pub fn spawn(&self, spec: SpawnSpec) -> Result<Pid, HostedError> {
         let s = self.kernel().spawn(spec).map_err(HostedError::Spawn)?;
         self.shared.start(s)
+    }
+
+    /// Hot-reloads process `pid` with `package` from the cache: the new
+    /// module is compiled, linked and instantiated (its start function run)
+    /// while the old one keeps running; only then is the old instance stopped
+    /// at its next safe point, its `tidemark_save` export called, and the new
+    /// one started under the same pid with the same capabilities and channel
+    /// attachments. If the new module fails before that, the old one never
+    /// stopped and the error is returned.
+    pub fn reload(&self, pid: Pid, package: &str) -> Result<Reloaded, HostedError> {
+        let t0 = Instant::now();
+        let s = self.kernel().prepare_reload(pid, package).map_err(HostedError::Spawn)?;
+        let (thread, killed, reload, slot) = {
+            let procs = self.shared.procs.lock();
+            let h = procs.get(&pid).ok_or(HostedError::Spawn(SpawnError::Caps(tidemark_abi::Error::NotFound)))?;
+            (h.thread.clone(), h.killed.clone(), h.reload.clone(), h.successor.clone())
+        };
+        let data = ProcData { pid, shared: self.shared.clone(), memory: None, memory_limit: s.memory_limit, killed, reload: reload.clone() };
+        let (store, instance, entry) = self
+            .shared
+            .prepare(&s)
+            .and_then(|pre| instantiate(pre, data))
+            .map_err(|e| HostedError::Module { pid, message: format!("{e:#}") })?;
+        let before = self.kernel().process(pid).map_or(0, |p| p.reloads);
+        let hash = s.hash;
+        *slot.lock() = Some(Successor { store, instance, entry, spawned: s });
+        reload.store(true, Ordering::Release);
+        thread.unpark();
+        self.shared.engine.increment_epoch();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut g = self.shared.ended_lock.lock();
+        loop {
+            match self.kernel().process(pid).map(|p| (p.reloads, p.hash, p.state.clone())) {
+                Some((n, h, _)) if n > before && h == hash => return Ok(Reloaded { pid, hash, swap: t0.elapsed() }),
+                Some((_, _, tidemark_kernel::ProcState::Ended(e))) => {
+                    slot.lock().take();
+                    return Err(HostedError::Module { pid, message: format!("process ended during the reload: {e:?}") });
+                }
+                _ => {}
+            }
+            if self.shared.ended.wait_until(&mut g, deadline).timed_out() {
+                slot.lock().take();
+                reload.store(false, Ordering::Release);
+                return Err(HostedError::Module { pid, message: "the old instance did not reach a safe point in 30 s".into() });
+            }
+        }
     }
 
     /// Kills a process.

@@ -91,6 +91,7 @@ pub fn events(k: &Kernel, after: u64) -> Vec<EventRecord> {
                     return EventRecord { seq: e.seq, time_ns: e.time_ns, kind: s, pid: *pid, level: None, text: d };
                 }
                 EventKind::Denied { pid, hostcall } => ("denied", *pid, None, String::from(*hostcall)),
+                EventKind::Reloaded { pid, package, hash } => ("reloaded", *pid, None, format!("{package} sha256:{hash}")),
                 EventKind::Corrupt { channel, what } => ("corrupt", 0, None, format!("chan {channel}: {what}")),
             };
             EventRecord { seq: e.seq, time_ns: e.time_ns, kind: kind.into(), pid, level, text }
