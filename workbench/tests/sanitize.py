@@ -12,6 +12,9 @@ RULES = [
     (r"(?m)^(ping|pong|counter|probe)( +)[0-9a-f]{16} .*$", r"\1\2[..]"),
     (r'("name":"(?:ping|pong|counter|probe)","pinned":(?:true|false),"size":)\d+', r"\1[..]"),
     (r'("size":)\d+(,"pinned")', r"\1[..]\2"),
+    (r"sha256:[0-9a-f]{16}\)", "sha256:[..])"),
+    (r"after a [0-9.]+ ms swap", "after a [..] ms swap"),
+    (r'"swap_ns": ?\d+', '"swap_ns":[..]'),
 ]
 
 for path in sys.argv[1:]:

@@ -52,6 +52,14 @@ pub enum HostedError {
         /// Wasmtime's message.
         message: String,
     },
+    /// A reload was refused: the new module failed before it could take
+    /// over, and the old instance keeps running.
+    Reload {
+        /// The process.
+        pid: Pid,
+        /// Why.
+        message: String,
+    },
 }
 
 impl std::fmt::Display for HostedError {
@@ -59,6 +67,7 @@ impl std::fmt::Display for HostedError {
         match self {
             HostedError::Spawn(e) => write!(f, "spawn refused: {e}"),
             HostedError::Module { pid, message } => write!(f, "process {pid} failed to start: {message}"),
+            HostedError::Reload { pid, message } => write!(f, "reload of process {pid} refused, the old instance keeps running: {message}"),
         }
     }
 }
@@ -572,7 +581,7 @@ impl Hosted {
             .shared
             .prepare(&s)
             .and_then(|pre| instantiate(pre, data))
-            .map_err(|e| HostedError::Module { pid, message: format!("{e:#}") })?;
+            .map_err(|e| HostedError::Reload { pid, message: format!("{e:#}") })?;
         let before = self.kernel().process(pid).map_or(0, |p| p.reloads);
         let hash = s.hash;
         *slot.lock() = Some(Successor { store, instance, entry, spawned: s });
@@ -586,14 +595,14 @@ impl Hosted {
                 Some((n, h, _)) if n > before && h == hash => return Ok(Reloaded { pid, hash, swap: t0.elapsed() }),
                 Some((_, _, tidemark_kernel::ProcState::Ended(e))) => {
                     slot.lock().take();
-                    return Err(HostedError::Module { pid, message: format!("process ended during the reload: {e:?}") });
+                    return Err(HostedError::Reload { pid, message: format!("process ended during the reload: {e:?}") });
                 }
                 _ => {}
             }
             if self.shared.ended.wait_until(&mut g, deadline).timed_out() {
                 slot.lock().take();
                 reload.store(false, Ordering::Release);
-                return Err(HostedError::Module { pid, message: "the old instance did not reach a safe point in 30 s".into() });
+                return Err(HostedError::Reload { pid, message: "the old instance did not reach a safe point in 30 s".into() });
             }
         }
     }

@@ -26,6 +26,9 @@ impl Target for Hosted {
     fn kill(&self, pid: Pid) {
         Hosted::kill(self, pid);
     }
+    fn reload(&self, pid: Pid, package: &str) -> Result<(String, u64), String> {
+        Hosted::reload(self, pid, package).map(|r| (r.hash.hex(), r.swap.as_nanos() as u64)).map_err(|e| e.to_string())
+    }
     fn board(&self) -> String {
         "hosted".into()
     }

@@ -84,7 +84,7 @@ fn a_module_that_cannot_start_leaves_the_old_one_serving() {
     let hash = h.kernel().process(pid).unwrap().hash;
     for bad in ["badimport", "starttrap"] {
         match h.reload(pid, bad) {
-            Err(HostedError::Module { message, .. }) => assert!(!message.is_empty()),
+            Err(HostedError::Reload { message, .. }) => assert!(!message.is_empty()),
             other => panic!("reloading {bad} gave {other:?}"),
         }
         assert_eq!(h.kernel().process(pid).unwrap().hash, hash);

@@ -78,6 +78,14 @@ pub enum Request {
         /// Memory limit in bytes.
         memory_limit: Option<u64>,
     },
+    /// Hot-reloads a process with a package from the cache, keeping its pid,
+    /// capabilities and channel attachments.
+    Reload {
+        /// Pid.
+        pid: u32,
+        /// Package name or hash.
+        package: String,
+    },
     /// Kills a process.
     Kill {
         /// Pid.
@@ -430,6 +438,15 @@ pub enum Response {
     Spawned {
         /// Pid.
         pid: u32,
+    },
+    /// A process was reloaded.
+    Reloaded {
+        /// Pid.
+        pid: u32,
+        /// Hash now running (hex), as the kernel reports it.
+        hash: String,
+        /// Request to new instance running, in ns.
+        swap_ns: u64,
     },
     /// A package was installed.
     Uploaded(PackageInfo),

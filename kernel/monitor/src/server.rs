@@ -23,6 +23,9 @@ pub trait Target {
     fn spawn(&self, spec: SpawnSpec) -> Result<Pid, String>;
     /// Kills a process.
     fn kill(&self, pid: Pid);
+    /// Hot-reloads a process; returns the hash now running (hex) and the
+    /// swap time in ns. The error is shown to the user.
+    fn reload(&self, pid: Pid, package: &str) -> Result<(String, u64), String>;
     /// Board name (`hosted`, `qemu-riscv32`, ...).
     fn board(&self) -> String;
     /// Engine name (`wasmtime 48`, `wasmi 2`, ...).
@@ -242,6 +245,10 @@ pub fn handle<T: Target + ?Sized>(t: &T, req: Request) -> Response {
                 Err(message) => Response::Error(ErrorReply { kind: ErrorKind::Refused, code: None, message }),
             }
         }
+        Request::Reload { pid, package } => match t.reload(pid, &package) {
+            Ok((hash, swap_ns)) => Response::Reloaded { pid, hash, swap_ns },
+            Err(message) => Response::Error(ErrorReply { kind: ErrorKind::Refused, code: None, message }),
+        },
         Request::Kill { pid } => match kernel(t, |k| k.process(pid).map(|p| matches!(p.state, ProcState::Ended(_)))) {
             None => not_found(format!("no process {pid}")),
             Some(true) => refused(Error::Closed),

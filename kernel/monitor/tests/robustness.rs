@@ -20,6 +20,9 @@ impl Target for Core {
         Err("no engine in this test".into())
     }
     fn kill(&self, _: Pid) {}
+    fn reload(&self, _: Pid, _: &str) -> Result<(String, u64), String> {
+        Err("no engine in this test".into())
+    }
     fn board(&self) -> String {
         "test".into()
     }

@@ -24,6 +24,8 @@ mod pkg_evict;
 mod pkg_ls;
 mod pkg_pin;
 mod pkg_resolve;
+mod pkg_upload;
+mod reload;
 mod grant;
 mod ps;
 mod revoke;
@@ -56,6 +58,7 @@ pub const REGISTRY: &[Command] = &[
     caps::COMMAND,
     spawn::COMMAND,
     kill::COMMAND,
+    reload::COMMAND,
     grant::COMMAND,
     revoke::COMMAND,
     chan_ls::COMMAND,
@@ -68,6 +71,7 @@ pub const REGISTRY: &[Command] = &[
     pkg_pin::COMMAND,
     pkg_evict::COMMAND,
     pkg_resolve::COMMAND,
+    pkg_upload::COMMAND,
     log::COMMAND,
     help::COMMAND,
 ];
