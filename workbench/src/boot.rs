@@ -13,11 +13,16 @@ use crate::Board;
 
 /// Boots a hosted kernel whose package cache holds the example guests.
 pub fn hosted() -> Arc<Hosted> {
-    let h = Hosted::boot(Config::default());
+    let h = hosted_empty();
     for g in tidemark_guest_artifacts::ALL {
         h.install(g.name, g.bytes);
     }
-    Arc::new(h)
+    h
+}
+
+/// Boots a hosted kernel with an empty package cache (a project fills it).
+pub fn hosted_empty() -> Arc<Hosted> {
+    Arc::new(Hosted::boot(Config::default()))
 }
 
 /// A session on a new kernel of `board`, or on the one listening at `attach`.

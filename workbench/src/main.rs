@@ -3,7 +3,13 @@
 //! environment variable.
 
 mod boot;
+mod dev;
+mod guest_build;
+mod new;
+mod project;
 mod run;
+mod tui;
+mod watch;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -52,6 +58,40 @@ struct Instance {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Build a project's guests, boot, spawn them, and open the live screen;
+    /// every guest is rebuilt and hot-swapped when its sources change.
+    Dev {
+        /// Project directory (holding Tidemark.toml).
+        #[arg(env = "TIDEMARK_PROJECT", default_value = ".")]
+        dir: PathBuf,
+        /// Board to boot (the manifest's by default).
+        #[arg(long, env = "TIDEMARK_BOARD", value_enum)]
+        board: Option<Board>,
+        /// Run this scripted session instead of the screen, then exit with its result.
+        #[arg(long, env = "TIDEMARK_SCRIPT")]
+        script: Option<PathBuf>,
+        /// Use the line REPL even on a terminal.
+        #[arg(long, env = "TIDEMARK_NO_TUI")]
+        no_tui: bool,
+        /// Print results as JSON (line REPL and scripts).
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
+    /// Scaffold a project from a template (offline: templates are built in).
+    New {
+        /// Directory to create.
+        #[arg(required_unless_present = "list")]
+        name: Option<PathBuf>,
+        /// Template.
+        #[arg(long, env = "TIDEMARK_TEMPLATE", default_value = "two-guest")]
+        template: String,
+        /// List the templates.
+        #[arg(long)]
+        list: bool,
+        /// Print as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
     /// Boot a kernel (or attach to one) and open the REPL.
     Shell {
         #[command(flatten)]
@@ -95,6 +135,8 @@ fn main() -> ExitCode {
         Cmd::Shell { on } => boot::session(on.board, on.attach.as_deref()).and_then(|(mut s, _k)| interact(&mut s, on.json)),
         Cmd::Attach { addr, json } => boot::session(Board::Hosted, Some(&addr)).and_then(|(mut s, _k)| interact(&mut s, json)),
         Cmd::Boot { board, listen } => boot::serve(board, &listen),
+        Cmd::Dev { dir, board: _, script, no_tui, json } => dev::run(dev::DevOptions { dir, script, no_tui, json }),
+        Cmd::New { name, template, list, json } => new::run(name.as_deref(), &template, list, json),
         Cmd::Run { scripts, on, junit } => run::scripts(&scripts, on.board, on.attach.as_deref(), on.json, junit.as_deref()),
     };
     match result {
@@ -107,7 +149,7 @@ fn main() -> ExitCode {
 }
 
 /// The REPL on a terminal; line by line from a pipe otherwise.
-fn interact(s: &mut Session, json: bool) -> Result<ExitCode, String> {
+pub fn interact(s: &mut Session, json: bool) -> Result<ExitCode, String> {
     let failures = if std::io::stdin().is_terminal() {
         repl::run(s, json).map_err(|e| e.to_string())?
     } else {

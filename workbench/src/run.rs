@@ -15,6 +15,48 @@ struct Outcome {
     skipped: bool,
 }
 
+/// Runs one script on an attached session, reporting like `tidemark run`.
+pub fn one(path: &Path, session: &mut tidemark_shell::Session, json: bool) -> ExitCode {
+    let name = path.display().to_string();
+    let source = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tidemark: {name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let script = match Script::parse(&name, &source) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            return ExitCode::from(2);
+        }
+    };
+    match script.run(session, json, &mut |line, cmd, out| echo(&name, json, line, cmd, out)) {
+        Ok(checks) => {
+            eprintln!("{name}: ok ({checks} expectations)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints a command and its output as a script runs.
+fn echo(name: &str, json: bool, line: &tidemark_shell::script::Line, cmd: &str, out: &str) {
+    if json {
+        let output = serde_json::from_str::<serde_json::Value>(out).unwrap_or_else(|_| serde_json::Value::String(out.into()));
+        println!("{}", serde_json::json!({ "script": name, "line": line.number, "command": cmd, "output": output }));
+    } else {
+        println!("tms> {cmd}");
+        if !out.is_empty() {
+            println!("{out}");
+        }
+    }
+}
+
 /// Runs each script on a fresh kernel (or the attached one).
 pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, json: bool, junit: Option<&Path>) -> Result<ExitCode, String> {
     let mut outcomes = Vec::new();
@@ -35,18 +77,7 @@ pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, json: boo
         }
         let start = Instant::now();
         let (mut session, _kernel) = crate::boot::session(board, attach)?;
-        let mut echo = |line: &tidemark_shell::script::Line, cmd: &str, out: &str| {
-            if json {
-                let output = serde_json::from_str::<serde_json::Value>(out).unwrap_or_else(|_| serde_json::Value::String(out.into()));
-                println!("{}", serde_json::json!({ "script": name, "line": line.number, "command": cmd, "output": output }));
-            } else {
-                println!("tms> {cmd}");
-                if !out.is_empty() {
-                    println!("{out}");
-                }
-            }
-        };
-        let result = script.run(&mut session, json, &mut echo);
+        let result = script.run(&mut session, json, &mut |line, cmd, out| echo(&name, json, line, cmd, out));
         let seconds = start.elapsed().as_secs_f64();
         let failure = match result {
             Ok(checks) => {

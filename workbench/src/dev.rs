@@ -1,0 +1,242 @@
+//! `tidemark dev`: build the project's guests, boot, wire and spawn them per
+//! `Tidemark.toml`, attach, and rebuild + hot-swap each guest on save.
+//!
+//! Everything after the boot goes through the monitor protocol: setup,
+//! uploads and reloads are requests like any REPL command, so the same
+//! session works against any kind of kernel instance.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use tidemark_monitor::{GrantSpec, ObjectRef, Request, Response};
+use tidemark_shell::{Client, Session};
+
+use crate::guest_build::{self, Built};
+use crate::project::{Project, Source};
+use crate::watch::{self, Change};
+
+/// What the reloader reports.
+#[derive(Clone, Debug)]
+pub enum DevEvent {
+    /// A guest is being rebuilt.
+    Building {
+        /// Guest.
+        guest: String,
+    },
+    /// A guest was rebuilt and swapped.
+    Reloaded(ReloadReport),
+    /// A rebuild or swap failed; the old guest keeps running.
+    Failed {
+        /// Guest.
+        guest: String,
+        /// Compiler output or the kernel's refusal.
+        output: String,
+    },
+}
+
+/// One successful save-to-running cycle.
+#[derive(Clone, Debug)]
+pub struct ReloadReport {
+    /// Guest.
+    pub guest: String,
+    /// Its pid (unchanged by the swap).
+    pub pid: u32,
+    /// Hash now running, confirmed equal to the hash just built.
+    pub hash: String,
+    /// Build time.
+    pub build: Duration,
+    /// Swap time reported by the kernel.
+    pub swap: Duration,
+    /// From the save to the new module running.
+    pub save_to_running: Duration,
+}
+
+impl std::fmt::Display for DevEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DevEvent::Building { guest } => write!(f, "rebuilding {guest}"),
+            DevEvent::Reloaded(r) => write!(
+                f,
+                "reloaded {} (pid {}) sha256:{}: build {:.2}s, swap {:.1}ms, save-to-running {:.2}s",
+                r.guest,
+                r.pid,
+                &r.hash[..16],
+                r.build.as_secs_f64(),
+                r.swap.as_secs_f64() * 1e3,
+                r.save_to_running.as_secs_f64()
+            ),
+            DevEvent::Failed { guest, output } => write!(f, "{guest}: not reloaded, the running version stays:\n{}", output.trim_end()),
+        }
+    }
+}
+
+fn call(c: &mut Client, req: Request) -> Result<Response, String> {
+    match c.request(req).map_err(|e| e.to_string())? {
+        Response::Error(e) => Err(e.message),
+        r => Ok(r),
+    }
+}
+
+/// Builds every guest, saying so; stops at the first failure.
+pub fn build_all(project: &Project) -> Result<Vec<Built>, String> {
+    if project.guests.iter().any(|g| matches!(g.source, Source::Cargo { .. })) {
+        guest_build::ensure_target()?;
+    }
+    let mut built = Vec::new();
+    for g in &project.guests {
+        eprintln!("tidemark: building {}", g.name);
+        let b = guest_build::build(project, g).map_err(|e| e.to_string())?;
+        eprintln!("tidemark: built {} ({} bytes, {:.2}s)", g.name, b.bytes.len(), b.took.as_secs_f64());
+        built.push(b);
+    }
+    Ok(built)
+}
+
+/// Uploads the guests, creates the channels and spawns the guests in order.
+pub fn deploy(c: &mut Client, project: &Project, built: &[Built]) -> Result<(), String> {
+    for b in built {
+        call(c, Request::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false })?;
+    }
+    let mut ids = std::collections::HashMap::new();
+    for ch in &project.channels {
+        match call(c, Request::CreateChannel { name: ch.name.clone(), data_bytes: ch.bytes, frames: ch.frames, drop: ch.drop })? {
+            Response::ChannelCreated { id } => ids.insert(ch.name.clone(), id),
+            r => return Err(format!("unexpected answer {r:?}")),
+        };
+    }
+    for g in &project.guests {
+        let grants = g
+            .caps
+            .iter()
+            .map(|spec| {
+                let (name, rest) = spec.split_once('=').expect("validated");
+                let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
+                GrantSpec { name: name.into(), object: ObjectRef::Channel(ids[chan]), rights: tidemark_abi::Rights::parse(rights).expect("validated").0 }
+            })
+            .collect();
+        let req = Request::Spawn { package: g.name.clone(), name: Some(g.name.clone()), args: g.args.clone().into_bytes(), grants, memory_limit: g.memory };
+        match call(c, req)? {
+            Response::Spawned { pid } => eprintln!("tidemark: spawned {} as pid {pid}", g.name),
+            r => return Err(format!("unexpected answer {r:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds one guest and swaps it in; the running one stays on any failure.
+pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
+    let fail = |output: String| DevEvent::Failed { guest: change.guest.clone(), output };
+    let Some(g) = project.guests.iter().find(|g| g.name == change.guest) else { return fail("not a guest of this project".into()) };
+    let built = match guest_build::build(project, g) {
+        Ok(b) => b,
+        Err(e) => return fail(e.output),
+    };
+    let uploaded = match call(c, Request::Upload { name: g.name.clone(), bytes: built.bytes, pin: false }) {
+        Ok(Response::Uploaded(p)) => p,
+        Ok(r) => return fail(format!("unexpected answer {r:?}")),
+        Err(e) => return fail(e),
+    };
+    let pid = match call(c, Request::Ps) {
+        Ok(Response::Ps(ps)) => ps.iter().rev().find(|p| p.name == g.name && matches!(p.state.as_str(), "running" | "blocked" | "starting")).map(|p| p.pid),
+        _ => None,
+    };
+    let Some(pid) = pid else { return fail(format!("no live process runs {}", g.name)) };
+    match call(c, Request::Reload { pid, package: uploaded.hash.clone() }) {
+        Ok(Response::Reloaded { pid, hash, swap_ns }) if hash == uploaded.hash => DevEvent::Reloaded(ReloadReport {
+            guest: g.name.clone(),
+            pid,
+            hash,
+            build: built.took,
+            swap: Duration::from_nanos(swap_ns),
+            save_to_running: change.saved.elapsed(),
+        }),
+        Ok(Response::Reloaded { hash, .. }) => fail(format!("the kernel runs sha256:{hash}, not the sha256:{} just built", uploaded.hash)),
+        Ok(r) => fail(format!("unexpected answer {r:?}")),
+        Err(e) => fail(e),
+    }
+}
+
+/// The reloader: waits for changes, rebuilds, reports.
+pub fn spawn_reloader(mut c: Client, project: Project, changes: Receiver<Change>, report: Sender<DevEvent>) {
+    std::thread::Builder::new()
+        .name("reloader".into())
+        .spawn(move || {
+            // A rebuild can take longer than the default request timeout.
+            c.timeout = Duration::from_secs(120);
+            for change in changes {
+                if report.send(DevEvent::Building { guest: change.guest.clone() }).is_err() {
+                    return;
+                }
+                if report.send(rebuild(&mut c, &project, &change)).is_err() {
+                    return;
+                }
+            }
+        })
+        .expect("reloader thread");
+}
+
+/// Options of `tidemark dev`.
+pub struct DevOptions {
+    /// Project directory.
+    pub dir: PathBuf,
+    /// Run this scripted session instead of the interactive screen.
+    pub script: Option<PathBuf>,
+    /// Line REPL even on a terminal.
+    pub no_tui: bool,
+    /// JSON results.
+    pub json: bool,
+}
+
+/// `tidemark dev`.
+pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
+    let project = match Project::load(&opts.dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(*e));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let built = match build_all(&project) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("tidemark: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    eprintln!("tidemark: booting {} for {}", project.board, project.name);
+    let kernel = crate::boot::hosted_empty();
+    let link = |k: &std::sync::Arc<tidemark_hosted::Hosted>| -> Result<Client, String> {
+        let s = tidemark_hosted::monitor::connect_in_process(k.clone()).map_err(|e| e.to_string())?;
+        Client::attach(s).map_err(|e| e.to_string())
+    };
+    // Attach the session first so it sees every event of the boot.
+    let mut session = Session::new(link(&kernel)?);
+    let mut setup = link(&kernel)?;
+    deploy(&mut setup, &project, &built)?;
+    let (_watcher, changes) = watch::start(&project).map_err(|e| format!("cannot watch the guests' sources: {e}"))?;
+    let (report_tx, reports) = channel();
+    spawn_reloader(setup, project.clone(), changes, report_tx);
+    if let Some(script) = &opts.script {
+        let printer = print_reports(reports);
+        let code = crate::run::one(script, &mut session, opts.json);
+        drop(printer);
+        return Ok(code);
+    }
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() && !opts.no_tui {
+        return crate::tui::run(&project, session, link(&kernel)?, reports);
+    }
+    let _printer = print_reports(reports);
+    crate::interact(&mut session, opts.json)
+}
+
+/// Prints reload reports to stderr as they come (line and script modes).
+fn print_reports(reports: Receiver<DevEvent>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for r in reports {
+            eprintln!("tidemark: {r}");
+        }
+    })
+}

@@ -1,0 +1,86 @@
+//! Building a project's guests: Cargo crates for wasm32, WAT files assembled.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::project::{GuestSpec, Project, Source};
+
+/// The wasm target guests build for.
+pub const TARGET: &str = "wasm32-unknown-unknown";
+
+/// A built guest.
+pub struct Built {
+    /// Guest name.
+    pub name: String,
+    /// Module bytes.
+    pub bytes: Vec<u8>,
+    /// How long the build took.
+    pub took: Duration,
+}
+
+/// A failed build, with the compiler's output.
+#[derive(Debug)]
+pub struct BuildError {
+    /// Guest name.
+    pub guest: String,
+    /// What the compiler (or assembler) said.
+    pub output: String,
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "building `{}` failed:\n{}", self.guest, self.output.trim_end())
+    }
+}
+
+/// Installs the wasm32 target with rustup when it is missing, saying so.
+pub fn ensure_target() -> Result<(), String> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match installed {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET) => Ok(()),
+        Ok(_) => {
+            eprintln!("tidemark: the {TARGET} target is missing; installing it (rustup target add {TARGET})");
+            match Command::new("rustup").args(["target", "add", TARGET]).status() {
+                Ok(s) if s.success() => Ok(()),
+                _ => Err(format!("could not install {TARGET}; run `rustup target add {TARGET}`")),
+            }
+        }
+        Err(_) => Err(format!("rustup not found: install the {TARGET} target for your toolchain by hand")),
+    }
+}
+
+/// Builds one guest.
+pub fn build(project: &Project, g: &GuestSpec) -> Result<Built, BuildError> {
+    let start = Instant::now();
+    let fail = |output: String| BuildError { guest: g.name.clone(), output };
+    let bytes = match &g.source {
+        Source::Cargo { dir, krate } => {
+            let target_dir = project.dir.join("target");
+            let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cmd.args(["build", "--release", "--color", "never", "--message-format", "short", "--target", TARGET, "--manifest-path"])
+                .arg(dir.join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(&target_dir);
+            for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+                cmd.env_remove(var);
+            }
+            let out = cmd.output().map_err(|e| fail(format!("could not run cargo: {e}")))?;
+            if !out.status.success() {
+                return Err(fail(String::from_utf8_lossy(&out.stderr).into_owned()));
+            }
+            let artifact = target_dir.join(TARGET).join("release").join(format!("{}.wasm", krate.replace('-', "_")));
+            std::fs::read(&artifact).map_err(|e| fail(format!("{}: {e} (is the crate a cdylib?)", artifact.display())))?
+        }
+        Source::File(path) => read_module(path).map_err(fail)?,
+    };
+    Ok(Built { name: g.name.clone(), bytes, took: start.elapsed() })
+}
+
+fn read_module(path: &Path) -> Result<Vec<u8>, String> {
+    if path.extension().is_some_and(|e| e == "wat") {
+        wat::parse_file(path).map_err(|e| e.to_string())
+    } else {
+        std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}

@@ -1,0 +1,81 @@
+//! `tidemark new`: scaffold a project from a template compiled into the binary.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+/// A template: relative paths and contents.
+pub struct Template {
+    /// Name.
+    pub name: &'static str,
+    /// Files.
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+include!(concat!(env!("OUT_DIR"), "/templates.rs"));
+
+/// What the repository's templates say where the SDK is.
+const SDK_IN_REPO: &str = "../../../kernel/sdk";
+
+impl Template {
+    /// One-line description: the first comment of its guest sources or its manifest's name.
+    pub fn about(&self) -> &'static str {
+        match self.name {
+            "two-guest" => "a Rust service and a Rust client that calls it",
+            "service" => "a Rust service answering requests on a channel",
+            "client" => "a Rust client calling a service on a channel",
+            "wat" => "a minimal WAT guest",
+            _ => "",
+        }
+    }
+}
+
+/// Writes `template` into `dir` (which must not exist or be empty), naming the project after `dir`.
+pub fn scaffold(template: &Template, dir: &Path) -> Result<Vec<String>, String> {
+    if dir.exists() && std::fs::read_dir(dir).map_err(|e| e.to_string())?.next().is_some() {
+        return Err(format!("{} exists and is not empty", dir.display()));
+    }
+    let name = dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("{}: not a usable project name", dir.display()))?;
+    let sdk = env!("TIDEMARK_SDK_DIR");
+    let mut written = Vec::new();
+    for (rel, text) in template.files {
+        let text = if rel.ends_with("Cargo.toml") {
+            text.replace(SDK_IN_REPO, sdk)
+        } else if *rel == "Tidemark.toml" {
+            text.replacen(&format!("name = \"{}\"", template.name), &format!("name = \"{name}\""), 1)
+        } else {
+            text.to_string()
+        };
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("files live in a directory")).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push(rel.to_string());
+    }
+    Ok(written)
+}
+
+/// `tidemark new`.
+pub fn run(dir: Option<&Path>, template: &str, list: bool, json: bool) -> Result<ExitCode, String> {
+    if list {
+        if json {
+            let v: Vec<_> = TEMPLATES.iter().map(|t| serde_json::json!({ "name": t.name, "about": t.about(), "files": t.files.len() })).collect();
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        } else {
+            for t in TEMPLATES {
+                println!("{:<10} {}", t.name, t.about());
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = dir.ok_or("a project directory is needed")?;
+    let t = TEMPLATES
+        .iter()
+        .find(|t| t.name == template)
+        .ok_or_else(|| format!("no template `{template}` (`tidemark new --list` lists them)"))?;
+    let files = scaffold(t, dir)?;
+    if json {
+        println!("{}", serde_json::json!({ "project": dir.display().to_string(), "template": t.name, "files": files }));
+    } else {
+        println!("created {} from `{}` ({} files); run it with: tidemark dev {}", dir.display(), t.name, files.len(), dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

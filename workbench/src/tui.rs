@@ -1,0 +1,530 @@
+//! The `tidemark dev` screen: processes, the selected process's
+//! capabilities, channels with occupancy gauges and rates, arenas, the
+//! package cache, a log/event pane, a REPL input line and a status bar.
+//!
+//! Data is collected off the UI thread: a collector with its own monitor
+//! link sends a [`Snapshot`] every [`POLL`]; the UI thread only draws, reads
+//! keys and runs the REPL line through its own session. Panes own their
+//! state and draw themselves; each can also render itself as plain text, so
+//! F2 dumps the whole screen to a file (copying out of TUIs is painful).
+
+use std::collections::VecDeque;
+use std::io::Stdout;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Frame;
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table, Wrap};
+use tidemark_monitor::{ArenaInfo, CacheInfo, CapRow, ChannelInfo, EventRecord, KernelInfo, ProcessInfo, Request, Response};
+use tidemark_shell::{Client, Session, execute as run_line};
+
+use crate::dev::DevEvent;
+use crate::project::Project;
+
+/// How often the collector polls the kernel.
+pub const POLL: Duration = Duration::from_millis(250);
+/// Lines kept in the log pane.
+const LOG_LINES: usize = 2000;
+
+/// Everything the screen shows about the kernel at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub at: Option<Instant>,
+    /// Kernel identity and uptime.
+    pub info: Option<KernelInfo>,
+    /// Processes.
+    pub ps: Vec<ProcessInfo>,
+    /// Capabilities of the selected process.
+    pub caps: Vec<CapRow>,
+    /// Channels.
+    pub channels: Vec<ChannelInfo>,
+    /// Arenas.
+    pub arenas: Vec<ArenaInfo>,
+    /// Package cache.
+    pub packages: Option<CacheInfo>,
+    /// Events since the previous snapshot.
+    pub events: Vec<EventRecord>,
+    /// Whether the link answered.
+    pub link_ok: bool,
+}
+
+/// Polls the kernel on its own thread.
+pub fn collector(mut c: Client, selected: Arc<AtomicU32>, stop: Arc<AtomicBool>) -> Receiver<Snapshot> {
+    let (tx, rx) = channel();
+    std::thread::Builder::new()
+        .name("collector".into())
+        .spawn(move || {
+            let mut after = 0;
+            while !stop.load(Ordering::Acquire) {
+                let mut s = Snapshot { at: Some(Instant::now()), link_ok: true, ..Default::default() };
+                let mut ask = |r: Request| match c.request(r) {
+                    Ok(resp) => Some(resp),
+                    Err(_) => None,
+                };
+                match ask(Request::Info) {
+                    Some(Response::Info(i)) => s.info = Some(i),
+                    _ => s.link_ok = false,
+                }
+                if let Some(Response::Ps(p)) = ask(Request::Ps) {
+                    s.ps = p;
+                }
+                if let Some(Response::Caps(cs)) = ask(Request::Caps { pid: selected.load(Ordering::Relaxed) }) {
+                    s.caps = cs;
+                }
+                if let Some(Response::Channels(cs)) = ask(Request::Channels) {
+                    s.channels = cs;
+                }
+                if let Some(Response::Arenas(a)) = ask(Request::Arenas) {
+                    s.arenas = a;
+                }
+                if let Some(Response::Packages(p)) = ask(Request::Packages) {
+                    s.packages = Some(p);
+                }
+                if let Some(Response::Events(e)) = ask(Request::Events { after }) {
+                    after = e.last().map_or(after, |e| e.seq);
+                    s.events = e;
+                }
+                if tx.send(s).is_err() {
+                    return;
+                }
+                std::thread::sleep(POLL);
+            }
+        })
+        .expect("collector thread");
+    rx
+}
+
+/// The process table; owns the selection.
+#[derive(Default)]
+pub struct ProcessesPane {
+    /// Selected row.
+    pub selected: usize,
+}
+
+impl ProcessesPane {
+    fn rows(s: &Snapshot) -> Vec<Vec<String>> {
+        s.ps.iter()
+            .map(|p| vec![p.pid.to_string(), p.name.clone(), p.state.clone(), p.caps.to_string(), p.hostcalls.to_string(), format!("{}/{}", p.frames_in, p.frames_out), p.detail.clone()])
+            .collect()
+    }
+    const HEAD: [&'static str; 7] = ["PID", "NAME", "STATE", "CAPS", "CALLS", "IN/OUT", "DETAIL"];
+
+    /// The selected pid.
+    pub fn pid(&self, s: &Snapshot) -> Option<u32> {
+        s.ps.get(self.selected).map(|p| p.pid)
+    }
+    fn draw(&self, f: &mut Frame, area: Rect, s: &Snapshot) {
+        let rows = Self::rows(s).into_iter().enumerate().map(|(i, r)| {
+            let row = Row::new(r);
+            if i == self.selected { row.style(Style::default().add_modifier(Modifier::REVERSED)) } else { row }
+        });
+        let widths = [Constraint::Length(4), Constraint::Length(12), Constraint::Length(8), Constraint::Length(4), Constraint::Length(7), Constraint::Length(9), Constraint::Min(10)];
+        let t = Table::new(rows, widths).header(Row::new(Self::HEAD).style(Style::default().add_modifier(Modifier::BOLD))).block(Block::default().borders(Borders::ALL).title(" processes "));
+        f.render_widget(t, area);
+    }
+    fn text(&self, s: &Snapshot) -> String {
+        tidemark_shell::output::table(&Self::HEAD, &Self::rows(s))
+    }
+}
+
+/// Capabilities of the selected process.
+pub struct CapsPane;
+
+impl CapsPane {
+    fn rows(s: &Snapshot) -> Vec<Vec<String>> {
+        s.caps.iter().map(|c| vec![format!("{:#x}", c.handle), c.name.clone(), format!("{} {}", c.kind, c.object), c.rights.clone()]).collect()
+    }
+    const HEAD: [&'static str; 4] = ["HANDLE", "NAME", "OBJECT", "RIGHTS"];
+    fn draw(f: &mut Frame, area: Rect, s: &Snapshot, pid: Option<u32>) {
+        let widths = [Constraint::Length(9), Constraint::Length(10), Constraint::Length(12), Constraint::Min(6)];
+        let title = pid.map_or(" capabilities ".to_string(), |p| format!(" capabilities of pid {p} "));
+        let t = Table::new(Self::rows(s).into_iter().map(Row::new), widths).header(Row::new(Self::HEAD).style(Style::default().add_modifier(Modifier::BOLD))).block(Block::default().borders(Borders::ALL).title(title));
+        f.render_widget(t, area);
+    }
+    fn text(s: &Snapshot) -> String {
+        tidemark_shell::output::table(&Self::HEAD, &Self::rows(s))
+    }
+}
+
+/// Channels with occupancy gauges and frame rates; owns the rate history.
+#[derive(Default)]
+pub struct ChannelsPane {
+    last: Vec<(u32, u32, Instant)>,
+    rates: Vec<(u32, f64)>,
+}
+
+impl ChannelsPane {
+    fn update(&mut self, s: &Snapshot) {
+        let now = s.at.unwrap_or_else(Instant::now);
+        self.rates = s
+            .channels
+            .iter()
+            .map(|c| {
+                let rate = self.last.iter().find(|l| l.0 == c.id).map_or(0.0, |&(_, seq, t)| {
+                    let dt = now.duration_since(t).as_secs_f64();
+                    if dt > 0.0 { c.head_seq.wrapping_sub(seq) as f64 / dt } else { 0.0 }
+                });
+                (c.id, rate)
+            })
+            .collect();
+        self.last = s.channels.iter().map(|c| (c.id, c.head_seq, now)).collect();
+    }
+    fn gauge(c: &ChannelInfo) -> String {
+        let pct = (c.bytes_in_flight as u64 * 100 / c.data_cap.max(1) as u64).max(c.frames_in_flight as u64 * 100 / c.frame_cap.max(1) as u64).min(100);
+        let filled = (pct as usize).div_ceil(10);
+        format!("[{}{}] {pct:>3}%", "#".repeat(filled), ".".repeat(10 - filled))
+    }
+    fn rows(&self, s: &Snapshot) -> Vec<Vec<String>> {
+        s.channels
+            .iter()
+            .map(|c| {
+                let rate = self.rates.iter().find(|r| r.0 == c.id).map_or(0.0, |r| r.1);
+                vec![
+                    c.id.to_string(),
+                    c.name.clone(),
+                    Self::gauge(c),
+                    format!("{rate:.0}/s"),
+                    c.drops.to_string(),
+                    format!("{}/{}", c.parked_readers.len(), c.parked_writers.len()),
+                    c.corrupt.clone().unwrap_or_else(|| "ok".into()),
+                ]
+            })
+            .collect()
+    }
+    const HEAD: [&'static str; 7] = ["ID", "NAME", "OCCUPANCY", "RATE", "DROPS", "PARKED", "STATUS"];
+    fn draw(&self, f: &mut Frame, area: Rect, s: &Snapshot) {
+        let widths = [Constraint::Length(3), Constraint::Length(10), Constraint::Length(17), Constraint::Length(8), Constraint::Length(6), Constraint::Length(7), Constraint::Min(4)];
+        let t = Table::new(self.rows(s).into_iter().map(Row::new), widths).header(Row::new(Self::HEAD).style(Style::default().add_modifier(Modifier::BOLD))).block(Block::default().borders(Borders::ALL).title(" channels "));
+        f.render_widget(t, area);
+    }
+    fn text(&self, s: &Snapshot) -> String {
+        tidemark_shell::output::table(&Self::HEAD, &self.rows(s))
+    }
+}
+
+/// Arenas and the package cache.
+pub struct MemPane;
+
+impl MemPane {
+    fn lines(s: &Snapshot) -> Vec<String> {
+        let size = tidemark_shell::output::size;
+        let mut out: Vec<String> = s
+            .arenas
+            .iter()
+            .map(|a| format!("arena {}: {} of {} used, high {}, {} regions, frag {:.0}%", a.id, size(a.used), size(a.size), size(a.high_water), a.regions.len(), a.fragmentation * 100.0))
+            .collect();
+        if let Some(p) = &s.packages {
+            out.push(format!("packages: {}/{} slots, {} hits, {} misses, {} evictions", p.packages.len(), p.slots, p.hits, p.misses, p.evictions));
+            out.extend(p.packages.iter().map(|k| format!("  {} {} {}{}", k.name, &k.hash[..12], size(k.size), if k.pinned { " pinned" } else { "" })));
+        }
+        out
+    }
+    fn draw(f: &mut Frame, area: Rect, s: &Snapshot) {
+        let p = Paragraph::new(Self::lines(s).into_iter().map(Line::from).collect::<Vec<_>>()).block(Block::default().borders(Borders::ALL).title(" memory & packages "));
+        f.render_widget(p, area);
+    }
+}
+
+/// Log lines, events, command output and reload reports; owns its scrollback.
+#[derive(Default)]
+pub struct LogPane {
+    /// Lines, oldest first.
+    pub lines: VecDeque<String>,
+    /// Lines scrolled back from the bottom.
+    pub scroll: usize,
+}
+
+impl LogPane {
+    /// Appends text (one line per `\n`).
+    pub fn push(&mut self, text: &str) {
+        for l in text.lines() {
+            if self.lines.len() >= LOG_LINES {
+                self.lines.pop_front();
+            }
+            self.lines.push_back(l.to_string());
+        }
+    }
+    fn draw(&self, f: &mut Frame, area: Rect) {
+        let h = area.height.saturating_sub(2) as usize;
+        let end = self.lines.len().saturating_sub(self.scroll);
+        let start = end.saturating_sub(h);
+        let lines: Vec<Line> = self.lines.range(start..end).map(|l| Line::from(l.as_str())).collect();
+        let title = if self.scroll > 0 { format!(" log (scrolled {}) ", self.scroll) } else { " log ".into() };
+        f.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)), area);
+    }
+}
+
+/// The REPL input line with history.
+#[derive(Default)]
+pub struct InputLine {
+    /// Text typed.
+    pub buffer: String,
+    history: Vec<String>,
+    at: Option<usize>,
+}
+
+impl InputLine {
+    fn take(&mut self) -> String {
+        let line = std::mem::take(&mut self.buffer);
+        if !line.trim().is_empty() {
+            self.history.push(line.clone());
+        }
+        self.at = None;
+        line
+    }
+    fn recall(&mut self, older: bool) {
+        if self.history.is_empty() {
+            return;
+        }
+        let i = match (self.at, older) {
+            (None, true) => self.history.len() - 1,
+            (Some(i), true) => i.saturating_sub(1),
+            (Some(i), false) if i + 1 < self.history.len() => i + 1,
+            _ => {
+                self.at = None;
+                self.buffer.clear();
+                return;
+            }
+        };
+        self.at = Some(i);
+        self.buffer = self.history[i].clone();
+    }
+    fn draw(&self, f: &mut Frame, area: Rect) {
+        f.render_widget(Paragraph::new(format!("tidemark> {}", self.buffer)), area);
+        f.set_cursor_position((area.x + 10 + self.buffer.chars().count() as u16, area.y));
+    }
+}
+
+/// The whole screen's state.
+pub struct App {
+    /// Project name.
+    pub project: String,
+    /// Latest snapshot.
+    pub snap: Snapshot,
+    /// Panes.
+    pub procs: ProcessesPane,
+    /// Channels pane.
+    pub chans: ChannelsPane,
+    /// Log pane.
+    pub log: LogPane,
+    /// Input line.
+    pub input: InputLine,
+    /// Help overlay shown.
+    pub help: bool,
+    /// Last reload: what and how long.
+    pub last_reload: Option<String>,
+    /// Set to leave.
+    pub quit: bool,
+}
+
+const HELP: &str = "\
+keys
+  type a command, Enter   run it (same commands as `tidemark shell`)
+  Up / Down               history (or, with an empty line, select a process)
+  PageUp / PageDown       scroll the log
+  F2                      dump every pane as text to tidemark-dump-<time>.txt
+  ?                       this help (on an empty line); Esc closes it
+  Ctrl-C, Ctrl-Q          leave (the kernel stops with the session)";
+
+impl App {
+    /// A screen for `project`.
+    pub fn new(project: &str) -> App {
+        App {
+            project: project.into(),
+            snap: Snapshot::default(),
+            procs: ProcessesPane::default(),
+            chans: ChannelsPane::default(),
+            log: LogPane::default(),
+            input: InputLine::default(),
+            help: false,
+            last_reload: None,
+            quit: false,
+        }
+    }
+
+    /// Takes a new snapshot in.
+    pub fn update(&mut self, s: Snapshot) {
+        for e in &s.events {
+            self.log.push(&tidemark_shell::commands::event_text(e));
+        }
+        self.chans.update(&s);
+        self.procs.selected = self.procs.selected.min(s.ps.len().saturating_sub(1));
+        self.snap = s;
+    }
+
+    /// Takes a reload report in.
+    pub fn dev_event(&mut self, e: &DevEvent) {
+        if let DevEvent::Reloaded(r) = e {
+            self.last_reload = Some(format!("{} {:.2}s (swap {:.1}ms)", r.guest, r.save_to_running.as_secs_f64(), r.swap.as_secs_f64() * 1e3));
+        }
+        self.log.push(&e.to_string());
+    }
+
+    fn status(&self) -> String {
+        let (board, uptime) = self.snap.info.as_ref().map_or(("?".to_string(), 0.0), |i| (i.board.clone(), i.uptime_ns as f64 / 1e9));
+        let link = if self.snap.link_ok { "attached" } else { "link down" };
+        format!(
+            " {} | board {board} | {link} | up {uptime:.0}s | last reload: {} | ? help ",
+            self.project,
+            self.last_reload.as_deref().unwrap_or("none")
+        )
+    }
+
+    /// Draws the whole screen.
+    pub fn draw(&self, f: &mut Frame) {
+        let rows = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Percentage(35), Constraint::Percentage(30), Constraint::Min(5), Constraint::Length(1), Constraint::Length(1)])
+            .split(f.area());
+        let top = Layout::default().direction(Direction::Horizontal).constraints([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[0]);
+        let mid = Layout::default().direction(Direction::Horizontal).constraints([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[1]);
+        self.procs.draw(f, top[0], &self.snap);
+        CapsPane::draw(f, top[1], &self.snap, self.procs.pid(&self.snap));
+        self.chans.draw(f, mid[0], &self.snap);
+        MemPane::draw(f, mid[1], &self.snap);
+        self.log.draw(f, rows[2]);
+        self.input.draw(f, rows[3]);
+        f.render_widget(Paragraph::new(self.status()).style(Style::default().add_modifier(Modifier::REVERSED)), rows[4]);
+        if self.help {
+            let area = centered(f.area(), 70, 10);
+            f.render_widget(Clear, area);
+            f.render_widget(Paragraph::new(HELP).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(" help ")), area);
+        }
+    }
+
+    /// Every pane as plain text.
+    pub fn dump(&self) -> String {
+        let s = &self.snap;
+        format!(
+            "== processes\n{}\n\n== capabilities\n{}\n\n== channels\n{}\n\n== memory & packages\n{}\n\n== log\n{}\n\n== status\n{}\n",
+            self.procs.text(s),
+            CapsPane::text(s),
+            self.chans.text(s),
+            MemPane::lines(s).join("\n"),
+            self.log.lines.iter().cloned().collect::<Vec<_>>().join("\n"),
+            self.status().trim()
+        )
+    }
+
+    /// Handles a key; REPL lines run through `session`.
+    pub fn key(&mut self, k: KeyEvent, session: &mut Session) {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        match k.code {
+            KeyCode::Char('c') | KeyCode::Char('q') if ctrl => self.quit = true,
+            KeyCode::Esc => self.help = false,
+            KeyCode::Char('?') if self.input.buffer.is_empty() => self.help = !self.help,
+            KeyCode::Char(c) => self.input.buffer.push(c),
+            KeyCode::Backspace => {
+                self.input.buffer.pop();
+            }
+            KeyCode::Up if self.input.buffer.is_empty() && self.input.at.is_none() && self.procs.selected > 0 => self.procs.selected -= 1,
+            KeyCode::Down if self.input.buffer.is_empty() && self.input.at.is_none() => {
+                self.procs.selected = (self.procs.selected + 1).min(self.snap.ps.len().saturating_sub(1))
+            }
+            KeyCode::Up => self.input.recall(true),
+            KeyCode::Down => self.input.recall(false),
+            KeyCode::PageUp => self.log.scroll = (self.log.scroll + 10).min(self.log.lines.len()),
+            KeyCode::PageDown => self.log.scroll = self.log.scroll.saturating_sub(10),
+            KeyCode::F(2) => {
+                let path = format!("tidemark-dump-{}.txt", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+                match std::fs::write(&path, self.dump()) {
+                    Ok(()) => self.log.push(&format!("dumped the screen to {path}")),
+                    Err(e) => self.log.push(&format!("dump failed: {e}")),
+                }
+            }
+            KeyCode::Enter => {
+                let line = self.input.take();
+                if matches!(line.trim(), "exit" | "quit") {
+                    self.quit = true;
+                    return;
+                }
+                if line.trim().is_empty() {
+                    return;
+                }
+                self.log.push(&format!("tidemark> {line}"));
+                match run_line(session, &line, false) {
+                    Ok(out) => self.log.push(&out),
+                    Err(e) => self.log.push(&format!("error: {e}")),
+                }
+                self.log.scroll = 0;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(std::io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+/// Runs the screen until the user leaves.
+pub fn run(project: &Project, mut session: Session, poll: Client, reports: Receiver<DevEvent>) -> Result<ExitCode, String> {
+    let selected = Arc::new(AtomicU32::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let snaps = collector(poll, selected.clone(), stop.clone());
+    // Leave the terminal usable whatever happens.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        hook(info);
+    }));
+    enable_raw_mode().map_err(|e| e.to_string())?;
+    execute!(std::io::stdout(), EnterAlternateScreen).map_err(|e| e.to_string())?;
+    let result = ui_loop(project, &mut session, &snaps, &reports, &selected);
+    stop.store(true, Ordering::Release);
+    restore();
+    result.map(|_| ExitCode::SUCCESS)
+}
+
+fn ui_loop(project: &Project, session: &mut Session, snaps: &Receiver<Snapshot>, reports: &Receiver<DevEvent>, selected: &AtomicU32) -> Result<(), String> {
+    let mut term = ratatui::Terminal::new(CrosstermBackend::new(std::io::stdout())).map_err(|e| e.to_string())?;
+    let mut app = App::new(&project.name);
+    app.log.push(&format!("tidemark dev: {} guests running; edit a guest and save to hot-swap it. ? for keys.", project.guests.len()));
+    while !app.quit {
+        while let Ok(s) = snaps.try_recv() {
+            app.update(s);
+        }
+        while let Ok(r) = reports.try_recv() {
+            app.dev_event(&r);
+        }
+        if let Some(pid) = app.procs.pid(&app.snap) {
+            selected.store(pid, Ordering::Relaxed);
+        }
+        draw(&mut term, &app)?;
+        if event::poll(Duration::from_millis(100)).map_err(|e| e.to_string())? {
+            match event::read().map_err(|e| e.to_string())? {
+                Event::Key(k) if k.kind == event::KeyEventKind::Press => app.key(k, session),
+                Event::Resize(..) => term.autoresize().map_err(|e| e.to_string())?,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn draw(term: &mut ratatui::Terminal<CrosstermBackend<Stdout>>, app: &App) -> Result<(), String> {
+    term.draw(|f| app.draw(f)).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Renders `app` on any backend (the TestBackend in snapshot tests).
+pub fn render<B: Backend>(term: &mut ratatui::Terminal<B>, app: &App) {
+    term.draw(|f| app.draw(f)).expect("draw");
+}
