@@ -154,6 +154,8 @@ pub struct Project {
 impl Project {
     /// Loads `DIR/Tidemark.toml`.
     pub fn load(dir: &Path) -> Result<Project, Box<ManifestError>> {
+        // Absolute paths: the watcher reports events by absolute path.
+        let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let path = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             Box::new(ManifestError {

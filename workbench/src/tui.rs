@@ -397,7 +397,7 @@ impl App {
         self.input.draw(f, rows[3]);
         f.render_widget(Paragraph::new(self.status()).style(Style::default().add_modifier(Modifier::REVERSED)), rows[4]);
         if self.help {
-            let area = centered(f.area(), 70, 10);
+            let area = centered(f.area(), 86, 10);
             f.render_widget(Clear, area);
             f.render_widget(Paragraph::new(HELP).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(" help ")), area);
         }
@@ -527,4 +527,109 @@ fn draw(term: &mut ratatui::Terminal<CrosstermBackend<Stdout>>, app: &App) -> Re
 /// Renders `app` on any backend (the TestBackend in snapshot tests).
 pub fn render<B: Backend>(term: &mut ratatui::Terminal<B>, app: &App) {
     term.draw(|f| app.draw(f)).expect("draw");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::backend::TestBackend;
+    use tidemark_monitor::{PackageInfo, ReaderInfo, RegionInfo, WriterInfo};
+
+    fn known() -> Snapshot {
+        let proc_ = |pid: u32, name: &str, state: &str, detail: &str| ProcessInfo {
+            pid,
+            name: name.into(),
+            package: name.into(),
+            hash: "ab".repeat(32),
+            state: state.into(),
+            detail: detail.into(),
+            classes: vec!["core".into(), "log".into(), "channel".into()],
+            caps: 2,
+            memory: 1 << 20,
+            memory_limit: 16 << 20,
+            parent: 0,
+            hostcalls: 42,
+            denials: 0,
+            frames_out: 7,
+            frames_in: 7,
+        };
+        Snapshot {
+            at: None,
+            info: Some(KernelInfo { version: "0.1.0".into(), protocol: 1, abi: 1, board: "hosted".into(), engine: "wasmtime 48".into(), uptime_ns: 12_000_000_000 }),
+            ps: vec![proc_(1, "service", "blocked", "read chan 1"), proc_(2, "client", "blocked", "sleep")],
+            caps: vec![CapRow { handle: 0x10000, index: 0, generation: 1, kind: "channel".into(), object: 1, rights: "r---".into(), name: "req".into(), parent: None, children: 0 }],
+            channels: vec![ChannelInfo {
+                id: 1,
+                name: "req".into(),
+                backpressure: "park".into(),
+                data_cap: 4096,
+                frame_cap: 64,
+                bytes_in_flight: 2048,
+                frames_in_flight: 3,
+                head_seq: 10,
+                drops: 0,
+                readers: vec![ReaderInfo { pid: 1, slot: 0, seq: 7, lag: 3 }],
+                writers: vec![WriterInfo { pid: 2, id: 0, frames: 10 }],
+                parked_readers: vec![],
+                parked_writers: vec![2],
+                corrupt: None,
+            }],
+            arenas: vec![ArenaInfo { id: 1, size: 1 << 20, used: 5696, free: (1 << 20) - 5696, high_water: 5696, fragmentation: 0.0, regions: vec![RegionInfo { id: 2, offset: 0, len: 5696, owner: 0, purpose: "chan 1".into() }] }],
+            packages: Some(CacheInfo { slots: 16, hits: 2, misses: 0, evictions: 0, packages: vec![PackageInfo { name: "service".into(), hash: "cd".repeat(32), size: 9171, pinned: false }] }),
+            events: vec![EventRecord { seq: 1, time_ns: 1_500_000_000, kind: "log".into(), pid: 1, level: Some("INFO".into()), text: "service: ready".into() }],
+            link_ok: true,
+        }
+    }
+
+    fn screen(app: &App, w: u16, h: u16) -> String {
+        let mut term = ratatui::Terminal::new(TestBackend::new(w, h)).unwrap();
+        render(&mut term, app);
+        let buf = term.backend().buffer().clone();
+        (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string()).collect::<Vec<_>>().join("\n")
+    }
+
+    fn golden(name: &str, text: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screens").join(name);
+        if std::env::var_os("TIDEMARK_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(want == text, "screen {name} changed (TIDEMARK_BLESS=1 to accept):\n{text}");
+    }
+
+    fn app() -> App {
+        let mut app = App::new("two-guest");
+        app.update(known());
+        app.dev_event(&DevEvent::Reloaded(crate::dev::ReloadReport {
+            guest: "service".into(),
+            pid: 1,
+            hash: "ef".repeat(32),
+            build: Duration::from_millis(1200),
+            swap: Duration::from_micros(1500),
+            save_to_running: Duration::from_millis(1350),
+        }));
+        app
+    }
+
+    #[test]
+    fn screen_with_a_known_kernel_state() {
+        golden("dev-100x30.txt", &screen(&app(), 100, 30));
+    }
+
+    #[test]
+    fn screen_resizes_and_shows_help() {
+        let mut a = app();
+        golden("dev-60x20.txt", &screen(&a, 60, 20));
+        a.help = true;
+        golden("dev-help-100x30.txt", &screen(&a, 100, 30));
+    }
+
+    #[test]
+    fn dump_holds_every_pane_as_text() {
+        let d = app().dump();
+        for part in ["== processes", "1    service  blocked", "== capabilities", "0x10000  req", "[#####.....]  50%", "reloaded service (pid 1)", "board hosted"] {
+            assert!(d.contains(part), "{part:?} missing from:\n{d}");
+        }
+    }
 }

@@ -33,7 +33,15 @@ pub fn relevant(path: &Path) -> bool {
 /// receiver. Dropping the returned watcher stops it.
 pub fn start(project: &Project) -> notify::Result<(notify::RecommendedWatcher, Receiver<Change>)> {
     let (raw_tx, raw_rx) = channel::<std::path::PathBuf>();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+    // TIDEMARK_WATCH_LOG=FILE appends every raw watcher event to FILE (debugging aid).
+    let log = std::env::var_os("TIDEMARK_WATCH_LOG");
+    let handler = move |res: notify::Result<notify::Event>| {
+        if let Some(path) = &log {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = writeln!(f, "{res:?}");
+            }
+        }
         if let Ok(ev) = res {
             if matches!(ev.kind, notify::EventKind::Create(_) | notify::EventKind::Modify(_) | notify::EventKind::Remove(_)) {
                 for p in ev.paths {
@@ -41,7 +49,8 @@ pub fn start(project: &Project) -> notify::Result<(notify::RecommendedWatcher, R
                 }
             }
         }
-    })?;
+    };
+    let mut watcher = notify::recommended_watcher(handler)?;
     for g in &project.guests {
         let root = g.watch_root();
         let mode = if root.is_dir() { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive };
