@@ -9,7 +9,6 @@
 //! F2 dumps the whole screen to a file (copying out of TUIs is painful).
 
 use std::collections::VecDeque;
-use std::io::Stdout;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -508,7 +507,7 @@ fn ui_loop(project: &Project, session: &mut Session, snaps: &Receiver<Snapshot>,
         if let Some(pid) = app.procs.pid(&app.snap) {
             selected.store(pid, Ordering::Relaxed);
         }
-        draw(&mut term, &app)?;
+        render(&mut term, &app)?;
         if event::poll(Duration::from_millis(100)).map_err(|e| e.to_string())? {
             match event::read().map_err(|e| e.to_string())? {
                 Event::Key(k) if k.kind == event::KeyEventKind::Press => app.key(k, session),
@@ -520,13 +519,9 @@ fn ui_loop(project: &Project, session: &mut Session, snaps: &Receiver<Snapshot>,
     Ok(())
 }
 
-fn draw(term: &mut ratatui::Terminal<CrosstermBackend<Stdout>>, app: &App) -> Result<(), String> {
+/// Renders `app` on any backend (crossterm, or the TestBackend in snapshot tests).
+pub fn render<B: Backend>(term: &mut ratatui::Terminal<B>, app: &App) -> Result<(), String> {
     term.draw(|f| app.draw(f)).map(|_| ()).map_err(|e| e.to_string())
-}
-
-/// Renders `app` on any backend (the TestBackend in snapshot tests).
-pub fn render<B: Backend>(term: &mut ratatui::Terminal<B>, app: &App) {
-    term.draw(|f| app.draw(f)).expect("draw");
 }
 
 #[cfg(test)]
@@ -583,7 +578,7 @@ mod tests {
 
     fn screen(app: &App, w: u16, h: u16) -> String {
         let mut term = ratatui::Terminal::new(TestBackend::new(w, h)).unwrap();
-        render(&mut term, app);
+        render(&mut term, app).unwrap();
         let buf = term.backend().buffer().clone();
         (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string()).collect::<Vec<_>>().join("\n")
     }
