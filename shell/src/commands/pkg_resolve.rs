@@ -16,10 +16,14 @@ pub struct Args {
 #[serde(transparent)]
 pub struct Resolved(PackageInfo);
 
+/// `NAME sha256:HASH SIZE [pinned]`.
+pub fn package_line(p: &PackageInfo) -> String {
+    format!("{} sha256:{} {}{}", p.name, p.hash, size(p.size), if p.pinned { " pinned" } else { "" })
+}
+
 impl Human for Resolved {
     fn human(&self) -> String {
-        let p = &self.0;
-        format!("{} sha256:{} {}{}", p.name, p.hash, size(p.size), if p.pinned { " pinned" } else { "" })
+        package_line(&self.0)
     }
 }
 

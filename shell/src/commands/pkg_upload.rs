@@ -4,7 +4,7 @@ use clap::Parser;
 use serde::Serialize;
 use tidemark_monitor::{PackageInfo, Request, Response};
 
-use crate::output::{Human, size};
+use crate::output::Human;
 use crate::session::{Session, ShellError, unexpected};
 
 /// Uploads a module file into the kernel's package cache.
@@ -25,8 +25,7 @@ pub struct Uploaded(PackageInfo);
 
 impl Human for Uploaded {
     fn human(&self) -> String {
-        let p = &self.0;
-        format!("installed {} sha256:{} {}{}", p.name, p.hash, size(p.size), if p.pinned { " pinned" } else { "" })
+        format!("installed {}", super::pkg_resolve::package_line(&self.0))
     }
 }
 
