@@ -62,7 +62,9 @@ pub fn build(project: &Project, g: &GuestSpec) -> Result<Built, BuildError> {
                 .arg(dir.join("Cargo.toml"))
                 .arg("--target-dir")
                 .arg(&target_dir);
-            for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+            // Neither the flags nor the jobserver of whatever started us: a
+            // jobserver named by fd numbers may not be ours to use.
+            for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
                 cmd.env_remove(var);
             }
             let out = cmd.output().map_err(|e| fail(format!("could not run cargo: {e}")))?;

@@ -4,7 +4,7 @@
 //! then an edit that does not compile, and the old guest keeps serving.
 //! The screen is read through its F2 text dump.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,7 +72,7 @@ fn sha256(path: &Path) -> String {
 }
 
 #[test]
-#[ignore = "known issue: under the pty, the second save after a reload is not always seen by the watcher (passes with TIDEMARK_WATCH_LOG set); run with --ignored while investigating"]
+#[ignore = "known issue: driven from this test process, the watcher reports nothing after the first rebuild (the same steps driven from a Python harness pass); run with --ignored while investigating"]
 fn edit_save_and_watch_it_swap() {
     let base = std::env::temp_dir().join(format!("tidemark-devpty-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
@@ -85,16 +85,11 @@ fn edit_save_and_watch_it_swap() {
         .current_dir(&dir)
         .env("TERM", "xterm")
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("util-linux `script` gives the screen a terminal");
     let stdin = child.stdin.take().unwrap();
-    let mut out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        let mut b = [0u8; 8192];
-        while matches!(out.read(&mut b), Ok(n) if n > 0) {}
-    });
     let mut dev = Dev { child, stdin, dir: dir.clone() };
 
     let d = dev.until("the client's first answer", |d| log_of(d).contains("client: answer 1: hello, client"));
