@@ -24,7 +24,7 @@ pub mod package;
 pub mod snapshot;
 
 use alloc::collections::{BTreeMap, VecDeque};
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -737,11 +737,6 @@ impl Kernel {
     pub fn arenas(&self) -> &Arenas {
         &self.arenas
     }
-}
-
-/// Formats an error for display in events and snapshots.
-pub fn describe_error(e: Error) -> String {
-    e.to_string()
 }
 
 #[cfg(test)]

@@ -74,38 +74,28 @@ impl std::fmt::Display for HostedError {
 
 impl std::error::Error for HostedError {}
 
-/// A guest asked to end with a code (`proc_exit`, or returning from main).
-#[derive(Debug)]
-struct ExitRequest(i32);
+/// Why a guest's wasm stopped short of returning: carried through wasmtime
+/// as the error of the host call or safe point that stopped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// It asked to end with a code (`proc_exit`).
+    Exit(i32),
+    /// It was killed.
+    Killed,
+    /// It is being swapped for a new module (hot reload).
+    Reload,
+}
 
-impl std::fmt::Display for ExitRequest {
+impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit({})", self.0)
+        match self {
+            Stop::Exit(code) => write!(f, "exit({code})"),
+            Stop::Killed => f.write_str("killed"),
+            Stop::Reload => f.write_str("reloading"),
+        }
     }
 }
-impl std::error::Error for ExitRequest {}
-
-/// The process was killed.
-#[derive(Debug)]
-struct Killed;
-
-impl std::fmt::Display for Killed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("killed")
-    }
-}
-impl std::error::Error for Killed {}
-
-/// The process is being swapped for a new module (hot reload).
-#[derive(Debug)]
-struct ReloadRequest;
-
-impl std::fmt::Display for ReloadRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("reloading")
-    }
-}
-impl std::error::Error for ReloadRequest {}
+impl std::error::Error for Stop {}
 
 /// Per-process state inside its store.
 pub struct ProcData {
@@ -121,9 +111,9 @@ impl ProcData {
     /// Why the process must stop at this safe point, if it must.
     fn stop_reason(&self) -> Option<wasmtime::Error> {
         if self.killed.load(Ordering::Acquire) {
-            Some(wasmtime::Error::new(Killed))
+            Some(wasmtime::Error::new(Stop::Killed))
         } else if self.reload.load(Ordering::Acquire) {
-            Some(wasmtime::Error::new(ReloadRequest))
+            Some(wasmtime::Error::new(Stop::Reload))
         } else {
             None
         }
@@ -257,7 +247,7 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
         }
         match outcome {
             Outcome::Return(v) => return Ok(v),
-            Outcome::Exit(code) => return Err(wasmtime::Error::new(ExitRequest(code))),
+            Outcome::Exit(code) => return Err(wasmtime::Error::new(Stop::Exit(code))),
             Outcome::Block(Wait::Yield) => {
                 thread::yield_now();
                 return Ok(0);
@@ -469,7 +459,7 @@ fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, suc
     let exit = loop {
         arm(&mut store);
         let result = entry.call(&mut store, ());
-        if matches!(&result, Err(e) if e.is::<ReloadRequest>()) {
+        if matches!(&result, Err(e) if e.downcast_ref::<Stop>() == Some(&Stop::Reload)) {
             if let Some(next) = successor.lock().take() {
                 let state = save_state(&mut store, &instance);
                 store.data().reload.store(false, Ordering::Release);
@@ -482,9 +472,9 @@ fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, suc
         break match result {
             Ok(()) => Exit::Code(0),
             Err(e) => {
-                if let Some(ExitRequest(code)) = e.downcast_ref::<ExitRequest>() {
+                if let Some(Stop::Exit(code)) = e.downcast_ref::<Stop>() {
                     Exit::Code(*code)
-                } else if e.is::<Killed>() || store.data().killed.load(Ordering::Acquire) {
+                } else if e.downcast_ref::<Stop>() == Some(&Stop::Killed) || store.data().killed.load(Ordering::Acquire) {
                     Exit::Killed
                 } else {
                     Exit::Trap(format!("{e:#}"))
