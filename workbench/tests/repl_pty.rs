@@ -25,7 +25,9 @@ fn ctrl_c_stops_tail_and_the_shell_goes_on() {
         panic!("util-linux `script` is needed to give the REPL a terminal");
     }
     let history = std::env::temp_dir().join(format!("tidemark-history-{}", std::process::id()));
-    let cmd = format!("{} shell", env!("CARGO_BIN_EXE_tidemark"));
+    // `exec`: the terminal's foreground process must be tidemark itself. A
+    // wrapping /bin/sh (dash) would also take the SIGINT and exit 130.
+    let cmd = format!("exec {} shell", env!("CARGO_BIN_EXE_tidemark"));
     let mut child = Command::new("script")
         .args(["-qfec", &cmd, "/dev/null"])
         .env("TIDEMARK_HISTORY", &history)
