@@ -48,7 +48,9 @@ pub struct ReloadReport {
     pub hash: String,
     /// Build time.
     pub build: Duration,
-    /// Swap time reported by the kernel.
+    /// Compile + instantiate in the kernel while the old module ran on.
+    pub prepare: Duration,
+    /// Old instance stopped to new one running, reported by the kernel.
     pub swap: Duration,
     /// From the save to the new module running.
     pub save_to_running: Duration,
@@ -60,11 +62,12 @@ impl std::fmt::Display for DevEvent {
             DevEvent::Building { guest } => write!(f, "rebuilding {guest}"),
             DevEvent::Reloaded(r) => write!(
                 f,
-                "reloaded {} (pid {}) sha256:{}: build {:.2}s, swap {:.1}ms, save-to-running {:.2}s",
+                "reloaded {} (pid {}) sha256:{}: build {:.2}s, prepare {:.1}ms, swap {:.2}ms, save-to-running {:.2}s",
                 r.guest,
                 r.pid,
                 &r.hash[..16],
                 r.build.as_secs_f64(),
+                r.prepare.as_secs_f64() * 1e3,
                 r.swap.as_secs_f64() * 1e3,
                 r.save_to_running.as_secs_f64()
             ),
@@ -145,12 +148,13 @@ pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
     };
     let Some(pid) = pid else { return fail(format!("no live process runs {}", g.name)) };
     match call(c, Request::Reload { pid, package: uploaded.hash.clone() }) {
-        Ok(Response::Reloaded { pid, hash, swap_ns }) if hash == uploaded.hash => DevEvent::Reloaded(ReloadReport {
+        Ok(Response::Reloaded { pid, hash, timing }) if hash == uploaded.hash => DevEvent::Reloaded(ReloadReport {
             guest: g.name.clone(),
             pid,
             hash,
             build: built.took,
-            swap: Duration::from_nanos(swap_ns),
+            prepare: Duration::from_nanos(timing.prepare_ns),
+            swap: Duration::from_nanos(timing.swap_ns),
             save_to_running: change.saved.elapsed(),
         }),
         Ok(Response::Reloaded { hash, .. }) => fail(format!("the kernel runs sha256:{hash}, not the sha256:{} just built", uploaded.hash)),

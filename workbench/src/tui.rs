@@ -365,7 +365,7 @@ impl App {
     /// Takes a reload report in.
     pub fn dev_event(&mut self, e: &DevEvent) {
         if let DevEvent::Reloaded(r) = e {
-            self.last_reload = Some(format!("{} {:.2}s (swap {:.1}ms)", r.guest, r.save_to_running.as_secs_f64(), r.swap.as_secs_f64() * 1e3));
+            self.last_reload = Some(format!("{} {:.2}s (swap {:.2}ms)", r.guest, r.save_to_running.as_secs_f64(), r.swap.as_secs_f64() * 1e3));
         }
         self.log.push(&e.to_string());
     }
@@ -601,6 +601,7 @@ mod tests {
             pid: 1,
             hash: "ef".repeat(32),
             build: Duration::from_millis(1200),
+            prepare: Duration::from_micros(41_000),
             swap: Duration::from_micros(1500),
             save_to_running: Duration::from_millis(1350),
         }));

@@ -13,8 +13,8 @@ RULES = [
     (r'("name":"(?:ping|pong|counter|probe)","pinned":(?:true|false),"size":)\d+', r"\1[..]"),
     (r'("size":)\d+(,"pinned")', r"\1[..]\2"),
     (r"sha256:[0-9a-f]{16}\)", "sha256:[..])"),
-    (r"after a [0-9.]+ ms swap", "after a [..] ms swap"),
-    (r'"swap_ns": ?\d+', '"swap_ns":[..]'),
+    (r"prepared in [0-9.]+ ms, swapped in [0-9.]+ ms", "prepared in [..] ms, swapped in [..] ms"),
+    (r'"(prepare|swap)_ns": ?\d+', r'"\1_ns":[..]'),
 ]
 
 for path in sys.argv[1:]:

@@ -135,8 +135,10 @@ pub struct Reloaded {
     pub pid: Pid,
     /// Hash of the module now running, as the kernel reports it.
     pub hash: Hash,
-    /// From the request to the new instance running (compile, link,
-    /// instantiate, stop the old one at a safe point, hand over state).
+    /// Compile, link and instantiate, while the old instance runs on.
+    pub prepare: Duration,
+    /// From asking the old instance to stop at a safe point to the new one
+    /// running (state handed over): the time the process does not serve.
     pub swap: Duration,
 }
 
@@ -575,6 +577,8 @@ impl Hosted {
         let before = self.kernel().process(pid).map_or(0, |p| p.reloads);
         let hash = s.hash;
         *slot.lock() = Some(Successor { store, instance, entry, spawned: s });
+        let prepare = t0.elapsed();
+        let t1 = Instant::now();
         reload.store(true, Ordering::Release);
         thread.unpark();
         self.shared.engine.increment_epoch();
@@ -582,7 +586,7 @@ impl Hosted {
         let mut g = self.shared.ended_lock.lock();
         loop {
             match self.kernel().process(pid).map(|p| (p.reloads, p.hash, p.state.clone())) {
-                Some((n, h, _)) if n > before && h == hash => return Ok(Reloaded { pid, hash, swap: t0.elapsed() }),
+                Some((n, h, _)) if n > before && h == hash => return Ok(Reloaded { pid, hash, prepare, swap: t1.elapsed() }),
                 Some((_, _, tidemark_kernel::ProcState::Ended(e))) => {
                     slot.lock().take();
                     return Err(HostedError::Reload { pid, message: format!("process ended during the reload: {e:?}") });

@@ -12,6 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use tidemark_kernel::{Kernel, Pid, SpawnSpec};
+use tidemark_monitor::ReloadTiming;
 use tidemark_monitor::server::{Connection, Target};
 
 use crate::Hosted;
@@ -26,8 +27,10 @@ impl Target for Hosted {
     fn kill(&self, pid: Pid) {
         Hosted::kill(self, pid);
     }
-    fn reload(&self, pid: Pid, package: &str) -> Result<(String, u64), String> {
-        Hosted::reload(self, pid, package).map(|r| (r.hash.hex(), r.swap.as_nanos() as u64)).map_err(|e| e.to_string())
+    fn reload(&self, pid: Pid, package: &str) -> Result<(String, ReloadTiming), String> {
+        Hosted::reload(self, pid, package)
+            .map(|r| (r.hash.hex(), ReloadTiming { prepare_ns: r.prepare.as_nanos() as u64, swap_ns: r.swap.as_nanos() as u64 }))
+            .map_err(|e| e.to_string())
     }
     fn board(&self) -> String {
         "hosted".into()

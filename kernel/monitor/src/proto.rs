@@ -445,8 +445,8 @@ pub enum Response {
         pid: u32,
         /// Hash now running (hex), as the kernel reports it.
         hash: String,
-        /// Request to new instance running, in ns.
-        swap_ns: u64,
+        /// How long the two steps took.
+        timing: ReloadTiming,
     },
     /// A package was installed.
     Uploaded(PackageInfo),
@@ -470,4 +470,14 @@ pub enum Response {
     Done,
     /// The request failed.
     Error(ErrorReply),
+}
+
+/// The two steps of a hot reload, timed by the kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadTiming {
+    /// Compile, link and instantiate the new module while the old one runs.
+    pub prepare_ns: u64,
+    /// From asking the old instance to stop to the new one running: the
+    /// only time the process is not serving.
+    pub swap_ns: u64,
 }

@@ -23,9 +23,9 @@ pub trait Target {
     fn spawn(&self, spec: SpawnSpec) -> Result<Pid, String>;
     /// Kills a process.
     fn kill(&self, pid: Pid);
-    /// Hot-reloads a process; returns the hash now running (hex) and the
-    /// swap time in ns. The error is shown to the user.
-    fn reload(&self, pid: Pid, package: &str) -> Result<(String, u64), String>;
+    /// Hot-reloads a process; returns the hash now running (hex) and how
+    /// long it took. The error is shown to the user.
+    fn reload(&self, pid: Pid, package: &str) -> Result<(String, ReloadTiming), String>;
     /// Board name (`hosted`, `qemu-riscv32`, ...).
     fn board(&self) -> String;
     /// Engine name (`wasmtime 48`, `wasmi 2`, ...).
@@ -246,7 +246,7 @@ pub fn handle<T: Target + ?Sized>(t: &T, req: Request) -> Response {
             }
         }
         Request::Reload { pid, package } => match t.reload(pid, &package) {
-            Ok((hash, swap_ns)) => Response::Reloaded { pid, hash, swap_ns },
+            Ok((hash, timing)) => Response::Reloaded { pid, hash, timing },
             Err(message) => Response::Error(ErrorReply { kind: ErrorKind::Refused, code: None, message }),
         },
         Request::Kill { pid } => match kernel(t, |k| k.process(pid).map(|p| matches!(p.state, ProcState::Ended(_)))) {

@@ -20,9 +20,15 @@ pub struct Args {
 
 fn run(s: &mut Session, a: Args) -> Result<Message, ShellError> {
     match s.call(Request::Reload { pid: a.pid, package: a.package.clone() })? {
-        Response::Reloaded { pid, hash, swap_ns } => Ok(Message {
-            text: format!("pid {pid} now runs {} (sha256:{}) after a {:.1} ms swap", a.package, &hash[..16], swap_ns as f64 / 1e6),
-            json: json!({ "pid": pid, "package": a.package, "hash": hash, "swap_ns": swap_ns }),
+        Response::Reloaded { pid, hash, timing } => Ok(Message {
+            text: format!(
+                "pid {pid} now runs {} (sha256:{}): prepared in {:.1} ms, swapped in {:.2} ms",
+                a.package,
+                &hash[..16],
+                timing.prepare_ns as f64 / 1e6,
+                timing.swap_ns as f64 / 1e6
+            ),
+            json: json!({ "pid": pid, "package": a.package, "hash": hash, "prepare_ns": timing.prepare_ns, "swap_ns": timing.swap_ns }),
         }),
         r => Err(unexpected(r)),
     }
