@@ -62,7 +62,7 @@ impl std::fmt::Display for DevEvent {
             DevEvent::Building { guest } => write!(f, "rebuilding {guest}"),
             DevEvent::Reloaded(r) => write!(
                 f,
-                "reloaded {} (pid {}) sha256:{}: build {:.2}s, prepare {:.1}ms, swap {:.2}ms, save-to-running {:.2}s",
+                "reloaded {} (pid {}) sha256:{}: build {:.3}s, prepare {:.1}ms, swap {:.2}ms, save-to-running {:.3}s",
                 r.guest,
                 r.pid,
                 &r.hash[..16],

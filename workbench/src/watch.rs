@@ -10,8 +10,11 @@ use notify::{RecursiveMode, Watcher};
 
 use crate::project::Project;
 
-/// Quiet time after the last event before a rebuild starts.
-pub const DEBOUNCE: Duration = Duration::from_millis(150);
+/// Quiet time after the last relevant event before a rebuild starts. An
+/// editor's save is a burst of events within a few ms (write, rename,
+/// chmod); 50 ms (watchexec's default) covers it without adding much to
+/// save-to-running.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// A guest whose sources changed.
 #[derive(Debug, Clone)]
@@ -64,24 +67,27 @@ pub fn start(project: &Project) -> notify::Result<(notify::RecommendedWatcher, R
 
 fn debounce(project: &Project, raw: Receiver<std::path::PathBuf>, tx: Sender<Change>) {
     let mut pending: HashMap<String, Instant> = HashMap::new();
+    // The quiet period counts from the last relevant event only, so
+    // unrelated churn cannot hold a rebuild back.
+    let mut quiet_at = Instant::now();
     loop {
-        let timeout = if pending.is_empty() { Duration::from_secs(3600) } else { DEBOUNCE };
+        let timeout = if pending.is_empty() { Duration::from_secs(3600) } else { quiet_at.saturating_duration_since(Instant::now()) };
         match raw.recv_timeout(timeout) {
             Ok(path) => {
-                if relevant(&path) {
-                    if let Some(g) = project.guest_for(&path) {
-                        pending.entry(g.name.clone()).or_insert_with(Instant::now);
-                    }
+                if let Some(g) = project.guest_for(&path).filter(|_| relevant(&path)) {
+                    pending.entry(g.name.clone()).or_insert_with(Instant::now);
+                    quiet_at = Instant::now() + DEBOUNCE;
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {
-                for (guest, saved) in pending.drain() {
-                    if tx.send(Change { guest, saved }).is_err() {
-                        return;
-                    }
-                }
-            }
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if !pending.is_empty() && Instant::now() >= quiet_at {
+            for (guest, saved) in pending.drain() {
+                if tx.send(Change { guest, saved }).is_err() {
+                    return;
+                }
+            }
         }
     }
 }

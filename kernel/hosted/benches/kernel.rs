@@ -6,6 +6,11 @@
 //!   host function, both called 2,000,000 times from the same guest loop.
 //! * spawn: `spawn` from the package cache to the guest's first instruction
 //!   vs `InstancePre::instantiate` of the same module to its first instruction.
+//! * reload: hot swap of a `counter` blocked on its channel (the old instance
+//!   asked to stop → the new one running, state handed over) vs spawning
+//!   the same, already compiled module until its instance is ready; and the
+//!   reload's prepare step (compile, link, instantiate a new module) vs a
+//!   bare `Module::new` of the same bytes.
 //! * channel: one writer guest and one reader guest through the copying
 //!   hostcalls vs crossbeam-channel between two native threads, same frames.
 
@@ -165,6 +170,60 @@ fn channel_ours(h: &Hosted, size: usize, n: u32) -> f64 {
     ns
 }
 
+static TAGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// (µs swap, µs prepare) per hot reload of a blocked `counter`, medians of
+/// `n` reloads, each to a module with a new hash.
+fn reload_ours(h: &Hosted, n: usize) -> (f64, f64) {
+    let req = h.kernel().create_channel("req", 1024, 16, Backpressure::Park, KERNEL_PID).unwrap();
+    let resp = h.kernel().create_channel("resp", 1024, 16, Backpressure::Park, KERNEL_PID).unwrap();
+    let spec = SpawnSpec::new("counter").grant("req", Object::Channel(req), Rights::READ).grant("resp", Object::Channel(resp), Rights::WRITE);
+    let pid = h.spawn(spec).unwrap();
+    let (mut swap, mut prepare) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        // A tag never used before: a new hash, so nothing is cached.
+        let tag = format!("r{}", TAGS.fetch_add(1, Ordering::Relaxed));
+        let hash = h.install("counter-next", &tidemark_guest_artifacts::variant(tidemark_guest_artifacts::get("counter"), &tag));
+        let r = h.reload(pid, &hash.hex()).unwrap();
+        swap.push(r.swap.as_nanos() as f64 / 1000.0);
+        prepare.push(r.prepare.as_nanos() as f64 / 1000.0);
+    }
+    h.kill(pid);
+    h.wait(pid, Duration::from_secs(10));
+    for c in [req, resp] {
+        let _ = h.kernel().delete_channel(c);
+    }
+    (median(swap), median(prepare))
+}
+
+/// µs until `spawn` of the compiled `counter` returned with its instance ready.
+fn spawn_counter(h: &Hosted, n: usize) -> f64 {
+    let req = h.kernel().create_channel("req", 1024, 16, Backpressure::Park, KERNEL_PID).unwrap();
+    let mut v = Vec::new();
+    for _ in 0..n {
+        let t0 = Instant::now();
+        let pid = h.spawn(SpawnSpec::new("counter").grant("req", Object::Channel(req), Rights::READ)).unwrap();
+        v.push(t0.elapsed().as_nanos() as f64 / 1000.0);
+        h.kill(pid);
+        h.wait(pid, Duration::from_secs(10));
+    }
+    let _ = h.kernel().delete_channel(req);
+    median(v)
+}
+
+/// µs for a bare `Module::new` of a fresh variant of `counter`.
+fn compile_bare(h: &Hosted, n: usize) -> f64 {
+    let v: Vec<f64> = (0..n)
+        .map(|i| {
+            let bytes = tidemark_guest_artifacts::variant(tidemark_guest_artifacts::get("counter"), &format!("c{i}"));
+            let t0 = Instant::now();
+            Module::new(h.engine(), &bytes).unwrap();
+            t0.elapsed().as_nanos() as f64 / 1000.0
+        })
+        .collect();
+    median(v)
+}
+
 fn crossbeam_frames<const N: usize>(n: u32) -> f64 {
     let (tx, rx) = crossbeam_channel::bounded::<[u8; N]>(256);
     let start = Instant::now();
@@ -211,6 +270,17 @@ fn main() {
     rows.push(Row { name: "spawn until instance ready".into(), ours, base, unit: "us", baseline: "InstancePre::instantiate", goal: "(breakdown)" });
     let ours = median(runs.iter().map(|r| r.0).collect());
     rows.push(Row { name: "spawn to first instruction".into(), ours, base: base_thread, unit: "us", baseline: "instantiate on new thread", goal: "(breakdown)" });
+    }
+
+    if want("reload") {
+    let n = if quick { 5 } else { 50 };
+    let runs: Vec<(f64, f64)> = (0..r).map(|_| reload_ours(&h, n)).collect();
+    let ours = median(runs.iter().map(|r| r.0).collect());
+    let base = median((0..r).map(|_| spawn_counter(&h, n)).collect());
+    rows.push(Row { name: "hot swap (blocked counter)".into(), ours, base, unit: "us", baseline: "spawn until ready", goal: "report" });
+    let ours = median(runs.iter().map(|r| r.1).collect());
+    let base = median((0..r).map(|_| compile_bare(&h, n)).collect());
+    rows.push(Row { name: "reload prepare".into(), ours, base, unit: "us", baseline: "bare Module::new", goal: "report" });
     }
 
     if want("channel") {

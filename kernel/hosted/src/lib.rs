@@ -466,8 +466,11 @@ fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, suc
                 let state = save_state(&mut store, &instance);
                 store.data().reload.store(false, Ordering::Release);
                 shared.kernel.lock().reloaded(&next.spawned, state);
-                (store, instance, entry) = (next.store, next.instance, next.entry);
+                let old = std::mem::replace(&mut store, next.store);
+                (instance, entry) = (next.instance, next.entry);
                 shared.notify_ended();
+                // Unmapping the old instance's memory is not part of the swap.
+                drop(old);
                 continue;
             }
         }

@@ -17,18 +17,7 @@ fn boot() -> Hosted {
     h
 }
 
-/// The same code under a different hash: an extra custom section.
-fn variant(bytes: &[u8], tag: &str) -> Vec<u8> {
-    let mut v = bytes.to_vec();
-    let name = b"tidemark.variant";
-    let body_len = 1 + name.len() + tag.len();
-    v.push(0);
-    v.push(body_len as u8);
-    v.push(name.len() as u8);
-    v.extend_from_slice(name);
-    v.extend_from_slice(tag.as_bytes());
-    v
-}
+use tidemark_guest_artifacts::variant;
 
 fn ask(h: &Hosted, req: u32, resp: u32, cmd: &str) -> Option<u64> {
     h.with_kernel(|k| k.send(req, cmd.as_bytes())).unwrap();

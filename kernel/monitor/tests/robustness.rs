@@ -20,7 +20,7 @@ impl Target for Core {
         Err("no engine in this test".into())
     }
     fn kill(&self, _: Pid) {}
-    fn reload(&self, _: Pid, _: &str) -> Result<(String, u64), String> {
+    fn reload(&self, _: Pid, _: &str) -> Result<(String, tidemark_monitor::ReloadTiming), String> {
         Err("no engine in this test".into())
     }
     fn board(&self) -> String {
