@@ -1,0 +1,571 @@
+//! The embedded engine: Tidemark's kernel core on the wasmi interpreter,
+//! single-threaded and `no_std + alloc`, for bare-metal boards (QEMU's
+//! riscv32 `virt`, the ESP32-C6) and for tests on the host.
+//!
+//! * Every process is one wasmi [`Store`] whose entry point runs as a
+//!   resumable call. Preemption is by fuel: each turn gets [`SLICE_FUEL`];
+//!   a call that runs dry comes back as `OutOfFuel` and is resumed on its
+//!   next turn, so a spinning guest only ever costs its own slices.
+//! * Hostcall semantics are the core's ([`Kernel::hostcall`]), the same as
+//!   on wasmtime. When the core answers "would block", the host function
+//!   returns a [`Park`] host error: wasmi hands back a resumable invocation,
+//!   the scheduler retries the hostcall on later turns and resumes the guest
+//!   with its result, exactly the retry the threaded engine does after a park.
+//! * The engine never blocks; the board's main loop calls [`Embedded::turn`]
+//!   and serves the monitor between turns, and may sleep until
+//!   [`Turn::next_deadline`] when nothing is runnable.
+
+#![no_std]
+
+extern crate alloc;
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::fmt;
+
+use tidemark_abi::{Class, Classes, ENTRY_EXPORT, IMPORT_MODULE};
+use tidemark_kernel::package::Hash;
+use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnError, SpawnSpec, Spawned, Wait};
+use wasmi::{
+    Caller, Engine, Func, Instance, Linker, Memory, Module, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store, Val,
+};
+
+/// Fuel per turn: about this many wasm instructions before the next process.
+pub const SLICE_FUEL: u64 = 20_000;
+
+/// Fuel a module's start function (and a state save at reload) may use.
+pub const START_FUEL: u64 = 2_000_000;
+
+/// Largest state a process may hand to its successor.
+const MAX_STATE: usize = 64 * 1024;
+
+/// Why a guest's call was suspended by a host function.
+#[derive(Debug)]
+enum Park {
+    /// The core answered `Block`: retry `number(args)` when it may succeed.
+    Blocked { number: u16, args: [i64; 8], argc: usize, wait: Wait },
+    /// `proc_exit`.
+    Exit(i32),
+}
+
+impl fmt::Display for Park {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Park::Blocked { number, wait, .. } => write!(f, "hostcall {number} waits for {wait:?}"),
+            Park::Exit(code) => write!(f, "exit({code})"),
+        }
+    }
+}
+
+impl core::error::Error for Park {}
+impl wasmi::errors::HostError for Park {}
+
+/// Per-process data inside its store.
+pub struct ProcData {
+    pid: Pid,
+    kernel: Rc<RefCell<Kernel>>,
+    memory: Option<Memory>,
+    memory_limit: usize,
+    /// The size a refused `memory.grow` asked for.
+    over_limit: Option<usize>,
+}
+
+impl wasmi::ResourceLimiter for ProcData {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool, wasmi_core::LimiterError> {
+        if desired > self.memory_limit {
+            // Trap, as the hosted engine does: a guest past its limit is a bug
+            // worth seeing, not a `memory.grow` returning -1 it may ignore.
+            self.over_limit = Some(desired);
+            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
+        }
+        self.kernel.borrow_mut().report_memory(self.pid, desired);
+        Ok(true)
+    }
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool, wasmi_core::LimiterError> {
+        Ok(desired <= 100_000)
+    }
+    fn instances(&self) -> usize {
+        1
+    }
+    fn tables(&self) -> usize {
+        4
+    }
+    fn memories(&self) -> usize {
+        1
+    }
+}
+
+/// Where a process's entry-point call stands.
+enum Run {
+    /// Not started yet.
+    Fresh(Func),
+    /// Ran out of fuel: resume on its next turn.
+    Sliced(ResumableCallOutOfFuel),
+    /// Suspended in a hostcall the core said would block.
+    Blocked { call: ResumableCallHostTrap, number: u16, args: [i64; 8], argc: usize, wait: Wait },
+}
+
+struct Proc {
+    store: Store<ProcData>,
+    instance: Instance,
+    run: Option<Run>,
+}
+
+/// Why a spawn or reload failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineError {
+    /// The kernel refused (no package, bad manifest, bad grant).
+    Spawn(SpawnError),
+    /// The module failed to compile, link or start; the process ended.
+    Module {
+        /// The process that was to run it.
+        pid: Pid,
+        /// What wasmi said.
+        message: String,
+    },
+    /// A reload was refused; the running module stays.
+    Reload {
+        /// The process.
+        pid: Pid,
+        /// Why.
+        message: String,
+    },
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Spawn(e) => write!(f, "{e}"),
+            EngineError::Module { pid, message } => write!(f, "pid {pid} failed to start: {message}"),
+            EngineError::Reload { pid, message } => write!(f, "pid {pid} not reloaded: {message}"),
+        }
+    }
+}
+
+/// What one [`Embedded::turn`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Turn {
+    /// Processes that ran wasm this turn.
+    pub ran: usize,
+    /// Processes still alive.
+    pub live: usize,
+    /// Earliest time (kernel ns) a sleeping process wakes, if any sleeps.
+    pub next_deadline: Option<u64>,
+}
+
+/// What a hot reload did (kernel clock, ns).
+#[derive(Clone, Debug)]
+pub struct Reloaded {
+    /// The process (same pid).
+    pub pid: Pid,
+    /// Module now running.
+    pub hash: Hash,
+    /// Compile, link and instantiate while the old instance kept its state.
+    pub prepare_ns: u64,
+    /// State handed over and the successor installed.
+    pub swap_ns: u64,
+}
+
+struct Inner {
+    engine: Engine,
+    linkers: BTreeMap<u32, Rc<Linker<ProcData>>>,
+    modules: BTreeMap<Hash, Module>,
+    procs: BTreeMap<Pid, Proc>,
+    /// Killed while taking their turn (out of `procs`): ended after it.
+    doomed: BTreeSet<Pid>,
+}
+
+/// A kernel on wasmi. Single-threaded: the board's loop owns it.
+pub struct Embedded {
+    kernel: Rc<RefCell<Kernel>>,
+    inner: RefCell<Inner>,
+    board: &'static str,
+}
+
+macro_rules! link_catalogue {
+    ($( $(#[doc = $doc:literal])* $num:literal $class:ident $name:ident ( $( $arg:ident : $ty:ident ),* ) -> $ret:ident ; )*) => {
+        /// Links every hostcall: the core's call for granted classes, a
+        /// `PermissionDenied` stub for the rest.
+        fn link(linker: &mut Linker<ProcData>, classes: Classes) -> Result<(), wasmi::Error> {
+            $(
+                if classes.has(Class::$class) {
+                    linker.func_wrap(IMPORT_MODULE, stringify!($name),
+                        |mut caller: Caller<'_, ProcData>, $($arg: $ty),*| -> Result<$ret, wasmi::Error> {
+                            dispatch(&mut caller, $num, &[$($arg as i64),*]).map(|v| v as $ret)
+                        })?;
+                } else {
+                    linker.func_wrap(IMPORT_MODULE, stringify!($name),
+                        |caller: Caller<'_, ProcData>, $($arg: $ty),*| -> $ret {
+                            $( let _ = $arg; )*
+                            let d = caller.data();
+                            d.kernel.borrow_mut().deny(d.pid, $num) as $ret
+                        })?;
+                }
+            )*
+            Ok(())
+        }
+    };
+}
+
+tidemark_abi::for_each_hostcall!(link_catalogue);
+
+/// One hostcall from a running guest: the core's answer, or a [`Park`].
+fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> Result<i64, wasmi::Error> {
+    let memory = caller.data().memory;
+    let (mem, data): (&mut [u8], &mut ProcData) = match memory {
+        Some(m) => m.data_and_store_mut(&mut *caller),
+        None => (&mut [], caller.data_mut()),
+    };
+    let outcome = data.kernel.borrow_mut().hostcall(data.pid, number, args, mem);
+    match outcome {
+        Outcome::Return(v) => Ok(v),
+        Outcome::Exit(code) => Err(wasmi::Error::host(Park::Exit(code))),
+        Outcome::Block(wait) => {
+            let mut a = [0i64; 8];
+            a[..args.len()].copy_from_slice(args);
+            Err(wasmi::Error::host(Park::Blocked { number, args: a, argc: args.len(), wait }))
+        }
+    }
+}
+
+fn engine_config() -> wasmi::Config {
+    let mut c = wasmi::Config::default();
+    c.consume_fuel(true);
+    // Eager: lazily translating a function charges its compile fuel to the
+    // running slice, and a slice too short for it fails instead of yielding.
+    c.compilation_mode(wasmi::CompilationMode::Eager);
+    c
+}
+
+impl Embedded {
+    /// Boots a kernel on wasmi. `clock` gives ns since boot; `board` is what
+    /// `info` reports.
+    pub fn boot(config: Config, clock: fn() -> u64, board: &'static str) -> Embedded {
+        Embedded {
+            kernel: Rc::new(RefCell::new(Kernel::new(config, clock))),
+            inner: RefCell::new(Inner { engine: Engine::new(&engine_config()), linkers: BTreeMap::new(), modules: BTreeMap::new(), procs: BTreeMap::new(), doomed: BTreeSet::new() }),
+            board,
+        }
+    }
+
+    /// Board name.
+    pub fn board(&self) -> &'static str {
+        self.board
+    }
+
+    /// Runs `f` on the kernel, then carries out the effects it produced.
+    pub fn with_kernel<R>(&self, f: impl FnOnce(&mut Kernel) -> R) -> R {
+        let (r, effects) = {
+            let mut k = self.kernel.borrow_mut();
+            let r = f(&mut k);
+            (r, k.take_effects())
+        };
+        self.apply(effects);
+        r
+    }
+
+    /// Installs a module into the package cache.
+    pub fn install(&self, name: &str, bytes: &[u8]) -> Result<Hash, tidemark_abi::Error> {
+        self.kernel.borrow_mut().install(name, Arc::from(bytes), false)
+    }
+
+    /// Spawns a process and instantiates it (its start function runs now,
+    /// within [`START_FUEL`]); its entry point runs on later turns.
+    pub fn spawn(&self, spec: SpawnSpec) -> Result<Pid, EngineError> {
+        let s = self.kernel.borrow_mut().spawn(spec).map_err(EngineError::Spawn)?;
+        let pid = s.pid;
+        self.start(s)?;
+        Ok(pid)
+    }
+
+    /// Kills a process now (between turns every process is at a safe point).
+    pub fn kill(&self, pid: Pid) {
+        let removed = self.inner.borrow_mut().procs.remove(&pid).is_some();
+        if removed {
+            self.end(pid, Exit::Killed);
+        } else if self.kernel.borrow().process(pid).is_some_and(|p| !matches!(p.state, tidemark_kernel::ProcState::Ended(_))) {
+            // Mid-turn (a guest killing itself or the one running): after it.
+            self.inner.borrow_mut().doomed.insert(pid);
+        }
+    }
+
+    /// Whether `pid` has a live instance.
+    pub fn is_live(&self, pid: Pid) -> bool {
+        self.inner.borrow().procs.contains_key(&pid)
+    }
+
+    /// Swaps `pid` to `package`: the new module is compiled and instantiated
+    /// first; only if that works is the old one (stopped between turns, so at
+    /// a safe point) asked for its state and replaced. Pid, capabilities and
+    /// attachments stay.
+    pub fn reload(&self, pid: Pid, package: &str) -> Result<Reloaded, EngineError> {
+        let now = || self.kernel.borrow().now();
+        let t0 = now();
+        let s = self.kernel.borrow_mut().prepare_reload(pid, package).map_err(EngineError::Spawn)?;
+        let fail = |message: String| EngineError::Reload { pid, message };
+        if !self.is_live(pid) {
+            return Err(fail("no live instance".into()));
+        }
+        let next = self.instantiate(&s).map_err(fail)?;
+        let t1 = now();
+        let state = {
+            let mut inner = self.inner.borrow_mut();
+            let old = inner.procs.get_mut(&pid).expect("checked live");
+            save_state(old)
+        };
+        self.inner.borrow_mut().procs.insert(pid, next);
+        self.kernel.borrow_mut().reloaded(&s, state);
+        Ok(Reloaded { pid, hash: s.hash, prepare_ns: t1 - t0, swap_ns: now() - t1 })
+    }
+
+    /// Gives every runnable process one slice, in pid order; retries the
+    /// hostcalls of blocked ones first. Never blocks.
+    pub fn turn(&self) -> Turn {
+        let pids: Vec<Pid> = self.inner.borrow().procs.keys().copied().collect();
+        let mut turn = Turn::default();
+        for pid in pids {
+            let Some(mut p) = self.inner.borrow_mut().procs.remove(&pid) else { continue };
+            let outcome = self.step(&mut p);
+            match outcome {
+                Step::Ran | Step::Idle(None) => {}
+                Step::Idle(Some(t)) => turn.next_deadline = Some(turn.next_deadline.map_or(t, |d: u64| d.min(t))),
+                Step::Ended(exit) => {
+                    self.end(pid, exit);
+                    turn.ran += 1;
+                    continue;
+                }
+            }
+            if matches!(outcome, Step::Ran) {
+                turn.ran += 1;
+            }
+            if self.inner.borrow_mut().doomed.remove(&pid) {
+                drop(p);
+                self.end(pid, Exit::Killed);
+                continue;
+            }
+            self.inner.borrow_mut().procs.insert(pid, p);
+        }
+        turn.live = self.inner.borrow().procs.len();
+        turn
+    }
+
+    /// One turn of one process.
+    fn step(&self, p: &mut Proc) -> Step {
+        let Some(run) = p.run.take() else { return Step::Ended(Exit::Code(0)) };
+        let result = match run {
+            Run::Fresh(f) => {
+                let _ = p.store.set_fuel(SLICE_FUEL);
+                let pid = p.store.data().pid;
+                self.kernel.borrow_mut().started(pid);
+                f.call_resumable(&mut p.store, &[], &mut [])
+            }
+            Run::Sliced(call) => {
+                let _ = p.store.set_fuel(SLICE_FUEL);
+                call.resume(&mut p.store, &mut [])
+            }
+            Run::Blocked { call, number, args, argc, wait } => {
+                let retried = match wait {
+                    // Sleeps and yields complete once resumed; 0 is their result.
+                    Wait::Until(t) if self.kernel.borrow().now() < t => {
+                        p.run = Some(Run::Blocked { call, number, args, argc, wait });
+                        return Step::Idle(Some(t));
+                    }
+                    Wait::Until(_) | Wait::Yield => Outcome::Return(0),
+                    Wait::Readable(_) | Wait::Writable(_) => {
+                        let pid = p.store.data().pid;
+                        let (mem, data) = match p.store.data().memory {
+                            Some(m) => m.data_and_store_mut(&mut p.store),
+                            None => (&mut [][..], p.store.data_mut()),
+                        };
+                        let o = data.kernel.borrow_mut().hostcall(pid, number, &args[..argc], mem);
+                        let effects = self.kernel.borrow_mut().take_effects();
+                        self.apply(effects);
+                        o
+                    }
+                };
+                match retried {
+                    Outcome::Block(w) => {
+                        p.run = Some(Run::Blocked { call, number, args, argc, wait: w });
+                        return Step::Idle(match w {
+                            Wait::Until(t) => Some(t),
+                            _ => None,
+                        });
+                    }
+                    Outcome::Exit(code) => return Step::Ended(Exit::Code(code)),
+                    Outcome::Return(v) => {
+                        let ty = call.host_func().ty(&p.store);
+                        let value = match ty.results().first() {
+                            Some(wasmi::ValType::I64) => Val::I64(v),
+                            _ => Val::I32(v as i32),
+                        };
+                        let _ = p.store.set_fuel(SLICE_FUEL);
+                        call.resume(&mut p.store, &[value], &mut [])
+                    }
+                }
+            }
+        };
+        let effects = self.kernel.borrow_mut().take_effects();
+        self.apply(effects);
+        match result {
+            Ok(ResumableCall::Finished) => Step::Ended(Exit::Code(0)),
+            Ok(ResumableCall::OutOfFuel(call)) => {
+                p.run = Some(Run::Sliced(call));
+                Step::Ran
+            }
+            Ok(ResumableCall::HostTrap(call)) => match call.host_error().downcast_ref::<Park>() {
+                Some(Park::Exit(code)) => Step::Ended(Exit::Code(*code)),
+                Some(Park::Blocked { number, args, argc, wait }) => {
+                    let (number, args, argc, wait) = (*number, *args, *argc, *wait);
+                    p.run = Some(Run::Blocked { call, number, args, argc, wait });
+                    Step::Ran
+                }
+                None => Step::Ended(Exit::Trap(call.host_error().to_string())),
+            },
+            Err(e) => Step::Ended(Exit::Trap(trap_message(&e, p.store.data()))),
+        }
+    }
+
+    /// Carries out what the kernel asked of the engine. Wake-ups need no
+    /// work: blocked processes retry on every turn.
+    fn apply(&self, effects: Effects) {
+        for pid in effects.kill {
+            self.kill(pid);
+        }
+        for s in effects.spawn {
+            let _ = self.start(s);
+        }
+    }
+
+    fn end(&self, pid: Pid, exit: Exit) {
+        let effects = {
+            let mut k = self.kernel.borrow_mut();
+            k.exit(pid, exit);
+            k.take_effects()
+        };
+        self.apply(effects);
+    }
+
+    fn start(&self, s: Spawned) -> Result<(), EngineError> {
+        let pid = s.pid;
+        match self.instantiate(&s) {
+            Ok(p) => {
+                self.inner.borrow_mut().procs.insert(pid, p);
+                Ok(())
+            }
+            Err(message) => {
+                self.end(pid, Exit::Failed(message.clone()));
+                Err(EngineError::Module { pid, message })
+            }
+        }
+    }
+
+    /// Compiles (cached by hash), links (cached by classes) and instantiates,
+    /// running the start function within [`START_FUEL`].
+    fn instantiate(&self, s: &Spawned) -> Result<Proc, String> {
+        let (engine, module, linker) = {
+            let mut inner = self.inner.borrow_mut();
+            let engine = inner.engine.clone();
+            let module = match inner.modules.get(&s.hash) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = Module::new(&engine, &s.bytes[..]).map_err(|e| format!("{e}"))?;
+                    inner.modules.insert(s.hash, m.clone());
+                    m
+                }
+            };
+            let key = s.classes.0 as u32;
+            let linker = match inner.linkers.get(&key) {
+                Some(l) => l.clone(),
+                None => {
+                    let mut l = Linker::new(&engine);
+                    link(&mut l, s.classes).map_err(|e| format!("{e}"))?;
+                    let l = Rc::new(l);
+                    inner.linkers.insert(key, l.clone());
+                    l
+                }
+            };
+            (engine, module, linker)
+        };
+        let data = ProcData { pid: s.pid, kernel: self.kernel.clone(), memory: None, memory_limit: s.memory_limit, over_limit: None };
+        let mut store = Store::new(&engine, data);
+        store.limiter(|d| d as &mut dyn wasmi::ResourceLimiter);
+        store.set_fuel(START_FUEL).map_err(|e| format!("{e}"))?;
+        let instance = linker.instantiate_and_start(&mut store, &module).map_err(|e| start_error(&e))?;
+        let memory = instance.get_memory(&store, "memory");
+        store.data_mut().memory = memory;
+        if let Some(m) = memory {
+            let size = m.data_size(&store);
+            self.kernel.borrow_mut().report_memory(s.pid, size);
+        }
+        let entry = instance.get_func(&store, ENTRY_EXPORT).ok_or_else(|| format!("the module exports no `{ENTRY_EXPORT}`"))?;
+        if entry.ty(&store).params().len() + entry.ty(&store).results().len() != 0 {
+            return Err(format!("`{ENTRY_EXPORT}` must take and return nothing"));
+        }
+        Ok(Proc { store, instance, run: Some(Run::Fresh(entry)) })
+    }
+}
+
+enum Step {
+    Ran,
+    Idle(Option<u64>),
+    Ended(Exit),
+}
+
+fn start_error(e: &wasmi::Error) -> String {
+    if e.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) {
+        return format!("start function ran past its budget of {START_FUEL} fuel");
+    }
+    format!("{e}")
+}
+
+fn trap_message(e: &wasmi::Error, d: &ProcData) -> String {
+    match d.over_limit {
+        Some(desired) => format!("memory limit exceeded: grow to {desired} bytes, limit {} bytes", d.memory_limit),
+        None => format!("{e}"),
+    }
+}
+
+/// Calls the old instance's `tidemark_save`, if any, within [`START_FUEL`];
+/// returns the bytes it points at (empty when absent or misbehaving).
+fn save_state(p: &mut Proc) -> Vec<u8> {
+    let Ok(save) = p.instance.get_typed_func::<(), i64>(&p.store, tidemark_abi::SAVE_EXPORT) else { return Vec::new() };
+    if p.store.set_fuel(START_FUEL).is_err() {
+        return Vec::new();
+    }
+    let Ok(packed) = save.call(&mut p.store, ()) else { return Vec::new() };
+    let (ptr, len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xFFFF_FFFF) as usize);
+    let Some(memory) = p.store.data().memory else { return Vec::new() };
+    let data = memory.data(&p.store);
+    match ptr.checked_add(len) {
+        Some(end) if end <= data.len() && len <= MAX_STATE => data[ptr..end].to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+impl tidemark_monitor::server::Target for Embedded {
+    fn with_kernel(&self, f: &mut dyn FnMut(&mut Kernel)) {
+        Embedded::with_kernel(self, |k| f(k));
+    }
+    fn spawn(&self, spec: SpawnSpec) -> Result<Pid, String> {
+        Embedded::spawn(self, spec).map_err(|e| e.to_string())
+    }
+    fn kill(&self, pid: Pid) {
+        Embedded::kill(self, pid);
+    }
+    fn reload(&self, pid: Pid, package: &str) -> Result<(String, tidemark_monitor::ReloadTiming), String> {
+        Embedded::reload(self, pid, package)
+            .map(|r| (r.hash.hex(), tidemark_monitor::ReloadTiming { prepare_ns: r.prepare_ns, swap_ns: r.swap_ns }))
+            .map_err(|e| e.to_string())
+    }
+    fn board(&self) -> String {
+        self.board.into()
+    }
+    fn engine(&self) -> String {
+        "wasmi 2".into()
+    }
+}
