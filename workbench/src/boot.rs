@@ -25,9 +25,19 @@ pub fn hosted_empty() -> Arc<Hosted> {
     Arc::new(Hosted::boot(Config::default()))
 }
 
+/// What keeps a booted kernel alive for as long as a session uses it (held,
+/// never read).
+#[allow(dead_code)]
+pub enum Instance {
+    /// A hosted kernel in this process.
+    Hosted(Arc<Hosted>),
+    /// A QEMU machine (stopped when dropped).
+    Qemu(crate::qemu::Qemu),
+}
+
 /// A session on a new kernel of `board`, or on the one listening at `attach`.
-/// The kernel handle is returned so it lives as long as the session.
-pub fn session(board: Board, attach: Option<&Path>) -> Result<(Session, Option<Arc<Hosted>>), String> {
+/// The instance is returned so it lives as long as the session.
+pub fn session(board: Board, attach: Option<&Path>) -> Result<(Session, Option<Instance>), String> {
     if let Some(path) = attach {
         let client = Client::connect(path).map_err(|e| format!("cannot attach to {}: {e}", path.display()))?;
         return Ok((Session::new(client), None));
@@ -37,23 +47,50 @@ pub fn session(board: Board, attach: Option<&Path>) -> Result<(Session, Option<A
             let k = hosted();
             let link = tidemark_hosted::monitor::connect_in_process(k.clone()).map_err(|e| e.to_string())?;
             let client = Client::attach(link).map_err(|e| e.to_string())?;
-            Ok((Session::new(client), Some(k)))
+            Ok((Session::new(client), Some(Instance::Hosted(k))))
+        }
+        Board::QemuRiscv32 => {
+            let mut q = crate::qemu::Qemu::boot(&crate::qemu::image()?, None)?;
+            let client = q.attach()?;
+            Ok((Session::new(client), Some(Instance::Qemu(q))))
         }
     }
 }
 
-/// `tidemark boot hosted --listen PATH`: serve until interrupted.
-pub fn serve(board: Board, path: &Path) -> Result<ExitCode, String> {
-    let Board::Hosted = board;
-    let k = hosted();
-    let listener = tidemark_hosted::monitor::listen(k, path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+/// `tidemark boot BOARD [--listen PATH]`: with `--listen`, serve the
+/// monitor there until interrupted; without (QEMU only), attach and open the REPL.
+pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let stop = Arc::new(AtomicBool::new(false));
-    let s = stop.clone();
-    ctrlc::set_handler(move || s.store(true, Ordering::Release)).map_err(|e| e.to_string())?;
-    eprintln!("tidemark: hosted kernel listening on {} (Ctrl-C to stop)", listener.path().display());
-    while !stop.load(Ordering::Acquire) {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    let wait = |what: String| -> Result<ExitCode, String> {
+        let s = stop.clone();
+        ctrlc::set_handler(move || s.store(true, Ordering::Release)).map_err(|e| e.to_string())?;
+        eprintln!("tidemark: {what} (Ctrl-C to stop)");
+        while !stop.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(ExitCode::SUCCESS)
+    };
+    match (board, listen) {
+        (Board::Hosted, None) => Err("`tidemark boot hosted` needs --listen PATH (or use `tidemark shell`)".into()),
+        (Board::Hosted, Some(path)) => {
+            let listener = tidemark_hosted::monitor::listen(hosted(), path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+            let r = wait(format!("hosted kernel listening on {}", listener.path().display()));
+            drop(listener);
+            r
+        }
+        (Board::QemuRiscv32, Some(path)) => {
+            let mut q = crate::qemu::Qemu::boot(&crate::qemu::image()?, Some(path))?;
+            let r = wait(format!("qemu-riscv32 booted; its UART is {}", path.display()));
+            if let Some(status) = q.exited() {
+                return Err(format!("QEMU exited ({status})"));
+            }
+            drop(q);
+            let _ = std::fs::remove_file(path);
+            r
+        }
+        (Board::QemuRiscv32, None) => {
+            let (mut s, _q) = session(board, None)?;
+            crate::interact(&mut s, json)
+        }
     }
-    drop(listener);
-    Ok(ExitCode::SUCCESS)
 }

@@ -86,7 +86,7 @@ fn call(c: &mut Client, req: Request) -> Result<Response, String> {
 /// Builds every guest, saying so; stops at the first failure.
 pub fn build_all(project: &Project) -> Result<Vec<Built>, String> {
     if project.guests.iter().any(|g| matches!(g.source, Source::Cargo { .. })) {
-        guest_build::ensure_target()?;
+        guest_build::ensure_target(guest_build::TARGET)?;
     }
     let mut built = Vec::new();
     for g in &project.guests {

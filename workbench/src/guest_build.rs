@@ -34,19 +34,28 @@ impl std::fmt::Display for BuildError {
     }
 }
 
-/// Installs the wasm32 target with rustup when it is missing, saying so.
-pub fn ensure_target() -> Result<(), String> {
+/// Installs a Rust target with rustup when it is missing, saying so.
+pub fn ensure_target(target: &str) -> Result<(), String> {
     let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
     match installed {
-        Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET) => Ok(()),
+        Ok(o) if String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target) => Ok(()),
         Ok(_) => {
-            eprintln!("tidemark: the {TARGET} target is missing; installing it (rustup target add {TARGET})");
-            match Command::new("rustup").args(["target", "add", TARGET]).status() {
+            eprintln!("tidemark: the {target} target is missing; installing it (rustup target add {target})");
+            match Command::new("rustup").args(["target", "add", target]).status() {
                 Ok(s) if s.success() => Ok(()),
-                _ => Err(format!("could not install {TARGET}; run `rustup target add {TARGET}`")),
+                _ => Err(format!("could not install {target}; run `rustup target add {target}`")),
             }
         }
-        Err(_) => Err(format!("rustup not found: install the {TARGET} target for your toolchain by hand")),
+        Err(_) => Err(format!("rustup not found: install the {target} target for your toolchain by hand")),
+    }
+}
+
+/// Clears what a nested cargo must not inherit: neither the flags nor the
+/// jobserver of whatever started us (a jobserver named by fd numbers may not
+/// be ours to use).
+pub fn clean_env(cmd: &mut Command) {
+    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+        cmd.env_remove(var);
     }
 }
 
@@ -62,11 +71,7 @@ pub fn build(project: &Project, g: &GuestSpec) -> Result<Built, BuildError> {
                 .arg(dir.join("Cargo.toml"))
                 .arg("--target-dir")
                 .arg(&target_dir);
-            // Neither the flags nor the jobserver of whatever started us: a
-            // jobserver named by fd numbers may not be ours to use.
-            for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
-                cmd.env_remove(var);
-            }
+            clean_env(&mut cmd);
             let out = cmd.output().map_err(|e| fail(format!("could not run cargo: {e}")))?;
             if !out.status.success() {
                 return Err(fail(String::from_utf8_lossy(&out.stderr).into_owned()));

@@ -7,6 +7,7 @@ mod dev;
 mod guest_build;
 mod new;
 mod project;
+mod qemu;
 mod run;
 mod tui;
 mod watch;
@@ -31,6 +32,9 @@ struct Cli {
 pub enum Board {
     /// The kernel inside this process, on wasmtime.
     Hosted,
+    /// The no_std kernel on wasmi in QEMU's riscv32 `virt` machine, over its UART.
+    #[value(name = "qemu-riscv32")]
+    QemuRiscv32,
 }
 
 impl Board {
@@ -38,6 +42,7 @@ impl Board {
     pub fn name(self) -> &'static str {
         match self {
             Board::Hosted => "hosted",
+            Board::QemuRiscv32 => "qemu-riscv32",
         }
     }
 }
@@ -102,9 +107,14 @@ enum Cmd {
         /// Board to boot.
         #[arg(value_enum, env = "TIDEMARK_BOARD", default_value = "hosted")]
         board: Board,
-        /// Serve the monitor on this Unix socket (created mode 0600).
+        /// Serve the monitor on this Unix socket (created mode 0600) instead
+        /// of opening the REPL; required for `hosted`. For `qemu-riscv32`
+        /// it is the emulated UART itself.
         #[arg(long, env = "TIDEMARK_LISTEN")]
-        listen: PathBuf,
+        listen: Option<PathBuf>,
+        /// Print results as JSON (REPL).
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
     },
     /// Attach to a running kernel's monitor socket and open the REPL.
     Attach {
@@ -134,7 +144,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Shell { on } => boot::session(on.board, on.attach.as_deref()).and_then(|(mut s, _k)| interact(&mut s, on.json)),
         Cmd::Attach { addr, json } => boot::session(Board::Hosted, Some(&addr)).and_then(|(mut s, _k)| interact(&mut s, json)),
-        Cmd::Boot { board, listen } => boot::serve(board, &listen),
+        Cmd::Boot { board, listen, json } => boot::boot(board, listen.as_deref(), json),
         Cmd::Dev { dir, board: _, script, no_tui, json } => dev::run(dev::DevOptions { dir, script, no_tui, json }),
         Cmd::New { name, template, list, json } => new::run(name.as_deref(), &template, list, json),
         Cmd::Run { scripts, on, junit } => run::scripts(&scripts, on.board, on.attach.as_deref(), on.json, junit.as_deref()),

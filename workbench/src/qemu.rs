@@ -1,0 +1,161 @@
+//! The `qemu-riscv32` board: build the kernel image (with its boot bundle),
+//! start `qemu-system-riscv32 -machine virt`, and reach the monitor on the
+//! emulated UART, which QEMU exposes as a Unix socket.
+//!
+//! The image crate lives in `boards/qemu-riscv32/kernel` (its own workspace);
+//! `TIDEMARK_BOARDS_DIR` points elsewhere when the binary runs away from the
+//! source tree.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tidemark_shell::Client;
+
+/// The board's Rust target.
+pub const TARGET: &str = "riscv32imac-unknown-none-elf";
+const QEMU: &str = "qemu-system-riscv32";
+
+fn boards_dir() -> PathBuf {
+    std::env::var_os("TIDEMARK_BOARDS_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards"), PathBuf::from)
+}
+
+fn build_dir() -> PathBuf {
+    std::env::var_os("TIDEMARK_BOARD_TARGET_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/boards"), PathBuf::from)
+}
+
+/// Checks that QEMU is installed, saying how to install it when it is not.
+pub fn ensure_qemu() -> Result<(), String> {
+    match Command::new(QEMU).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+        Ok(s) if s.success() => Ok(()),
+        _ => Err(format!(
+            "{QEMU} not found: install it with `sudo apt-get install qemu-system-misc` (Debian/Ubuntu) or run ./scripts/setup"
+        )),
+    }
+}
+
+/// Writes the example guests as the boot bundle (only files whose bytes
+/// changed, so an unchanged bundle does not relink the image).
+fn write_bundle(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for g in tidemark_guest_artifacts::ALL {
+        let path = dir.join(format!("{}.wasm", g.name));
+        if std::fs::read(&path).ok().as_deref() != Some(g.bytes) {
+            std::fs::write(&path, g.bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the kernel image once per run of the workbench; returns its path.
+pub fn image() -> Result<PathBuf, String> {
+    static IMAGE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    IMAGE.get_or_init(build_image).clone()
+}
+
+fn build_image() -> Result<PathBuf, String> {
+    crate::guest_build::ensure_target(TARGET)?;
+    let krate = boards_dir().join("qemu-riscv32/kernel");
+    if !krate.join("Cargo.toml").exists() {
+        return Err(format!("the qemu-riscv32 kernel crate is not at {} (set TIDEMARK_BOARDS_DIR)", krate.display()));
+    }
+    let target_dir = build_dir();
+    let bundle = target_dir.join("qemu-riscv32-bundle");
+    write_bundle(&bundle)?;
+    eprintln!("tidemark: building the qemu-riscv32 kernel image");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Run inside the crate: its .cargo/config.toml picks the target and linker script.
+    cmd.current_dir(&krate).args(["build", "--release", "--color", "never", "--target-dir"]).arg(&target_dir).env("TIDEMARK_BUNDLE", &bundle);
+    crate::guest_build::clean_env(&mut cmd);
+    let out = cmd.output().map_err(|e| format!("could not run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("building the qemu-riscv32 kernel failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()));
+    }
+    Ok(target_dir.join(TARGET).join("release/tidemark-qemu-riscv32"))
+}
+
+/// A running QEMU; dropping it stops the machine.
+pub struct Qemu {
+    child: Child,
+    /// The UART's socket.
+    pub socket: PathBuf,
+    owns_socket: bool,
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if self.owns_socket {
+            let _ = std::fs::remove_file(&self.socket);
+        }
+    }
+}
+
+impl Qemu {
+    /// Boots `image`, its UART on `socket` (a fresh temporary path if none).
+    pub fn boot(image: &Path, socket: Option<&Path>) -> Result<Qemu, String> {
+        ensure_qemu()?;
+        let owns_socket = socket.is_none();
+        let socket = socket.map_or_else(
+            || {
+                static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                std::env::temp_dir().join(format!("tidemark-qemu-{}-{n}.sock", std::process::id()))
+            },
+            Path::to_path_buf,
+        );
+        if socket.exists() {
+            return Err(format!("{} exists; refusing to replace it", socket.display()));
+        }
+        let child = Command::new(QEMU)
+            .args(["-machine", "virt", "-bios", "none", "-m", "128M", "-smp", "1", "-display", "none", "-monitor", "none", "-no-reboot"])
+            .arg("-chardev")
+            .arg(format!("socket,id=uart,path={},server=on,wait=off", socket.display()))
+            .args(["-serial", "chardev:uart", "-kernel"])
+            .arg(image)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {QEMU}: {e}"))?;
+        let mut q = Qemu { child, socket, owns_socket };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !q.socket.exists() {
+            if let Some(status) = q.child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!("QEMU exited at boot ({status}): {}", q.stderr()));
+            }
+            if Instant::now() > deadline {
+                return Err("QEMU did not create its serial socket within 20 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The monitor is full control of the kernel: owner only.
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&q.socket, std::fs::Permissions::from_mode(0o600));
+        Ok(q)
+    }
+
+    /// Attaches a client over the serial line.
+    pub fn attach(&mut self) -> Result<Client, String> {
+        Client::connect(&self.socket).map_err(|e| match self.child.try_wait() {
+            Ok(Some(status)) => format!("QEMU exited ({status}): {}", self.stderr()),
+            _ => format!("cannot attach over the serial line: {e}"),
+        })
+    }
+
+    /// Whether QEMU is still running; its exit status if not.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut s = String::new();
+        if let Some(e) = self.child.stderr.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s.trim().to_string()
+    }
+}
