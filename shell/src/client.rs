@@ -37,9 +37,21 @@ pub struct Client {
 impl Client {
     /// Attaches over `stream`: says hello and checks the protocol version.
     pub fn attach(stream: UnixStream) -> Result<Client, ClientError> {
-        let placeholder = KernelInfo { version: String::new(), protocol: 0, abi: 0, board: String::new(), engine: String::new(), uptime_ns: 0 };
-        let mut c = Client { stream, decoder: Decoder::new(), next_id: 1, events: VecDeque::new(), kernel: placeholder, timeout: Duration::from_secs(10) };
-        match c.request(Request::Hello { version: PROTOCOL_VERSION, client: "tidemark".into() })? {
+        let placeholder = KernelInfo { version: String::new(), protocol: 0, abi: 0, board: String::new(), engine: String::new(), uptime_ns: 0, memory: None };
+        let mut c = Client { stream, decoder: Decoder::new(), next_id: 1, events: VecDeque::new(), kernel: placeholder, timeout: Duration::from_millis(250) };
+        // A machine still booting may lose the first bytes (a UART resetting
+        // its FIFO): say hello again, briefly, before waiting in earnest.
+        let hello = || Request::Hello { version: PROTOCOL_VERSION, client: "tidemark".into() };
+        let mut answer = c.request(hello());
+        for wait in [1, 10] {
+            if !matches!(answer, Err(ClientError::Timeout(_))) {
+                break;
+            }
+            c.timeout = Duration::from_secs(wait);
+            answer = c.request(hello());
+        }
+        c.timeout = Duration::from_secs(10);
+        match answer? {
             Response::Hello(info) => {
                 c.kernel = info;
                 Ok(c)

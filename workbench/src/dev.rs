@@ -186,6 +186,8 @@ pub fn spawn_reloader(mut c: Client, project: Project, changes: Receiver<Change>
 pub struct DevOptions {
     /// Project directory.
     pub dir: PathBuf,
+    /// Board (the manifest's when not given).
+    pub board: Option<crate::Board>,
     /// Run this scripted session instead of the interactive screen.
     pub script: Option<PathBuf>,
     /// Line REPL even on a terminal.
@@ -210,15 +212,30 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(1));
         }
     };
-    eprintln!("tidemark: booting {} for {}", project.board, project.name);
-    let kernel = crate::boot::hosted_empty();
-    let link = |k: &std::sync::Arc<tidemark_hosted::Hosted>| -> Result<Client, String> {
-        let s = tidemark_hosted::monitor::connect_in_process(k.clone()).map_err(|e| e.to_string())?;
-        Client::attach(s).map_err(|e| e.to_string())
+    let board = match opts.board {
+        Some(b) => b,
+        None => <crate::Board as clap::ValueEnum>::from_str(&project.board, false).map_err(|e| format!("board `{}`: {e}", project.board))?,
     };
+    eprintln!("tidemark: booting {} for {}", board.name(), project.name);
+    // Every part of the session (REPL, screen, reloader) gets its own link.
+    let (_instance, links): (crate::boot::Instance, Box<dyn Fn() -> std::io::Result<std::os::unix::net::UnixStream>>) = match board {
+        crate::Board::Hosted => {
+            let k = crate::boot::hosted_empty();
+            let kk = k.clone();
+            (crate::boot::Instance::Hosted(k), Box::new(move || tidemark_hosted::monitor::connect_in_process(kk.clone())))
+        }
+        crate::Board::QemuRiscv32 => {
+            // One serial line, shared.
+            let q = crate::qemu::Qemu::boot(&crate::qemu::image()?, None)?;
+            let raw = std::os::unix::net::UnixStream::connect(&q.socket).map_err(|e| format!("cannot reach the UART: {e}"))?;
+            let mux = tidemark_shell::mux::Mux::new(raw).map_err(|e| e.to_string())?;
+            (crate::boot::Instance::Qemu(q), Box::new(move || mux.connect()))
+        }
+    };
+    let link = || -> Result<Client, String> { Client::attach(links().map_err(|e| e.to_string())?).map_err(|e| e.to_string()) };
     // Attach the session first so it sees every event of the boot.
-    let mut session = Session::new(link(&kernel)?);
-    let mut setup = link(&kernel)?;
+    let mut session = Session::new(link()?);
+    let mut setup = link()?;
     deploy(&mut setup, &project, &built)?;
     let (_watcher, changes) = watch::start(&project).map_err(|e| format!("cannot watch the guests' sources: {e}"))?;
     let (report_tx, reports) = channel();
@@ -230,7 +247,7 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
         return Ok(code);
     }
     if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() && !opts.no_tui {
-        return crate::tui::run(&project, session, link(&kernel)?, reports);
+        return crate::tui::run(&project, session, link()?, reports);
     }
     let _printer = print_reports(reports);
     crate::interact(&mut session, opts.json)

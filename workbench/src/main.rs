@@ -145,7 +145,7 @@ fn main() -> ExitCode {
         Cmd::Shell { on } => boot::session(on.board, on.attach.as_deref()).and_then(|(mut s, _k)| interact(&mut s, on.json)),
         Cmd::Attach { addr, json } => boot::session(Board::Hosted, Some(&addr)).and_then(|(mut s, _k)| interact(&mut s, json)),
         Cmd::Boot { board, listen, json } => boot::boot(board, listen.as_deref(), json),
-        Cmd::Dev { dir, board: _, script, no_tui, json } => dev::run(dev::DevOptions { dir, script, no_tui, json }),
+        Cmd::Dev { dir, board, script, no_tui, json } => dev::run(dev::DevOptions { dir, board, script, no_tui, json }),
         Cmd::New { name, template, list, json } => new::run(name.as_deref(), &template, list, json),
         Cmd::Run { scripts, on, junit } => run::scripts(&scripts, on.board, on.attach.as_deref(), on.json, junit.as_deref()),
     };

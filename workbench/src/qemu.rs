@@ -66,7 +66,7 @@ fn build_image() -> Result<PathBuf, String> {
     eprintln!("tidemark: building the qemu-riscv32 kernel image");
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     // Run inside the crate: its .cargo/config.toml picks the target and linker script.
-    cmd.current_dir(&krate).args(["build", "--release", "--color", "never", "--target-dir"]).arg(&target_dir).env("TIDEMARK_BUNDLE", &bundle);
+    cmd.current_dir(&krate).args(["build", "--release", "--locked", "--color", "never", "--target-dir"]).arg(&target_dir).env("TIDEMARK_BUNDLE", &bundle);
     crate::guest_build::clean_env(&mut cmd);
     let out = cmd.output().map_err(|e| format!("could not run cargo: {e}"))?;
     if !out.status.success() {

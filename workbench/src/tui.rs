@@ -550,7 +550,7 @@ mod tests {
         };
         Snapshot {
             at: None,
-            info: Some(KernelInfo { version: "0.1.0".into(), protocol: 1, abi: 1, board: "hosted".into(), engine: "wasmtime 48".into(), uptime_ns: 12_000_000_000 }),
+            info: Some(KernelInfo { version: "0.1.0".into(), protocol: 1, abi: 1, board: "hosted".into(), engine: "wasmtime 48".into(), uptime_ns: 12_000_000_000, memory: None }),
             ps: vec![proc_(1, "service", "blocked", "read chan 1"), proc_(2, "client", "blocked", "sleep")],
             caps: vec![CapRow { handle: 0x10000, index: 0, generation: 1, kind: "channel".into(), object: 1, rights: "r---".into(), name: "req".into(), parent: None, children: 0 }],
             channels: vec![ChannelInfo {

@@ -185,6 +185,7 @@ pub struct Embedded {
     kernel: Rc<RefCell<Kernel>>,
     inner: RefCell<Inner>,
     board: &'static str,
+    memory: Option<fn() -> tidemark_monitor::BoardMemory>,
 }
 
 macro_rules! link_catalogue {
@@ -250,7 +251,13 @@ impl Embedded {
             kernel: Rc::new(RefCell::new(Kernel::new(config, clock))),
             inner: RefCell::new(Inner { engine: Engine::new(&engine_config()), linkers: BTreeMap::new(), modules: BTreeMap::new(), procs: BTreeMap::new(), doomed: BTreeSet::new() }),
             board,
+            memory: None,
         }
+    }
+
+    /// How the board measures its memory (reported by `info`).
+    pub fn set_memory_probe(&mut self, probe: fn() -> tidemark_monitor::BoardMemory) {
+        self.memory = Some(probe);
     }
 
     /// Board name.
@@ -567,5 +574,8 @@ impl tidemark_monitor::server::Target for Embedded {
     }
     fn engine(&self) -> String {
         "wasmi 2".into()
+    }
+    fn memory(&self) -> Option<tidemark_monitor::BoardMemory> {
+        self.memory.map(|probe| probe())
     }
 }

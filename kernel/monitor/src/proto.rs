@@ -177,6 +177,24 @@ pub struct KernelInfo {
     pub engine: String,
     /// Uptime in ns.
     pub uptime_ns: u64,
+    /// The board's own memory, where the kernel owns the machine.
+    pub memory: Option<BoardMemory>,
+}
+
+/// A bare-metal board's RAM as its kernel measures it, in bytes. Guest
+/// memories, modules, arenas and kernel objects all live in the heap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoardMemory {
+    /// The image's `.data` and `.bss`.
+    pub static_bytes: u64,
+    /// Stack reserved.
+    pub stack_size: u64,
+    /// Deepest stack use since boot (the stack is painted at boot).
+    pub stack_peak: u64,
+    /// Heap size.
+    pub heap_size: u64,
+    /// Heap in use now.
+    pub heap_used: u64,
 }
 
 /// A process row.

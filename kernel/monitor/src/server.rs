@@ -30,6 +30,10 @@ pub trait Target {
     fn board(&self) -> String;
     /// Engine name (`wasmtime 48`, `wasmi 2`, ...).
     fn engine(&self) -> String;
+    /// The machine's memory, on boards where the kernel owns it.
+    fn memory(&self) -> Option<BoardMemory> {
+        None
+    }
 }
 
 fn kernel<T: Target + ?Sized, R>(t: &T, f: impl FnOnce(&mut Kernel) -> R) -> R {
@@ -63,6 +67,7 @@ pub fn info<T: Target + ?Sized>(t: &T) -> KernelInfo {
         board: t.board(),
         engine: t.engine(),
         uptime_ns: kernel(t, |k| k.now()),
+        memory: t.memory(),
     }
 }
 

@@ -2,10 +2,11 @@ use clap::Parser;
 use serde::Serialize;
 use tidemark_monitor::{Request, Response};
 
-use crate::output::Human;
+use crate::output::{Human, size};
 use crate::session::{Session, ShellError, unexpected};
 
-/// Kernel version, board, engine and uptime.
+/// Kernel version, board, engine and uptime; on bare-metal boards, the
+/// machine's memory (static data, stack peak, heap).
 #[derive(Parser)]
 pub struct Args {}
 
@@ -15,7 +16,7 @@ pub struct Info(tidemark_monitor::KernelInfo);
 impl Human for Info {
     fn human(&self) -> String {
         let i = &self.0;
-        format!(
+        let mut s = format!(
             "kernel    tidemark {}\nboard     {}\nengine    {}\nprotocol  v{} (abi v{})\nuptime    {:.3} s",
             i.version,
             i.board,
@@ -23,7 +24,18 @@ impl Human for Info {
             i.protocol,
             i.abi,
             i.uptime_ns as f64 / 1e9
-        )
+        );
+        if let Some(m) = &i.memory {
+            s.push_str(&format!(
+                "\nmemory    static {}, stack {} peak of {}, heap {} used of {}",
+                size(m.static_bytes),
+                size(m.stack_peak),
+                size(m.stack_size),
+                size(m.heap_used),
+                size(m.heap_size)
+            ));
+        }
+        s
     }
 }
 

@@ -32,6 +32,12 @@ core::arch::global_asm!(
     .section .text.init
     .global _start
 _start:
+    /* UART FIFOs on before anything else: turning them on clears them, so
+       the earlier, the less a fast host can have sent (it retries hello).
+       Trigger level 14: QEMU then moves up to 14 bytes per poll, not 1. */
+    li t0, 0x10000002
+    li t1, 0xc7
+    sb t1, 0(t0)
     csrw mie, zero
     csrw mstatus, zero
     la t0, trap_entry
@@ -99,6 +105,54 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 unsafe extern "C" {
     static _heap_start: u8;
     static _heap_end: u8;
+    static _stack_bottom: u8;
+    static _stack_top: u8;
+    static _data_start: u8;
+    static _bss_end: u8;
+}
+
+/// Fills the stack below the current frame with a pattern, so the deepest
+/// use can be found later.
+const PAINT: u32 = 0x5441_4d4b;
+
+fn addr(sym: &u8) -> usize {
+    sym as *const u8 as usize
+}
+
+fn paint_stack() {
+    let sp: usize;
+    // SAFETY: reading sp.
+    unsafe { core::arch::asm!("mv {}, sp", out(reg) sp) };
+    // SAFETY: [_stack_bottom, sp - 256) is stack nobody uses yet.
+    unsafe {
+        let mut p = addr(&_stack_bottom) as *mut u32;
+        while (p as usize) < sp - 256 {
+            p.write_volatile(PAINT);
+            p = p.add(1);
+        }
+    }
+}
+
+/// The machine's memory for `info`: static data, stack peak, heap.
+fn memory() -> tidemark_monitor::BoardMemory {
+    // SAFETY: linker symbols, and reading the painted stack (never written
+    // concurrently: one hart, no interrupts).
+    unsafe {
+        let bottom = addr(&_stack_bottom);
+        let top = addr(&_stack_top);
+        let mut p = bottom as *const u32;
+        while (p as usize) < top && p.read_volatile() == PAINT {
+            p = p.add(1);
+        }
+        let heap = HEAP.lock();
+        tidemark_monitor::BoardMemory {
+            static_bytes: (addr(&_bss_end) - addr(&_data_start)) as u64,
+            stack_size: (top - bottom) as u64,
+            stack_peak: (top - p as usize) as u64,
+            heap_size: heap.size() as u64,
+            heap_used: heap.used() as u64,
+        }
+    }
 }
 
 /// Most bytes read from the UART before the engine gets a turn: a long upload
@@ -118,8 +172,10 @@ extern "C" fn kmain() -> ! {
         HEAP.lock().init(start as *mut u8, end - start);
     }
     uart::init();
+    paint_stack();
     let config = Config { arena_size: 256 << 10, arena_budget: 8 << 20, memory_limit: 4 << 20, ..Config::default() };
-    let kernel = Embedded::boot(config, clint::now_ns, "qemu-riscv32");
+    let mut kernel = Embedded::boot(config, clint::now_ns, "qemu-riscv32");
+    kernel.set_memory_probe(memory);
     for (name, bytes) in BUNDLE {
         if kernel.install(name, bytes).is_err() {
             panic!("boot bundle: cannot install {name}");

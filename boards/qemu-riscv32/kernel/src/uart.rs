@@ -12,9 +12,8 @@ fn reg(offset: usize) -> *mut u8 {
     (BASE + offset) as *mut u8
 }
 
-/// 8N1, no interrupts. The FIFO control register is left alone: turning
-/// the FIFO on clears it, losing whatever the host sent while we booted
-/// (the workbench's hello usually).
+/// 8N1, no interrupts. The FIFOs were turned on by `_start`, first thing:
+/// doing it here would clear what the host sent while we booted.
 pub fn init() {
     // SAFETY: the UART's registers, on the only hart.
     unsafe {
