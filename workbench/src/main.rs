@@ -5,6 +5,7 @@
 mod boot;
 mod dev;
 mod guest_build;
+mod image;
 mod new;
 mod project;
 mod qemu;
@@ -125,6 +126,22 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
     },
+    /// Build a board's kernel image and show its sections (text, rodata,
+    /// data, bss, stack).
+    Image {
+        /// Board.
+        #[arg(value_enum, env = "TIDEMARK_BOARD", default_value = "qemu-riscv32")]
+        board: Board,
+        /// Leave the boot bundle of example guests out.
+        #[arg(long, env = "TIDEMARK_NO_GUESTS")]
+        no_guests: bool,
+        /// Build the bare wasmi embedding (the size baseline) instead.
+        #[arg(long, env = "TIDEMARK_BARE_WASMI")]
+        bare_wasmi: bool,
+        /// Print as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
     /// Run scripted sessions (`.tms`); exits 0 only when every expectation held.
     Run {
         /// Script files.
@@ -147,6 +164,7 @@ fn main() -> ExitCode {
         Cmd::Boot { board, listen, json } => boot::boot(board, listen.as_deref(), json),
         Cmd::Dev { dir, board, script, no_tui, json } => dev::run(dev::DevOptions { dir, board, script, no_tui, json }),
         Cmd::New { name, template, list, json } => new::run(name.as_deref(), &template, list, json),
+        Cmd::Image { board, no_guests, bare_wasmi, json } => image::run(board, !no_guests, bare_wasmi, json),
         Cmd::Run { scripts, on, junit } => run::scripts(&scripts, on.board, on.attach.as_deref(), on.json, junit.as_deref()),
     };
     match result {

@@ -48,31 +48,61 @@ fn write_bundle(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the kernel image once per run of the workbench; returns its path.
+/// Builds the kernel image (with the example guests as its boot bundle)
+/// once per run of the workbench; returns its path.
 pub fn image() -> Result<PathBuf, String> {
     static IMAGE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    IMAGE.get_or_init(build_image).clone()
+    IMAGE.get_or_init(|| build(Variant::Kernel { guests: true })).clone()
 }
 
-fn build_image() -> Result<PathBuf, String> {
+/// What to build from the board's image crate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// The kernel, with or without the boot bundle of example guests.
+    Kernel {
+        /// Link the example guests in.
+        guests: bool,
+    },
+    /// A bare wasmi embedding built the same way (the size baseline).
+    BareWasmi,
+}
+
+/// Builds `variant`; returns the ELF's path.
+pub fn build(variant: Variant) -> Result<PathBuf, String> {
     crate::guest_build::ensure_target(TARGET)?;
     let krate = boards_dir().join("qemu-riscv32/kernel");
     if !krate.join("Cargo.toml").exists() {
         return Err(format!("the qemu-riscv32 kernel crate is not at {} (set TIDEMARK_BOARDS_DIR)", krate.display()));
     }
-    let target_dir = build_dir();
-    let bundle = target_dir.join("qemu-riscv32-bundle");
-    write_bundle(&bundle)?;
-    eprintln!("tidemark: building the qemu-riscv32 kernel image");
+    // An image without guests gets its own target dir, so switching does
+    // not relink the usual one every time.
+    let base = build_dir();
+    let (target_dir, bundle, bin) = match variant {
+        Variant::Kernel { guests: true } | Variant::BareWasmi => {
+            let bundle = base.join("qemu-riscv32-bundle");
+            write_bundle(&bundle)?;
+            let bin = if variant == Variant::BareWasmi { "bare-wasmi" } else { "tidemark-qemu-riscv32" };
+            (base.clone(), bundle, bin)
+        }
+        Variant::Kernel { guests: false } => {
+            let bundle = base.join("qemu-riscv32-empty-bundle");
+            std::fs::create_dir_all(&bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+            (base.join("no-guests"), bundle, "tidemark-qemu-riscv32")
+        }
+    };
+    eprintln!("tidemark: building {bin} for qemu-riscv32");
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     // Run inside the crate: its .cargo/config.toml picks the target and linker script.
-    cmd.current_dir(&krate).args(["build", "--release", "--locked", "--color", "never", "--target-dir"]).arg(&target_dir).env("TIDEMARK_BUNDLE", &bundle);
+    cmd.current_dir(&krate)
+        .args(["build", "--release", "--locked", "--color", "never", "--bin", bin, "--target-dir"])
+        .arg(&target_dir)
+        .env("TIDEMARK_BUNDLE", &bundle);
     crate::guest_build::clean_env(&mut cmd);
     let out = cmd.output().map_err(|e| format!("could not run cargo: {e}"))?;
     if !out.status.success() {
-        return Err(format!("building the qemu-riscv32 kernel failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()));
+        return Err(format!("building {bin} for qemu-riscv32 failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()));
     }
-    Ok(target_dir.join(TARGET).join("release/tidemark-qemu-riscv32"))
+    Ok(target_dir.join(TARGET).join("release").join(bin))
 }
 
 /// A running QEMU; dropping it stops the machine.
