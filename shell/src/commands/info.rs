@@ -5,8 +5,7 @@ use tidemark_monitor::{Request, Response};
 use crate::output::{Human, size};
 use crate::session::{Session, ShellError, unexpected};
 
-/// Kernel version, board, engine and uptime; on bare-metal boards, the
-/// machine's memory (static data, stack peak, heap).
+/// Kernel version, board, engine, uptime (and a bare-metal board's memory)
 #[derive(Parser)]
 pub struct Args {}
 
