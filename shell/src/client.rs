@@ -32,13 +32,14 @@ pub struct Client {
     pub kernel: KernelInfo,
     /// How long a request may take.
     pub timeout: Duration,
+    closed: bool,
 }
 
 impl Client {
     /// Attaches over `stream`: says hello and checks the protocol version.
     pub fn attach(stream: UnixStream) -> Result<Client, ClientError> {
         let placeholder = KernelInfo { version: String::new(), protocol: 0, abi: 0, board: String::new(), engine: String::new(), uptime_ns: 0, memory: None };
-        let mut c = Client { stream, decoder: Decoder::new(), next_id: 1, events: VecDeque::new(), kernel: placeholder, timeout: Duration::from_millis(250) };
+        let mut c = Client { stream, decoder: Decoder::new(), next_id: 1, events: VecDeque::new(), kernel: placeholder, timeout: Duration::from_millis(250), closed: false };
         // A machine still booting may lose the first bytes (a UART resetting
         // its FIFO): say hello again, briefly, before waiting in earnest.
         let hello = || Request::Hello { version: PROTOCOL_VERSION, client: "tidemark".into() };
@@ -70,7 +71,10 @@ impl Client {
     pub fn request(&mut self, req: Request) -> Result<Response, ClientError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        self.stream.write_all(&encode(id, &Body::Request(req)))?;
+        if let Err(e) = self.stream.write_all(&encode(id, &Body::Request(req))) {
+            self.closed = true;
+            return Err(e.into());
+        }
         let deadline = Instant::now() + self.timeout;
         loop {
             while let Some(f) = self.decoder.next_frame() {
@@ -95,14 +99,25 @@ impl Client {
         self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         let mut buf = [0u8; 64 * 1024];
         match self.stream.read(&mut buf) {
-            Ok(0) => Err(ClientError::Io(io::Error::new(ErrorKind::UnexpectedEof, "the kernel closed the link"))),
+            Ok(0) => {
+                self.closed = true;
+                Err(ClientError::Io(io::Error::new(ErrorKind::UnexpectedEof, "the kernel closed the link")))
+            }
             Ok(n) => {
                 self.decoder.push(&buf[..n]);
                 Ok(())
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.closed = true;
+                Err(e.into())
+            }
         }
+    }
+
+    /// Whether the link is gone (the kernel hung up, or the machine died).
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// Events received so far (and any that arrive within `wait`).

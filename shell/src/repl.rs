@@ -160,6 +160,10 @@ pub fn run(s: &mut Session, json: bool) -> rustyline::Result<usize> {
                 if !crate::run_and_print(s, line, json) {
                     failures += 1;
                 }
+                if s.client.is_closed() {
+                    eprintln!("tidemark: the link to the kernel is gone; leaving the shell");
+                    break;
+                }
             }
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,

@@ -61,11 +61,15 @@ pub fn session(board: Board, attach: Option<&Path>) -> Result<(Session, Option<I
 /// monitor there until interrupted; without (QEMU only), attach and open the REPL.
 pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let stop = Arc::new(AtomicBool::new(false));
-    let wait = |what: String| -> Result<ExitCode, String> {
+    // Serves until Ctrl-C, or until `died` says the instance stopped on its own.
+    let wait = |what: String, died: &mut dyn FnMut() -> Option<String>| -> Result<ExitCode, String> {
         let s = stop.clone();
         ctrlc::set_handler(move || s.store(true, Ordering::Release)).map_err(|e| e.to_string())?;
         eprintln!("tidemark: {what} (Ctrl-C to stop)");
         while !stop.load(Ordering::Acquire) {
+            if let Some(why) = died() {
+                return Err(why);
+            }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         Ok(ExitCode::SUCCESS)
@@ -74,16 +78,13 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
         (Board::Hosted, None) => Err("`tidemark boot hosted` needs --listen PATH (or use `tidemark shell`)".into()),
         (Board::Hosted, Some(path)) => {
             let listener = tidemark_hosted::monitor::listen(hosted(), path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
-            let r = wait(format!("hosted kernel listening on {}", listener.path().display()));
+            let r = wait(format!("hosted kernel listening on {}", listener.path().display()), &mut || None);
             drop(listener);
             r
         }
         (Board::QemuRiscv32, Some(path)) => {
             let mut q = crate::qemu::Qemu::boot(&crate::qemu::image()?, Some(path))?;
-            let r = wait(format!("qemu-riscv32 booted; its UART is {}", path.display()));
-            if let Some(status) = q.exited() {
-                return Err(format!("QEMU exited ({status})"));
-            }
+            let r = wait(format!("qemu-riscv32 booted; its UART is {}", path.display()), &mut || q.exited().map(|s| format!("QEMU exited ({s})")));
             drop(q);
             let _ = std::fs::remove_file(path);
             r

@@ -194,8 +194,14 @@ pub fn interact(s: &mut Session, json: bool) -> Result<ExitCode, String> {
             if !run_and_print(s, line, json) {
                 failures += 1;
             }
+            if s.client.is_closed() {
+                break;
+            }
         }
         failures
     };
+    if s.client.is_closed() {
+        return Err("the link to the kernel is gone (the kernel hung up or its machine stopped)".into());
+    }
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -2,7 +2,7 @@
 //! `script`): scaffold a project, open the screen, edit a guest and see the
 //! new hash running under the same pid while the client's traffic goes on;
 //! then an edit that does not compile, and the old guest keeps serving.
-//! The screen is read through its F2 text dump.
+//! The screen is read through its F2 text dump. Runs on both boards.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,13 +72,23 @@ fn sha256(path: &Path) -> String {
 }
 
 #[test]
-fn edit_save_and_watch_it_swap() {
-    let base = std::env::temp_dir().join(format!("tidemark-devpty-{}", std::process::id()));
+fn edit_save_and_watch_it_swap_hosted() {
+    edit_save_and_watch_it_swap("hosted");
+}
+
+/// The same on QEMU: modules uploaded and swapped over the emulated UART.
+#[test]
+fn edit_save_and_watch_it_swap_qemu_riscv32() {
+    edit_save_and_watch_it_swap("qemu-riscv32");
+}
+
+fn edit_save_and_watch_it_swap(board: &str) {
+    let base = std::env::temp_dir().join(format!("tidemark-devpty-{board}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
     let dir = base.join("hello");
     assert!(Command::new(BIN).arg("new").arg(&dir).status().unwrap().success());
-    let cmd = format!("stty cols 120 rows 40; exec {BIN} dev .");
+    let cmd = format!("stty cols 120 rows 40; exec {BIN} dev . --board {board}");
     let mut child = Command::new("script")
         .args(["-qfec", &cmd, "/dev/null"])
         .current_dir(&dir)
@@ -93,6 +103,7 @@ fn edit_save_and_watch_it_swap() {
 
     let d = dev.until("the client's first answer", |d| log_of(d).contains("client: answer 1: hello, client"));
     assert!(d.contains("1    service"), "{d}");
+    assert!(d.contains(&format!("board {board}")), "{d}");
 
     // Edit the service and save.
     let src = dir.join("service/src/lib.rs");
