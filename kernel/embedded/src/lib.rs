@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt;
 
-use tidemark_abi::{Class, Classes, ENTRY_EXPORT, IMPORT_MODULE};
+use tidemark_abi::{Classes, ENTRY_EXPORT, IMPORT_MODULE};
 use tidemark_kernel::package::Hash;
 use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnError, SpawnSpec, Spawned, Wait};
 use wasmi::{
@@ -188,32 +188,40 @@ pub struct Embedded {
     memory: Option<fn() -> tidemark_monitor::BoardMemory>,
 }
 
-macro_rules! link_catalogue {
-    ($( $(#[doc = $doc:literal])* $num:literal $class:ident $name:ident ( $( $arg:ident : $ty:ident ),* ) -> $ret:ident ; )*) => {
-        /// Links every hostcall: the core's call for granted classes, a
-        /// `PermissionDenied` stub for the rest.
-        fn link(linker: &mut Linker<ProcData>, classes: Classes) -> Result<(), wasmi::Error> {
-            $(
-                if classes.has(Class::$class) {
-                    linker.func_wrap(IMPORT_MODULE, stringify!($name),
-                        |mut caller: Caller<'_, ProcData>, $($arg: $ty),*| -> Result<$ret, wasmi::Error> {
-                            dispatch(&mut caller, $num, &[$($arg as i64),*]).map(|v| v as $ret)
-                        })?;
-                } else {
-                    linker.func_wrap(IMPORT_MODULE, stringify!($name),
-                        |caller: Caller<'_, ProcData>, $($arg: $ty),*| -> $ret {
-                            $( let _ = $arg; )*
-                            let d = caller.data();
-                            d.kernel.borrow_mut().deny(d.pid, $num) as $ret
-                        })?;
-                }
-            )*
-            Ok(())
-        }
+/// Links every hostcall of the catalogue: the core's call for granted
+/// classes, a `PermissionDenied` stub for the rest. One dynamic trampoline
+/// serves them all (`func_new`), rather than a monomorphized closure per
+/// hostcall: on a microcontroller the image size matters more than the few
+/// nanoseconds a typed trampoline saves.
+fn link(linker: &mut Linker<ProcData>, classes: Classes) -> Result<(), wasmi::Error> {
+    let ty = |t: tidemark_abi::ValType| match t {
+        tidemark_abi::ValType::I32 => wasmi::ValType::I32,
+        tidemark_abi::ValType::I64 => wasmi::ValType::I64,
     };
+    for h in tidemark_abi::HOSTCALLS {
+        let func_ty = wasmi::FuncType::new(h.params.iter().map(|p| ty(p.ty)), [ty(h.result)]);
+        let (number, granted, wide) = (h.number, classes.has(h.class), h.result == tidemark_abi::ValType::I64);
+        linker.func_new(IMPORT_MODULE, h.name, func_ty, move |mut caller: Caller<'_, ProcData>, params: &[Val], results: &mut [Val]| {
+            let mut args = [0i64; 8];
+            for (a, p) in args.iter_mut().zip(params) {
+                *a = match p {
+                    Val::I32(v) => i64::from(*v),
+                    Val::I64(v) => *v,
+                    _ => 0,
+                };
+            }
+            let v = if granted {
+                dispatch(&mut caller, number, &args[..params.len()])?
+            } else {
+                let d = caller.data();
+                d.kernel.borrow_mut().deny(d.pid, number)
+            };
+            results[0] = if wide { Val::I64(v) } else { Val::I32(v as i32) };
+            Ok(())
+        })?;
+    }
+    Ok(())
 }
-
-tidemark_abi::for_each_hostcall!(link_catalogue);
 
 /// One hostcall from a running guest: the core's answer, or a [`Park`].
 fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> Result<i64, wasmi::Error> {
