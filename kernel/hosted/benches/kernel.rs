@@ -11,6 +11,9 @@
 //!   the same, already compiled module until its instance is ready; and the
 //!   reload's prepare step (compile, link, instantiate a new module) vs a
 //!   bare `Module::new` of the same bytes.
+//! * preemption: a compute-bound guest (`compute`, no hostcalls) run as a
+//!   process (epoch interruption armed, 10 ms slices) vs the same module in a
+//!   bare wasmtime store whose engine has epoch interruption off.
 //! * channel: one writer guest and one reader guest through the copying
 //!   hostcalls vs crossbeam-channel between two native threads, same frames.
 
@@ -170,6 +173,37 @@ fn channel_ours(h: &Hosted, size: usize, n: u32) -> f64 {
     ns
 }
 
+/// ms for `compute` as a process (epoch preemption on), checking its result.
+fn compute_ours(h: &Hosted) -> (f64, i32) {
+    let t0 = Instant::now();
+    let pid = h.spawn(SpawnSpec::new("compute")).unwrap();
+    let code = exit_code(h.wait(pid, Duration::from_secs(600)));
+    (t0.elapsed().as_secs_f64() * 1e3, code)
+}
+
+/// ms for the same module in a bare store, epoch interruption off.
+fn compute_bare() -> (f64, i32) {
+    let mut config = tidemark_hosted::engine_config();
+    config.epoch_interruption(false);
+    let engine = wasmtime::Engine::new(&config).unwrap();
+    let module = Module::new(&engine, tidemark_guest_artifacts::get("compute")).unwrap();
+    let code = Arc::new(AtomicI32::new(0));
+    let mut linker: Linker<()> = Linker::new(&engine);
+    let c = code.clone();
+    linker
+        .func_wrap("tidemark", "proc_exit", move |_: Caller<'_, ()>, v: i32| -> wasmtime::Result<i32> {
+            c.store(v, Ordering::Relaxed);
+            Err(wasmtime::Error::msg("exit"))
+        })
+        .unwrap();
+    let t0 = Instant::now();
+    let mut store = Store::new(&engine, ());
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    let main = instance.get_typed_func::<(), ()>(&mut store, "tidemark_main").unwrap();
+    let _ = main.call(&mut store, ());
+    (t0.elapsed().as_secs_f64() * 1e3, code.load(Ordering::Relaxed))
+}
+
 static TAGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// (µs swap, µs prepare) per hot reload of a blocked `counter`, medians of
@@ -244,6 +278,30 @@ fn crossbeam_frames<const N: usize>(n: u32) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
+/// ns per frame of `size` bytes written by one thread into a Unix socket
+/// pair and read whole by another (the kernel-mediated IPC baseline).
+fn unix_socket_frames(size: usize, n: u32) -> f64 {
+    use std::io::{Read, Write};
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let start = Instant::now();
+    let t = std::thread::spawn(move || {
+        let mut frame = vec![0u8; size];
+        for i in 0..n as u64 {
+            frame[..8].copy_from_slice(&i.to_le_bytes());
+            a.write_all(&frame).unwrap();
+        }
+    });
+    let mut frame = vec![0u8; size];
+    let mut sum = 0u64;
+    for _ in 0..n {
+        b.read_exact(&mut frame).unwrap();
+        sum = sum.wrapping_add(frame[0] as u64);
+    }
+    t.join().unwrap();
+    std::hint::black_box(sum);
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run quickly then.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -283,16 +341,28 @@ fn main() {
     rows.push(Row { name: "reload prepare".into(), ours, base, unit: "us", baseline: "bare Module::new", goal: "report" });
     }
 
+    if want("preemption") {
+    let runs: Vec<((f64, i32), (f64, i32))> = (0..r).map(|_| (compute_ours(&h), compute_bare())).collect();
+    assert!(runs.iter().all(|(a, b)| a.1 == b.1), "the guest computed different results");
+    let ours = median(runs.iter().map(|r| r.0.0).collect());
+    let base = median(runs.iter().map(|r| r.1.0).collect());
+    rows.push(Row { name: "compute-bound guest, epoch on".into(), ours, base, unit: "ms", baseline: "bare store, epoch off", goal: "<= 1.10x" });
+    }
+
     if want("channel") {
     let n = if quick { 20_000 } else { 500_000 };
     let ours = median((0..r).map(|_| channel_ours(&h, 8, n)).collect());
     let base = median((0..r).map(|_| crossbeam_frames::<8>(n)).collect());
     rows.push(Row { name: "channel 8 B frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
+    let base = median((0..r).map(|_| unix_socket_frames(8, n)).collect());
+    rows.push(Row { name: "channel 8 B frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "unix socket pair", goal: "report" });
 
     let n = if quick { 5_000 } else { 100_000 };
     let ours = median((0..r).map(|_| channel_ours(&h, 4096, n)).collect());
     let base = median((0..r).map(|_| crossbeam_frames::<4096>(n)).collect());
     rows.push(Row { name: "channel 4 KiB frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
+    let base = median((0..r).map(|_| unix_socket_frames(4096, n)).collect());
+    rows.push(Row { name: "channel 4 KiB frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "unix socket pair", goal: "report" });
     }
 
     println!();
