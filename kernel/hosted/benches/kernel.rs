@@ -14,8 +14,9 @@
 //! * preemption: a compute-bound guest (`compute`, no hostcalls) run as a
 //!   process (epoch interruption armed, 10 ms slices) vs the same module in a
 //!   bare wasmtime store whose engine has epoch interruption off.
-//! * channel: one writer guest and one reader guest through the copying
-//!   hostcalls vs crossbeam-channel between two native threads, same frames.
+//! * channel: 8 B to 64 KiB frames, one writer guest and one reader guest
+//!   through the copying hostcalls vs crossbeam-channel between two native
+//!   threads and a Unix socket pair, same frames; 64 KiB also vs a memcpy.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -302,6 +303,30 @@ fn unix_socket_frames(size: usize, n: u32) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
+fn crossbeam_sized(size: usize, n: u32) -> f64 {
+    match size {
+        8 => crossbeam_frames::<8>(n),
+        64 => crossbeam_frames::<64>(n),
+        4096 => crossbeam_frames::<4096>(n),
+        _ => crossbeam_frames::<65536>(n),
+    }
+}
+
+/// ns to copy `size` bytes between two buffers on one thread (the memory
+/// bandwidth a zero-copy channel is measured against).
+fn memcpy_ns(size: usize) -> f64 {
+    let src = vec![7u8; size];
+    let mut dst = vec![0u8; size];
+    let rounds = (256 << 20) / size;
+    let start = Instant::now();
+    for i in 0..rounds {
+        dst.copy_from_slice(std::hint::black_box(&src));
+        dst[i % size] ^= 1;
+    }
+    std::hint::black_box(&dst);
+    start.elapsed().as_nanos() as f64 / rounds as f64
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run quickly then.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -350,19 +375,19 @@ fn main() {
     }
 
     if want("channel") {
-    let n = if quick { 20_000 } else { 500_000 };
-    let ours = median((0..r).map(|_| channel_ours(&h, 8, n)).collect());
-    let base = median((0..r).map(|_| crossbeam_frames::<8>(n)).collect());
-    rows.push(Row { name: "channel 8 B frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
-    let base = median((0..r).map(|_| unix_socket_frames(8, n)).collect());
-    rows.push(Row { name: "channel 8 B frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "unix socket pair", goal: "report" });
-
-    let n = if quick { 5_000 } else { 100_000 };
-    let ours = median((0..r).map(|_| channel_ours(&h, 4096, n)).collect());
-    let base = median((0..r).map(|_| crossbeam_frames::<4096>(n)).collect());
-    rows.push(Row { name: "channel 4 KiB frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
-    let base = median((0..r).map(|_| unix_socket_frames(4096, n)).collect());
-    rows.push(Row { name: "channel 4 KiB frames (copying)".into(), ours, base, unit: "ns/frame", baseline: "unix socket pair", goal: "report" });
+    for (size, label, n_full) in [(8usize, "8 B", 500_000u32), (64, "64 B", 500_000), (4096, "4 KiB", 100_000), (65536, "64 KiB", 10_000)] {
+        let n = if quick { (n_full / 25).max(200) } else { n_full };
+        let name = format!("channel {label} frames (copying)");
+        let ours = median((0..r).map(|_| channel_ours(&h, size, n)).collect());
+        let base = median((0..r).map(|_| crossbeam_sized(size, n)).collect());
+        rows.push(Row { name: name.clone(), ours, base, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
+        let base = median((0..r).map(|_| unix_socket_frames(size, n)).collect());
+        rows.push(Row { name: name.clone(), ours, base, unit: "ns/frame", baseline: "unix socket pair", goal: "report" });
+        if size == 65536 {
+            let base = median((0..r).map(|_| memcpy_ns(size)).collect());
+            rows.push(Row { name, ours, base, unit: "ns/frame", baseline: "memcpy, one thread", goal: "report" });
+        }
+    }
     }
 
     println!();
