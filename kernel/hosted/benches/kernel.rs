@@ -14,6 +14,9 @@
 //! * preemption: a compute-bound guest (`compute`, no hostcalls) run as a
 //!   process (epoch interruption armed, 10 ms slices) vs the same module in a
 //!   bare wasmtime store whose engine has epoch interruption off.
+//! * latency: one-way latency of 64 B frames, ping-pong between two guests
+//!   (half a round trip), vs the same ping-pong over crossbeam between two
+//!   threads and vs a bare core-to-core atomic round trip.
 //! * channel: 8 B to 64 KiB frames, one writer guest and one reader guest
 //!   through the copying hostcalls vs crossbeam-channel between two native
 //!   threads and a Unix socket pair, same frames; 64 KiB also vs a memcpy.
@@ -303,6 +306,82 @@ fn unix_socket_frames(size: usize, n: u32) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
+/// ns one way (half a round trip) for 64 B frames between two guests.
+fn latency_ours(h: &Hosted, n: u32) -> f64 {
+    let there = h.kernel().create_channel("lat-there", 4096, 16, Backpressure::Park, KERNEL_PID).unwrap();
+    let back = h.kernel().create_channel("lat-back", 4096, 16, Backpressure::Park, KERNEL_PID).unwrap();
+    let pong = h
+        .spawn(SpawnSpec::new("pong").args(b"echo").grant("in", Object::Channel(there), Rights::READ).grant("out", Object::Channel(back), Rights::WRITE))
+        .unwrap();
+    let t0 = Instant::now();
+    let ping = h
+        .spawn(
+            SpawnSpec::new("ping")
+                .args(format!("rr {n} 64").as_bytes())
+                .grant("out", Object::Channel(there), Rights::WRITE)
+                .grant("in", Object::Channel(back), Rights::READ),
+        )
+        .unwrap();
+    assert_eq!(exit_code(h.wait(ping, Duration::from_secs(300))), 0);
+    let ns = t0.elapsed().as_nanos() as f64 / n as f64 / 2.0;
+    assert_eq!(exit_code(h.wait(pong, Duration::from_secs(60))), n as i32);
+    h.with_kernel(|k| {
+        k.delete_channel(there).unwrap();
+        k.delete_channel(back).unwrap();
+    });
+    ns
+}
+
+/// ns one way for the same ping-pong of 64 B frames over crossbeam.
+fn latency_crossbeam(n: u32) -> f64 {
+    let (tx, rx) = crossbeam_channel::bounded::<[u8; 64]>(1);
+    let (btx, brx) = crossbeam_channel::bounded::<[u8; 64]>(1);
+    let echo = std::thread::spawn(move || {
+        while let Ok(f) = rx.recv() {
+            if btx.send(f).is_err() {
+                break;
+            }
+        }
+    });
+    let t0 = Instant::now();
+    let mut frame = [0u8; 64];
+    for i in 0..n as u64 {
+        frame[..8].copy_from_slice(&i.to_le_bytes());
+        tx.send(frame).unwrap();
+        let r = brx.recv().unwrap();
+        assert_eq!(r[..8], i.to_le_bytes());
+    }
+    let ns = t0.elapsed().as_nanos() as f64 / n as f64 / 2.0;
+    drop(tx);
+    echo.join().unwrap();
+    ns
+}
+
+/// ns one way for a bare core-to-core round trip on one atomic word.
+fn latency_atomic(n: u32) -> f64 {
+    let word = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let w = word.clone();
+    let n = u64::from(n);
+    let peer = std::thread::spawn(move || {
+        for i in 0..n {
+            while w.load(Ordering::Acquire) != 2 * i + 1 {
+                std::hint::spin_loop();
+            }
+            w.store(2 * i + 2, Ordering::Release);
+        }
+    });
+    let t0 = Instant::now();
+    for i in 0..n {
+        word.store(2 * i + 1, Ordering::Release);
+        while word.load(Ordering::Acquire) != 2 * i + 2 {
+            std::hint::spin_loop();
+        }
+    }
+    let ns = t0.elapsed().as_nanos() as f64 / n as f64 / 2.0;
+    peer.join().unwrap();
+    ns
+}
+
 fn crossbeam_sized(size: usize, n: u32) -> f64 {
     match size {
         8 => crossbeam_frames::<8>(n),
@@ -372,6 +451,15 @@ fn main() {
     let ours = median(runs.iter().map(|r| r.0.0).collect());
     let base = median(runs.iter().map(|r| r.1.0).collect());
     rows.push(Row { name: "compute-bound guest, epoch on".into(), ours, base, unit: "ms", baseline: "bare store, epoch off", goal: "<= 1.10x" });
+    }
+
+    if want("latency") {
+    let n = if quick { 2_000 } else { 50_000 };
+    let ours = median((0..r).map(|_| latency_ours(&h, n)).collect());
+    let base = median((0..r).map(|_| latency_crossbeam(n)).collect());
+    rows.push(Row { name: "one-way latency 64 B (copying)".into(), ours, base, unit: "ns", baseline: "crossbeam ping-pong / 2", goal: "report" });
+    let base = median((0..r).map(|_| latency_atomic(n)).collect());
+    rows.push(Row { name: "one-way latency 64 B (copying)".into(), ours, base, unit: "ns", baseline: "atomic round trip / 2", goal: "report" });
     }
 
     if want("channel") {

@@ -1,6 +1,7 @@
 //! `ping`: drives a peer over channels.
 //!
-//! Arguments (text): `rr N` sends N numbered requests on `out` and checks
+//! Arguments (text): `rr N [SIZE]` sends N numbered requests of SIZE bytes
+//! (8 to 64, default 8) on `out` and checks
 //! each echo on `in`, then sends an empty frame to say goodbye; `stream N
 //! [SIZE]` writes N numbered frames of SIZE bytes (default 8) on `out` as
 //! fast as it can, then writes the count it attempted on `ctl`. Exits with
@@ -31,11 +32,14 @@ fn run() -> Result<i32, Error> {
     match mode {
         b"rr" => {
             let back = Channel::lookup("in")?.reader()?;
-            let mut reply = [0u8; 8];
+            // Round trips of up to 64-byte frames, numbered in their first 8 bytes.
+            let size = size.min(64);
+            let (mut request, mut reply) = ([0u8; 64], [0u8; 64]);
             for i in 0..n as u64 {
-                out.write(&i.to_le_bytes())?;
+                request[..8].copy_from_slice(&i.to_le_bytes());
+                out.write(&request[..size])?;
                 let f = back.read(&mut reply)?;
-                if f.len != 8 || u64::from_le_bytes(reply) != i {
+                if f.len as usize != size || reply[..8] != i.to_le_bytes() {
                     error!("ping: reply {} is wrong ({} bytes)", i, f.len);
                     return Ok(-1);
                 }
