@@ -151,13 +151,17 @@ impl Qemu {
             .spawn()
             .map_err(|e| format!("cannot start {QEMU}: {e}"))?;
         let mut q = Qemu { child, socket, owns_socket };
+        // QEMU binds the socket (the path appears) a moment before it
+        // listens, so wait until a connection is accepted, not for the path:
+        // attaching in between is refused. The probe is closed at once and
+        // QEMU goes back to accepting.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !q.socket.exists() {
+        while std::os::unix::net::UnixStream::connect(&q.socket).is_err() {
             if let Some(status) = q.child.try_wait().map_err(|e| e.to_string())? {
                 return Err(format!("QEMU exited at boot ({status}): {}", q.stderr()));
             }
             if Instant::now() > deadline {
-                return Err("QEMU did not create its serial socket within 20 s".into());
+                return Err("QEMU did not accept connections on its serial socket within 20 s".into());
             }
             std::thread::sleep(Duration::from_millis(10));
         }
