@@ -28,7 +28,8 @@ fn main() {
     cmd.args(["build", "--release", "--target", TARGET, "--manifest-path"])
         .arg(guests.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(&target_dir)
+        .args(["--config", tidemark_abi::GUEST_BUILD_CONFIG]);
     // The host build's flags are not the guests' flags.
     for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
         cmd.env_remove(var);

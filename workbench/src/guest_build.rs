@@ -70,7 +70,8 @@ pub fn build(project: &Project, g: &GuestSpec) -> Result<Built, BuildError> {
             cmd.args(["build", "--release", "--color", "never", "--message-format", "short", "--target", TARGET, "--manifest-path"])
                 .arg(dir.join("Cargo.toml"))
                 .arg("--target-dir")
-                .arg(&target_dir);
+                .arg(&target_dir)
+                .args(["--config", tidemark_abi::GUEST_BUILD_CONFIG]);
             clean_env(&mut cmd);
             let out = cmd.output().map_err(|e| fail(format!("could not run cargo: {e}")))?;
             if !out.status.success() {

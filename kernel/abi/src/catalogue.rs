@@ -52,6 +52,10 @@ macro_rules! for_each_hostcall {
             37 Channel chan_drain(handle: i32) -> i32;
             /// Deletes the channel (needs `d`); every holder then gets `Closed`.
             38 Channel chan_delete(handle: i32) -> i32;
+            /// In-place path: parks this process, attached as `role`, until the ring's doorbell word differs from `seen` (returns at once if it already does). Set the ring's waiter bit and retry the operation once before calling it.
+            39 Channel chan_wait(handle: i32, role: i32, seen: i32) -> i32;
+            /// In-place path: wakes the processes parked on the channel's `role` side (1 readers, 2 writers); call it when a ring operation reports that side's waiter bit was set.
+            40 Channel chan_notify(handle: i32, role: i32) -> i32;
             /// Allocates a shared-memory region of `size` bytes aligned to `align`; returns a handle with all rights.
             48 Shm shm_alloc(size: i32, align: i32) -> i32;
             /// Attaches the region; writes its `ShmRegion` at `out_ptr` (0 to skip); returns 0.

@@ -22,6 +22,16 @@ pub use catalogue::*;
 pub use reference::write_reference;
 pub use wire::*;
 
+/// The cargo `--config` that every guest crate is built with: wasm atomics
+/// (so the SDK's ring code is real atomic instructions when a kernel maps a
+/// channel into the guest) and bulk memory, plus `--cfg tidemark_atomics`
+/// to tell the SDK so (`atomics` is an unstable target feature, which
+/// stable Rust does not reflect in `cfg`). A guest built without it stays
+/// on the copying path. Engines without the threads proposal lower the
+/// atomics (they run one guest at a time on one core).
+pub const GUEST_BUILD_CONFIG: &str =
+    r#"target.wasm32-unknown-unknown.rustflags=["-C", "target-feature=+atomics,+bulk-memory", "--cfg", "tidemark_atomics"]"#;
+
 /// The wasm import module every hostcall lives in.
 pub const IMPORT_MODULE: &str = "tidemark";
 
@@ -76,11 +86,13 @@ pub enum Error {
     NotAttached = -14,
     /// The object already exists (e.g. a second attachment of the same role).
     Exists = -15,
+    /// The channel ring stayed locked past the spin budget (its writer lock is held by a side that is not progressing); retry.
+    Busy = -16,
 }
 
 impl Error {
     /// Every error, in code order (used by the reference page and tests).
-    pub const ALL: [Error; 15] = [
+    pub const ALL: [Error; 16] = [
         Error::PermissionDenied,
         Error::InvalidHandle,
         Error::OutOfBounds,
@@ -96,6 +108,7 @@ impl Error {
         Error::Closed,
         Error::NotAttached,
         Error::Exists,
+        Error::Busy,
     ];
 
     /// The code as returned by a hostcall.
@@ -126,6 +139,7 @@ impl Error {
             Error::Closed => "Closed",
             Error::NotAttached => "NotAttached",
             Error::Exists => "Exists",
+            Error::Busy => "Busy",
         }
     }
 
@@ -147,6 +161,7 @@ impl Error {
             Error::Closed => "the channel or object was deleted",
             Error::NotAttached => "the call needs a reader or writer attachment the process lacks",
             Error::Exists => "already exists (e.g. a second attachment of the same role)",
+            Error::Busy => "the channel ring stayed locked past the spin budget; retry",
         }
     }
 }

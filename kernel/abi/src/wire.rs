@@ -86,6 +86,14 @@ wire_struct! {
         mapped_at,
         /// Backpressure (0 park, 1 drop).
         backpressure,
+        /// Data ring bytes: with the three fields after it, the ring's geometry as the kernel created it (a guest running the ring in place trusts these, never the ring's header).
+        data_cap,
+        /// Frame ring slots.
+        frame_cap,
+        /// Reader cursor slots.
+        max_readers,
+        /// Writer slots.
+        max_writers,
     }
 }
 
@@ -123,9 +131,22 @@ mod tests {
 
     #[test]
     fn wire_round_trips() {
-        let d = ChannelDescriptor { channel: 7, role: 2, endpoint: 3, arena: 1, offset: 4096, len: 65536, mapped_at: 0, backpressure: 1 };
-        let mut b = [0u8; 32];
-        assert_eq!(ChannelDescriptor::SIZE, 32);
+        let d = ChannelDescriptor {
+            channel: 7,
+            role: 2,
+            endpoint: 3,
+            arena: 1,
+            offset: 4096,
+            len: 65536,
+            mapped_at: 0,
+            backpressure: 1,
+            data_cap: 4096,
+            frame_cap: 64,
+            max_readers: 16,
+            max_writers: 16,
+        };
+        let mut b = [0u8; 48];
+        assert_eq!(ChannelDescriptor::SIZE, 48);
         d.encode(&mut b);
         assert_eq!(&b[..4], &7u32.to_le_bytes());
         assert_eq!(ChannelDescriptor::decode(&b), d);

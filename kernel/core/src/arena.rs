@@ -20,6 +20,8 @@ pub trait Backing: Send {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The concrete backing, for an engine that maps it into guests.
+    fn as_any(&self) -> &dyn core::any::Any;
 }
 
 /// Heap memory, the backing on every board until a platform supplies its own.
@@ -38,6 +40,9 @@ impl Backing for HeapBacking {
     }
     fn len(&self) -> usize {
         self.0.len() * 8
+    }
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
     }
 }
 
@@ -90,6 +95,10 @@ impl Arena {
     pub fn high_water(&self) -> usize {
         self.high_water
     }
+    /// The memory it lives in.
+    pub fn backing(&self) -> &dyn Backing {
+        &*self.backing
+    }
     /// Regions by offset.
     pub fn regions(&self) -> impl Iterator<Item = &Region> {
         self.regions.values()
@@ -140,6 +149,10 @@ pub struct Arenas {
     pub arena_size: usize,
     /// Most bytes all arenas together may occupy.
     pub budget: usize,
+    /// Granule of regions that may be mapped into guests on their own (the
+    /// host page size where the backing is mappable, else 1): such regions
+    /// start and end on it, so a mapping never shows a neighbour.
+    pub page: usize,
     new_backing: fn(usize) -> Box<dyn Backing>,
 }
 
@@ -150,12 +163,19 @@ fn heap_backing(len: usize) -> Box<dyn Backing> {
 impl Arenas {
     /// Arenas of `arena_size` bytes each, at most `budget` bytes in all, on the heap.
     pub fn new(arena_size: usize, budget: usize) -> Arenas {
-        Arenas::with_backing(arena_size, budget, heap_backing)
+        Arenas::with_backing(arena_size, budget, heap_backing, 1)
     }
 
-    /// As [`Arenas::new`] with a platform's backing allocator.
-    pub fn with_backing(arena_size: usize, budget: usize, new_backing: fn(usize) -> Box<dyn Backing>) -> Arenas {
-        Arenas { arenas: BTreeMap::new(), by_region: BTreeMap::new(), next_arena: 1, arena_size, budget, new_backing }
+    /// As [`Arenas::new`] with a platform's backing allocator whose
+    /// mappable granule is `page` (a power of two, at most 4096).
+    pub fn with_backing(arena_size: usize, budget: usize, new_backing: fn(usize) -> Box<dyn Backing>, page: usize) -> Arenas {
+        assert!(page.is_power_of_two() && page <= 4096, "arena page must be a power of two up to 4096");
+        Arenas { arenas: BTreeMap::new(), by_region: BTreeMap::new(), next_arena: 1, arena_size, budget, page, new_backing }
+    }
+
+    /// An arena by id.
+    pub fn arena(&self, id: u32) -> Option<&Arena> {
+        self.arenas.get(&id)
     }
 
     /// Total bytes of all arenas.

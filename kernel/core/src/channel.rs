@@ -95,7 +95,8 @@ impl Kernel {
         let geo = Geometry::new(data_bytes, frames, MAX_ENDPOINTS, MAX_ENDPOINTS, bp as u32).ok_or(Error::InvalidArgument)?;
         let id = self.object_id();
         let region = self.object_id();
-        self.arenas.alloc(region, geo.region_size(), 64, owner, Purpose::Channel(id))?;
+        let page = self.arenas.page;
+        self.arenas.alloc(region, geo.region_size().next_multiple_of(page), page.max(64), owner, Purpose::Channel(id))?;
         let (ptr, _) = self.arenas.region_ptr(region).expect("just allocated");
         // SAFETY: fresh region of region_size bytes, 64-aligned, no other user yet.
         unsafe { Ring::init(ptr, geo) };
@@ -174,6 +175,7 @@ impl Kernel {
             RingError::Empty => Error::Empty,
             RingError::TooLarge(_) => Error::TooLarge,
             RingError::NoSlot => Error::NoMemory,
+            RingError::Busy => Error::Busy,
             RingError::NotAttached => Error::NotAttached,
             RingError::Corrupt(c) => self.mark_corrupt(id, c),
         }
@@ -191,7 +193,7 @@ impl Kernel {
         let ring = c.ring(&self.arenas);
         let endpoint = match role {
             Role::Reader => ring.attach_reader(),
-            Role::Writer => ring.attach_writer(),
+            Role::Writer => ring.attach_writer().inspect(|id| ring.set_writer_owner(*id, pid)),
         };
         let endpoint = match endpoint {
             Ok(e) => e,
@@ -214,6 +216,10 @@ impl Kernel {
             len: r.len as u32,
             mapped_at: 0,
             backpressure: c.geo.backpressure,
+            data_cap: c.geo.data_cap,
+            frame_cap: c.geo.frame_cap,
+            max_readers: c.geo.max_readers,
+            max_writers: c.geo.max_writers,
         }
     }
 
@@ -235,10 +241,14 @@ impl Kernel {
             false
         });
         c.readers_waiting.retain(|w| *w != pid);
+        let (region, lost) = (c.region, found && !c.attachments.iter().any(|a| a.pid == pid));
         if wake_writers || found {
             // A departing reader can free room for everyone.
             let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
             self.effects.wake.extend(w);
+        }
+        if lost {
+            self.unmapped(pid, region);
         }
         found
     }
@@ -255,7 +265,16 @@ impl Kernel {
         let c = usable(&mut self.channels, id)?;
         let a = *c.attachment(pid, Role::Writer).ok_or(Error::NotAttached)?;
         let ring = c.ring(&self.arenas);
-        match ring.write(a.endpoint, payload) {
+        let mut result = ring.write(a.endpoint, payload);
+        let park = block && c.backpressure() == Backpressure::Park;
+        if park && result == Err(RingError::Full) {
+            ring.set_waiting(tidemark_ring::WAIT_WRITERS);
+            // A reader running the ring in place does not take the kernel
+            // lock: look once more after announcing, or a read between the
+            // failed write and the announcement is never signalled.
+            result = ring.write(a.endpoint, payload);
+        }
+        match result {
             Ok(w) => {
                 if w.wake_readers || !c.readers_waiting.is_empty() {
                     let r: Vec<Pid> = c.readers_waiting.drain(..).collect();
@@ -268,8 +287,7 @@ impl Kernel {
                 ring.count_drop();
                 Err(Error::Dropped)
             }
-            Err(RingError::Full) if block => {
-                ring.set_waiting(tidemark_ring::WAIT_WRITERS);
+            Err(RingError::Full) if park => {
                 if !c.writers_waiting.contains(&pid) {
                     c.writers_waiting.push(pid);
                 }
@@ -279,12 +297,56 @@ impl Kernel {
         }
     }
 
+    /// The in-place path's sleep: parks `pid` (attached as `role`) until the
+    /// ring's doorbell moves past `seen`, which the other side rings when it
+    /// finds this side's waiter bit set. Returns at once if it already moved.
+    pub(crate) fn chan_wait(&mut self, pid: Pid, id: u32, role: Role, seen: u32) -> Result<Io, Error> {
+        let c = usable(&mut self.channels, id)?;
+        c.attachment(pid, role).ok_or(Error::NotAttached)?;
+        let ring = c.ring(&self.arenas);
+        if let Err(e) = ring.validate_header() {
+            return Err(self.ring_error(id, e));
+        }
+        if ring.doorbell().load(core::sync::atomic::Ordering::Acquire) != seen {
+            return Ok(Io::Done(0, Default::default()));
+        }
+        let (list, wait) = match role {
+            Role::Reader => (&mut c.readers_waiting, Wait::Readable(id)),
+            Role::Writer => (&mut c.writers_waiting, Wait::Writable(id)),
+        };
+        if !list.contains(&pid) {
+            list.push(pid);
+        }
+        Ok(Io::Block(wait))
+    }
+
+    /// The in-place path's doorbell: wakes the processes parked on the
+    /// channel's `readers` or writers (`role` names the side to wake).
+    pub(crate) fn chan_notify(&mut self, pid: Pid, id: u32, role: Role) -> Result<(), Error> {
+        let c = usable(&mut self.channels, id)?;
+        if !c.attachments.iter().any(|a| a.pid == pid) {
+            return Err(Error::NotAttached);
+        }
+        let woken: Vec<Pid> = match role {
+            Role::Reader => c.readers_waiting.drain(..).collect(),
+            Role::Writer => c.writers_waiting.drain(..).collect(),
+        };
+        self.effects.wake.extend(woken);
+        Ok(())
+    }
+
     /// Reads a frame as `pid`'s reader into `buf`.
     pub(crate) fn chan_read_as(&mut self, pid: Pid, id: u32, buf: &mut [u8], block: bool) -> Result<Io, Error> {
         let c = usable(&mut self.channels, id)?;
         let a = *c.attachment(pid, Role::Reader).ok_or(Error::NotAttached)?;
         let ring = c.ring(&self.arenas);
-        match ring.read(a.endpoint, buf) {
+        let mut result = ring.read(a.endpoint, buf);
+        if block && result == Err(RingError::Empty) {
+            ring.set_waiting(tidemark_ring::WAIT_READERS);
+            // As for writes: an in-place writer may have published in between.
+            result = ring.read(a.endpoint, buf);
+        }
+        match result {
             Ok(r) => {
                 if r.wake_writers || !c.writers_waiting.is_empty() {
                     let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
@@ -295,7 +357,6 @@ impl Kernel {
                 Ok(Io::Done(r.len, tidemark_abi::FrameMeta { writer: r.writer, seq: r.seq, len: r.len, pid: writer_pid }))
             }
             Err(RingError::Empty) if block => {
-                ring.set_waiting(tidemark_ring::WAIT_READERS);
                 if !c.readers_waiting.contains(&pid) {
                     c.readers_waiting.push(pid);
                 }

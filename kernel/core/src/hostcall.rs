@@ -168,6 +168,20 @@ impl Kernel {
                 Ok(Io::Block(w)) => Outcome::Block(w),
                 Err(e) => ret(Err(e)),
             },
+            nr::chan_wait => match (|| {
+                let id = self.channel_cap(pid, a(0), Rights::NONE)?;
+                let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
+                self.chan_wait(pid, id, role, a(2) as u32)
+            })() {
+                Ok(Io::Block(w)) => Outcome::Block(w),
+                Ok(_) => Outcome::Return(0),
+                Err(e) => ret(Err(e)),
+            },
+            nr::chan_notify => ret((|| {
+                let id = self.channel_cap(pid, a(0), Rights::NONE)?;
+                let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
+                self.chan_notify(pid, id, role).map(|_| 0)
+            })()),
             nr::chan_drain => ret(self.channel_cap(pid, a(0), Rights::READ).and_then(|id| self.drain(pid, id).map(i64::from))),
             nr::chan_delete => ret(self.channel_cap(pid, a(0), Rights::DELETE).and_then(|id| self.delete_channel(id).map(|_| 0))),
             nr::shm_alloc => ret((|| {

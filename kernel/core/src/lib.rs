@@ -382,6 +382,7 @@ pub struct Kernel {
     events: VecDeque<Event>,
     event_seq: u64,
     effects: Effects,
+    unmap_hook: Option<alloc::boxed::Box<dyn FnMut(Pid, u32) + Send>>,
 }
 
 impl Kernel {
@@ -401,13 +402,21 @@ impl Kernel {
             events: VecDeque::new(),
             event_seq: 0,
             effects: Effects::default(),
+            unmap_hook: None,
         }
     }
 
     /// As [`Kernel::new`] with a platform's arena backing.
-    pub fn with_arena_backing(config: Config, clock: fn() -> u64, backing: fn(usize) -> alloc::boxed::Box<dyn arena::Backing>) -> Kernel {
+    /// Channel rings are then allocated on whole `page`s, so an engine can
+    /// map each into a guest without exposing its neighbours.
+    pub fn with_arena_backing(
+        config: Config,
+        clock: fn() -> u64,
+        backing: fn(usize) -> alloc::boxed::Box<dyn arena::Backing>,
+        page: usize,
+    ) -> Kernel {
         let mut k = Kernel::new(config, clock);
-        k.arenas = Arenas::with_backing(k.config.arena_size, k.config.arena_budget, backing);
+        k.arenas = Arenas::with_backing(k.config.arena_size, k.config.arena_budget, backing, page);
         k
     }
 
@@ -419,6 +428,23 @@ impl Kernel {
     /// ns since this kernel booted.
     pub fn now(&self) -> u64 {
         (self.clock)().saturating_sub(self.boot_ns)
+    }
+
+    /// Sets what runs when a process loses sight of a region (its last
+    /// attachment to a channel went): an engine that mapped the region into
+    /// the process takes the mapping away here. It runs synchronously, under
+    /// whatever lock guards the kernel, before the region can be freed or
+    /// reused: a safety invariant, so not a deferred effect.
+    pub fn set_unmap_hook(&mut self, hook: alloc::boxed::Box<dyn FnMut(Pid, u32) + Send>) {
+        self.unmap_hook = Some(hook);
+    }
+
+    pub(crate) fn unmapped(&mut self, pid: Pid, region: u32) {
+        if pid != KERNEL_PID {
+            if let Some(h) = self.unmap_hook.as_mut() {
+                h(pid, region);
+            }
+        }
     }
 
     /// Takes the work accumulated for the engine.
@@ -636,6 +662,9 @@ impl Kernel {
         match o {
             Object::Channel(id) => {
                 if let Some(c) = self.channels.remove(&id) {
+                    for a in &c.attachments {
+                        self.unmapped(a.pid, c.region);
+                    }
                     self.arenas.free(c.region);
                     self.effects.wake.extend(c.readers_waiting.iter().chain(&c.writers_waiting));
                 }

@@ -19,6 +19,8 @@
 
 extern crate alloc;
 
+pub mod atomics;
+
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::rc::Rc;
@@ -488,7 +490,10 @@ impl Embedded {
             let module = match inner.modules.get(&s.hash) {
                 Some(m) => m.clone(),
                 None => {
-                    let m = Module::new(&engine, &s.bytes[..]).map_err(|e| format!("{e}"))?;
+                    // Same guest binaries as the hosted kernel: their atomics
+                    // become plain accesses here (see `atomics`).
+                    let lowered = atomics::lower_atomics(&s.bytes)?;
+                    let m = Module::new(&engine, lowered.as_deref().unwrap_or(&s.bytes[..])).map_err(|e| format!("{e}"))?;
                     inner.modules.insert(s.hash, m.clone());
                     m
                 }

@@ -17,9 +17,16 @@
 //! * latency: one-way latency of 64 B frames, ping-pong between two guests
 //!   (half a round trip), vs the same ping-pong over crossbeam between two
 //!   threads and vs a bare core-to-core atomic round trip.
-//! * channel: 8 B to 64 KiB frames, one writer guest and one reader guest
-//!   through the copying hostcalls vs crossbeam-channel between two native
+//! * channel: 8 B to 64 KiB frames, one writer guest and one reader guest,
+//!   zero-copy (the ring mapped into both, run in place) and copying (every
+//!   frame a hostcall, as on boards) vs crossbeam-channel between two native
 //!   threads and a Unix socket pair, same frames; 64 KiB also vs a memcpy.
+//! * fan: 4 writer guests and 4 reader guests on one zero-copy channel (every
+//!   reader sees every frame) vs crossbeam MPMC with 4 senders and 4
+//!   receivers (each frame to one receiver): frames written per unit time.
+//!
+//! Every guest row runs on a zero-copy kernel unless it says `(copying)`,
+//! which runs on a second kernel with mapping off.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -27,7 +34,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use tidemark_abi::{Backpressure, Rights};
-use tidemark_hosted::Hosted;
+use tidemark_hosted::{Hosted, Options};
 use tidemark_hosted::kernel::caps::Object;
 use tidemark_hosted::kernel::{Config, Exit, KERNEL_PID, SpawnSpec};
 use wasmtime::{Caller, Linker, Module, Store};
@@ -41,8 +48,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn boot() -> Hosted {
-    let h = Hosted::boot(Config::default());
+fn boot(zero_copy: bool) -> Hosted {
+    let h = Hosted::boot_with(Config::default(), Options { zero_copy });
     for g in tidemark_guest_artifacts::ALL {
         h.install(g.name, g.bytes);
     }
@@ -332,6 +339,82 @@ fn latency_ours(h: &Hosted, n: u32) -> f64 {
     ns
 }
 
+/// ns per frame written, `writers` x `n` frames of 8 B into one channel
+/// that `readers` guests each read in full.
+fn fan_ours(h: &Hosted, writers: u32, readers: u32, n: u32) -> f64 {
+    let data = h.kernel().create_channel("fan", 1 << 16, 1024, Backpressure::Park, KERNEL_PID).unwrap();
+    let ctl = h.kernel().create_channel("fan-ctl", 4096, 64, Backpressure::Park, KERNEL_PID).unwrap();
+    let total = writers * n;
+    let sinks: Vec<_> = (0..readers)
+        .map(|_| {
+            h.spawn(SpawnSpec::new("pong").args(format!("sink {total}").as_bytes()).grant("in", Object::Channel(data), Rights::READ))
+                .unwrap()
+        })
+        .collect();
+    // Every reader must hold a cursor before the first frame, or it misses some.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while h.kernel().channel_views().iter().find(|c| c.id == data).unwrap().readers.len() < readers as usize {
+        assert!(Instant::now() < deadline, "readers never attached");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let start = Instant::now();
+    let sources: Vec<_> = (0..writers)
+        .map(|_| {
+            h.spawn(
+                SpawnSpec::new("ping")
+                    .args(format!("stream {n} 8").as_bytes())
+                    .grant("out", Object::Channel(data), Rights::WRITE)
+                    .grant("ctl", Object::Channel(ctl), Rights::WRITE),
+            )
+            .unwrap()
+        })
+        .collect();
+    for pid in sinks {
+        assert_eq!(exit_code(h.wait(pid, Duration::from_secs(300))), total as i32);
+    }
+    let ns = start.elapsed().as_nanos() as f64 / total as f64;
+    for pid in sources {
+        assert_eq!(exit_code(h.wait(pid, Duration::from_secs(60))), 0);
+    }
+    h.with_kernel(|k| {
+        k.delete_channel(data).unwrap();
+        k.delete_channel(ctl).unwrap();
+    });
+    ns
+}
+
+/// ns per frame sent for crossbeam MPMC: `senders` x `n` frames of 8 B,
+/// `receivers` threads taking them (each frame to one receiver).
+fn fan_crossbeam(senders: u32, receivers: u32, n: u32) -> f64 {
+    let (tx, rx) = crossbeam_channel::bounded::<[u8; 8]>(1024);
+    let start = Instant::now();
+    let threads: Vec<_> = (0..senders)
+        .map(|_| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..n as u64 {
+                    tx.send(i.to_le_bytes()).unwrap();
+                }
+            })
+        })
+        .chain((0..receivers).map(|_| {
+            let rx = rx.clone();
+            std::thread::spawn(move || {
+                let mut sum = 0u64;
+                while let Ok(f) = rx.recv() {
+                    sum = sum.wrapping_add(f[0] as u64);
+                }
+                std::hint::black_box(sum);
+            })
+        }))
+        .collect();
+    drop((tx, rx));
+    for t in threads {
+        t.join().unwrap();
+    }
+    start.elapsed().as_nanos() as f64 / (senders * n) as f64
+}
+
 /// ns one way for the same ping-pong of 64 B frames over crossbeam.
 fn latency_crossbeam(n: u32) -> f64 {
     let (tx, rx) = crossbeam_channel::bounded::<[u8; 64]>(1);
@@ -413,7 +496,9 @@ fn main() {
     // The first free argument filters benchmarks by name, as with libtest.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
     let want = |name: &str| name.contains(filter.as_str());
-    let h = boot();
+    let h = boot(true);
+    // The same kernel with every frame through the copying hostcalls.
+    let hc = boot(false);
     let mut rows = Vec::new();
 
     if want("hostcall") {
@@ -455,27 +540,40 @@ fn main() {
 
     if want("latency") {
     let n = if quick { 2_000 } else { 50_000 };
+    let cross = median((0..r).map(|_| latency_crossbeam(n)).collect());
+    let atomic = median((0..r).map(|_| latency_atomic(n)).collect());
     let ours = median((0..r).map(|_| latency_ours(&h, n)).collect());
-    let base = median((0..r).map(|_| latency_crossbeam(n)).collect());
-    rows.push(Row { name: "one-way latency 64 B (copying)".into(), ours, base, unit: "ns", baseline: "crossbeam ping-pong / 2", goal: "report" });
-    let base = median((0..r).map(|_| latency_atomic(n)).collect());
-    rows.push(Row { name: "one-way latency 64 B (copying)".into(), ours, base, unit: "ns", baseline: "atomic round trip / 2", goal: "report" });
+    rows.push(Row { name: "one-way latency 64 B".into(), ours, base: cross, unit: "ns", baseline: "crossbeam ping-pong / 2", goal: "<= 1.0x" });
+    rows.push(Row { name: "one-way latency 64 B".into(), ours, base: atomic, unit: "ns", baseline: "atomic round trip / 2", goal: "<= 3x" });
+    let ours = median((0..r).map(|_| latency_ours(&hc, n)).collect());
+    rows.push(Row { name: "one-way latency 64 B (copying)".into(), ours, base: cross, unit: "ns", baseline: "crossbeam ping-pong / 2", goal: "report" });
     }
 
     if want("channel") {
     for (size, label, n_full) in [(8usize, "8 B", 500_000u32), (64, "64 B", 500_000), (4096, "4 KiB", 100_000), (65536, "64 KiB", 10_000)] {
         let n = if quick { (n_full / 25).max(200) } else { n_full };
-        let name = format!("channel {label} frames (copying)");
-        let ours = median((0..r).map(|_| channel_ours(&h, size, n)).collect());
-        let base = median((0..r).map(|_| crossbeam_sized(size, n)).collect());
-        rows.push(Row { name: name.clone(), ours, base, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
-        let base = median((0..r).map(|_| unix_socket_frames(size, n)).collect());
-        rows.push(Row { name: name.clone(), ours, base, unit: "ns/frame", baseline: "unix socket pair", goal: "report" });
+        let name = format!("channel {label} frames");
+        let zero = median((0..r).map(|_| channel_ours(&h, size, n)).collect());
+        let copying = median((0..r).map(|_| channel_ours(&hc, size, n)).collect());
+        let cross = median((0..r).map(|_| crossbeam_sized(size, n)).collect());
+        let socket = median((0..r).map(|_| unix_socket_frames(size, n)).collect());
+        let goal = if size == 8 { "<= 1.0x" } else { "report" };
+        rows.push(Row { name: name.clone(), ours: zero, base: cross, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal });
+        rows.push(Row { name: name.clone(), ours: zero, base: socket, unit: "ns/frame", baseline: "unix socket pair", goal: "report" });
+        rows.push(Row { name: name.clone(), ours: zero, base: copying, unit: "ns/frame", baseline: "copying path", goal: "report" });
         if size == 65536 {
             let base = median((0..r).map(|_| memcpy_ns(size)).collect());
-            rows.push(Row { name, ours, base, unit: "ns/frame", baseline: "memcpy, one thread", goal: "report" });
+            rows.push(Row { name: name.clone(), ours: zero, base, unit: "ns/frame", baseline: "memcpy, one thread", goal: "<= 1.43x (>= 0.7x bw)" });
         }
+        rows.push(Row { name: format!("{name} (copying)"), ours: copying, base: cross, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
     }
+    }
+
+    if want("fan") {
+    let n = if quick { 2_000 } else { 100_000 };
+    let ours = median((0..r).map(|_| fan_ours(&h, 4, 4, n)).collect());
+    let base = median((0..r).map(|_| fan_crossbeam(4, 4, n)).collect());
+    rows.push(Row { name: "4 writers / 4 readers, 8 B".into(), ours, base, unit: "ns/frame", baseline: "crossbeam MPMC 4/4", goal: "<= 1.43x (>= 0.7x tput)" });
     }
 
     println!();

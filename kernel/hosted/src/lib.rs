@@ -15,6 +15,10 @@
 //!   the process with the reason when it grows past its cap.
 //! * Hostcalls of classes a process lacks are linked to stubs that return
 //!   `PermissionDenied` (and record the denial), never to a trap.
+//! * Channels are zero-copy by default ([`window`]): arenas live in memfds
+//!   and each attachment maps the ring into the process's own linear memory,
+//!   where the SDK runs it with wasm atomics. [`Options::zero_copy`] off
+//!   keeps every frame on the copying hostcalls (the path boards use).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +35,9 @@ use wasmtime::{Caller, Engine, Instance, InstancePre, Linker, Memory, Module, Re
 pub use tidemark_kernel as kernel;
 
 pub mod monitor;
+pub mod window;
+
+use window::{MemfdBacking, Window, Windows};
 
 /// Time slice: how often the epoch ticks and a running guest yields its thread.
 pub const SLICE: Duration = Duration::from_millis(10);
@@ -105,9 +112,17 @@ pub struct ProcData {
     memory_limit: usize,
     killed: Arc<AtomicBool>,
     reload: Arc<AtomicBool>,
+    /// Address space added for channel windows (not counted against the limit).
+    window_bytes: usize,
+    /// The engine, not the guest, is growing memory (for a window).
+    growing_window: bool,
 }
 
 impl ProcData {
+    fn new(pid: Pid, shared: Arc<Shared>, memory_limit: usize, killed: Arc<AtomicBool>, reload: Arc<AtomicBool>) -> ProcData {
+        ProcData { pid, shared, memory: None, memory_limit, killed, reload, window_bytes: 0, growing_window: false }
+    }
+
     /// Why the process must stop at this safe point, if it must.
     fn stop_reason(&self) -> Option<wasmtime::Error> {
         if self.killed.load(Ordering::Acquire) {
@@ -144,7 +159,7 @@ pub struct Reloaded {
 
 impl ResourceLimiter for ProcData {
     fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+        if !self.growing_window && desired.saturating_sub(self.window_bytes) > self.memory_limit {
             return Err(wasmtime::Error::msg(format!(
                 "memory limit exceeded: grow to {desired} bytes, limit {} bytes",
                 self.memory_limit
@@ -176,6 +191,8 @@ struct Shared {
     procs: Mutex<HashMap<Pid, ProcHandle>>,
     ended: Condvar,
     ended_lock: Mutex<()>,
+    /// Channel windows (zero-copy kernels only).
+    windows: Option<Arc<Windows>>,
     me: Weak<Shared>,
 }
 
@@ -191,11 +208,29 @@ fn clock() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
-/// The wasmtime configuration every hosted kernel uses.
+/// The wasmtime configuration every hosted kernel uses (a zero-copy kernel
+/// adds its memory creator).
 pub fn engine_config() -> wasmtime::Config {
     let mut c = wasmtime::Config::new();
     c.epoch_interruption(true);
+    // Guests are built with +atomics: the SDK runs rings in place with them.
+    c.wasm_threads(true);
     c
+}
+
+/// How a hosted kernel runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Map channel rings into guests (memfd arenas, fixed guest memories) so
+    /// the SDK reads and writes frames in place; off: every frame goes
+    /// through the copying hostcalls.
+    pub zero_copy: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { zero_copy: true }
+    }
 }
 
 macro_rules! link_catalogue {
@@ -248,6 +283,10 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
             data.shared.apply(effects);
         }
         match outcome {
+            Outcome::Return(0) if number == tidemark_abi::nr::chan_attach && args[2] != 0 => {
+                map_window(caller, args[2]);
+                return Ok(0);
+            }
             Outcome::Return(v) => return Ok(v),
             Outcome::Exit(code) => return Err(wasmtime::Error::new(Stop::Exit(code))),
             Outcome::Block(Wait::Yield) => {
@@ -281,6 +320,62 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
                     return Err(stop);
                 }
             }
+        }
+    }
+}
+
+/// After a successful `chan_attach`: maps the ring into the caller's memory
+/// and patches the window's address into the descriptor it was given. Any
+/// failure leaves `mapped_at` 0, and the SDK uses the copying hostcalls.
+fn map_window(caller: &mut Caller<'_, ProcData>, desc_ptr: i64) {
+    use tidemark_abi::{ChannelDescriptor, Wire};
+    let shared = caller.data().shared.clone();
+    let (Some(windows), Some(memory)) = (shared.windows.as_ref(), caller.data().memory) else { return };
+    let pid = caller.data().pid;
+    let at = desc_ptr as u32 as usize..(desc_ptr as u32 as usize).saturating_add(ChannelDescriptor::SIZE);
+    let Some(mut desc) = memory.data(&*caller).get(at.clone()).map(ChannelDescriptor::decode) else { return };
+    // The ring's region, when its arena can be mapped page by page.
+    let mappable = |k: &Kernel| -> Option<tidemark_kernel::arena::Region> {
+        let c = k.channel(desc.channel).filter(|c| c.attachments.iter().any(|a| a.pid == pid))?;
+        let r = *k.arenas().region(c.region)?;
+        let memfd = k.arenas().arena(r.arena)?.backing().as_any().is::<MemfdBacking>();
+        (memfd && r.offset % window::PAGE == 0 && r.len % window::PAGE == 0).then_some(r)
+    };
+    let Some(region) = mappable(&shared.kernel.lock()) else { return };
+    let base = memory.data_ptr(&*caller) as usize;
+    let wasm_addr = match windows.existing(base, region.id) {
+        Some(w) => w.wasm_addr,
+        None => {
+            let pages = window::window_pages(region.len);
+            caller.data_mut().growing_window = true;
+            let grown = memory.grow(&mut *caller, pages);
+            caller.data_mut().growing_window = false;
+            let Ok(old) = grown else { return };
+            caller.data_mut().window_bytes += pages as usize * 65536;
+            match u32::try_from(old * 65536) {
+                Ok(a) => a,
+                Err(_) => return,
+            }
+        }
+    };
+    // Map under the kernel lock, and only if the attachment is still there:
+    // a revoke in between would otherwise leave a window without a capability.
+    let mapped = {
+        let k = shared.kernel.lock();
+        match mappable(&k).filter(|r| r.id == region.id) {
+            Some(r) => {
+                let arena = k.arenas().arena(r.arena).expect("region's arena");
+                let backing = arena.backing().as_any().downcast_ref::<MemfdBacking>().expect("checked mappable");
+                let w = Window { pid, region: r.id, memory: base, wasm_addr, len: r.len, arena: r.arena, offset: r.offset, mapped: true };
+                windows.map(backing, w).is_ok()
+            }
+            None => false,
+        }
+    };
+    if mapped {
+        desc.mapped_at = wasm_addr;
+        if let Some(out) = memory.data_mut(&mut *caller).get_mut(at) {
+            desc.encode(out);
         }
     }
 }
@@ -355,8 +450,7 @@ impl Shared {
         let pid = s.pid;
         let killed = Arc::new(AtomicBool::new(false));
         let reload = Arc::new(AtomicBool::new(false));
-        let data =
-            ProcData { pid, shared: self.arc(), memory: None, memory_limit: s.memory_limit, killed: killed.clone(), reload: reload.clone() };
+        let data = ProcData::new(pid, self.arc(), s.memory_limit, killed.clone(), reload.clone());
         let (store, instance, entry) = match self.prepare(&s).and_then(|pre| instantiate(pre, data)) {
             Ok(ready) => ready,
             Err(e) => {
@@ -492,12 +586,35 @@ fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, suc
 }
 
 impl Hosted {
-    /// Boots a hosted kernel with `config`.
+    /// Boots a hosted kernel with `config` and zero-copy channels.
     pub fn boot(config: Config) -> Hosted {
-        let engine = Engine::new(&engine_config()).expect("wasmtime engine");
+        Hosted::boot_with(config, Options::default())
+    }
+
+    /// Boots a hosted kernel with `config` and `options`.
+    pub fn boot_with(config: Config, options: Options) -> Hosted {
+        let mut wasm = engine_config();
+        let (kernel, windows) = if options.zero_copy {
+            let windows = Arc::new(Windows::default());
+            wasm.with_host_memory(Arc::new(window::Creator { windows: windows.clone() }));
+            // Memories never move, so windows mapped into them stay put.
+            wasm.memory_may_move(false);
+            wasm.memory_reservation(1 << 32);
+            // wasmtime 48 assumes copy-on-write images only for its own mmap
+            // memories (an `unreachable!` otherwise): initialise by copying.
+            wasm.memory_init_cow(false);
+            let mut k = Kernel::with_arena_backing(config, clock, window::memfd_backing, window::PAGE);
+            let w = windows.clone();
+            k.set_unmap_hook(Box::new(move |pid, region| w.unmap(pid, region)));
+            (k, Some(windows))
+        } else {
+            (Kernel::new(config, clock), None)
+        };
+        let engine = Engine::new(&wasm).expect("wasmtime engine");
         let shared = Arc::new_cyclic(|me| Shared {
             engine: engine.clone(),
-            kernel: Mutex::new(Kernel::new(config, clock)),
+            kernel: Mutex::new(kernel),
+            windows,
             linkers: Mutex::default(),
             modules: Mutex::default(),
             pres: Mutex::default(),
@@ -518,6 +635,16 @@ impl Hosted {
             })
             .expect("epoch thread");
         Hosted { shared, ticker_stop, ticker: Some(ticker) }
+    }
+
+    /// Whether channels are mapped into guests.
+    pub fn zero_copy(&self) -> bool {
+        self.shared.windows.is_some()
+    }
+
+    /// The channel windows mapped into `pid`'s instances (empty on the copying path).
+    pub fn windows(&self, pid: Pid) -> Vec<Window> {
+        self.shared.windows.as_ref().map_or_else(Vec::new, |w| w.of(pid))
     }
 
     /// The wasmtime engine (for baselines measured on the same configuration).
@@ -571,7 +698,7 @@ impl Hosted {
             let h = procs.get(&pid).ok_or(HostedError::Spawn(SpawnError::Caps(tidemark_abi::Error::NotFound)))?;
             (h.thread.clone(), h.killed.clone(), h.reload.clone(), h.successor.clone())
         };
-        let data = ProcData { pid, shared: self.shared.clone(), memory: None, memory_limit: s.memory_limit, killed, reload: reload.clone() };
+        let data = ProcData::new(pid, self.shared.clone(), s.memory_limit, killed, reload.clone());
         let (store, instance, entry) = self
             .shared
             .prepare(&s)

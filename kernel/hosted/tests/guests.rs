@@ -1,16 +1,47 @@
-//! Real wasmtime, real guest binaries: the kernel-core behaviour end to end.
+//! Real wasmtime, real guest binaries: the kernel-core behaviour end to end,
+//! every test on both channel paths: zero-copy (rings mapped into the
+//! guests, run in place by the SDK) and copying (every frame a hostcall).
 
 use std::time::{Duration, Instant};
 
 use tidemark_abi::{Backpressure, Classes, Error, Rights};
 use tidemark_hosted::kernel::caps::Object;
 use tidemark_hosted::kernel::{Config, EventKind, Exit, KERNEL_PID, Pid, SpawnSpec};
-use tidemark_hosted::{Hosted, HostedError};
+use tidemark_hosted::{Hosted, HostedError, Options};
 
 const LONG: Duration = Duration::from_secs(300);
 
-fn boot() -> Hosted {
-    let h = Hosted::boot(Config::default());
+/// Instantiates each test once per channel path.
+macro_rules! on_both_paths {
+    ($($name:ident),* $(,)?) => {
+        mod zero_copy {
+            $( #[test] fn $name() { super::$name(super::Options { zero_copy: true }) } )*
+        }
+        mod copying {
+            $( #[test] fn $name() { super::$name(super::Options { zero_copy: false }) } )*
+        }
+    };
+}
+
+on_both_paths!(
+    ping_pong_exchange_100k_messages_under_park_with_none_lost,
+    drop_backpressure_delivered_plus_dropped_adds_up_exactly,
+    drop_backpressure_without_a_reader_keeps_exactly_the_ring,
+    revoked_capability_fails_on_every_stale_copy_across_processes,
+    forged_handles_never_grant_access,
+    spinning_guests_do_not_stop_ping_pong_and_can_be_killed,
+    growing_past_the_memory_limit_traps_that_guest_alone,
+    out_of_bounds_pointers_get_error_codes_not_panics,
+    scribbled_ring_header_reports_corruption_and_other_channels_work,
+    missing_classes_get_permission_denied_not_a_trap,
+    a_module_that_does_not_link_is_refused_with_the_reason,
+    counter_service_answers_requests_from_the_kernel,
+    a_revoked_window_shows_no_ring_and_the_others_run_on,
+);
+
+fn boot(path: Options) -> Hosted {
+    let h = Hosted::boot_with(Config::default(), path);
+    assert_eq!(h.zero_copy(), path.zero_copy);
     for g in tidemark_guest_artifacts::ALL {
         h.install(g.name, g.bytes);
     }
@@ -54,13 +85,16 @@ fn wait(h: &Hosted, pid: Pid) -> Exit {
     })
 }
 
-#[test]
-fn ping_pong_exchange_100k_messages_under_park_with_none_lost() {
-    let h = boot();
+fn ping_pong_exchange_100k_messages_under_park_with_none_lost(path: Options) {
+    let h = boot(path);
     let (ping, pong, there, back) = pair(&h, "pp", "rr 100000", "echo", Backpressure::Park);
     assert_eq!(wait(&h, ping), Exit::Code(0), "ping checks every echo in order");
     assert_eq!(wait(&h, pong), Exit::Code(100_000), "pong echoed every request");
     let k = h.kernel();
+    // Frames through the copying hostcalls: every one, or none at all.
+    let copied = if path.zero_copy { 0 } else { 100_001 };
+    assert_eq!(k.process(ping).unwrap().counters.frames_out, copied);
+    assert_eq!(k.process(pong).unwrap().counters.frames_in, copied);
     let views = k.channel_views();
     for id in [there, back] {
         let v = views.iter().find(|c| c.id == id).unwrap();
@@ -69,9 +103,8 @@ fn ping_pong_exchange_100k_messages_under_park_with_none_lost() {
     }
 }
 
-#[test]
-fn drop_backpressure_delivered_plus_dropped_adds_up_exactly() {
-    let h = boot();
+fn drop_backpressure_delivered_plus_dropped_adds_up_exactly(path: Options) {
+    let h = boot(path);
     // Concurrent: pong drains while ping floods a small Drop ring.
     let (ping, pong, there, _) = pair(&h, "drop", "stream 100000", "count", Backpressure::Drop);
     let Exit::Code(dropped) = wait(&h, ping) else { panic!("ping failed") };
@@ -81,9 +114,8 @@ fn drop_backpressure_delivered_plus_dropped_adds_up_exactly() {
     assert_eq!(drops as i32, dropped, "the ring's drop counter matches what the writer saw");
 }
 
-#[test]
-fn drop_backpressure_without_a_reader_keeps_exactly_the_ring() {
-    let h = boot();
+fn drop_backpressure_without_a_reader_keeps_exactly_the_ring(path: Options) {
+    let h = boot(path);
     let data = chan(&h, "data", 4096, 16, Backpressure::Drop);
     let ctl = chan(&h, "ctl", 256, 4, Backpressure::Park);
     let ping = h
@@ -106,9 +138,8 @@ fn drop_backpressure_without_a_reader_keeps_exactly_the_ring() {
     assert_eq!(wait(&h, pong), Exit::Code(16));
 }
 
-#[test]
-fn revoked_capability_fails_on_every_stale_copy_across_processes() {
-    let h = boot();
+fn revoked_capability_fails_on_every_stale_copy_across_processes(path: Options) {
+    let h = boot(path);
     let c = chan(&h, "c", 256, 4, Backpressure::Park);
     let holder = h.spawn(SpawnSpec::new("probe").args(b"hold")).unwrap();
     let owner = h
@@ -130,9 +161,8 @@ fn revoked_capability_fails_on_every_stale_copy_across_processes() {
     assert_eq!(wait(&h, holder), revoked, "the delegated copy went with it");
 }
 
-#[test]
-fn forged_handles_never_grant_access() {
-    let h = boot();
+fn forged_handles_never_grant_access(path: Options) {
+    let h = boot(path);
     let secret = chan(&h, "secret", 256, 4, Backpressure::Park);
     let mine = chan(&h, "mine", 256, 4, Backpressure::Park);
     // One process holds nothing; one holds a read-only capability on another channel.
@@ -146,9 +176,8 @@ fn forged_handles_never_grant_access() {
     assert!(v.iter().any(|c| c.id == secret));
 }
 
-#[test]
-fn spinning_guests_do_not_stop_ping_pong_and_can_be_killed() {
-    let h = boot();
+fn spinning_guests_do_not_stop_ping_pong_and_can_be_killed(path: Options) {
+    let h = boot(path);
     let spinners: Vec<Pid> = (0..3).map(|_| h.spawn(SpawnSpec::new("spin")).unwrap()).collect();
     let rust_spinner = h.spawn(SpawnSpec::new("probe").args(b"spin")).unwrap();
     let (ping, pong, _, _) = pair(&h, "spin", "rr 1000", "echo", Backpressure::Park);
@@ -161,9 +190,8 @@ fn spinning_guests_do_not_stop_ping_pong_and_can_be_killed() {
     }
 }
 
-#[test]
-fn growing_past_the_memory_limit_traps_that_guest_alone() {
-    let h = boot();
+fn growing_past_the_memory_limit_traps_that_guest_alone(path: Options) {
+    let h = boot(path);
     let grow = h.spawn(SpawnSpec::new("grow").memory_limit(4 << 20)).unwrap();
     let (ping, pong, _, _) = pair(&h, "grow", "rr 2000", "echo", Backpressure::Park);
     match wait(&h, grow) {
@@ -175,9 +203,8 @@ fn growing_past_the_memory_limit_traps_that_guest_alone() {
     assert!(h.kernel().process(grow).unwrap().memory_used <= 4 << 20);
 }
 
-#[test]
-fn out_of_bounds_pointers_get_error_codes_not_panics() {
-    let h = boot();
+fn out_of_bounds_pointers_get_error_codes_not_panics(path: Options) {
+    let h = boot(path);
     let c = chan(&h, "c", 256, 4, Backpressure::Park);
     let oob = h.spawn(SpawnSpec::new("oob").grant("c", Object::Channel(c), Rights::READ.union(Rights::WRITE))).unwrap();
     assert_eq!(wait(&h, oob), Exit::Code(0), "every out-of-bounds call returned an error");
@@ -186,9 +213,8 @@ fn out_of_bounds_pointers_get_error_codes_not_panics() {
     assert_eq!(wait(&h, ping), Exit::Code(0));
 }
 
-#[test]
-fn scribbled_ring_header_reports_corruption_and_other_channels_work() {
-    let h = boot();
+fn scribbled_ring_header_reports_corruption_and_other_channels_work(path: Options) {
+    let h = boot(path);
     let (ping_a, pong_a, there_a, _) = pair(&h, "a", "rr 100000000", "echo", Backpressure::Park);
     let (ping_b, pong_b, _, _) = pair(&h, "b", "rr 20000", "echo", Backpressure::Park);
     // Let pair A get going, then scribble on its ring's header.
@@ -220,9 +246,8 @@ fn scribbled_ring_header_reports_corruption_and_other_channels_work() {
     assert!(k.events_since(0).any(|e| matches!(e.kind, EventKind::Corrupt { channel, .. } if channel == there_a)));
 }
 
-#[test]
-fn missing_classes_get_permission_denied_not_a_trap() {
-    let h = boot();
+fn missing_classes_get_permission_denied_not_a_trap(path: Options) {
+    let h = boot(path);
     let (there, back) = (chan(&h, "t", 256, 4, Backpressure::Park), chan(&h, "b", 256, 4, Backpressure::Park));
     let ping = h
         .spawn(
@@ -239,9 +264,8 @@ fn missing_classes_get_permission_denied_not_a_trap() {
     assert!(k.process(ping).unwrap().counters.denials >= 1);
 }
 
-#[test]
-fn a_module_that_does_not_link_is_refused_with_the_reason() {
-    let h = boot();
+fn a_module_that_does_not_link_is_refused_with_the_reason(path: Options) {
+    let h = boot(path);
     match h.spawn(SpawnSpec::new("badimport")) {
         Err(HostedError::Module { pid, message }) => {
             assert!(message.contains("format_disk"), "{message}");
@@ -252,9 +276,8 @@ fn a_module_that_does_not_link_is_refused_with_the_reason() {
     assert!(matches!(h.spawn(SpawnSpec::new("nonexistent")), Err(HostedError::Spawn(_))));
 }
 
-#[test]
-fn counter_service_answers_requests_from_the_kernel() {
-    let h = boot();
+fn counter_service_answers_requests_from_the_kernel(path: Options) {
+    let h = boot(path);
     let req = chan(&h, "req", 1024, 16, Backpressure::Park);
     let resp = chan(&h, "resp", 1024, 16, Backpressure::Park);
     let counter = h
@@ -278,4 +301,51 @@ fn counter_service_answers_requests_from_the_kernel() {
     assert_eq!(answers, [Some(1), Some(2), Some(3), Some(13), Some(13), None, Some(0), Some(0)]);
     h.kill(counter);
     assert_eq!(wait(&h, counter), Exit::Killed);
+}
+
+fn a_revoked_window_shows_no_ring_and_the_others_run_on(path: Options) {
+    let h = boot(path);
+    let c = chan(&h, "c", 4096, 16, Backpressure::Park);
+    let probe = h.spawn(SpawnSpec::new("probe").args(b"window").grant("c", Object::Channel(c), Rights::READ.union(Rights::WRITE))).unwrap();
+    let (ping, pong, _, _) = pair(&h, "bystander", "rr 20000", "echo", Backpressure::Park);
+    let start = Instant::now();
+    let logged = |h: &Hosted| {
+        h.kernel().events_since(0).find_map(|e| match &e.kind {
+            EventKind::Log { pid, text, .. } if *pid == probe && text.contains("window at") => Some(text.clone()),
+            _ => None,
+        })
+    };
+    let line = loop {
+        if let Some(l) = logged(&h) {
+            break l;
+        }
+        assert!(start.elapsed() < LONG, "the probe never attached");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let region = h.kernel().channel(c).unwrap().region;
+    let windows = h.windows(probe);
+    if path.zero_copy {
+        assert!(line.ends_with("in place true"), "{line}");
+        // One window, onto exactly the ring's pages: no capability, no window.
+        assert_eq!(windows.len(), 1, "{windows:?}");
+        let r = *h.kernel().arenas().region(region).unwrap();
+        let w = windows[0];
+        assert!(w.mapped && w.region == region && w.arena == r.arena && w.offset == r.offset && w.len == r.len, "{w:?} vs {r:?}");
+        assert!(line.contains(&format!("window at {} ", w.wasm_addr)), "{line}");
+        assert!(h.windows(ping).iter().all(|w| w.region != region), "a bystander sees a ring it holds no capability for");
+    } else {
+        assert!(line.starts_with("probe: window at 0 in place false"), "{line}");
+        assert!(windows.is_empty());
+    }
+    let handle = h.kernel().process(probe).unwrap().caps.lookup("c").unwrap();
+    h.with_kernel(|k| k.revoke(probe, handle)).unwrap();
+    assert!(h.windows(probe).iter().all(|w| !w.mapped), "the window outlived the capability");
+    assert_eq!(wait(&h, probe), Exit::Code(0), "the probe saw the ring gone and got Revoked");
+    // The ring is untouched by the scribbling: the one frame is there, intact.
+    let mut buf = [0u8; 16];
+    let meta = h.with_kernel(|k| k.recv(c, &mut buf)).unwrap().expect("the frame written before the revoke");
+    assert_eq!(&buf[..meta.len as usize], b"hello");
+    assert!(h.kernel().channel(c).unwrap().corrupt.is_none());
+    assert_eq!(wait(&h, ping), Exit::Code(0));
+    assert_eq!(wait(&h, pong), Exit::Code(20000));
 }

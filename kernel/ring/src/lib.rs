@@ -9,7 +9,7 @@
 //! +--------------------+  64
 //! | reader cursors     |  max_readers x 16 B: state, seq, pos
 //! +--------------------+
-//! | writer slots       |  max_writers x 16 B: state, frames, bytes
+//! | writer slots       |  max_writers x 16 B: state, frames, bytes, owner pid
 //! +--------------------+
 //! | frame ring         |  frame_cap x 16 B: stamp, writer, pos, len
 //! +--------------------+
@@ -47,6 +47,15 @@ pub const VERSION: u32 = 1;
 /// Header size in bytes.
 pub const HEADER: usize = 64;
 const SLOT: usize = 16;
+/// Attempts at the writer lock before giving up with [`RingError::Busy`].
+const LOCK_SPINS: u32 = 1 << 16;
+
+fn writer_tag(id: u32) -> u32 {
+    id + 1
+}
+fn reader_tag(slot: u32) -> u32 {
+    0x100 + slot + 1
+}
 
 // Header word offsets.
 const H_MAGIC: usize = 0;
@@ -147,6 +156,9 @@ pub enum RingError {
     Corrupt(Corruption),
     /// No free reader or writer slot.
     NoSlot,
+    /// The writer lock stayed held past the spin budget (its holder is
+    /// preempted, dead, or hostile); nothing changed, retry later.
+    Busy,
     /// The reader/writer slot is not attached.
     NotAttached,
 }
@@ -244,6 +256,12 @@ pub struct Ring<'a> {
     _mem: PhantomData<&'a [AtomicU32]>,
 }
 
+impl core::fmt::Debug for Ring<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ring").field("base", &self.base).field("geometry", &self.geo).finish()
+    }
+}
+
 // SAFETY: all shared mutable state is accessed through atomics; payload bytes
 // are handed over through release/acquire on the frame stamps.
 unsafe impl Send for Ring<'_> {}
@@ -317,14 +335,26 @@ impl<'a> Ring<'a> {
         if ok { Ok(()) } else { Err(RingError::Corrupt(Corruption::Header)) }
     }
 
-    fn lock(&self) {
+    /// Takes the short writer lock as `tag` (who holds it, so a departing
+    /// endpoint can release a lock it abandoned). The spin is bounded: the
+    /// lock word lives in memory guests can write, and the kernel must never
+    /// spin forever on it.
+    fn lock(&self, tag: u32) -> Result<(), RingError> {
         let l = self.w(H_LOCK);
-        while l.compare_exchange_weak(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        for _ in 0..LOCK_SPINS {
+            if l.compare_exchange_weak(0, tag, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                return Ok(());
+            }
             core::hint::spin_loop();
         }
+        Err(RingError::Busy)
     }
     fn unlock(&self) {
         self.w(H_LOCK).store(0, Ordering::Release);
+    }
+    /// Releases the lock if `tag` still holds it (its holder is gone).
+    fn release_abandoned(&self, tag: u32) {
+        let _ = self.w(H_LOCK).compare_exchange(tag, 0, Ordering::AcqRel, Ordering::Relaxed);
     }
 
     /// Claims a reader slot, starting at the oldest retained frame.
@@ -332,7 +362,10 @@ impl<'a> Ring<'a> {
         self.validate_header()?;
         for slot in 0..self.geo.max_readers {
             if self.reader(slot, 0).compare_exchange(0, 2, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                self.lock();
+                if let Err(e) = self.lock(reader_tag(slot)) {
+                    self.reader(slot, 0).store(0, Ordering::Release);
+                    return Err(e);
+                }
                 let (seq, pos) = (self.w(H_TAIL_SEQ).load(Ordering::Relaxed), self.w(H_TAIL_POS).load(Ordering::Relaxed));
                 self.reader(slot, 1).store(seq, Ordering::Relaxed);
                 self.reader(slot, 2).store(pos, Ordering::Relaxed);
@@ -348,6 +381,7 @@ impl<'a> Ring<'a> {
     pub fn detach_reader(&self, slot: u32) -> bool {
         if slot < self.geo.max_readers {
             self.reader(slot, 0).store(0, Ordering::Release);
+            self.release_abandoned(reader_tag(slot));
         }
         self.take_waiters(WAIT_WRITERS)
     }
@@ -365,10 +399,26 @@ impl<'a> Ring<'a> {
         Err(RingError::NoSlot)
     }
 
+    /// Records which process holds writer `id` (the kernel does, at attach),
+    /// so readers running the ring in place can attribute frames. Like every
+    /// word in the ring, a hostile writer can overwrite it: it can mislead
+    /// only this ring's readers.
+    pub fn set_writer_owner(&self, id: u32, owner: u32) {
+        if id < self.geo.max_writers {
+            self.writer(id, 3).store(owner, Ordering::Release);
+        }
+    }
+
+    /// The process recorded for writer `id` (0 if none or out of range).
+    pub fn writer_owner(&self, id: u32) -> u32 {
+        if id < self.geo.max_writers { self.writer(id, 3).load(Ordering::Acquire) } else { 0 }
+    }
+
     /// Releases a writer id.
     pub fn detach_writer(&self, id: u32) {
         if id < self.geo.max_writers {
             self.writer(id, 0).store(0, Ordering::Release);
+            self.release_abandoned(writer_tag(id));
         }
     }
 
@@ -409,7 +459,7 @@ impl<'a> Ring<'a> {
         if len > self.geo.data_cap {
             return Err(RingError::TooLarge(len));
         }
-        self.lock();
+        self.lock(writer_tag(id))?;
         let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
         let head_pos = self.w(H_HEAD_POS).load(Ordering::Relaxed);
         let (tail_seq, tail_pos) = match self.refresh_tail(head_seq) {
@@ -491,7 +541,7 @@ impl<'a> Ring<'a> {
         if slot >= self.geo.max_readers || self.reader(slot, 0).load(Ordering::Relaxed) != 1 {
             return Err(RingError::NotAttached);
         }
-        self.lock();
+        self.lock(reader_tag(slot))?;
         let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
         let head_pos = self.w(H_HEAD_POS).load(Ordering::Relaxed);
         // Only frames already published may be skipped; wait out in-flight ones.
@@ -510,6 +560,11 @@ impl<'a> Ring<'a> {
     }
 
     fn take_waiters(&self, bits: u32) -> bool {
+        // Orders this side's publication (a frame, or a cursor move) before
+        // the look at the waiter bits; the parking side orders its
+        // `set_waiting` before its retry the same way (a SeqCst RMW). Without
+        // it the two sides can each miss the other: a lost wake-up.
+        core::sync::atomic::fence(Ordering::SeqCst);
         let w = self.w(H_WAITERS);
         if w.load(Ordering::SeqCst) & bits == 0 {
             return false;

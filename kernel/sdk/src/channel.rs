@@ -1,8 +1,20 @@
 //! Channels: create, attach, read and write frames.
+//!
+//! Two access paths behind one API. When the kernel maps the ring into this
+//! guest's memory (the hosted kernel does; `mapped_at` in the descriptor says
+//! where), [`Reader`] and [`Writer`] run the ring in place with wasm atomics:
+//! no hostcall per frame, and a hostcall only to sleep when parked or to wake
+//! a parked peer. Otherwise (wasmi, QEMU, boards, or a guest built without
+//! atomics) every frame goes through the copying hostcalls, where the kernel
+//! runs the same ring code on the guest's behalf. Anything the in-place path
+//! cannot settle (a corrupt ring, a revoked capability: the kernel then shows
+//! zero pages where the ring was) is retried as a hostcall, so the kernel
+//! gives the authoritative error.
 
-use crate::abi::{ChannelDescriptor, FrameMeta, Role, Wire, io_flags};
+use crate::abi::{ChannelDescriptor, Error, FrameMeta, Role, Wire, io_flags};
 use crate::cap::Cap;
 use crate::{Backpressure, Result, check, sys};
+use tidemark_ring::Ring;
 
 /// A channel capability.
 #[derive(Clone, Copy, Debug)]
@@ -36,12 +48,14 @@ impl Channel {
 
     /// Attaches as a writer.
     pub fn writer(&self) -> Result<Writer> {
-        Ok(Writer { cap: self.cap, desc: self.attach(Role::Writer)? })
+        let desc = self.attach(Role::Writer)?;
+        Ok(Writer { cap: self.cap, ring: in_place(&desc), desc })
     }
 
     /// Attaches as a reader (starting at the oldest retained frame).
     pub fn reader(&self) -> Result<Reader> {
-        Ok(Reader { cap: self.cap, desc: self.attach(Role::Reader)? })
+        let desc = self.attach(Role::Reader)?;
+        Ok(Reader { cap: self.cap, ring: in_place(&desc), desc })
     }
 
     /// Deletes the channel (needs the `d` right).
@@ -51,11 +65,46 @@ impl Channel {
     }
 }
 
+/// The ring, when the kernel mapped it into this guest and this guest has
+/// real atomics to run it with. The geometry is the kernel's (from the
+/// descriptor), never the ring header's, so a scribbled header cannot steer
+/// the ring code outside the window.
+fn in_place(desc: &ChannelDescriptor) -> Option<Ring<'static>> {
+    if !cfg!(tidemark_atomics) || desc.mapped_at == 0 || desc.mapped_at % 8 != 0 {
+        return None;
+    }
+    let geo = tidemark_ring::Geometry::new(desc.data_cap, desc.frame_cap, desc.max_readers, desc.max_writers, desc.backpressure)?;
+    if geo.data_cap != desc.data_cap || geo.frame_cap != desc.frame_cap || geo.region_size() > desc.len as usize {
+        return None;
+    }
+    // SAFETY: the kernel mapped `desc.len` bytes at `mapped_at` for as long
+    // as this attachment lives; if it takes them away they turn into zero
+    // pages of our own memory, which the ring code rejects as corrupt.
+    Some(unsafe { Ring::from_raw(desc.mapped_at as usize as *mut u8, geo) })
+}
+
+/// Wakes the processes parked on `side` of the channel.
+fn notify(cap: Cap, side: Role) {
+    // SAFETY: no pointers.
+    unsafe { sys::chan_notify(cap.0, side as i32) };
+}
+
+/// Sleeps in the kernel until the ring's doorbell moves past `seen`.
+fn wait(cap: Cap, me: Role, seen: u32) -> Result<()> {
+    // SAFETY: no pointers.
+    check(unsafe { sys::chan_wait(cap.0, me as i32, seen as i32) }).map(|_| ())
+}
+
+fn doorbell(ring: &Ring<'_>) -> u32 {
+    ring.doorbell().load(core::sync::atomic::Ordering::Acquire)
+}
+
 /// The writing end of an attachment. Detaches on drop.
 #[derive(Debug)]
 pub struct Writer {
     cap: Cap,
     desc: ChannelDescriptor,
+    ring: Option<Ring<'static>>,
 }
 
 impl Writer {
@@ -64,20 +113,72 @@ impl Writer {
         &self.desc
     }
 
+    /// Whether frames go straight into the ring (no hostcall per frame).
+    pub fn in_place(&self) -> bool {
+        self.ring.is_some()
+    }
+
+    /// The copying path: the kernel writes on our behalf.
     fn put(&self, frame: &[u8], flags: u32) -> Result<()> {
-        // SAFETY: pointer and length describe `frame`.
-        check(unsafe { sys::chan_write(self.cap.0, frame.as_ptr() as i32, frame.len() as i32, flags as i32) }).map(|_| ())
+        loop {
+            // SAFETY: pointer and length describe `frame`.
+            match check(unsafe { sys::chan_write(self.cap.0, frame.as_ptr() as i32, frame.len() as i32, flags as i32) }) {
+                Err(Error::Busy) => crate::time::yield_now(),
+                r => return r.map(|_| ()),
+            }
+        }
+    }
+
+    fn write_with(&self, frame: &[u8], flags: u32) -> Result<()> {
+        let Some(ring) = &self.ring else { return self.put(frame, flags) };
+        let id = self.desc.endpoint;
+        loop {
+            let result = match ring.write(id, frame) {
+                Err(tidemark_ring::RingError::Full) if self.desc.backpressure == Backpressure::Park as u32 && flags & io_flags::NONBLOCK == 0 => {
+                    // Announce, then look once more: a read in between rang
+                    // the doorbell (so `wait` returns at once) or made room.
+                    ring.set_waiting(tidemark_ring::WAIT_WRITERS);
+                    let seen = doorbell(ring);
+                    match ring.write(id, frame) {
+                        Err(tidemark_ring::RingError::Full) => {
+                            wait(self.cap, Role::Writer, seen)?;
+                            continue;
+                        }
+                        r => r,
+                    }
+                }
+                r => r,
+            };
+            match result {
+                Ok(w) => {
+                    if w.wake_readers {
+                        notify(self.cap, Role::Reader);
+                    }
+                    return Ok(());
+                }
+                Err(tidemark_ring::RingError::Full) if self.desc.backpressure == Backpressure::Drop as u32 => {
+                    ring.count_drop();
+                    return Err(Error::Dropped);
+                }
+                Err(tidemark_ring::RingError::Full) => return Err(Error::Full),
+                Err(tidemark_ring::RingError::TooLarge(_)) => return Err(Error::TooLarge),
+                // The lock holder is preempted: let it run.
+                Err(tidemark_ring::RingError::Busy) => crate::time::yield_now(),
+                // Corrupt, not attached (revoked: zero pages): the kernel says which.
+                Err(_) => return self.put(frame, flags),
+            }
+        }
     }
 
     /// Writes a frame. Under `Park` backpressure waits for room; under
     /// `Drop` a full channel returns `Err(Error::Dropped)` (counted).
     pub fn write(&self, frame: &[u8]) -> Result<()> {
-        self.put(frame, 0)
+        self.write_with(frame, 0)
     }
 
     /// Writes a frame or returns `Err(Error::Full)` at once.
     pub fn try_write(&self, frame: &[u8]) -> Result<()> {
-        self.put(frame, io_flags::NONBLOCK)
+        self.write_with(frame, io_flags::NONBLOCK)
     }
 }
 
@@ -93,6 +194,7 @@ impl Drop for Writer {
 pub struct Reader {
     cap: Cap,
     desc: ChannelDescriptor,
+    ring: Option<Ring<'static>>,
 }
 
 impl Reader {
@@ -101,6 +203,12 @@ impl Reader {
         &self.desc
     }
 
+    /// Whether frames are read straight from the ring (no hostcall per frame).
+    pub fn in_place(&self) -> bool {
+        self.ring.is_some()
+    }
+
+    /// The copying path: the kernel reads on our behalf.
     fn get(&self, buf: &mut [u8], flags: u32) -> Result<Frame> {
         let mut meta = [0u8; FrameMeta::SIZE];
         // SAFETY: pointers and lengths describe `buf` and `meta`.
@@ -110,18 +218,51 @@ impl Reader {
         Ok(FrameMeta::decode(&meta))
     }
 
+    fn read_with(&self, buf: &mut [u8], flags: u32) -> Result<Frame> {
+        let Some(ring) = &self.ring else { return self.get(buf, flags) };
+        let slot = self.desc.endpoint;
+        loop {
+            let result = match ring.read(slot, buf) {
+                Err(tidemark_ring::RingError::Empty) if flags & io_flags::NONBLOCK == 0 => {
+                    ring.set_waiting(tidemark_ring::WAIT_READERS);
+                    let seen = doorbell(ring);
+                    match ring.read(slot, buf) {
+                        Err(tidemark_ring::RingError::Empty) => {
+                            wait(self.cap, Role::Reader, seen)?;
+                            continue;
+                        }
+                        r => r,
+                    }
+                }
+                r => r,
+            };
+            return match result {
+                Ok(r) => {
+                    if r.wake_writers {
+                        notify(self.cap, Role::Writer);
+                    }
+                    Ok(FrameMeta { writer: r.writer, seq: r.seq, len: r.len, pid: ring.writer_owner(r.writer) })
+                }
+                Err(tidemark_ring::RingError::Empty) => Err(Error::Empty),
+                Err(tidemark_ring::RingError::TooLarge(_)) => Err(Error::TooLarge),
+                Err(_) => self.get(buf, flags),
+            };
+        }
+    }
+
     /// Reads the next frame into `buf`, waiting for one. A frame larger than
     /// `buf` stays queued and `Err(Error::TooLarge)` is returned.
     pub fn read(&self, buf: &mut [u8]) -> Result<Frame> {
-        self.get(buf, 0)
+        self.read_with(buf, 0)
     }
 
     /// Reads the next frame or returns `Err(Error::Empty)` at once.
     pub fn try_read(&self, buf: &mut [u8]) -> Result<Frame> {
-        self.get(buf, io_flags::NONBLOCK)
+        self.read_with(buf, io_flags::NONBLOCK)
     }
 
-    /// Skips every pending frame; returns how many.
+    /// Skips every pending frame; returns how many (the kernel runs it, on
+    /// either path, so parked writers are woken).
     pub fn drain(&self) -> Result<u32> {
         // SAFETY: no pointers.
         check(unsafe { sys::chan_drain(self.cap.0) })

@@ -8,9 +8,15 @@
 //!   then behaves as `hold`.
 //! * `spin`: loops forever without hostcalls.
 //! * `noop N`: makes N `cap_check` calls on its `c` (for benchmarks).
+//! * `window`: attaches to its channel `c` as writer and reader, writes
+//!   `hello`, logs `window at ADDR` (0 on the copying path), waits until `c`
+//!   is revoked, then checks that the window no longer shows the ring,
+//!   scribbles all over it, and that reads and writes now fail `Revoked`.
+//!   Exits 0 when all of that held, else the number of the failed check.
 #![no_std]
 
 use tidemark_sdk::cap::Cap;
+use tidemark_sdk::channel::Channel;
 use tidemark_sdk::{Error, Rights, error, info, process, sys, time};
 
 tidemark_sdk::main!(run, classes: log, time, channel, shm);
@@ -35,6 +41,35 @@ fn hold() -> Result<i32, Error> {
             return Ok(-e.code());
         }
         time::sleep(1_000_000)?;
+    }
+}
+
+fn window() -> Result<i32, Error> {
+    let c = Channel::lookup("c")?;
+    let (w, r) = (c.writer()?, c.reader()?);
+    w.write(b"hello")?;
+    let at = w.descriptor().mapped_at as usize;
+    let len = w.descriptor().len as usize;
+    info!("probe: window at {} in place {}", at, w.in_place() && r.in_place());
+    while c.cap.check(Rights::NONE).is_ok() {
+        time::sleep(1_000_000)?;
+    }
+    if at != 0 {
+        // SAFETY: [at, at + len) is ours: the window, zero pages since the revoke.
+        let window = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, len) };
+        if window.iter().any(|b| *b != 0) {
+            error!("probe: the ring is still visible after the revoke");
+            return Ok(1);
+        }
+        window.fill(0xAA); // lands in our private pages, not the ring
+    }
+    let mut buf = [0u8; 16];
+    match (w.write(b"after"), r.read(&mut buf)) {
+        (Err(Error::Revoked), Err(Error::Revoked)) => Ok(0),
+        (a, b) => {
+            error!("probe: after the revoke: write {:?}, read {:?}", a.err(), b.err());
+            Ok(2)
+        }
     }
 }
 
@@ -86,6 +121,7 @@ fn run() -> Result<i32, Error> {
                 x = unsafe { core::ptr::read_volatile(&x) }.wrapping_add(1);
             }
         }
+        Some("window") => window(),
         Some("noop") => {
             let c = Cap::lookup("c")?;
             for _ in 0..num(it.next()) {
