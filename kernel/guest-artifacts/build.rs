@@ -18,7 +18,7 @@ fn main() {
     let target_dir = target_dir_of(&out).join("guests");
 
     ensure_target();
-    for dir in [guests.as_path(), &kernel.join("sdk"), &kernel.join("abi")] {
+    for dir in [guests.as_path(), &kernel.join("sdk"), &kernel.join("abi"), &kernel.join("ring")] {
         println!("cargo:rerun-if-changed={}", dir.display());
     }
     println!("cargo:rerun-if-changed={}", guests.join("wat").display());

@@ -137,8 +137,12 @@ pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
         Ok(b) => b,
         Err(e) => return fail(e.output),
     };
+    // The hash of the bytes just built, computed here: the upload, the swap
+    // and the running process must all agree with it.
+    let built_hash = tidemark_kernel::package::Hash::of(&built.bytes).hex();
     let uploaded = match call(c, Request::Upload { name: g.name.clone(), bytes: built.bytes, pin: false }) {
-        Ok(Response::Uploaded(p)) => p,
+        Ok(Response::Uploaded(p)) if p.hash == built_hash => p,
+        Ok(Response::Uploaded(p)) => return fail(format!("the kernel stored sha256:{}, not the sha256:{built_hash} just built", p.hash)),
         Ok(r) => return fail(format!("unexpected answer {r:?}")),
         Err(e) => return fail(e),
     };
@@ -157,7 +161,7 @@ pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
             swap: Duration::from_nanos(timing.swap_ns),
             save_to_running: change.saved.elapsed(),
         }),
-        Ok(Response::Reloaded { hash, .. }) => fail(format!("the kernel runs sha256:{hash}, not the sha256:{} just built", uploaded.hash)),
+        Ok(Response::Reloaded { hash, .. }) => fail(format!("the kernel runs sha256:{hash}, not the sha256:{built_hash} just built")),
         Ok(r) => fail(format!("unexpected answer {r:?}")),
         Err(e) => fail(e),
     }

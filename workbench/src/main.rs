@@ -92,7 +92,7 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_TEMPLATE", default_value = "two-guest")]
         template: String,
         /// List the templates.
-        #[arg(long)]
+        #[arg(long, env = "TIDEMARK_NEW_LIST")]
         list: bool,
         /// Print as JSON.
         #[arg(long, env = "TIDEMARK_JSON")]

@@ -307,6 +307,12 @@ impl Kernel {
         if let Err(e) = ring.validate_header() {
             return Err(self.ring_error(id, e));
         }
+        if role == Role::Reader {
+            let slot = c.attachment(pid, role).expect("checked").endpoint;
+            if let Err(e) = ring.validate_cursor(slot) {
+                return Err(self.ring_error(id, e));
+            }
+        }
         if ring.doorbell().load(core::sync::atomic::Ordering::Acquire) != seen {
             return Ok(Io::Done(0, Default::default()));
         }
@@ -345,6 +351,10 @@ impl Kernel {
             ring.set_waiting(tidemark_ring::WAIT_READERS);
             // As for writes: an in-place writer may have published in between.
             result = ring.read(a.endpoint, buf);
+        }
+        if result == Err(RingError::Empty) {
+            // Emptiness, or a cursor scribbled out of the live window?
+            result = ring.validate_cursor(a.endpoint).and(result);
         }
         match result {
             Ok(r) => {

@@ -177,6 +177,11 @@ fn channel_ours(h: &Hosted, size: usize, n: u32) -> f64 {
     assert_eq!(exit_code(h.wait(reader, Duration::from_secs(300))), n as i32);
     assert_eq!(exit_code(h.wait(writer, Duration::from_secs(300))), 0);
     let ns = start.elapsed().as_nanos() as f64 / n as f64;
+    if std::env::var_os("TIDEMARK_BENCH_HOSTCALLS").is_some() {
+        let k = h.kernel();
+        let calls = |pid| k.process(pid).unwrap().counters.hostcalls as f64 / n as f64;
+        eprintln!("{size} B, zero-copy {}: hostcalls per frame: writer {:.3}, reader {:.3}", h.zero_copy(), calls(writer), calls(reader));
+    }
     h.with_kernel(|k| {
         k.delete_channel(data).unwrap();
         k.delete_channel(ctl).unwrap();

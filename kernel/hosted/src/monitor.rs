@@ -97,6 +97,27 @@ impl Drop for Listener {
     }
 }
 
+/// Binds a socket that is never reachable by anyone but its owner: bound in
+/// a fresh 0700 directory beside `path`, made 0600 there, then moved into
+/// place without replacing anything (binding at `path` and chmod-ing after
+/// would leave it open to others for a moment, under the umask).
+fn bind_owner_only(path: &Path) -> io::Result<UnixListener> {
+    use std::os::unix::fs::DirBuilderExt;
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let staging = dir.join(format!(".tidemark-monitor-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
+    let tmp = staging.join("sock");
+    let bound = UnixListener::bind(&tmp).and_then(|l| {
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        rustix::fs::renameat_with(rustix::fs::CWD, &tmp, rustix::fs::CWD, path, rustix::fs::RenameFlags::NOREPLACE)?;
+        Ok(l)
+    });
+    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_dir(&staging);
+    bound
+}
+
 /// Listens on `path` (mode 0600: the monitor is full control of the kernel).
 /// An existing path is replaced only when it is a stale socket nobody answers on.
 pub fn listen(hosted: Arc<Hosted>, path: &Path) -> io::Result<Listener> {
@@ -109,8 +130,7 @@ pub fn listen(hosted: Arc<Hosted>, path: &Path) -> io::Result<Listener> {
         }
         std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let listener = bind_owner_only(path)?;
     listener.set_nonblocking(true)?;
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();

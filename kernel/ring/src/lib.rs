@@ -4,9 +4,10 @@
 //!
 //! ```text
 //! +--------------------+  0
-//! | header (64 B)      |  magic, version, geometry, check word, writer lock,
-//! |                    |  head/tail (seq + byte position), drops, waiters, doorbell
-//! +--------------------+  64
+//! | header (192 B)     |  line 0: magic, version, geometry, check word (read-only)
+//! |                    |  line 1: writer lock, head/tail (seq + byte position), drops
+//! |                    |  line 2: waiter bits, doorbell
+//! +--------------------+  192
 //! | reader cursors     |  max_readers x 16 B: state, seq, pos
 //! +--------------------+
 //! | writer slots       |  max_writers x 16 B: state, frames, bytes, owner pid
@@ -24,6 +25,13 @@
 //! release ordering; readers are lock-free and each owns its cursor. The
 //! slowest active reader bounds the writers (the *tail*); with no reader
 //! attached, frames are retained until one attaches.
+//!
+//! The header's three parts sit on separate cache lines, so the words every
+//! operation validates are never written after creation and do not bounce
+//! between cores with the writers' words. Writers keep the tail they last
+//! computed and rescan the reader cursors only when the ring looks full;
+//! readers look at the frame's stamp first and at the head only when there
+//! is nothing to read.
 //!
 //! All mutable state is `u32` atomics (rv32 has no 64-bit atomics), so the
 //! same code runs in the kernel on a guest's behalf (the copying path) and,
@@ -43,9 +51,9 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// `"TMRG"` little-endian.
 pub const MAGIC: u32 = u32::from_le_bytes(*b"TMRG");
 /// Layout version.
-pub const VERSION: u32 = 1;
-/// Header size in bytes.
-pub const HEADER: usize = 64;
+pub const VERSION: u32 = 2;
+/// Header size in bytes (three cache lines).
+pub const HEADER: usize = 192;
 const SLOT: usize = 16;
 /// Attempts at the writer lock before giving up with [`RingError::Busy`].
 const LOCK_SPINS: u32 = 1 << 16;
@@ -66,14 +74,70 @@ const H_FRAME_CAP: usize = 16;
 const H_READERS: usize = 20;
 const H_WRITERS: usize = 24;
 const H_CHECK: usize = 28;
-const H_LOCK: usize = 32;
-const H_HEAD_SEQ: usize = 36;
-const H_HEAD_POS: usize = 40;
-const H_TAIL_SEQ: usize = 44;
-const H_TAIL_POS: usize = 48;
-const H_DROPS: usize = 52;
-const H_WAITERS: usize = 56;
-const H_DOORBELL: usize = 60;
+// Line 1: the writers'.
+const H_LOCK: usize = 64;
+const H_HEAD_SEQ: usize = 68;
+const H_HEAD_POS: usize = 72;
+const H_TAIL_SEQ: usize = 76;
+const H_TAIL_POS: usize = 80;
+const H_DROPS: usize = 84;
+// Line 2: touched only around parking.
+const H_WAITERS: usize = 128;
+const H_DOORBELL: usize = 132;
+
+/// One shared word of the ring.
+///
+/// On wasm every atomic instruction is sequentially consistent (cranelift
+/// makes each atomic store an `xchg` on x86), so the ring's many `Relaxed`
+/// accesses, free natively, would each cost a full barrier in a guest.
+/// There they are plain aligned 32-bit accesses instead (volatile, so the
+/// compiler neither merges nor elides them): wasm defines racing plain
+/// accesses (no undefined behaviour, and an aligned word does not tear on
+/// the hosts wasmtime runs on), and every ordering the ring relies on is
+/// carried by its Acquire/Release/SeqCst accesses, which stay atomic.
+#[repr(transparent)]
+struct Word(AtomicU32);
+
+impl Word {
+    #[inline(always)]
+    fn load(&self, o: Ordering) -> u32 {
+        if cfg!(target_arch = "wasm32") && o == Ordering::Relaxed {
+            // SAFETY: an aligned word inside the ring (see `Ring::from_raw`).
+            unsafe { core::ptr::read_volatile(self.0.as_ptr()) }
+        } else {
+            self.0.load(o)
+        }
+    }
+    #[inline(always)]
+    fn store(&self, v: u32, o: Ordering) {
+        if cfg!(target_arch = "wasm32") && o == Ordering::Relaxed {
+            // SAFETY: as in `load`.
+            unsafe { core::ptr::write_volatile(self.0.as_ptr(), v) }
+        } else {
+            self.0.store(v, o)
+        }
+    }
+    /// Adds to a word only one party writes (a writer's own counters).
+    #[inline(always)]
+    fn add_own(&self, v: u32) {
+        self.store(self.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+    }
+    fn compare_exchange(&self, cur: u32, new: u32, ok: Ordering, err: Ordering) -> Result<u32, u32> {
+        self.0.compare_exchange(cur, new, ok, err)
+    }
+    fn compare_exchange_weak(&self, cur: u32, new: u32, ok: Ordering, err: Ordering) -> Result<u32, u32> {
+        self.0.compare_exchange_weak(cur, new, ok, err)
+    }
+    fn fetch_add(&self, v: u32, o: Ordering) -> u32 {
+        self.0.fetch_add(v, o)
+    }
+    fn fetch_or(&self, v: u32, o: Ordering) -> u32 {
+        self.0.fetch_or(v, o)
+    }
+    fn fetch_and(&self, v: u32, o: Ordering) -> u32 {
+        self.0.fetch_and(v, o)
+    }
+}
 
 /// Waiter bit: at least one reader is parked waiting for a frame.
 pub const WAIT_READERS: u32 = 1;
@@ -304,19 +368,20 @@ impl<'a> Ring<'a> {
         self.geo
     }
 
-    fn w(&self, off: usize) -> &AtomicU32 {
+    fn w(&self, off: usize) -> &Word {
         debug_assert!(off + 4 <= self.geo.data_off());
         // SAFETY: `off` is inside the header/slot area, 4-aligned, and the
-        // region is valid for 'a per the constructor's contract.
-        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(off).cast::<u32>()) }
+        // region is valid for 'a per the constructor's contract; `Word` is a
+        // transparent `AtomicU32`.
+        unsafe { &*self.base.as_ptr().add(off).cast::<Word>() }
     }
-    fn reader(&self, slot: u32, word: usize) -> &AtomicU32 {
+    fn reader(&self, slot: u32, word: usize) -> &Word {
         self.w(self.geo.readers_off() + slot as usize * SLOT + word * 4)
     }
-    fn writer(&self, id: u32, word: usize) -> &AtomicU32 {
+    fn writer(&self, id: u32, word: usize) -> &Word {
         self.w(self.geo.writers_off() + id as usize * SLOT + word * 4)
     }
-    fn frame(&self, seq: u32, word: usize) -> &AtomicU32 {
+    fn frame(&self, seq: u32, word: usize) -> &Word {
         let idx = (seq & (self.geo.frame_cap - 1)) as usize;
         self.w(self.geo.frames_off() + idx * SLOT + word * 4)
     }
@@ -380,7 +445,7 @@ impl<'a> Ring<'a> {
     /// Releases a reader slot; returns whether parked writers should be woken.
     pub fn detach_reader(&self, slot: u32) -> bool {
         if slot < self.geo.max_readers {
-            self.reader(slot, 0).store(0, Ordering::Release);
+            self.reader(slot, 0).store(0, Ordering::SeqCst);
             self.release_abandoned(reader_tag(slot));
         }
         self.take_waiters(WAIT_WRITERS)
@@ -462,22 +527,30 @@ impl<'a> Ring<'a> {
         self.lock(writer_tag(id))?;
         let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
         let head_pos = self.w(H_HEAD_POS).load(Ordering::Relaxed);
-        let (tail_seq, tail_pos) = match self.refresh_tail(head_seq) {
-            Ok(t) => t,
+        // The tail last computed is never ahead of the real one (readers only
+        // move forward): if it leaves room, there is room.
+        let cached = (self.w(H_TAIL_SEQ).load(Ordering::Relaxed), self.w(H_TAIL_POS).load(Ordering::Relaxed));
+        let fits = |(seq, pos): (u32, u32)| -> Result<bool, RingError> {
+            let bytes_used = head_pos.wrapping_sub(pos);
+            if bytes_used > self.geo.data_cap || head_seq.wrapping_sub(seq) > self.geo.frame_cap {
+                return Err(RingError::Corrupt(Corruption::Cursor));
+            }
+            Ok(head_seq.wrapping_sub(seq) < self.geo.frame_cap && bytes_used + len <= self.geo.data_cap)
+        };
+        let room = match fits(cached) {
+            Ok(true) => Ok(true),
+            _ => self.refresh_tail(head_seq).and_then(fits),
+        };
+        match room {
+            Ok(true) => {}
+            Ok(false) => {
+                self.unlock();
+                return Err(RingError::Full);
+            }
             Err(e) => {
                 self.unlock();
                 return Err(e);
             }
-        };
-        let frames_used = head_seq.wrapping_sub(tail_seq);
-        let bytes_used = head_pos.wrapping_sub(tail_pos);
-        if bytes_used > self.geo.data_cap {
-            self.unlock();
-            return Err(RingError::Corrupt(Corruption::Cursor));
-        }
-        if frames_used >= self.geo.frame_cap || bytes_used + len > self.geo.data_cap {
-            self.unlock();
-            return Err(RingError::Full);
         }
         self.w(H_HEAD_SEQ).store(head_seq.wrapping_add(1), Ordering::Relaxed);
         self.w(H_HEAD_POS).store(head_pos.wrapping_add(len), Ordering::Relaxed);
@@ -490,9 +563,12 @@ impl<'a> Ring<'a> {
         self.frame(head_seq, 1).store(id, Ordering::Relaxed);
         self.frame(head_seq, 2).store(head_pos, Ordering::Relaxed);
         self.frame(head_seq, 3).store(len, Ordering::Relaxed);
-        self.frame(head_seq, 0).store(head_seq.wrapping_add(1), Ordering::Release);
-        self.writer(id, 1).fetch_add(1, Ordering::Relaxed);
-        self.writer(id, 2).fetch_add(len, Ordering::Relaxed);
+        // SeqCst: orders the publication before `take_waiters` looks at the
+        // waiter bits (the parking side sets them with a SeqCst RMW, then
+        // retries): neither can miss the other, so no wake-up is lost.
+        self.frame(head_seq, 0).store(head_seq.wrapping_add(1), Ordering::SeqCst);
+        self.writer(id, 1).add_own(1);
+        self.writer(id, 2).add_own(len);
         Ok(Written { seq: head_seq, wake_readers: self.take_waiters(WAIT_READERS) })
     }
 
@@ -509,16 +585,12 @@ impl<'a> Ring<'a> {
         }
         let seq = self.reader(slot, 1).load(Ordering::Relaxed);
         let pos = self.reader(slot, 2).load(Ordering::Relaxed);
-        let head = self.w(H_HEAD_SEQ).load(Ordering::Acquire);
-        let behind = head.wrapping_sub(seq);
-        if behind == 0 {
-            return Err(RingError::Empty);
-        }
-        if behind > self.geo.frame_cap {
-            return Err(RingError::Corrupt(Corruption::Cursor));
-        }
+        // The stamp alone says whether frame `seq` is published, so a reader
+        // polling an empty ring touches no line the writers write but this
+        // one. A cursor scribbled out of the live window also reads as empty
+        // here: `validate_cursor`, before a reader parks, tells the two apart.
         if self.frame(seq, 0).load(Ordering::Acquire) != seq.wrapping_add(1) {
-            return Err(RingError::Empty); // reserved, not yet published
+            return Err(RingError::Empty);
         }
         let writer = self.frame(seq, 1).load(Ordering::Relaxed);
         let fpos = self.frame(seq, 2).load(Ordering::Relaxed);
@@ -531,8 +603,23 @@ impl<'a> Ring<'a> {
         }
         self.copy_out(pos, &mut buf[..len as usize]);
         self.reader(slot, 2).store(pos.wrapping_add(len), Ordering::Relaxed);
-        self.reader(slot, 1).store(seq.wrapping_add(1), Ordering::Release);
+        // SeqCst, for the same reason as a write's publication.
+        self.reader(slot, 1).store(seq.wrapping_add(1), Ordering::SeqCst);
         Ok(Read { len, writer, seq, wake_writers: self.take_waiters(WAIT_WRITERS) })
+    }
+
+    /// Checks reader `slot`'s cursor against the head: call before parking
+    /// on an empty ring, so a scribbled cursor is reported, not slept on.
+    pub fn validate_cursor(&self, slot: u32) -> Result<(), RingError> {
+        self.validate_header()?;
+        if slot >= self.geo.max_readers || self.reader(slot, 0).load(Ordering::Relaxed) != 1 {
+            return Err(RingError::NotAttached);
+        }
+        let seq = self.reader(slot, 1).load(Ordering::Relaxed);
+        if self.w(H_HEAD_SEQ).load(Ordering::Acquire).wrapping_sub(seq) > self.geo.frame_cap {
+            return Err(RingError::Corrupt(Corruption::Cursor));
+        }
+        Ok(())
     }
 
     /// Moves reader `slot` to the head; returns the frames skipped.
@@ -559,12 +646,8 @@ impl<'a> Ring<'a> {
         self.w(H_WAITERS).fetch_or(bits, Ordering::SeqCst);
     }
 
+    /// Called after a SeqCst publication (see `write`, `read`).
     fn take_waiters(&self, bits: u32) -> bool {
-        // Orders this side's publication (a frame, or a cursor move) before
-        // the look at the waiter bits; the parking side orders its
-        // `set_waiting` before its retry the same way (a SeqCst RMW). Without
-        // it the two sides can each miss the other: a lost wake-up.
-        core::sync::atomic::fence(Ordering::SeqCst);
         let w = self.w(H_WAITERS);
         if w.load(Ordering::SeqCst) & bits == 0 {
             return false;
@@ -576,7 +659,7 @@ impl<'a> Ring<'a> {
 
     /// The doorbell word, for waiters that sleep on it (futex-style).
     pub fn doorbell(&self) -> &AtomicU32 {
-        self.w(H_DOORBELL)
+        &self.w(H_DOORBELL).0
     }
 
     /// Counters for introspection (not validated; reported as read).

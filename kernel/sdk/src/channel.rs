@@ -95,6 +95,11 @@ fn wait(cap: Cap, me: Role, seen: u32) -> Result<()> {
     check(unsafe { sys::chan_wait(cap.0, me as i32, seen as i32) }).map(|_| ())
 }
 
+/// Tries before a side parks: the peer is usually mid-operation on another
+/// core, and a park costs two hostcalls and a thread wake-up (µs), a try
+/// tens of ns.
+const SPINS: u32 = 256;
+
 fn doorbell(ring: &Ring<'_>) -> u32 {
     ring.doorbell().load(core::sync::atomic::Ordering::Acquire)
 }
@@ -132,9 +137,16 @@ impl Writer {
     fn write_with(&self, frame: &[u8], flags: u32) -> Result<()> {
         let Some(ring) = &self.ring else { return self.put(frame, flags) };
         let id = self.desc.endpoint;
+        let park = self.desc.backpressure == Backpressure::Park as u32 && flags & io_flags::NONBLOCK == 0;
+        let mut spins = 0;
         loop {
             let result = match ring.write(id, frame) {
-                Err(tidemark_ring::RingError::Full) if self.desc.backpressure == Backpressure::Park as u32 && flags & io_flags::NONBLOCK == 0 => {
+                Err(tidemark_ring::RingError::Full) if park && spins < SPINS => {
+                    spins += 1;
+                    core::hint::spin_loop();
+                    continue;
+                }
+                Err(tidemark_ring::RingError::Full) if park => {
                     // Announce, then look once more: a read in between rang
                     // the doorbell (so `wait` returns at once) or made room.
                     ring.set_waiting(tidemark_ring::WAIT_WRITERS);
@@ -142,6 +154,7 @@ impl Writer {
                     match ring.write(id, frame) {
                         Err(tidemark_ring::RingError::Full) => {
                             wait(self.cap, Role::Writer, seen)?;
+                            spins = 0;
                             continue;
                         }
                         r => r,
@@ -221,14 +234,23 @@ impl Reader {
     fn read_with(&self, buf: &mut [u8], flags: u32) -> Result<Frame> {
         let Some(ring) = &self.ring else { return self.get(buf, flags) };
         let slot = self.desc.endpoint;
+        let block = flags & io_flags::NONBLOCK == 0;
+        let mut spins = 0;
         loop {
             let result = match ring.read(slot, buf) {
-                Err(tidemark_ring::RingError::Empty) if flags & io_flags::NONBLOCK == 0 => {
+                Err(tidemark_ring::RingError::Empty) if block && spins < SPINS => {
+                    spins += 1;
+                    core::hint::spin_loop();
+                    continue;
+                }
+                Err(tidemark_ring::RingError::Empty) if block => {
                     ring.set_waiting(tidemark_ring::WAIT_READERS);
                     let seen = doorbell(ring);
                     match ring.read(slot, buf) {
+                        // The kernel checks the cursor before it parks us.
                         Err(tidemark_ring::RingError::Empty) => {
                             wait(self.cap, Role::Reader, seen)?;
+                            spins = 0;
                             continue;
                         }
                         r => r,

@@ -1,0 +1,132 @@
+//! A board as a user meets it: `tidemark boot BOARD --listen SOCK` is started
+//! as a process, and the clock runs until the first `ps` answer arrives over
+//! the link (the first prompt); then `ps` round trips over the link. Each
+//! qemu-riscv32 row's baseline is the same on the hosted kernel in the same
+//! run (its monitor on a Unix socket), so the ratio is what the emulated
+//! machine and its UART cost. The last rows report the board's idle RAM as
+//! its kernel measures it (issue 5's goal: ≤ 128 KiB besides guest memories).
+//!
+//! `cargo bench -p tidemark --bench board` (`TIDEMARK_BENCH_ROUNDS=N`);
+//! `cargo test --benches` runs it once, quickly.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tidemark_monitor::proto::{Request, Response};
+use tidemark_shell::Client;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
+
+fn rounds() -> usize {
+    std::env::var("TIDEMARK_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// A booted board, stopped (and its socket removed) when dropped.
+struct Booted {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for Booted {
+    fn drop(&mut self) {
+        // SIGINT: `tidemark boot` stops QEMU and removes the socket on Ctrl-C.
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// Boots `board`; returns it, a client, and the time to the first `ps` answer.
+fn boot(board: &str, n: u32) -> (Booted, Client, f64) {
+    let socket = std::env::temp_dir().join(format!("tidemark-bench-{board}-{}-{n}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    let t0 = Instant::now();
+    let child = Command::new(BIN)
+        .args(["boot", board, "--listen"])
+        .arg(&socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let booted = Booted { child, socket: socket.clone() };
+    let deadline = t0 + Duration::from_secs(120);
+    let mut client = loop {
+        if let Ok(c) = Client::connect(&socket) {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "{board} never listened on {}", socket.display());
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(matches!(client.request(Request::Ps), Ok(Response::Ps(_))));
+    (booted, client, t0.elapsed().as_secs_f64() * 1e3)
+}
+
+/// µs per `ps` round trip, median of `n`.
+fn ps_round_trips(c: &mut Client, n: usize) -> f64 {
+    median(
+        (0..n)
+            .map(|_| {
+                let t = Instant::now();
+                assert!(matches!(c.request(Request::Ps), Ok(Response::Ps(_))));
+                t.elapsed().as_secs_f64() * 1e6
+            })
+            .collect(),
+    )
+}
+
+fn main() {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let r = if quick { 1 } else { rounds() };
+    let n = if quick { 5 } else { 100 };
+    // Build the image once first, so no row counts a cold build.
+    let out = Command::new(BIN).args(["image", "qemu-riscv32", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (mut qemu_boot, mut hosted_boot, mut qemu_ps, mut hosted_ps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut memory = None;
+    for i in 0..r as u32 {
+        let (_q, mut qc, ms) = boot("qemu-riscv32", i);
+        qemu_boot.push(ms);
+        qemu_ps.push(ps_round_trips(&mut qc, n));
+        if let Ok(Response::Info(info)) = qc.request(Request::Info) {
+            memory = info.memory;
+        }
+        let (_h, mut hc, ms) = boot("hosted", i);
+        hosted_boot.push(ms);
+        hosted_ps.push(ps_round_trips(&mut hc, n));
+    }
+    let rows = [
+        ("boot to first prompt", median(qemu_boot), median(hosted_boot), "ms"),
+        ("ps round trip over the UART", median(qemu_ps), median(hosted_ps), "us"),
+    ];
+    println!();
+    println!("{:<30} {:>14} {:>14} {:>8}  baseline is", "qemu-riscv32", "tidemark", "baseline", "ratio");
+    for (name, ours, base, unit) in rows {
+        println!("{name:<30} {ours:>11.2} {unit} {base:>11.2} {unit} {:>7.2}x  the same on hosted (Unix socket)", ours / base);
+    }
+    let m = memory.expect("qemu-riscv32 reports its board memory");
+    let kib = |b: u64| b as f64 / 1024.0;
+    let idle = m.static_bytes + m.stack_peak + m.heap_used;
+    println!(
+        "idle RAM {:.1} KiB (goal <= 128 KiB): static {:.1} KiB, stack peak {:.1} of {:.1} KiB, heap used {:.1} of {:.1} KiB",
+        kib(idle),
+        kib(m.static_bytes),
+        kib(m.stack_peak),
+        kib(m.stack_size),
+        kib(m.heap_used),
+        kib(m.heap_size)
+    );
+    println!("(rounds: {r}; ps: median of {n} per round)");
+}
