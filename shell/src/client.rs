@@ -6,7 +6,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use tidemark_monitor::{Body, Decoder, EventRecord, KernelInfo, PROTOCOL_VERSION, Request, Response, encode};
+use tidemark_monitor::{Body, DecodeError, Decoder, EventRecord, KernelInfo, PROTOCOL_VERSION, Request, Response, encode};
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +20,11 @@ pub enum ClientError {
     /// The kernel refused the session.
     #[error("attach refused: {0}")]
     Refused(String),
+}
+
+/// The error for a frame of another protocol version.
+fn version_mismatch(theirs: u16) -> ClientError {
+    ClientError::Refused(format!("the kernel speaks monitor protocol v{theirs}; this tidemark speaks v{PROTOCOL_VERSION}"))
 }
 
 /// A client session attached to a kernel.
@@ -84,6 +89,9 @@ impl Client {
                         Body::Event(e) => self.events.push_back(e),
                         _ => {} // a late answer to an abandoned request
                     },
+                    // A kernel of another protocol version: nothing it says
+                    // can be understood, so waiting for an answer is futile.
+                    Err(DecodeError::Version { version, .. }) => return Err(version_mismatch(version)),
                     Err(_) => {} // garbage on the link: skipped by the decoder
                 }
             }
@@ -133,5 +141,38 @@ impl Client {
             }
         }
         Ok(self.events.drain(..).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake kernel of another protocol version answers the hello: the
+    /// client reports the mismatch instead of waiting for a timeout.
+    #[test]
+    fn attach_reports_protocol_version_mismatch() {
+        let (client_end, mut kernel_end) = UnixStream::pair().unwrap();
+        let theirs = PROTOCOL_VERSION + 1;
+        let fake = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            let n = kernel_end.read(&mut buf).unwrap();
+            assert!(n >= 12 && buf[..2] == *b"TM", "a hello frame");
+            let id = u32::from_le_bytes(buf[4..8].try_into().unwrap());
+            let info = KernelInfo { version: "9.9.9".into(), protocol: theirs, abi: 0, board: "fake".into(), engine: "none".into(), uptime_ns: 0, memory: None };
+            let mut frame = encode(id, &Body::Response(Response::Hello(info)));
+            frame[2..4].copy_from_slice(&theirs.to_le_bytes());
+            kernel_end.write_all(&frame).unwrap();
+            // Keep the link open until the client is done with it.
+            let _ = kernel_end.read(&mut buf);
+        });
+        let err = match Client::attach(client_end) {
+            Ok(_) => panic!("attach to a kernel of another protocol version succeeded"),
+            Err(e) => e,
+        };
+        let msg = err.to_string();
+        assert!(matches!(err, ClientError::Refused(_)), "got {err:?}");
+        assert!(msg.contains(&format!("the kernel speaks monitor protocol v{theirs}; this tidemark speaks v{PROTOCOL_VERSION}")), "{msg}");
+        fake.join().unwrap();
     }
 }

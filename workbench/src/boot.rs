@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tidemark_hosted::Hosted;
 use tidemark_hosted::kernel::Config;
+use tidemark_monitor::{Request, Response};
 use tidemark_shell::{Client, Session};
 
 use crate::Board;
+use crate::guest_build::Built;
+use crate::project::MANIFEST;
 
 /// Boots a hosted kernel whose package cache holds the example guests.
 pub fn hosted() -> Arc<Hosted> {
@@ -35,9 +38,32 @@ pub enum Instance {
     Qemu(crate::qemu::Qemu),
 }
 
-/// A session on a new kernel of `board`, or on the one listening at `attach`.
+/// The guests of a project, built, for a new kernel's package cache: the
+/// project in `explicit` (`--project`), else the current directory's when it
+/// holds a `Tidemark.toml`, else none. Nothing is built when attaching. A
+/// manifest error is printed as `tidemark dev` prints it (exit 2), a build
+/// failure with the compiler's output (exit 1).
+pub fn project_guests(explicit: Option<&Path>, attach: bool) -> Result<Vec<Built>, ExitCode> {
+    let dir = match explicit {
+        _ if attach => {
+            if explicit.is_some() {
+                eprintln!("tidemark: --project is ignored when attaching (the kernel's package cache is its own)");
+            }
+            return Ok(Vec::new());
+        }
+        Some(dir) => dir,
+        None if Path::new(MANIFEST).is_file() => Path::new("."),
+        None => return Ok(Vec::new()),
+    };
+    let project = crate::dev::load(dir)?;
+    eprintln!("tidemark: project {}: building its guests for the package cache", project.name);
+    crate::dev::build_or_exit(&project)
+}
+
+/// A session on a new kernel of `board` whose package cache also holds
+/// `preload` (installed, not spawned), or on the one listening at `attach`.
 /// The instance is returned so it lives as long as the session.
-pub fn session(board: Board, attach: Option<&Path>) -> Result<(Session, Option<Instance>), String> {
+pub fn session(board: Board, attach: Option<&Path>, preload: &[Built]) -> Result<(Session, Option<Instance>), String> {
     if let Some(path) = attach {
         let client = Client::connect(path).map_err(|e| format!("cannot attach to {}: {e}", path.display()))?;
         return Ok((Session::new(client), None));
@@ -45,13 +71,25 @@ pub fn session(board: Board, attach: Option<&Path>) -> Result<(Session, Option<I
     match board {
         Board::Hosted => {
             let k = hosted();
+            for b in preload {
+                k.install(&b.name, &b.bytes);
+            }
             let link = tidemark_hosted::monitor::connect_in_process(k.clone()).map_err(|e| e.to_string())?;
             let client = Client::attach(link).map_err(|e| e.to_string())?;
             Ok((Session::new(client), Some(Instance::Hosted(k))))
         }
         Board::QemuRiscv32 => {
             let mut q = crate::qemu::Qemu::boot(&crate::qemu::image()?, None)?;
-            let client = q.attach()?;
+            let mut client = q.attach()?;
+            // The machine's cache is filled over its monitor, like `pkg upload`.
+            for b in preload {
+                match client.request(Request::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false }) {
+                    Ok(Response::Uploaded(_)) => {}
+                    Ok(Response::Error(e)) => return Err(format!("cannot install {} in the package cache: {}", b.name, e.message)),
+                    Ok(r) => return Err(format!("cannot install {}: unexpected answer {r:?}", b.name)),
+                    Err(e) => return Err(format!("cannot install {}: {e}", b.name)),
+                }
+            }
             Ok((Session::new(client), Some(Instance::Qemu(q))))
         }
     }
@@ -90,7 +128,7 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
             r
         }
         (Board::QemuRiscv32, None) => {
-            let (mut s, _q) = session(board, None)?;
+            let (mut s, _q) = session(board, None, &[])?;
             crate::interact(&mut s, json)
         }
     }

@@ -98,6 +98,24 @@ pub fn build_all(project: &Project) -> Result<Vec<Built>, String> {
     Ok(built)
 }
 
+/// Loads the manifest in `dir`; an error is printed as a diagnostic at its
+/// span and becomes exit code 2.
+pub fn load(dir: &std::path::Path) -> Result<Project, ExitCode> {
+    Project::load(dir).map_err(|e| {
+        eprintln!("{:?}", miette::Report::new(*e));
+        ExitCode::from(2)
+    })
+}
+
+/// [`build_all`], a failure printed with the compiler's output and becoming
+/// exit code 1.
+pub fn build_or_exit(project: &Project) -> Result<Vec<Built>, ExitCode> {
+    build_all(project).map_err(|e| {
+        eprintln!("tidemark: {e}");
+        ExitCode::from(1)
+    })
+}
+
 /// Uploads the guests, creates the channels and spawns the guests in order.
 pub fn deploy(c: &mut Client, project: &Project, built: &[Built]) -> Result<(), String> {
     for b in built {
@@ -202,19 +220,13 @@ pub struct DevOptions {
 
 /// `tidemark dev`.
 pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
-    let project = match Project::load(&opts.dir) {
+    let project = match load(&opts.dir) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("{:?}", miette::Report::new(*e));
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
-    let built = match build_all(&project) {
+    let built = match build_or_exit(&project) {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!("tidemark: {e}");
-            return Ok(ExitCode::from(1));
-        }
+        Err(code) => return Ok(code),
     };
     let board = match opts.board {
         Some(b) => b,

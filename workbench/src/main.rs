@@ -57,6 +57,11 @@ struct Instance {
     /// Attach to a running kernel's monitor socket instead of booting.
     #[arg(long, env = "TIDEMARK_ATTACH")]
     attach: Option<PathBuf>,
+    /// Build this project's guests and install them (not spawned) in the new
+    /// kernel's package cache; by default the current directory's project,
+    /// when it holds a Tidemark.toml. Not used when attaching.
+    #[arg(long, env = "TIDEMARK_PROJECT")]
+    project: Option<PathBuf>,
     /// Print results as JSON.
     #[arg(long, env = "TIDEMARK_JSON")]
     json: bool,
@@ -98,7 +103,8 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
     },
-    /// Boot a kernel (or attach to one) and open the REPL.
+    /// Boot a kernel (or attach to one) and open the REPL; the kernel's
+    /// package cache holds the example guests and the current project's.
     Shell {
         #[command(flatten)]
         on: Instance,
@@ -159,13 +165,19 @@ fn main() -> ExitCode {
     miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().terminal_links(false).build()))).ok();
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Shell { on } => boot::session(on.board, on.attach.as_deref()).and_then(|(mut s, _k)| interact(&mut s, on.json)),
-        Cmd::Attach { addr, json } => boot::session(Board::Hosted, Some(&addr)).and_then(|(mut s, _k)| interact(&mut s, json)),
+        Cmd::Shell { on } => match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
+            Ok(preload) => boot::session(on.board, on.attach.as_deref(), &preload).and_then(|(mut s, _k)| interact(&mut s, on.json)),
+            Err(code) => Ok(code),
+        },
+        Cmd::Attach { addr, json } => boot::session(Board::Hosted, Some(&addr), &[]).and_then(|(mut s, _k)| interact(&mut s, json)),
         Cmd::Boot { board, listen, json } => boot::boot(board, listen.as_deref(), json),
         Cmd::Dev { dir, board, script, no_tui, json } => dev::run(dev::DevOptions { dir, board, script, no_tui, json }),
         Cmd::New { name, template, list, json } => new::run(name.as_deref(), &template, list, json),
         Cmd::Image { board, no_guests, bare_wasmi, json } => image::run(board, !no_guests, bare_wasmi, json),
-        Cmd::Run { scripts, on, junit } => run::scripts(&scripts, on.board, on.attach.as_deref(), on.json, junit.as_deref()),
+        Cmd::Run { scripts, on, junit } => match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
+            Ok(preload) => run::scripts(&scripts, on.board, on.attach.as_deref(), &preload, on.json, junit.as_deref()),
+            Err(code) => Ok(code),
+        },
     };
     match result {
         Ok(code) => code,

@@ -13,8 +13,36 @@ pub struct Template {
 
 include!(concat!(env!("OUT_DIR"), "/templates.rs"));
 
-/// What the repository's templates say where the SDK is.
-const SDK_IN_REPO: &str = "../../../kernel/sdk";
+/// Where the repository's templates say the SDK is: a relative path ending so.
+const SDK_IN_REPO: &str = "kernel/sdk";
+
+/// Where a scaffolded project keeps its copy of the guest SDK crates
+/// (`SDK_FILES`), relative to the project directory; the SDK crate itself
+/// is `sdk` in it.
+pub const SDK_DIR: &str = ".tidemark/sdk";
+
+/// Repoints every `"../…/kernel/sdk"` string in a template's `Cargo.toml` at
+/// `to`.
+fn repoint_sdk(text: &str, to: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(end) = rest.find(&format!("{SDK_IN_REPO}\"")) {
+        // Walk back over the `../` steps to the opening quote.
+        let mut start = end;
+        while rest[..start].ends_with("../") {
+            start -= 3;
+        }
+        if rest[..start].ends_with('"') {
+            out.push_str(&rest[..start]);
+            out.push_str(to);
+        } else {
+            out.push_str(&rest[..end + SDK_IN_REPO.len()]);
+        }
+        rest = &rest[end + SDK_IN_REPO.len()..];
+    }
+    out.push_str(rest);
+    out
+}
 
 impl Template {
     /// One-line description: the first comment of its guest sources or its manifest's name.
@@ -35,11 +63,14 @@ pub fn scaffold(template: &Template, dir: &Path) -> Result<Vec<String>, String> 
         return Err(format!("{} exists and is not empty", dir.display()));
     }
     let name = dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("{}: not a usable project name", dir.display()))?;
-    let sdk = env!("TIDEMARK_SDK_DIR");
+    // The Rust guests build against a copy of the SDK inside the project, so
+    // the project builds wherever it is, whatever became of our checkout.
+    let needs_sdk = template.files.iter().any(|(rel, text)| rel.ends_with("Cargo.toml") && text.contains(SDK_IN_REPO));
     let mut written = Vec::new();
     for (rel, text) in template.files {
         let text = if rel.ends_with("Cargo.toml") {
-            text.replace(SDK_IN_REPO, sdk)
+            let depth = Path::new(rel).parent().map_or(0, |p| p.components().count());
+            text_sdk(text, depth)
         } else if *rel == "Tidemark.toml" {
             text.replacen(&format!("name = \"{}\"", template.name), &format!("name = \"{name}\""), 1)
         } else {
@@ -50,7 +81,35 @@ pub fn scaffold(template: &Template, dir: &Path) -> Result<Vec<String>, String> 
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         written.push(rel.to_string());
     }
+    if needs_sdk {
+        for (rel, text) in SDK_FILES {
+            let rel = format!("{SDK_DIR}/{rel}");
+            let path = dir.join(&rel);
+            std::fs::create_dir_all(path.parent().expect("files live in a directory")).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+            written.push(rel);
+        }
+    }
     Ok(written)
+}
+
+/// A template manifest `depth` directories below the project, its SDK path
+/// pointed at the project's copy.
+fn text_sdk(text: &str, depth: usize) -> String {
+    repoint_sdk(text, &format!("{}{SDK_DIR}/sdk", "../".repeat(depth)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sdk_path_is_repointed_into_the_project() {
+        let t = "[dependencies]\ntidemark-sdk = { path = \"../../../kernel/sdk\" }\nother = { path = \"x/kernel/sdk2\" }\n";
+        assert_eq!(
+            super::text_sdk(t, 1),
+            "[dependencies]\ntidemark-sdk = { path = \"../.tidemark/sdk/sdk\" }\nother = { path = \"x/kernel/sdk2\" }\n"
+        );
+        assert_eq!(super::text_sdk("a = \"../../kernel/sdk\"", 0), "a = \".tidemark/sdk/sdk\"");
+    }
 }
 
 /// `tidemark new`.

@@ -7,6 +7,7 @@ use std::time::Instant;
 use tidemark_shell::script::Script;
 
 use crate::Board;
+use crate::guest_build::Built;
 
 struct Outcome {
     name: String,
@@ -58,7 +59,8 @@ fn echo(name: &str, json: bool, line: &tidemark_shell::script::Line, cmd: &str, 
 }
 
 /// Runs each script on a fresh kernel (or the attached one).
-pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, json: bool, junit: Option<&Path>) -> Result<ExitCode, String> {
+/// Each fresh kernel's package cache also holds `preload`.
+pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, preload: &[Built], json: bool, junit: Option<&Path>) -> Result<ExitCode, String> {
     let mut outcomes = Vec::new();
     for path in paths {
         let name = path.display().to_string();
@@ -76,7 +78,7 @@ pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, json: boo
             continue;
         }
         let start = Instant::now();
-        let (mut session, _kernel) = crate::boot::session(board, attach)?;
+        let (mut session, _kernel) = crate::boot::session(board, attach, preload)?;
         let result = script.run(&mut session, json, &mut |line, cmd, out| echo(&name, json, line, cmd, out));
         let seconds = start.elapsed().as_secs_f64();
         let failure = match result {

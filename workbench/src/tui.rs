@@ -9,6 +9,7 @@
 //! F2 dumps the whole screen to a file (copying out of TUIs is painful).
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -264,20 +265,40 @@ impl LogPane {
     }
 }
 
-/// The REPL input line with history.
+/// The REPL input line with history, shared with `tidemark shell` through
+/// its history file when one is given.
 #[derive(Default)]
 pub struct InputLine {
     /// Text typed.
     pub buffer: String,
     history: Vec<String>,
     at: Option<usize>,
+    /// The history file lines are loaded from and appended to.
+    file: Option<PathBuf>,
 }
 
+/// The header rustyline writes at the top of its (v2) history files.
+const HISTORY_V2: &str = "#V2";
+
 impl InputLine {
+    /// An input line whose history is `file` (the shell's, see
+    /// [`tidemark_shell::repl::history_path`]): loaded now, each entered line
+    /// appended. A missing or unreadable file is an empty history.
+    pub fn with_history_file(file: Option<PathBuf>) -> InputLine {
+        let history = file.as_deref().and_then(|f| std::fs::read_to_string(f).ok()).map(|t| parse_history(&t)).unwrap_or_default();
+        InputLine { history, file, ..InputLine::default() }
+    }
+
     fn take(&mut self) -> String {
         let line = std::mem::take(&mut self.buffer);
-        if !line.trim().is_empty() {
-            self.history.push(line.clone());
+        let entry = line.trim();
+        // Like the shell (rustyline): trimmed entries, consecutive duplicates kept once.
+        if !entry.is_empty() && self.history.last().map(String::as_str) != Some(entry) {
+            self.history.push(entry.to_string());
+            if let Some(f) = &self.file {
+                // History is a convenience: failing to record it is not an error.
+                let _ = append_history(f, entry);
+            }
         }
         self.at = None;
         line
@@ -303,6 +324,66 @@ impl InputLine {
         f.render_widget(Paragraph::new(format!("tidemark> {}", self.buffer)), area);
         f.set_cursor_position((area.x + 10 + self.buffer.chars().count() as u16, area.y));
     }
+}
+
+/// History entries from the text of a history file in rustyline's format:
+/// `#V2` then one entry a line with `\n` and `\\` escaped, or (v1) plain lines.
+fn parse_history(text: &str) -> Vec<String> {
+    let mut lines = text.lines().peekable();
+    let v2 = lines.peek() == Some(&HISTORY_V2);
+    if v2 {
+        lines.next();
+    }
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            if !v2 {
+                return l.to_string();
+            }
+            let mut out = String::with_capacity(l.len());
+            let mut chars = l.chars();
+            while let Some(c) = chars.next() {
+                if c != '\\' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some(o) => out.push(o),
+                    None => out.push('\\'),
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Appends `entry` to the history file `path` in the format rustyline reads
+/// (a new file starts with the `#V2` header; a v1 file gets a plain line).
+fn append_history(path: &Path, entry: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let len = f.metadata()?.len();
+    let mut text = String::new();
+    let v2 = if len == 0 {
+        text.push_str(HISTORY_V2);
+        text.push('\n');
+        true
+    } else {
+        let mut head = [0u8; HISTORY_V2.len()];
+        let mut r = std::fs::File::open(path)?;
+        std::io::Read::read_exact(&mut r, &mut head).is_ok() && head == *HISTORY_V2.as_bytes()
+    };
+    if v2 {
+        text.push_str(&entry.replace('\\', "\\\\").replace('\n', "\\n"));
+    } else {
+        text.push_str(&entry.replace('\n', " "));
+    }
+    text.push('\n');
+    f.write_all(text.as_bytes())
 }
 
 /// The whole screen's state.
@@ -496,6 +577,8 @@ pub fn run(project: &Project, mut session: Session, poll: Client, reports: Recei
 fn ui_loop(project: &Project, session: &mut Session, snaps: &Receiver<Snapshot>, reports: &Receiver<DevEvent>, selected: &AtomicU32) -> Result<(), String> {
     let mut term = ratatui::Terminal::new(CrosstermBackend::new(std::io::stdout())).map_err(|e| e.to_string())?;
     let mut app = App::new(&project.name);
+    // The same history as `tidemark shell` (and `$TIDEMARK_HISTORY` overrides it).
+    app.input = InputLine::with_history_file(tidemark_shell::repl::history_path());
     app.log.push(&format!("tidemark dev: {} guests running; edit a guest and save to hot-swap it. ? for keys.", project.guests.len()));
     while !app.quit {
         while let Ok(s) = snaps.try_recv() {
@@ -619,6 +702,42 @@ mod tests {
         golden("dev-60x20.txt", &screen(&a, 60, 20));
         a.help = true;
         golden("dev-help-100x30.txt", &screen(&a, 100, 30));
+    }
+
+    #[test]
+    fn input_line_shares_the_shell_history_file() {
+        let dir = std::env::temp_dir().join(format!("tidemark-tui-history-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // A file as `tidemark shell` (rustyline) leaves it.
+        let file = dir.join("state/history");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "#V2\ninfo\nchan send req a\\\\b\n").unwrap();
+        let mut input = InputLine::with_history_file(Some(file.clone()));
+        input.recall(true);
+        assert_eq!(input.buffer, "chan send req a\\b", "the shell's last line comes first");
+        input.recall(true);
+        assert_eq!(input.buffer, "info");
+        input.buffer = "  ps ".into();
+        assert_eq!(input.take(), "  ps ");
+        input.buffer = "ps".into();
+        input.take();
+        input.buffer = "say a\\n".into();
+        input.take();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text, "#V2\ninfo\nchan send req a\\\\b\nps\nsay a\\\\n\n", "entered lines appended in the shell's format");
+        // The next screen (or shell) sees them.
+        let mut again = InputLine::with_history_file(Some(file.clone()));
+        again.recall(true);
+        assert_eq!(again.buffer, "say a\\n");
+        again.recall(true);
+        assert_eq!(again.buffer, "ps");
+        // A fresh file (and its directory) is created with rustyline's header.
+        let fresh = dir.join("new/dir/history");
+        let mut input = InputLine::with_history_file(Some(fresh.clone()));
+        input.buffer = "info".into();
+        input.take();
+        assert_eq!(std::fs::read_to_string(&fresh).unwrap(), "#V2\ninfo\n");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -93,6 +93,8 @@ fn edit_save_and_watch_it_swap(board: &str) {
         .args(["-qfec", &cmd, "/dev/null"])
         .current_dir(&dir)
         .env("TERM", "xterm")
+        // The screen's REPL line shares the shell's history file: keep the user's out of it.
+        .env("TIDEMARK_HISTORY", base.join("history"))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -335,7 +335,8 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Largest generation; generations cycle through `1..=MAX_GENERATION`.
+    /// Largest generation. Generations never wrap: a slot that has used
+    /// `1..=MAX_GENERATION` is retired, so no stale handle becomes valid again.
     pub const MAX_GENERATION: u16 = 0x7FFF;
 
     /// Packs into the `i32` a guest sees.

@@ -49,8 +49,9 @@ pub fn write_reference(out: &mut impl Write) -> fmt::Result {
         out,
         "A handle is a non-negative `i32`: slot index in bits 0-15, generation (1-32767) in bits \
          16-30. Revocation bumps the generation, so every copy of a revoked handle fails with \
-         `Revoked`. Rights: `r` read = 1, `w` write = 2, `g` grant = 4, `d` delete = 8. \
-         Backpressure: park = 0, drop = 1. Roles: reader = 1, writer = 2. I/O flags: \
+         `Revoked`; generations never wrap (a slot that has used them all is retired), so a \
+         stale handle never names a live entry again. Rights: `r` read = 1, `w` write = 2, \
+         `g` grant = 4, `d` delete = 8. Backpressure: park = 0, drop = 1. Roles: reader = 1, writer = 2. I/O flags: \
          `NONBLOCK` = 1."
     )?;
     writeln!(out)?;

@@ -2,7 +2,9 @@
 //! and the delegation tree that revocation walks.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 use tidemark_abi::{Error, Handle, ObjectKind, Rights};
 
 use crate::Pid;
@@ -61,35 +63,53 @@ pub struct CapEntry {
 
 #[derive(Clone, Debug)]
 struct Slot {
-    generation: u16,
+    /// Generation of the slot's live entry, or of the next one it gets.
+    /// Only ever grows: [`RETIRED`] once the generations are spent.
+    generation: u32,
     entry: Option<CapEntry>,
 }
+
+/// Generation of a slot whose every generation has been minted: it is never
+/// reused, so no stale handle for it can ever name a live entry again.
+const RETIRED: u32 = Handle::MAX_GENERATION as u32 + 1;
 
 /// One process's capability table.
 #[derive(Clone, Debug, Default)]
 pub struct CapTable {
     slots: Vec<Slot>,
-}
-
-fn next_generation(g: u16) -> u16 {
-    if g >= Handle::MAX_GENERATION { 1 } else { g + 1 }
+    /// Bumped by every change, readable without the kernel lock: an engine
+    /// answers read-only hostcalls from a copy of the table while this has
+    /// not moved (see [`crate::hostcall::answer_local`]). Clones share it.
+    version: Arc<AtomicU32>,
 }
 
 impl CapTable {
-    /// Inserts an entry into a free slot under a fresh generation.
+    /// The table's change counter (shared with every clone of the table).
+    pub fn version(&self) -> Arc<AtomicU32> {
+        self.version.clone()
+    }
+
+    /// Marks a change: copies held by engines are stale from now on.
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Inserts an entry into a free slot under a generation no handle for
+    /// the slot has carried yet. Retired slots count against [`MAX_CAPS`].
     pub fn insert(&mut self, entry: CapEntry) -> Result<Handle, Error> {
-        let index = match self.slots.iter().position(|s| s.entry.is_none()) {
+        let index = match self.slots.iter().position(|s| s.entry.is_none() && s.generation < RETIRED) {
             Some(i) => i,
             None if self.slots.len() < MAX_CAPS => {
-                self.slots.push(Slot { generation: 0, entry: None });
+                self.slots.push(Slot { generation: 1, entry: None });
                 self.slots.len() - 1
             }
             None => return Err(Error::NoMemory),
         };
         let slot = &mut self.slots[index];
-        slot.generation = next_generation(slot.generation);
         slot.entry = Some(entry);
-        Ok(Handle { index: index as u16, generation: slot.generation })
+        let generation = slot.generation as u16;
+        self.changed();
+        Ok(Handle { index: index as u16, generation })
     }
 
     /// Resolves a raw guest handle. Forged values fail closed.
@@ -103,9 +123,9 @@ impl CapTable {
     pub fn get(&self, h: Handle) -> Result<&CapEntry, Error> {
         let slot = self.slots.get(h.index as usize).ok_or(Error::InvalidHandle)?;
         match &slot.entry {
-            Some(e) if slot.generation == h.generation => Ok(e),
+            Some(e) if slot.generation == u32::from(h.generation) => Ok(e),
             // A handle this table once minted for the slot: it was revoked.
-            _ if h.generation != 0 && h.generation < slot.generation => Err(Error::Revoked),
+            _ if h.generation != 0 && u32::from(h.generation) < slot.generation => Err(Error::Revoked),
             _ => Err(Error::InvalidHandle),
         }
     }
@@ -113,16 +133,20 @@ impl CapTable {
     /// Mutable access to a live entry.
     pub fn get_mut(&mut self, h: Handle) -> Result<&mut CapEntry, Error> {
         self.get(h)?;
+        self.changed();
         Ok(self.slots[h.index as usize].entry.as_mut().expect("checked"))
     }
 
     /// Removes a live entry and bumps the slot's generation, so every copy
-    /// of the handle is stale from now on.
+    /// of the handle is stale from now on. Generations never wrap: after
+    /// [`Handle::MAX_GENERATION`] the slot is retired for good.
     pub fn remove(&mut self, h: Handle) -> Option<CapEntry> {
         self.get(h).ok()?;
         let slot = &mut self.slots[h.index as usize];
-        slot.generation = next_generation(slot.generation);
-        slot.entry.take()
+        slot.generation += 1;
+        let e = slot.entry.take();
+        self.changed();
+        e
     }
 
     /// Finds a live entry by name.
@@ -135,7 +159,7 @@ impl CapTable {
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.entry.as_ref().map(|e| (Handle { index: i as u16, generation: s.generation }, e)))
+            .filter_map(|(i, s)| s.entry.as_ref().map(|e| (Handle { index: i as u16, generation: s.generation as u16 }, e)))
     }
 
     /// Number of live entries.
@@ -169,6 +193,25 @@ mod tests {
         assert_ne!(h2.generation, h.generation);
         assert_eq!(t.get(h).unwrap_err(), Error::Revoked);
         assert!(t.get(h2).is_ok());
+    }
+
+    #[test]
+    fn stale_handles_stay_dead_past_the_generation_space() {
+        let mut t = CapTable::default();
+        let first = t.insert(entry()).unwrap();
+        t.remove(first).unwrap();
+        let mut seen = alloc::collections::BTreeSet::new();
+        seen.insert(first.to_raw());
+        // Well past the 15-bit generation space of one slot (and of the next).
+        for i in 0..3 * u32::from(Handle::MAX_GENERATION) {
+            let h = t.insert(entry()).unwrap();
+            assert!(seen.insert(h.to_raw()), "cycle {i}: handle {h:?} minted twice");
+            assert_eq!(t.get(first).unwrap_err(), Error::Revoked, "cycle {i}");
+            assert_eq!(t.get_raw(i64::from(first.to_raw())).unwrap_err(), Error::Revoked);
+            t.remove(h).unwrap();
+        }
+        assert_eq!(t.get(first).unwrap_err(), Error::Revoked);
+        assert!(t.is_empty());
     }
 
     #[test]

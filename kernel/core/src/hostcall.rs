@@ -5,7 +5,7 @@ use core::ops::Range;
 use alloc::string::String;
 use tidemark_abi::{self as abi, CapInfo, Error, Handle, Level, Rights, Role, Wire, io_flags, nr};
 
-use crate::caps::Object;
+use crate::caps::{CapTable, Object};
 use crate::channel::Io;
 use crate::{EventKind, Kernel, Outcome, Pid, ProcState, SpawnSpec, Wait};
 
@@ -37,10 +37,38 @@ fn ret(r: Result<i64, Error>) -> Outcome {
     })
 }
 
+/// Whether [`answer_local`] answers hostcall `number`: an engine may link
+/// these to a path that does not take the kernel lock.
+pub const fn is_local(number: u16) -> bool {
+    matches!(number, nr::cap_check | nr::proc_self | nr::time_now)
+}
+
+/// Answers the hostcalls that read only the caller's own capability table,
+/// its pid or the clock ([`is_local`]); `None` for the rest. The kernel runs
+/// them on the process's table; an engine may run them on a copy of it,
+/// without the kernel lock, while the table's
+/// [`version`](crate::caps::CapTable::version) has not moved since the
+/// copy (a call that races a revoke is ordered before it). Arguments are
+/// the catalogue's, already checked for count and class.
+#[inline]
+pub fn answer_local(caps: &CapTable, pid: Pid, number: u16, args: &[i64], now: impl FnOnce() -> u64) -> Option<i64> {
+    match number {
+        nr::cap_check => Some(match caps.get_raw(args[0]) {
+            Ok((_, e)) if e.rights.contains(Rights(args[1] as u32)) => 0,
+            Ok(_) => Error::PermissionDenied.code() as i64,
+            Err(e) => e.code() as i64,
+        }),
+        nr::proc_self => Some(pid as i64),
+        nr::time_now => Some(now() as i64),
+        _ => None,
+    }
+}
+
 impl Kernel {
     /// Runs hostcall `number` for `pid` with `args` (i32 arguments
     /// sign-extended) over the process's linear memory.
     pub fn hostcall(&mut self, pid: Pid, number: u16, args: &[i64], mem: &mut [u8]) -> Outcome {
+        let time = self.time();
         let Some(p) = self.procs.get_mut(&pid) else { return Outcome::Exit(-1) };
         p.counters.hostcalls += 1;
         let classes = p.classes;
@@ -51,11 +79,8 @@ impl Kernel {
             return Outcome::Return(self.deny(pid, number));
         }
         let a = |i: usize| args[i];
-        if number == nr::cap_check {
-            // The hot path: one table lookup, no state change.
-            return ret(p.caps.get_raw(a(0)).and_then(|(_, e)| {
-                if e.rights.contains(Rights(a(1) as u32)) { Ok(0) } else { Err(Error::PermissionDenied) }
-            }));
+        if let Some(v) = answer_local(&p.caps, pid, number, args, || time.now()) {
+            return Outcome::Return(v);
         }
         p.state = ProcState::Running;
         let outcome = match number {
@@ -82,7 +107,6 @@ impl Kernel {
                 }
                 self.revoke_children(pid, h).map(|n| n as i64)
             })),
-            nr::proc_self => Outcome::Return(pid as i64),
             nr::proc_args => ret((|| {
                 let args = &self.procs[&pid].args;
                 let r = span(mem, a(0), a(1))?;
@@ -104,7 +128,6 @@ impl Kernel {
                 self.event(EventKind::Log { pid, level: Level::from_u32(a(0) as u32), text });
                 0
             })),
-            nr::time_now => Outcome::Return(self.now() as i64),
             nr::sleep if a(0) <= 0 => Outcome::Block(Wait::Yield),
             nr::sleep => Outcome::Block(Wait::Until(self.now().saturating_add(a(0) as u64))),
             nr::chan_create => ret((|| {

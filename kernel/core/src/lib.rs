@@ -18,7 +18,7 @@ extern crate alloc;
 pub mod arena;
 pub mod caps;
 pub mod channel;
-mod hostcall;
+pub mod hostcall;
 pub mod manifest;
 pub mod package;
 pub mod snapshot;
@@ -127,6 +127,20 @@ pub struct Counters {
     pub frames_in: u64,
     /// Times parked.
     pub parks: u64,
+}
+
+/// The kernel's monotonic clock, as [`Kernel::now`] reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct Time {
+    clock: fn() -> u64,
+    boot_ns: u64,
+}
+
+impl Time {
+    /// ns since the kernel booted.
+    pub fn now(&self) -> u64 {
+        (self.clock)().saturating_sub(self.boot_ns)
+    }
 }
 
 /// A process as the kernel knows it.
@@ -427,7 +441,20 @@ impl Kernel {
 
     /// ns since this kernel booted.
     pub fn now(&self) -> u64 {
-        (self.clock)().saturating_sub(self.boot_ns)
+        self.time().now()
+    }
+
+    /// The kernel's clock, to read without the kernel.
+    pub fn time(&self) -> Time {
+        Time { clock: self.clock, boot_ns: self.boot_ns }
+    }
+
+    /// Adds hostcalls an engine answered on its own ([`hostcall::answer_local`])
+    /// to `pid`'s counters.
+    pub fn count_hostcalls(&mut self, pid: Pid, n: u64) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.counters.hostcalls += n;
+        }
     }
 
     /// Sets what runs when a process loses sight of a region (its last

@@ -21,15 +21,17 @@
 //!   keeps every frame on the copying hostcalls (the path boards use).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use tidemark_abi::{Class, Classes, ENTRY_EXPORT, IMPORT_MODULE};
+use tidemark_kernel::caps::CapTable;
+use tidemark_kernel::hostcall::{answer_local, is_local};
 use tidemark_kernel::package::Hash;
-use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnError, SpawnSpec, Spawned, Wait};
+use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnError, SpawnSpec, Spawned, Time, Wait};
 use wasmtime::{Caller, Engine, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, UpdateDeadline};
 
 pub use tidemark_kernel as kernel;
@@ -116,11 +118,46 @@ pub struct ProcData {
     window_bytes: usize,
     /// The engine, not the guest, is growing memory (for a window).
     growing_window: bool,
+    /// Local hostcalls (see [`local`]): a copy of the process's capability
+    /// table, the table's change counter, and the count the copy was taken at.
+    caps: CapTable,
+    caps_version: Arc<AtomicU32>,
+    caps_seen: u32,
+    time: Time,
+    /// Local hostcalls not yet added to the kernel's counters.
+    uncounted: u32,
 }
+
+/// Local hostcalls answered between two additions to the kernel's counters.
+const COUNT_BATCH: u32 = 4096;
 
 impl ProcData {
     fn new(pid: Pid, shared: Arc<Shared>, memory_limit: usize, killed: Arc<AtomicBool>, reload: Arc<AtomicBool>) -> ProcData {
-        ProcData { pid, shared, memory: None, memory_limit, killed, reload, window_bytes: 0, growing_window: false }
+        let (caps_version, time) = {
+            let k = shared.kernel.lock();
+            (k.process(pid).map_or_else(Default::default, |p| p.caps.version()), k.time())
+        };
+        ProcData {
+            pid,
+            shared,
+            memory: None,
+            memory_limit,
+            killed,
+            reload,
+            window_bytes: 0,
+            growing_window: false,
+            caps: CapTable::default(),
+            caps_version,
+            // Never a counter's value before the first look: the copy starts stale.
+            caps_seen: u32::MAX,
+            time,
+            uncounted: 0,
+        }
+    }
+
+    /// Hands the local hostcalls counted so far to the kernel (lock held).
+    fn count_local(&mut self, k: &mut Kernel) {
+        count_local(self.pid, &mut self.uncounted, k);
     }
 
     /// Why the process must stop at this safe point, if it must.
@@ -213,6 +250,10 @@ fn clock() -> u64 {
 pub fn engine_config() -> wasmtime::Config {
     let mut c = wasmtime::Config::new();
     c.epoch_interruption(true);
+    // `perf record` then names guest functions (wasmtime writes /tmp/perf-PID.map).
+    if std::env::var("TIDEMARK_WASM_PROFILE").is_ok_and(|v| v == "perfmap") {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     // Guests are built with +atomics: the SDK runs rings in place with them.
     c.wasm_threads(true);
     c
@@ -242,6 +283,9 @@ macro_rules! link_catalogue {
                 if classes.has(Class::$class) {
                     linker.func_wrap(IMPORT_MODULE, stringify!($name),
                         |mut caller: Caller<'_, ProcData>, $($arg: $ty),*| -> wasmtime::Result<$ret> {
+                            if is_local($num) {
+                                return Ok(local(caller.data_mut(), $num, &[$($arg as i64),*]) as $ret);
+                            }
                             dispatch(&mut caller, $num, &[$($arg as i64),*]).map(|v| v as $ret)
                         })?;
                 } else {
@@ -260,6 +304,33 @@ macro_rules! link_catalogue {
 
 tidemark_abi::for_each_hostcall!(link_catalogue);
 
+/// [`ProcData::count_local`], for callers holding a borrow of another field.
+fn count_local(pid: Pid, uncounted: &mut u32, k: &mut Kernel) {
+    if *uncounted > 0 {
+        k.count_hostcalls(pid, u64::from(std::mem::take(uncounted)));
+    }
+}
+
+/// Answers a local hostcall ([`is_local`]) without the kernel lock, from
+/// the process's copy of its capability table, refreshed when the kernel's
+/// table has changed since.
+#[inline]
+fn local(d: &mut ProcData, number: u16, args: &[i64]) -> i64 {
+    let version = d.caps_version.load(Ordering::Acquire);
+    d.uncounted += 1;
+    if version != d.caps_seen || d.uncounted >= COUNT_BATCH {
+        let mut k = d.shared.kernel.lock();
+        if version != d.caps_seen {
+            // Read the counter again under the lock: changes only happen there.
+            d.caps_seen = d.caps_version.load(Ordering::Acquire);
+            d.caps = k.process(d.pid).map_or_else(CapTable::default, |p| p.caps.clone());
+        }
+        count_local(d.pid, &mut d.uncounted, &mut k);
+    }
+    let time = d.time;
+    answer_local(&d.caps, d.pid, number, args, || time.now()).expect("linked only for local hostcalls")
+}
+
 /// Runs one hostcall for the calling process, parking it as the kernel asks.
 fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> wasmtime::Result<i64> {
     let mut spins = 0;
@@ -272,6 +343,7 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
         let pid = data.pid;
         let (outcome, effects, remaining) = {
             let mut k = data.shared.kernel.lock();
+            count_local(pid, &mut data.uncounted, &mut k);
             let o = k.hostcall(pid, number, args, mem);
             let remaining = match o {
                 Outcome::Block(Wait::Until(t)) => t.saturating_sub(k.now()),
@@ -559,7 +631,11 @@ fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, suc
             if let Some(next) = successor.lock().take() {
                 let state = save_state(&mut store, &instance);
                 store.data().reload.store(false, Ordering::Release);
-                shared.kernel.lock().reloaded(&next.spawned, state);
+                {
+                    let mut k = shared.kernel.lock();
+                    store.data_mut().count_local(&mut k);
+                    k.reloaded(&next.spawned, state);
+                }
                 let old = std::mem::replace(&mut store, next.store);
                 (instance, entry) = (next.instance, next.entry);
                 shared.notify_ended();
@@ -581,6 +657,7 @@ fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, suc
             }
         };
     };
+    store.data_mut().count_local(&mut shared.kernel.lock());
     drop(store);
     shared.end(pid, exit);
 }

@@ -37,6 +37,7 @@ on_both_paths!(
     a_module_that_does_not_link_is_refused_with_the_reason,
     counter_service_answers_requests_from_the_kernel,
     a_revoked_window_shows_no_ring_and_the_others_run_on,
+    park_backpressure_parks_the_writer_and_loses_nothing,
 );
 
 fn boot(path: Options) -> Hosted {
@@ -101,6 +102,42 @@ fn ping_pong_exchange_100k_messages_under_park_with_none_lost(path: Options) {
         assert_eq!(v.stats.drops, 0);
         assert_eq!(v.stats.head_seq, if id == there { 100_001 } else { 100_000 });
     }
+}
+
+fn park_backpressure_parks_the_writer_and_loses_nothing(path: Options) {
+    let h = boot(path);
+    // A 4-frame Park ring, far smaller than the stream.
+    let data = chan(&h, "data", 256, 4, Backpressure::Park);
+    let ctl = chan(&h, "ctl", 256, 4, Backpressure::Park);
+    let ping = h
+        .spawn(
+            SpawnSpec::new("ping")
+                .args(b"stream 100000 8")
+                .grant("out", Object::Channel(data), Rights::WRITE)
+                .grant("ctl", Object::Channel(ctl), Rights::WRITE),
+        )
+        .unwrap();
+    // No reader yet: the writer fills the ring and must park (not spin, not
+    // drop). Only then does the reader start, so the park is certain.
+    let start = Instant::now();
+    let parked = |h: &Hosted| {
+        let v = h.kernel().channel_views().into_iter().find(|c| c.id == data).unwrap();
+        v.parked.1.contains(&ping) && v.stats.head_seq == 4
+    };
+    while !parked(&h) {
+        assert!(start.elapsed() < LONG, "the writer never parked on the full ring: {:?}", h.kernel().process(ping).map(|p| p.state.clone()));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(matches!(h.kernel().process(ping).unwrap().state, tidemark_hosted::kernel::ProcState::Blocked(_)));
+    let pong = h
+        .spawn(SpawnSpec::new("pong").args(b"sink 100000").grant("in", Object::Channel(data), Rights::READ))
+        .unwrap();
+    assert_eq!(wait(&h, pong), Exit::Code(100_000), "the reader got every frame");
+    assert_eq!(wait(&h, ping), Exit::Code(0), "the writer dropped none");
+    let k = h.kernel();
+    let v = k.channel_views().into_iter().find(|c| c.id == data).unwrap();
+    assert_eq!((v.stats.drops, v.stats.head_seq), (0, 100_000));
+    assert!(k.process(ping).unwrap().counters.parks >= 1, "the kernel counted the writer's park");
 }
 
 fn drop_backpressure_delivered_plus_dropped_adds_up_exactly(path: Options) {

@@ -8,9 +8,11 @@
 //! |                    |  line 1: writer lock, head/tail (seq + byte position), drops
 //! |                    |  line 2: waiter bits, doorbell
 //! +--------------------+  192
-//! | reader cursors     |  max_readers x 16 B: state, seq, pos
+//! | reader cursors     |  max_readers x LINE: state, seq, pos
 //! +--------------------+
-//! | writer slots       |  max_writers x 16 B: state, frames, bytes, owner pid
+//! | writer slots       |  max_writers x LINE: state, owner pid (read by readers)
+//! +--------------------+
+//! | writer counters    |  max_writers x LINE: frames, bytes (written per frame)
 //! +--------------------+
 //! | frame ring         |  frame_cap x 16 B: stamp, writer, pos, len
 //! +--------------------+
@@ -51,10 +53,18 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// `"TMRG"` little-endian.
 pub const MAGIC: u32 = u32::from_le_bytes(*b"TMRG");
 /// Layout version.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Header size in bytes (three cache lines).
 pub const HEADER: usize = 192;
 const SLOT: usize = 16;
+/// Stride of reader cursors, writer slots and writer counters: one cache
+/// line each on hosts whose cores share memory, so one party's per-frame
+/// stores never evict a line another party reads per frame (a reader that
+/// looked up a frame's writer on the line where that writer counts its
+/// frames paid a line transfer per frame: 3x the cost of the ring itself).
+/// The single-core rv32 boards keep 16 B: no line is shared there, and RAM
+/// is what they lack.
+const LINE: usize = if cfg!(target_arch = "riscv32") { 16 } else { 64 };
 /// Attempts at the writer lock before giving up with [`RingError::Busy`].
 const LOCK_SPINS: u32 = 1 << 16;
 
@@ -186,10 +196,13 @@ impl Geometry {
         HEADER
     }
     fn writers_off(&self) -> usize {
-        HEADER + self.max_readers as usize * SLOT
+        HEADER + self.max_readers as usize * LINE
+    }
+    fn counters_off(&self) -> usize {
+        self.writers_off() + self.max_writers as usize * LINE
     }
     fn frames_off(&self) -> usize {
-        self.writers_off() + self.max_writers as usize * SLOT
+        self.counters_off() + self.max_writers as usize * LINE
     }
     fn data_off(&self) -> usize {
         self.frames_off() + self.frame_cap as usize * SLOT
@@ -317,6 +330,8 @@ pub struct WriterStat {
 pub struct Ring<'a> {
     base: NonNull<u8>,
     geo: Geometry,
+    /// `geo.check_word()`, computed once: every operation compares it.
+    check: u32,
     _mem: PhantomData<&'a [AtomicU32]>,
 }
 
@@ -340,7 +355,7 @@ impl<'a> Ring<'a> {
     /// (or as plain bytes by code that accepts being reported corrupt).
     pub unsafe fn from_raw(base: *mut u8, geo: Geometry) -> Ring<'a> {
         debug_assert!(base as usize % 4 == 0);
-        Ring { base: NonNull::new(base).expect("ring base is null"), geo, _mem: PhantomData }
+        Ring { base: NonNull::new(base).expect("ring base is null"), geo, check: geo.check_word(), _mem: PhantomData }
     }
 
     /// Initialises a ring's memory (zeroing cursors and frames) and returns it.
@@ -376,10 +391,14 @@ impl<'a> Ring<'a> {
         unsafe { &*self.base.as_ptr().add(off).cast::<Word>() }
     }
     fn reader(&self, slot: u32, word: usize) -> &Word {
-        self.w(self.geo.readers_off() + slot as usize * SLOT + word * 4)
+        self.w(self.geo.readers_off() + slot as usize * LINE + word * 4)
     }
     fn writer(&self, id: u32, word: usize) -> &Word {
-        self.w(self.geo.writers_off() + id as usize * SLOT + word * 4)
+        self.w(self.geo.writers_off() + id as usize * LINE + word * 4)
+    }
+    /// Writer `id`'s counters: word 0 frames, word 1 bytes.
+    fn counter(&self, id: u32, word: usize) -> &Word {
+        self.w(self.geo.counters_off() + id as usize * LINE + word * 4)
     }
     fn frame(&self, seq: u32, word: usize) -> &Word {
         let idx = (seq & (self.geo.frame_cap - 1)) as usize;
@@ -396,7 +415,7 @@ impl<'a> Ring<'a> {
             && self.w(H_FRAME_CAP).load(Ordering::Relaxed) == g.frame_cap
             && self.w(H_READERS).load(Ordering::Relaxed) == g.max_readers
             && self.w(H_WRITERS).load(Ordering::Relaxed) == g.max_writers
-            && self.w(H_CHECK).load(Ordering::Relaxed) == g.check_word();
+            && self.w(H_CHECK).load(Ordering::Relaxed) == self.check;
         if ok { Ok(()) } else { Err(RingError::Corrupt(Corruption::Header)) }
     }
 
@@ -456,8 +475,8 @@ impl<'a> Ring<'a> {
         self.validate_header()?;
         for id in 0..self.geo.max_writers {
             if self.writer(id, 0).compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                self.writer(id, 1).store(0, Ordering::Relaxed);
-                self.writer(id, 2).store(0, Ordering::Relaxed);
+                self.counter(id, 0).store(0, Ordering::Relaxed);
+                self.counter(id, 1).store(0, Ordering::Relaxed);
                 return Ok(id);
             }
         }
@@ -470,13 +489,13 @@ impl<'a> Ring<'a> {
     /// only this ring's readers.
     pub fn set_writer_owner(&self, id: u32, owner: u32) {
         if id < self.geo.max_writers {
-            self.writer(id, 3).store(owner, Ordering::Release);
+            self.writer(id, 1).store(owner, Ordering::Release);
         }
     }
 
     /// The process recorded for writer `id` (0 if none or out of range).
     pub fn writer_owner(&self, id: u32) -> u32 {
-        if id < self.geo.max_writers { self.writer(id, 3).load(Ordering::Acquire) } else { 0 }
+        if id < self.geo.max_writers { self.writer(id, 1).load(Ordering::Acquire) } else { 0 }
     }
 
     /// Releases a writer id.
@@ -567,8 +586,8 @@ impl<'a> Ring<'a> {
         // waiter bits (the parking side sets them with a SeqCst RMW, then
         // retries): neither can miss the other, so no wake-up is lost.
         self.frame(head_seq, 0).store(head_seq.wrapping_add(1), Ordering::SeqCst);
-        self.writer(id, 1).add_own(1);
-        self.writer(id, 2).add_own(len);
+        self.counter(id, 0).add_own(1);
+        self.counter(id, 1).add_own(len);
         Ok(Written { seq: head_seq, wake_readers: self.take_waiters(WAIT_READERS) })
     }
 
@@ -622,21 +641,46 @@ impl<'a> Ring<'a> {
         Ok(())
     }
 
-    /// Moves reader `slot` to the head; returns the frames skipped.
+    /// Moves reader `slot` past every published frame; returns the frames
+    /// skipped.
+    ///
+    /// It stops at the first frame not yet published: a writer may have
+    /// reserved it (moving the head) and still be copying its payload. Moving
+    /// the cursor past such a frame would let writers reuse its frame slot
+    /// and bytes while the late writer still stores into them. Frames are
+    /// validated as `read` validates them; a corrupt one leaves the cursor
+    /// where it was.
     pub fn drain(&self, slot: u32) -> Result<u32, RingError> {
         self.validate_header()?;
         if slot >= self.geo.max_readers || self.reader(slot, 0).load(Ordering::Relaxed) != 1 {
             return Err(RingError::NotAttached);
         }
+        let start = self.reader(slot, 1).load(Ordering::Relaxed);
+        let (mut seq, mut pos) = (start, self.reader(slot, 2).load(Ordering::Relaxed));
+        // The cursor bounds the writers, so no frame slot from it onwards is
+        // reused during the walk: a stamp of `seq + 1` means frame `seq`.
+        while seq.wrapping_sub(start) < self.geo.frame_cap && self.frame(seq, 0).load(Ordering::Acquire) == seq.wrapping_add(1) {
+            let writer = self.frame(seq, 1).load(Ordering::Relaxed);
+            let fpos = self.frame(seq, 2).load(Ordering::Relaxed);
+            let len = self.frame(seq, 3).load(Ordering::Relaxed);
+            if fpos != pos || len > self.geo.data_cap || writer >= self.geo.max_writers {
+                return Err(RingError::Corrupt(Corruption::Frame));
+            }
+            pos = pos.wrapping_add(len);
+            seq = seq.wrapping_add(1);
+        }
+        let skipped = seq.wrapping_sub(start);
+        if skipped == 0 {
+            return Ok(0);
+        }
+        // Under the lock, so a writer's `refresh_tail` never sees the new
+        // position with the old sequence number.
         self.lock(reader_tag(slot))?;
-        let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
-        let head_pos = self.w(H_HEAD_POS).load(Ordering::Relaxed);
-        // Only frames already published may be skipped; wait out in-flight ones.
-        let skipped = head_seq.wrapping_sub(self.reader(slot, 1).load(Ordering::Relaxed));
-        self.reader(slot, 2).store(head_pos, Ordering::Relaxed);
-        self.reader(slot, 1).store(head_seq, Ordering::Release);
+        self.reader(slot, 2).store(pos, Ordering::Relaxed);
+        // SeqCst, as in `read`.
+        self.reader(slot, 1).store(seq, Ordering::SeqCst);
         self.unlock();
-        Ok(skipped.min(self.geo.frame_cap))
+        Ok(skipped)
     }
 
     /// Announces that a side is about to park. The caller must retry its
@@ -699,8 +743,8 @@ impl<'a> Ring<'a> {
     pub fn writers(&self) -> impl Iterator<Item = WriterStat> + '_ {
         (0..self.geo.max_writers).filter(|i| self.writer(*i, 0).load(Ordering::Relaxed) == 1).map(|id| WriterStat {
             id,
-            frames: self.writer(id, 1).load(Ordering::Relaxed),
-            bytes: self.writer(id, 2).load(Ordering::Relaxed),
+            frames: self.counter(id, 0).load(Ordering::Relaxed),
+            bytes: self.counter(id, 1).load(Ordering::Relaxed),
         })
     }
 
@@ -716,8 +760,10 @@ impl<'a> Ring<'a> {
         // SAFETY: both spans lie inside the data ring; this byte range is
         // reserved for this writer until the stamp is published.
         unsafe {
-            core::ptr::copy_nonoverlapping(src.as_ptr(), self.data_ptr().add(at), first);
-            core::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.data_ptr(), src.len() - first);
+            copy(src.as_ptr(), self.data_ptr().add(at), first);
+            if first < src.len() {
+                copy(src.as_ptr().add(first), self.data_ptr(), src.len() - first);
+            }
         }
     }
 
@@ -728,9 +774,39 @@ impl<'a> Ring<'a> {
         // SAFETY: both spans lie inside the data ring; writers do not reuse
         // them until this reader's cursor passes.
         unsafe {
-            core::ptr::copy_nonoverlapping(self.data_ptr().add(at), dst.as_mut_ptr(), first);
-            core::ptr::copy_nonoverlapping(self.data_ptr(), dst.as_mut_ptr().add(first), dst.len() - first);
+            copy(self.data_ptr().add(at), dst.as_mut_ptr(), first);
+            if first < dst.len() {
+                copy(self.data_ptr(), dst.as_mut_ptr().add(first), dst.len() - first);
+            }
         }
+    }
+}
+
+/// Copies `len` bytes between non-overlapping spans. On wasm a `memcpy` is
+/// `memory.copy`, which wasmtime runs as a call out of the guest (tens of
+/// ns): small frames are copied 8 bytes at a time in place instead.
+///
+/// # Safety
+/// As [`core::ptr::copy_nonoverlapping`].
+#[inline(always)]
+unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
+    const INLINE: usize = 256;
+    if !cfg!(target_arch = "wasm32") || len > INLINE {
+        // SAFETY: forwarded contract.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst, len) };
+        return;
+    }
+    let mut i = 0;
+    // Volatile, so the loop is not turned back into a `memcpy`.
+    while i + 8 <= len {
+        // SAFETY: `i + 8 <= len`; unaligned access is allowed on wasm.
+        unsafe { core::ptr::write_volatile(dst.add(i).cast::<[u8; 8]>(), core::ptr::read_volatile(src.add(i).cast::<[u8; 8]>())) };
+        i += 8;
+    }
+    while i < len {
+        // SAFETY: `i < len`.
+        unsafe { core::ptr::write_volatile(dst.add(i), core::ptr::read_volatile(src.add(i))) };
+        i += 1;
     }
 }
 

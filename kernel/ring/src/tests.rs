@@ -137,6 +137,7 @@ fn threads_many_writers_one_reader_lose_nothing_and_keep_per_writer_order() {
     let r = m.ring(g);
     let rd = r.attach_reader().unwrap();
     let r = &r;
+    let finished = &std::sync::atomic::AtomicU32::new(0);
     std::thread::scope(|s| {
         for _ in 0..3 {
             let id = r.attach_writer().unwrap();
@@ -145,11 +146,16 @@ fn threads_many_writers_one_reader_lose_nothing_and_keep_per_writer_order() {
                     loop {
                         match r.write(id, &i.to_le_bytes()) {
                             Ok(_) => break,
-                            Err(RingError::Full) => std::thread::yield_now(),
-                            Err(e) => panic!("{e:?}"),
+                            // Busy: the lock's holder was descheduled for the whole bounded spin.
+                            Err(RingError::Full | RingError::Busy) => std::thread::yield_now(),
+                            Err(e) => {
+                                finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                panic!("{e:?}")
+                            }
                         }
                     }
                 }
+                finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
         let mut next = [0u32; 4];
@@ -163,10 +169,61 @@ fn threads_many_writers_one_reader_lose_nothing_and_keep_per_writer_order() {
                     next[f.writer as usize] += 1;
                     got += 1;
                 }
-                Err(RingError::Empty) => std::thread::yield_now(),
+                Err(RingError::Empty) => {
+                    // Every writer gone and still empty: frames were lost (or a writer failed).
+                    let all_done = finished.load(std::sync::atomic::Ordering::SeqCst) == 3;
+                    if all_done && r.read(rd, &mut [0u8; 0]) == Err(RingError::Empty) {
+                        panic!("writers finished but only {got} of {} frames arrived", 3 * PER);
+                    }
+                    std::thread::yield_now()
+                }
                 Err(e) => panic!("{e:?}"),
             }
         }
     });
     assert_eq!(r.writers().map(|w| w.frames).sum::<u32>(), 3 * PER);
+}
+
+#[test]
+fn drain_stops_at_a_reserved_but_unpublished_frame() {
+    let g = geo(64, 4, 0);
+    let mut m = Mem::new(g);
+    let r = m.ring(g);
+    let w = r.attach_writer().unwrap();
+    let rd = r.attach_reader().unwrap();
+    r.write(w, b"zero").unwrap();
+    // Frame 1 as a writer leaves it between reservation (head moved, stamp
+    // cleared under the lock) and publication (payload, metadata, stamp).
+    let late = r.write(w, b"one!").unwrap().seq;
+    r.frame(late, 0).store(0, Ordering::Relaxed);
+    assert_eq!(r.drain(rd), Ok(1), "only the published frame is skipped");
+    // Nothing is published past the cursor: draining again skips nothing.
+    assert_eq!(r.drain(rd), Ok(0));
+    // Writers fill the ring (wrapping frame slots and data bytes) as far as
+    // the drained reader allows.
+    let mut written = Vec::new();
+    for i in 0..16u8 {
+        let payload = [i; 12];
+        match r.write(w, &payload) {
+            Ok(f) => written.push((f.seq, payload)),
+            Err(RingError::Full) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(!written.is_empty());
+    // The late writer now finishes: its stores land where frame 1 was reserved.
+    r.copy_in(4, b"one!");
+    r.frame(late, 1).store(w, Ordering::Relaxed);
+    r.frame(late, 2).store(4, Ordering::Relaxed);
+    r.frame(late, 3).store(4, Ordering::Relaxed);
+    r.frame(late, 0).store(late + 1, Ordering::SeqCst);
+    // Every frame comes back intact and in order, the late one first.
+    let mut buf = [0u8; 64];
+    let got = r.read(rd, &mut buf).unwrap();
+    assert_eq!((got.seq, &buf[..got.len as usize]), (late, &b"one!"[..]));
+    for (seq, payload) in &written {
+        let got = r.read(rd, &mut buf).unwrap_or_else(|e| panic!("frame {seq}: {e:?}"));
+        assert_eq!((got.seq, &buf[..got.len as usize]), (*seq, &payload[..]));
+    }
+    assert_eq!(r.read(rd, &mut buf), Err(RingError::Empty));
 }

@@ -98,7 +98,7 @@ fn wait(cap: Cap, me: Role, seen: u32) -> Result<()> {
 /// Tries before a side parks: the peer is usually mid-operation on another
 /// core, and a park costs two hostcalls and a thread wake-up (µs), a try
 /// tens of ns.
-const SPINS: u32 = 256;
+const SPINS: u32 = 4096;
 
 fn doorbell(ring: &Ring<'_>) -> u32 {
     ring.doorbell().load(core::sync::atomic::Ordering::Acquire)
