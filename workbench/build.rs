@@ -1,7 +1,8 @@
 //! Embeds `guest-templates/` into the binary so `tidemark new` works offline,
 //! and with them the guest SDK crates their Rust guests depend on
 //! (`kernel/sdk` and its path dependencies), their workspace-inherited fields
-//! resolved so that they build outside this workspace.
+//! resolved so that they build outside this workspace. Also embeds every
+//! board's manifest, `boards/*/board.toml` (parsed by `src/board.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -188,6 +189,24 @@ fn sdk(workspace: &Path, out: &Path) -> String {
     )
 }
 
+/// `boards/*/board.toml`, in directory order: the generated constant.
+fn boards(workspace: &Path) -> String {
+    let root = workspace.join("boards");
+    // The whole folder: a new board's directory must rerun this script.
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("board.toml").is_file()).collect();
+    dirs.sort();
+    let entries: String = dirs
+        .iter()
+        .map(|d| {
+            let dir = d.file_name().unwrap().to_string_lossy().to_string();
+            let file = d.join("board.toml");
+            format!("    ({dir:?}, {:?}, include_str!({:?})),\n", format!("boards/{dir}/board.toml"), file.display().to_string())
+        })
+        .collect();
+    format!("/// Every board's manifest, compiled in: (directory, path for messages, text).\npub const MANIFESTS: &[(&str, &str, &str)] = &[\n{entries}];\n")
+}
+
 fn main() {
     let workspace = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("..").canonicalize().unwrap();
     let root = workspace.join("guest-templates");
@@ -210,5 +229,6 @@ fn main() {
     }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let sdk = sdk(&workspace, &out_dir.join("sdk"));
+    std::fs::write(out_dir.join("boards.rs"), boards(&workspace)).unwrap();
     std::fs::write(out_dir.join("templates.rs"), format!("/// Every template, compiled in.\npub const TEMPLATES: &[Template] = &[\n{templates}];\n\n{sdk}")).unwrap();
 }

@@ -11,6 +11,7 @@ use tidemark_monitor::{Request, Response};
 use tidemark_shell::{Client, Session};
 
 use crate::Board;
+use crate::board::Boot;
 use crate::guest_build::Built;
 use crate::project::MANIFEST;
 
@@ -68,8 +69,8 @@ pub fn session(board: Board, attach: Option<&Path>, preload: &[Built]) -> Result
         let client = Client::connect(path).map_err(|e| format!("cannot attach to {}: {e}", path.display()))?;
         return Ok((Session::new(client), None));
     }
-    match board {
-        Board::Hosted => {
+    match &board.manifest().boot {
+        Boot::InProcess => {
             let k = hosted();
             for b in preload {
                 k.install(&b.name, &b.bytes);
@@ -78,8 +79,8 @@ pub fn session(board: Board, attach: Option<&Path>, preload: &[Built]) -> Result
             let client = Client::attach(link).map_err(|e| e.to_string())?;
             Ok((Session::new(client), Some(Instance::Hosted(k))))
         }
-        Board::QemuRiscv32 => {
-            let mut q = crate::qemu::Qemu::boot(&crate::qemu::image()?, None)?;
+        Boot::Qemu(_) => {
+            let mut q = crate::qemu::Qemu::boot(board, &crate::qemu::image(board)?, None)?;
             let mut client = q.attach()?;
             // The machine's cache is filled over its monitor, like `pkg upload`.
             for b in preload {
@@ -112,22 +113,22 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
         }
         Ok(ExitCode::SUCCESS)
     };
-    match (board, listen) {
-        (Board::Hosted, None) => Err("`tidemark boot hosted` needs --listen PATH (or use `tidemark shell`)".into()),
-        (Board::Hosted, Some(path)) => {
+    match (&board.manifest().boot, listen) {
+        (Boot::InProcess, None) => Err(format!("`tidemark boot {}` needs --listen PATH (or use `tidemark shell`)", board.name())),
+        (Boot::InProcess, Some(path)) => {
             let listener = tidemark_hosted::monitor::listen(hosted(), path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
-            let r = wait(format!("hosted kernel listening on {}", listener.path().display()), &mut || None);
+            let r = wait(format!("{} kernel listening on {}", board.name(), listener.path().display()), &mut || None);
             drop(listener);
             r
         }
-        (Board::QemuRiscv32, Some(path)) => {
-            let mut q = crate::qemu::Qemu::boot(&crate::qemu::image()?, Some(path))?;
-            let r = wait(format!("qemu-riscv32 booted; its UART is {}", path.display()), &mut || q.exited().map(|s| format!("QEMU exited ({s})")));
+        (Boot::Qemu(_), Some(path)) => {
+            let mut q = crate::qemu::Qemu::boot(board, &crate::qemu::image(board)?, Some(path))?;
+            let r = wait(format!("{} booted; its UART is {}", board.name(), path.display()), &mut || q.exited().map(|s| format!("QEMU exited ({s})")));
             drop(q);
             let _ = std::fs::remove_file(path);
             r
         }
-        (Board::QemuRiscv32, None) => {
+        (Boot::Qemu(_), None) => {
             let (mut s, _q) = session(board, None, &[])?;
             crate::interact(&mut s, json)
         }

@@ -5,6 +5,7 @@
 //! uploads and reloads are requests like any REPL command, so the same
 //! session works against any kind of kernel instance.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use tidemark_monitor::{GrantSpec, ObjectRef, Request, Response};
 use tidemark_shell::{Client, Session};
 
 use crate::guest_build::{self, Built};
-use crate::project::{Project, Source};
+use crate::project::{ChannelSpec, GuestSpec, Project, Source};
 use crate::watch::{self, Change};
 
 /// What the reloader reports.
@@ -28,6 +29,19 @@ pub enum DevEvent {
     },
     /// A guest was rebuilt and swapped.
     Reloaded(ReloadReport),
+    /// A guest was rebuilt, but no live process ran it (it had ended): it
+    /// was spawned again per the manifest, as at the start of the session.
+    Respawned {
+        /// Guest.
+        guest: String,
+        /// The new process.
+        pid: u32,
+        /// Hash it runs, confirmed equal to the hash just built.
+        hash: String,
+        /// How the last process running it ended (`pid N trapped: ...`),
+        /// when the kernel still lists it.
+        ended: Option<String>,
+    },
     /// A rebuild or swap failed; the old guest keeps running.
     Failed {
         /// Guest.
@@ -70,6 +84,12 @@ impl std::fmt::Display for DevEvent {
                 r.prepare.as_secs_f64() * 1e3,
                 r.swap.as_secs_f64() * 1e3,
                 r.save_to_running.as_secs_f64()
+            ),
+            DevEvent::Respawned { guest, pid, hash, ended } => write!(
+                f,
+                "{guest} was not running ({}): spawned it again as pid {pid} sha256:{}",
+                ended.as_deref().unwrap_or("no process"),
+                &hash[..hash.len().min(16)]
             ),
             DevEvent::Failed { guest, output } => write!(f, "{guest}: not reloaded, the running version stays:\n{}", output.trim_end()),
         }
@@ -121,30 +141,62 @@ pub fn deploy(c: &mut Client, project: &Project, built: &[Built]) -> Result<(), 
     for b in built {
         call(c, Request::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false })?;
     }
-    let mut ids = std::collections::HashMap::new();
+    let mut ids = HashMap::new();
     for ch in &project.channels {
-        match call(c, Request::CreateChannel { name: ch.name.clone(), data_bytes: ch.bytes, frames: ch.frames, drop: ch.drop })? {
-            Response::ChannelCreated { id } => ids.insert(ch.name.clone(), id),
-            r => return Err(format!("unexpected answer {r:?}")),
-        };
+        ids.insert(ch.name.clone(), create_channel(c, ch)?);
     }
     for g in &project.guests {
-        let grants = g
-            .caps
-            .iter()
-            .map(|spec| {
-                let (name, rest) = spec.split_once('=').expect("validated");
-                let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
-                GrantSpec { name: name.into(), object: ObjectRef::Channel(ids[chan]), rights: tidemark_abi::Rights::parse(rights).expect("validated").0 }
-            })
-            .collect();
-        let req = Request::Spawn { package: g.name.clone(), name: Some(g.name.clone()), args: g.args.clone().into_bytes(), grants, memory_limit: g.memory };
-        match call(c, req)? {
-            Response::Spawned { pid } => eprintln!("tidemark: spawned {} as pid {pid}", g.name),
-            r => return Err(format!("unexpected answer {r:?}")),
-        }
+        let pid = spawn_guest(c, g, &g.name, &ids)?;
+        eprintln!("tidemark: spawned {} as pid {pid}", g.name);
     }
     Ok(())
+}
+
+fn create_channel(c: &mut Client, ch: &ChannelSpec) -> Result<u32, String> {
+    match call(c, Request::CreateChannel { name: ch.name.clone(), data_bytes: ch.bytes, frames: ch.frames, drop: ch.drop })? {
+        Response::ChannelCreated { id } => Ok(id),
+        r => Err(format!("unexpected answer {r:?}")),
+    }
+}
+
+/// Spawns guest `g` running `package` with the manifest's capabilities
+/// (channel ids by name in `ids`), arguments and memory limit.
+fn spawn_guest(c: &mut Client, g: &GuestSpec, package: &str, ids: &HashMap<String, u32>) -> Result<u32, String> {
+    let grants = g
+        .caps
+        .iter()
+        .map(|spec| {
+            let (name, rest) = spec.split_once('=').expect("validated");
+            let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
+            let id = *ids.get(chan).ok_or_else(|| format!("no channel `{chan}`"))?;
+            Ok(GrantSpec { name: name.into(), object: ObjectRef::Channel(id), rights: tidemark_abi::Rights::parse(rights).expect("validated").0 })
+        })
+        .collect::<Result<_, String>>()?;
+    let req = Request::Spawn { package: package.into(), name: Some(g.name.clone()), args: g.args.clone().into_bytes(), grants, memory_limit: g.memory };
+    match call(c, req)? {
+        Response::Spawned { pid } => Ok(pid),
+        r => Err(format!("unexpected answer {r:?}")),
+    }
+}
+
+/// Spawns `g` again, running the module just uploaded (`hash`), wired to
+/// the manifest's channels as the session set them up (any the kernel no
+/// longer has are created again); returns its pid.
+fn respawn(c: &mut Client, project: &Project, g: &GuestSpec, hash: &str) -> Result<u32, String> {
+    let existing = match call(c, Request::Channels)? {
+        Response::Channels(chs) => chs,
+        r => return Err(format!("unexpected answer {r:?}")),
+    };
+    let mut ids = HashMap::new();
+    for ch in &project.channels {
+        // The session's own channel: the first of that name.
+        let id = match existing.iter().filter(|x| x.name == ch.name).map(|x| x.id).min() {
+            Some(id) => id,
+            None => create_channel(c, ch)?,
+        };
+        ids.insert(ch.name.clone(), id);
+    }
+    spawn_guest(c, g, hash, &ids)
 }
 
 /// Rebuilds one guest and swaps it in; the running one stays on any failure.
@@ -164,11 +216,30 @@ pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
         Ok(r) => return fail(format!("unexpected answer {r:?}")),
         Err(e) => return fail(e),
     };
-    let pid = match call(c, Request::Ps) {
-        Ok(Response::Ps(ps)) => ps.iter().rev().find(|p| p.name == g.name && matches!(p.state.as_str(), "running" | "blocked" | "starting")).map(|p| p.pid),
-        _ => None,
+    let ps = match call(c, Request::Ps) {
+        Ok(Response::Ps(ps)) => ps,
+        Ok(r) => return fail(format!("unexpected answer {r:?}")),
+        Err(e) => return fail(e),
     };
-    let Some(pid) = pid else { return fail(format!("no live process runs {}", g.name)) };
+    let live = ps.iter().rev().find(|p| p.name == g.name && matches!(p.state.as_str(), "running" | "blocked" | "starting")).map(|p| p.pid);
+    let Some(pid) = live else {
+        // It died (trapped, exited, was killed): nothing to swap, so start
+        // it again as the session did, rather than failing every save.
+        let ended = ps.iter().rev().find(|p| p.name == g.name).map(|p| format!("pid {} {} {}", p.pid, p.state, p.detail).trim_end().to_string());
+        let pid = match respawn(c, project, g, &uploaded.hash) {
+            Ok(pid) => pid,
+            Err(e) => return fail(format!("no live process runs {}, and spawning it again failed: {e}", g.name)),
+        };
+        let running = match call(c, Request::Ps) {
+            Ok(Response::Ps(ps)) => ps.into_iter().find(|p| p.pid == pid).map(|p| p.hash),
+            _ => None,
+        };
+        return match running {
+            Some(hash) if hash == built_hash => DevEvent::Respawned { guest: g.name.clone(), pid, hash, ended },
+            Some(hash) => fail(format!("spawned {} again as pid {pid}, but it runs sha256:{hash}, not the sha256:{built_hash} just built", g.name)),
+            None => fail(format!("spawned {} again as pid {pid}, but the kernel does not list it", g.name)),
+        };
+    };
     match call(c, Request::Reload { pid, package: uploaded.hash.clone() }) {
         Ok(Response::Reloaded { pid, hash, timing }) if hash == uploaded.hash => DevEvent::Reloaded(ReloadReport {
             guest: g.name.clone(),
@@ -230,19 +301,19 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
     };
     let board = match opts.board {
         Some(b) => b,
-        None => <crate::Board as clap::ValueEnum>::from_str(&project.board, false).map_err(|e| format!("board `{}`: {e}", project.board))?,
+        None => crate::Board::get(&project.board).ok_or_else(|| format!("board `{}`: not one of {}", project.board, crate::Board::names()))?,
     };
     eprintln!("tidemark: booting {} for {}", board.name(), project.name);
     // Every part of the session (REPL, screen, reloader) gets its own link.
-    let (_instance, links): (crate::boot::Instance, Box<dyn Fn() -> std::io::Result<std::os::unix::net::UnixStream>>) = match board {
-        crate::Board::Hosted => {
+    let (_instance, links): (crate::boot::Instance, Box<dyn Fn() -> std::io::Result<std::os::unix::net::UnixStream>>) = match &board.manifest().boot {
+        crate::board::Boot::InProcess => {
             let k = crate::boot::hosted_empty();
             let kk = k.clone();
             (crate::boot::Instance::Hosted(k), Box::new(move || tidemark_hosted::monitor::connect_in_process(kk.clone())))
         }
-        crate::Board::QemuRiscv32 => {
+        crate::board::Boot::Qemu(_) => {
             // One serial line, shared.
-            let q = crate::qemu::Qemu::boot(&crate::qemu::image()?, None)?;
+            let q = crate::qemu::Qemu::boot(board, &crate::qemu::image(board)?, None)?;
             let raw = std::os::unix::net::UnixStream::connect(&q.socket).map_err(|e| format!("cannot reach the UART: {e}"))?;
             let mux = tidemark_shell::mux::Mux::new(raw).map_err(|e| e.to_string())?;
             (crate::boot::Instance::Qemu(q), Box::new(move || mux.connect()))
@@ -276,4 +347,46 @@ fn print_reports(reports: Receiver<DevEvent>) -> std::thread::JoinHandle<()> {
             eprintln!("tidemark: {r}");
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ps(c: &mut Client) -> Vec<tidemark_monitor::ProcessInfo> {
+        match call(c, Request::Ps).unwrap() {
+            Response::Ps(ps) => ps,
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn a_guest_that_died_is_spawned_again_on_the_next_save() {
+        let d = std::env::temp_dir().join(format!("tidemark-dev-respawn-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("svc.wat"), "(module (func (export \"tidemark_main\") (loop (br 0))))").unwrap();
+        let text = "[project]\nname = \"x\"\n[[channel]]\nname = \"a\"\n[[guest]]\nname = \"svc\"\npath = \"svc.wat\"\ncaps = [\"in=a:r\"]\n";
+        let project = Project::parse(&d, "T.toml", text).unwrap();
+        let k = crate::boot::hosted_empty();
+        let mut c = Client::attach(tidemark_hosted::monitor::connect_in_process(k.clone()).unwrap()).unwrap();
+        deploy(&mut c, &project, &build_all(&project).unwrap()).unwrap();
+        let first = ps(&mut c).into_iter().find(|p| p.name == "svc").unwrap().pid;
+        call(&mut c, Request::Kill { pid: first }).unwrap();
+        assert!(k.wait(first, Duration::from_secs(30)).is_some());
+        let change = || Change { guest: "svc".into(), saved: std::time::Instant::now() };
+        let pid = match rebuild(&mut c, &project, &change()) {
+            e @ DevEvent::Respawned { pid, .. } => {
+                let shown = e.to_string();
+                assert!(shown.contains(&format!("pid {first} killed")) && shown.contains(&format!("spawned it again as pid {pid}")), "{shown}");
+                pid
+            }
+            e => panic!("{e}"),
+        };
+        let p = ps(&mut c).into_iter().find(|p| p.pid == pid).unwrap();
+        assert!(pid != first && p.caps == 1 && p.state != "killed", "respawned with its capability: {p:?}");
+        // Live again, so the next save swaps it as usual.
+        assert!(matches!(rebuild(&mut c, &project, &change()), DevEvent::Reloaded(r) if r.pid == pid));
+        k.kill(pid);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

@@ -87,11 +87,11 @@ impl Sections {
 
 /// `tidemark image`.
 pub fn run(board: crate::Board, guests: bool, bare_wasmi: bool, json: bool) -> Result<ExitCode, String> {
-    if board != crate::Board::QemuRiscv32 {
+    if board.manifest().build.is_none() {
         return Err(format!("board `{}` has no kernel image of its own (it runs inside the workbench)", board.name()));
     }
     let variant = if bare_wasmi { Variant::BareWasmi } else { Variant::Kernel { guests } };
-    let s = sections(&crate::qemu::build(variant)?)?;
+    let s = sections(&crate::qemu::build(board, variant)?)?;
     if json {
         println!("{}", serde_json::to_string(&s).map_err(|e| e.to_string())?);
     } else {

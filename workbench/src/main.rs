@@ -2,6 +2,7 @@
 //! scripted session. Every flag can also be set from a `TIDEMARK_*`
 //! environment variable.
 
+mod board;
 mod boot;
 mod dev;
 mod guest_build;
@@ -17,8 +18,11 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use tidemark_shell::{Session, repl, run_and_print};
+
+/// Kinds of kernel instance: one per manifest under `boards/`.
+pub use board::Board;
 
 /// Tidemark: a capability-based OS whose processes are WebAssembly modules.
 #[derive(Parser)]
@@ -28,31 +32,11 @@ struct Cli {
     command: Cmd,
 }
 
-/// Kinds of kernel instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Board {
-    /// The kernel inside this process, on wasmtime.
-    Hosted,
-    /// The no_std kernel on wasmi in QEMU's riscv32 `virt` machine, over its UART.
-    #[value(name = "qemu-riscv32")]
-    QemuRiscv32,
-}
-
-impl Board {
-    /// Name as scripts and the kernel report it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Board::Hosted => "hosted",
-            Board::QemuRiscv32 => "qemu-riscv32",
-        }
-    }
-}
-
 /// Which kernel a session talks to, and how results are printed.
 #[derive(clap::Args)]
 struct Instance {
     /// Board to boot (a fresh kernel per session or script).
-    #[arg(long, env = "TIDEMARK_BOARD", value_enum, default_value = "hosted")]
+    #[arg(long, env = "TIDEMARK_BOARD", value_parser = board::parser(), default_value = "hosted")]
     board: Board,
     /// Attach to a running kernel's monitor socket instead of booting.
     #[arg(long, env = "TIDEMARK_ATTACH")]
@@ -76,7 +60,7 @@ enum Cmd {
         #[arg(env = "TIDEMARK_PROJECT", default_value = ".")]
         dir: PathBuf,
         /// Board to boot (the manifest's by default).
-        #[arg(long, env = "TIDEMARK_BOARD", value_enum)]
+        #[arg(long, env = "TIDEMARK_BOARD", value_parser = board::parser())]
         board: Option<Board>,
         /// Run this scripted session instead of the screen, then exit with its result.
         #[arg(long, env = "TIDEMARK_SCRIPT")]
@@ -112,7 +96,7 @@ enum Cmd {
     /// Boot a kernel on its own, serving its monitor.
     Boot {
         /// Board to boot.
-        #[arg(value_enum, env = "TIDEMARK_BOARD", default_value = "hosted")]
+        #[arg(env = "TIDEMARK_BOARD", value_parser = board::parser(), default_value = "hosted")]
         board: Board,
         /// Serve the monitor on this Unix socket (created mode 0600) instead
         /// of opening the REPL; required for `hosted`. For `qemu-riscv32`
@@ -136,7 +120,7 @@ enum Cmd {
     /// data, bss, stack).
     Image {
         /// Board.
-        #[arg(value_enum, env = "TIDEMARK_BOARD", default_value = "qemu-riscv32")]
+        #[arg(env = "TIDEMARK_BOARD", value_parser = board::parser(), default_value = "qemu-riscv32")]
         board: Board,
         /// Leave the boot bundle of example guests out.
         #[arg(long, env = "TIDEMARK_NO_GUESTS")]
@@ -169,7 +153,7 @@ fn main() -> ExitCode {
             Ok(preload) => boot::session(on.board, on.attach.as_deref(), &preload).and_then(|(mut s, _k)| interact(&mut s, on.json)),
             Err(code) => Ok(code),
         },
-        Cmd::Attach { addr, json } => boot::session(Board::Hosted, Some(&addr), &[]).and_then(|(mut s, _k)| interact(&mut s, json)),
+        Cmd::Attach { addr, json } => boot::session(Board::get("hosted").expect("the hosted board"), Some(&addr), &[]).and_then(|(mut s, _k)| interact(&mut s, json)),
         Cmd::Boot { board, listen, json } => boot::boot(board, listen.as_deref(), json),
         Cmd::Dev { dir, board, script, no_tui, json } => dev::run(dev::DevOptions { dir, board, script, no_tui, json }),
         Cmd::New { name, template, list, json } => new::run(name.as_deref(), &template, list, json),

@@ -183,13 +183,13 @@ impl Project {
         let raw: RawManifest = toml::from_str(text).map_err(|e| err(e.message().to_string(), e.span(), "here", None))?;
         let board = match raw.project.board {
             None => "hosted".to_string(),
-            Some(b) if matches!(b.get_ref().as_str(), "hosted" | "qemu-riscv32") => b.into_inner(),
+            Some(b) if crate::board::Board::get(b.get_ref()).is_some() => b.into_inner(),
             Some(b) => {
                 return Err(err(
                     format!("board `{}` is not supported by this workbench yet", b.get_ref()),
                     Some(b.span()),
                     "unknown board",
-                    Some("supported boards: hosted, qemu-riscv32".into()),
+                    Some(format!("supported boards: {}", crate::board::Board::names())),
                 ));
             }
         };

@@ -1,21 +1,30 @@
-//! The `qemu-riscv32` board: build the kernel image (with its boot bundle),
-//! start `qemu-system-riscv32 -machine virt`, and reach the monitor on the
-//! emulated UART, which QEMU exposes as a Unix socket.
+//! Boards QEMU boots (`[boot] kind = "qemu"`, e.g. `qemu-riscv32`): build
+//! the kernel image (with its boot bundle), start QEMU as the board's
+//! manifest says, and reach the monitor on the emulated UART, which QEMU
+//! exposes as a Unix socket.
 //!
-//! The image crate lives in `boards/qemu-riscv32/kernel` (its own workspace);
-//! `TIDEMARK_BOARDS_DIR` points elsewhere when the binary runs away from the
-//! source tree.
+//! The image crate lives in `boards/<board>/<[build].crate>` (its own
+//! workspace); `TIDEMARK_BOARDS_DIR` points elsewhere when the binary runs
+//! away from the source tree.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tidemark_shell::Client;
 
-/// The board's Rust target.
-pub const TARGET: &str = "riscv32imac-unknown-none-elf";
-const QEMU: &str = "qemu-system-riscv32";
+use crate::Board;
+use crate::board::{Boot, Build, Emulator};
+
+/// How `board` boots and builds: only boards QEMU boots get here.
+fn parts(board: Board) -> Result<(&'static Emulator, &'static Build, &'static str), String> {
+    let m = board.manifest();
+    match (&m.boot, &m.build, &m.target) {
+        (Boot::Qemu(e), Some(b), Some(t)) => Ok((e, b, t)),
+        _ => Err(format!("board `{}` is not booted by QEMU", board.name())),
+    }
+}
 
 fn boards_dir() -> PathBuf {
     std::env::var_os("TIDEMARK_BOARDS_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards"), PathBuf::from)
@@ -25,13 +34,11 @@ fn build_dir() -> PathBuf {
     std::env::var_os("TIDEMARK_BOARD_TARGET_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/boards"), PathBuf::from)
 }
 
-/// Checks that QEMU is installed, saying how to install it when it is not.
-pub fn ensure_qemu() -> Result<(), String> {
-    match Command::new(QEMU).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+/// Checks that the board's QEMU is installed, saying how to install it when it is not.
+pub fn ensure_qemu(q: &Emulator) -> Result<(), String> {
+    match Command::new(&q.command).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
         Ok(s) if s.success() => Ok(()),
-        _ => Err(format!(
-            "{QEMU} not found: install it with `sudo apt-get install qemu-system-misc` (Debian/Ubuntu) or run ./scripts/setup"
-        )),
+        _ => Err(format!("{} not found: install it with `{}` (Debian/Ubuntu) or run ./scripts/setup", q.command, q.install)),
     }
 }
 
@@ -48,11 +55,17 @@ fn write_bundle(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the kernel image (with the example guests as its boot bundle)
-/// once per run of the workbench; returns its path.
-pub fn image() -> Result<PathBuf, String> {
-    static IMAGE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    IMAGE.get_or_init(|| build(Variant::Kernel { guests: true })).clone()
+/// Builds the board's kernel image (with the example guests as its boot
+/// bundle) once per run of the workbench; returns its path.
+pub fn image(board: Board) -> Result<PathBuf, String> {
+    static IMAGES: Mutex<Vec<(&str, Result<PathBuf, String>)>> = Mutex::new(Vec::new());
+    let mut images = IMAGES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, r)) = images.iter().find(|(n, _)| *n == board.name()) {
+        return r.clone();
+    }
+    let r = build(board, Variant::Kernel { guests: true });
+    images.push((board.name(), r.clone()));
+    r
 }
 
 /// What to build from the board's image crate.
@@ -67,42 +80,46 @@ pub enum Variant {
     BareWasmi,
 }
 
-/// Builds `variant`; returns the ELF's path.
-pub fn build(variant: Variant) -> Result<PathBuf, String> {
-    crate::guest_build::ensure_target(TARGET)?;
-    let krate = boards_dir().join("qemu-riscv32/kernel");
+/// Builds `variant` of the board's image crate; returns the ELF's path.
+pub fn build(board: Board, variant: Variant) -> Result<PathBuf, String> {
+    let (_, spec, target) = parts(board)?;
+    let name = board.name();
+    crate::guest_build::ensure_target(target)?;
+    let krate = boards_dir().join(name).join(&spec.krate);
     if !krate.join("Cargo.toml").exists() {
-        return Err(format!("the qemu-riscv32 kernel crate is not at {} (set TIDEMARK_BOARDS_DIR)", krate.display()));
+        return Err(format!("the {name} kernel crate is not at {} (set TIDEMARK_BOARDS_DIR)", krate.display()));
     }
     // An image without guests gets its own target dir, so switching does
     // not relink the usual one every time.
     let base = build_dir();
     let (target_dir, bundle, bin) = match variant {
         Variant::Kernel { guests: true } | Variant::BareWasmi => {
-            let bundle = base.join("qemu-riscv32-bundle");
+            let bundle = base.join(format!("{name}-bundle"));
             write_bundle(&bundle)?;
-            let bin = if variant == Variant::BareWasmi { "bare-wasmi" } else { "tidemark-qemu-riscv32" };
+            let bin = if variant == Variant::BareWasmi { "bare-wasmi" } else { spec.bin.as_str() };
             (base.clone(), bundle, bin)
         }
         Variant::Kernel { guests: false } => {
-            let bundle = base.join("qemu-riscv32-empty-bundle");
+            let bundle = base.join(format!("{name}-empty-bundle"));
             std::fs::create_dir_all(&bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
-            (base.join("no-guests"), bundle, "tidemark-qemu-riscv32")
+            (base.join("no-guests"), bundle, spec.bin.as_str())
         }
     };
-    eprintln!("tidemark: building {bin} for qemu-riscv32");
+    eprintln!("tidemark: building {bin} for {name}");
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     // Run inside the crate: its .cargo/config.toml picks the target and linker script.
     cmd.current_dir(&krate)
-        .args(["build", "--release", "--locked", "--color", "never", "--bin", bin, "--target-dir"])
+        .args(["build", "--profile", &spec.profile, "--locked", "--color", "never", "--bin", bin, "--target-dir"])
         .arg(&target_dir)
         .env("TIDEMARK_BUNDLE", &bundle);
     crate::guest_build::clean_env(&mut cmd);
     let out = cmd.output().map_err(|e| format!("could not run cargo: {e}"))?;
     if !out.status.success() {
-        return Err(format!("building {bin} for qemu-riscv32 failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()));
+        return Err(format!("building {bin} for {name} failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()));
     }
-    Ok(target_dir.join(TARGET).join("release").join(bin))
+    // Cargo's `dev` profile writes to `debug`; every other to its own name.
+    let profile_dir = if spec.profile == "dev" { "debug" } else { spec.profile.as_str() };
+    Ok(target_dir.join(target).join(profile_dir).join(bin))
 }
 
 /// A running QEMU; dropping it stops the machine.
@@ -124,9 +141,10 @@ impl Drop for Qemu {
 }
 
 impl Qemu {
-    /// Boots `image`, its UART on `socket` (a fresh temporary path if none).
-    pub fn boot(image: &Path, socket: Option<&Path>) -> Result<Qemu, String> {
-        ensure_qemu()?;
+    /// Boots the board's `image`, its UART on `socket` (a fresh temporary path if none).
+    pub fn boot(board: Board, image: &Path, socket: Option<&Path>) -> Result<Qemu, String> {
+        let (emulator, _, _) = parts(board)?;
+        ensure_qemu(emulator)?;
         let owns_socket = socket.is_none();
         let socket = socket.map_or_else(
             || {
@@ -139,17 +157,13 @@ impl Qemu {
         if socket.exists() {
             return Err(format!("{} exists; refusing to replace it", socket.display()));
         }
-        let child = Command::new(QEMU)
-            .args(["-machine", "virt", "-bios", "none", "-m", "128M", "-smp", "1", "-display", "none", "-monitor", "none", "-no-reboot"])
-            .arg("-chardev")
-            .arg(format!("socket,id=uart,path={},server=on,wait=off", socket.display()))
-            .args(["-serial", "chardev:uart", "-kernel"])
-            .arg(image)
+        let mut cmd = board.manifest().qemu_command(image, &socket).ok_or_else(|| format!("board `{}` is not booted by QEMU", board.name()))?;
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start {QEMU}: {e}"))?;
+            .map_err(|e| format!("cannot start {}: {e}", emulator.command))?;
         let mut q = Qemu { child, socket, owns_socket };
         // QEMU binds the socket (the path appears) a moment before it
         // listens, so wait until a connection is accepted, not for the path:

@@ -72,7 +72,7 @@ pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, preload: 
                 return Ok(ExitCode::from(2));
             }
         };
-        if script.hosted_only && (board != Board::Hosted || attach.is_some()) {
+        if script.hosted_only && (board.name() != "hosted" || attach.is_some()) {
             eprintln!("{name}: skipped (hosted-only)");
             outcomes.push(Outcome { name, seconds: 0.0, failure: None, skipped: true });
             continue;

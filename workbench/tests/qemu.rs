@@ -47,6 +47,16 @@ fn qemu_dying_is_reported_not_hung_on() {
     let out = attach.wait_with_output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("board     qemu-riscv32"), "the first command ran over the UART:\n{stdout}");
+    // `info` reports what the board's manifest says: its engine, and a heap
+    // of the rest of RAM (all but the image and the stacks).
+    let manifest: toml::Table = include_str!("../../boards/qemu-riscv32/board.toml").parse().unwrap();
+    let engine = manifest["board"]["engine"].as_str().unwrap();
+    assert!(stdout.contains(&format!("\nengine    {engine}\n")), "engine {engine} per the manifest:\n{stdout}");
+    let (ram, heap) = (manifest["memory"]["ram"].as_str().unwrap(), manifest["memory"]["heap"].as_str().unwrap());
+    let ram_mib: f64 = ram.strip_suffix('M').expect("ram in M").parse().unwrap();
+    let heap_mib: f64 = stdout.split("used of ").nth(1).and_then(|t| t.split(" MiB").next()).and_then(|n| n.parse().ok()).expect("a heap size in MiB");
+    assert_eq!(heap, "rest");
+    assert!(heap_mib < ram_mib && heap_mib > ram_mib - 16.0, "heap {heap_mib} MiB is not the rest of {ram}:\n{stdout}");
     assert!(!status.success(), "attach must fail once the link is gone");
     assert!(stderr.contains("link to the kernel is gone"), "{stderr}");
 

@@ -344,6 +344,7 @@ impl Handle {
         ((self.generation as i32 & 0x7FFF) << 16) | self.index as i32
     }
     /// Unpacks; `None` for negative values or generation 0 (never minted).
+    #[inline]
     pub const fn from_raw(raw: i32) -> Option<Handle> {
         if raw < 0 {
             return None;

@@ -113,6 +113,7 @@ impl CapTable {
     }
 
     /// Resolves a raw guest handle. Forged values fail closed.
+    #[inline]
     pub fn get_raw(&self, raw: i64) -> Result<(Handle, &CapEntry), Error> {
         let raw = i32::try_from(raw).map_err(|_| Error::InvalidHandle)?;
         let h = Handle::from_raw(raw).ok_or(Error::InvalidHandle)?;
@@ -120,6 +121,7 @@ impl CapTable {
     }
 
     /// Resolves a handle.
+    #[inline]
     pub fn get(&self, h: Handle) -> Result<&CapEntry, Error> {
         let slot = self.slots.get(h.index as usize).ok_or(Error::InvalidHandle)?;
         match &slot.entry {

@@ -264,6 +264,17 @@ pub struct Spawned {
     pub memory_limit: usize,
 }
 
+/// The module a process ran before a reload ([`Kernel::previous`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Previous {
+    /// Module hash.
+    pub hash: Hash,
+    /// Package name.
+    pub package: String,
+    /// Classes granted.
+    pub classes: Classes,
+}
+
 /// Why a spawn failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SpawnError {
@@ -359,6 +370,19 @@ pub enum EventKind {
         package: String,
         /// New module hash (hex).
         hash: String,
+    },
+    /// A reloaded process's new module failed before it served (trapped or
+    /// exited with an error): the previous module runs again under the same
+    /// pid, capabilities and attachments, with the state it handed over.
+    RolledBack {
+        /// Pid.
+        pid: Pid,
+        /// Package running again.
+        package: String,
+        /// Hash running again (hex).
+        hash: String,
+        /// Why the new module was given up (its trap or exit).
+        reason: String,
     },
     /// A channel's ring failed validation.
     Corrupt {
@@ -598,6 +622,29 @@ impl Kernel {
         p.state = ProcState::Running;
         let hash = s.hash.hex();
         self.event(EventKind::Reloaded { pid: s.pid, package, hash });
+    }
+
+    /// What `pid` runs now, for the engine to keep while a reload is on
+    /// trial (see [`Kernel::rolled_back`]).
+    pub fn previous(&self, pid: Pid) -> Option<Previous> {
+        let p = self.procs.get(&pid)?;
+        Some(Previous { hash: p.hash, package: p.package.clone(), classes: p.classes })
+    }
+
+    /// The engine gave up the module `pid` was reloaded with (it failed
+    /// before serving) and runs `prev` again, handing it `state`: undoes
+    /// [`Kernel::reloaded`] (hash, package, classes, reload count) and
+    /// records why.
+    pub fn rolled_back(&mut self, pid: Pid, prev: &Previous, state: Vec<u8>, reason: String) {
+        let Some(p) = self.procs.get_mut(&pid) else { return };
+        p.hash = prev.hash;
+        p.package = prev.package.clone();
+        p.classes = prev.classes;
+        p.state_blob = state;
+        p.reloads = p.reloads.saturating_sub(1);
+        p.state = ProcState::Running;
+        let (package, hash) = (prev.package.clone(), prev.hash.hex());
+        self.event(EventKind::RolledBack { pid, package, hash, reason });
     }
 
     /// The engine reports how much linear memory `pid` uses.

@@ -25,6 +25,9 @@
 //!   reader sees every frame) vs crossbeam MPMC with 4 senders and 4
 //!   receivers (each frame to one receiver): frames written per unit time.
 //!
+//! `TIDEMARK_BENCH_FRAMES=8,64` keeps only those channel frame sizes;
+//! `TIDEMARK_WASM_PROFILE=perfmap` lets `perf record` name guest functions.
+//!
 //! Every guest row runs on a zero-copy kernel unless it says `(copying)`,
 //! which runs on a second kernel with mapping off.
 
@@ -555,7 +558,12 @@ fn main() {
     }
 
     if want("channel") {
+    // TIDEMARK_BENCH_FRAMES=8,64 keeps only those frame sizes (for profiling one).
+    let sizes: Option<Vec<usize>> = std::env::var("TIDEMARK_BENCH_FRAMES").ok().map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
     for (size, label, n_full) in [(8usize, "8 B", 500_000u32), (64, "64 B", 500_000), (4096, "4 KiB", 100_000), (65536, "64 KiB", 10_000)] {
+        if sizes.as_ref().is_some_and(|s| !s.contains(&size)) {
+            continue;
+        }
         let n = if quick { (n_full / 25).max(200) } else { n_full };
         let name = format!("channel {label} frames");
         let zero = median((0..r).map(|_| channel_ours(&h, size, n)).collect());

@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, OnceLock, Weak};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ use tidemark_abi::{Class, Classes, ENTRY_EXPORT, IMPORT_MODULE};
 use tidemark_kernel::caps::CapTable;
 use tidemark_kernel::hostcall::{answer_local, is_local};
 use tidemark_kernel::package::Hash;
-use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnError, SpawnSpec, Spawned, Time, Wait};
+use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, Previous, SpawnError, SpawnSpec, Spawned, Time, Wait};
 use wasmtime::{Caller, Engine, Instance, InstancePre, Linker, Memory, Module, ResourceLimiter, Store, UpdateDeadline};
 
 pub use tidemark_kernel as kernel;
@@ -126,6 +127,8 @@ pub struct ProcData {
     time: Time,
     /// Local hostcalls not yet added to the kernel's counters.
     uncounted: u32,
+    /// A reloaded instance on trial: what to put back if it fails first.
+    trial: Option<Trial>,
 }
 
 /// Local hostcalls answered between two additions to the kernel's counters.
@@ -152,6 +155,16 @@ impl ProcData {
             caps_seen: u32::MAX,
             time,
             uncounted: 0,
+            trial: None,
+        }
+    }
+
+    /// Ends a trial, if one runs and `serving` or its time is up: the new
+    /// module has proven itself, the previous one is let go.
+    fn settle(&mut self, serving: bool) {
+        if self.trial.as_ref().is_some_and(|t| serving || t.since.elapsed() >= TRIAL) {
+            let t = self.trial.take().expect("checked");
+            let _ = t.verdict.send(Ok(t.since));
         }
     }
 
@@ -178,6 +191,36 @@ struct Successor {
     instance: Instance,
     entry: Entry,
     spawned: Spawned,
+    /// The module running now, kept for a rollback.
+    previous: Previous,
+    previous_pre: InstancePre<ProcData>,
+    verdict: mpsc::Sender<Verdict>,
+}
+
+/// How a reload ended, sent by the process thread: when the new instance
+/// took over (it has since proven itself), or why it was rolled back.
+type Verdict = Result<Instant, String>;
+
+/// How long a reloaded instance is on trial unless it blocks first: the
+/// budget a start function gets ([`START_BUDGET`] slices). A Rust guest has
+/// no start function; its setup runs in `tidemark_main` after the swap, so
+/// it gets the same bound there. Setup (look-ups, attaches, restoring state)
+/// takes micro- to milliseconds, and a guest that serves blocks in a
+/// hostcall at once; one that computes longer without blocking is taken as
+/// running, so `reload` answers within ~0.1 s and the previous module and
+/// its state are not held any longer.
+const TRIAL: Duration = Duration::from_millis(SLICE.as_millis() as u64 * START_BUDGET);
+
+/// A reloaded instance on trial: until it blocks in a hostcall (it serves)
+/// or has run for [`TRIAL`], a trap or an error exit puts `pre` back under
+/// the same pid with `state`.
+struct Trial {
+    previous: Previous,
+    pre: InstancePre<ProcData>,
+    state: Vec<u8>,
+    /// When the new instance took over.
+    since: Instant,
+    verdict: mpsc::Sender<Verdict>,
 }
 
 /// What a hot reload did.
@@ -216,6 +259,8 @@ struct ProcHandle {
     killed: Arc<AtomicBool>,
     reload: Arc<AtomicBool>,
     successor: Arc<Mutex<Option<Successor>>>,
+    /// Held through a reload, trial included: one reload at a time.
+    reloading: Arc<Mutex<()>>,
     join: Option<JoinHandle<()>>,
 }
 
@@ -314,21 +359,29 @@ fn count_local(pid: Pid, uncounted: &mut u32, k: &mut Kernel) {
 /// Answers a local hostcall ([`is_local`]) without the kernel lock, from
 /// the process's copy of its capability table, refreshed when the kernel's
 /// table has changed since.
-#[inline]
+#[inline(always)]
 fn local(d: &mut ProcData, number: u16, args: &[i64]) -> i64 {
-    let version = d.caps_version.load(Ordering::Acquire);
     d.uncounted += 1;
-    if version != d.caps_seen || d.uncounted >= COUNT_BATCH {
-        let mut k = d.shared.kernel.lock();
-        if version != d.caps_seen {
-            // Read the counter again under the lock: changes only happen there.
-            d.caps_seen = d.caps_version.load(Ordering::Acquire);
-            d.caps = k.process(d.pid).map_or_else(CapTable::default, |p| p.caps.clone());
-        }
-        count_local(d.pid, &mut d.uncounted, &mut k);
+    if d.caps_version.load(Ordering::Acquire) != d.caps_seen || d.uncounted >= COUNT_BATCH {
+        sync_local(d);
     }
     let time = d.time;
-    answer_local(&d.caps, d.pid, number, args, || time.now()).expect("linked only for local hostcalls")
+    answer_local(&d.caps, d.pid, number, args, || time.now()).unwrap_or(0)
+}
+
+/// Takes a fresh copy of the table if it changed, and hands the count of
+/// local hostcalls to the kernel.
+#[cold]
+#[inline(never)]
+fn sync_local(d: &mut ProcData) {
+    let mut k = d.shared.kernel.lock();
+    let version = d.caps_version.load(Ordering::Acquire);
+    if version != d.caps_seen {
+        // Changes happen only under the lock: the copy matches `version`.
+        d.caps_seen = version;
+        d.caps = k.process(d.pid).map_or_else(CapTable::default, |p| p.caps.clone());
+    }
+    count_local(d.pid, &mut d.uncounted, &mut k);
 }
 
 /// Runs one hostcall for the calling process, parking it as the kernel asks.
@@ -362,10 +415,12 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
             Outcome::Return(v) => return Ok(v),
             Outcome::Exit(code) => return Err(wasmtime::Error::new(Stop::Exit(code))),
             Outcome::Block(Wait::Yield) => {
+                data.settle(false);
                 thread::yield_now();
                 return Ok(0);
             }
             Outcome::Block(Wait::Until(_)) => {
+                data.settle(true);
                 let deadline = Instant::now() + Duration::from_nanos(remaining);
                 while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
                     if let Some(stop) = data.stop_reason() {
@@ -376,6 +431,7 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
                 return Ok(0);
             }
             Outcome::Block(Wait::Readable(_) | Wait::Writable(_)) => {
+                data.settle(true);
                 // The other side is usually mid-hostcall on another core:
                 // retry a few times before paying for a park and an unpark.
                 // Busy-wait rather than yield: a yield can hand the core to a
@@ -514,6 +570,17 @@ impl Shared {
         Ok(pre)
     }
 
+    /// The instance-to-be of the module `pid` runs now (`previous`), kept
+    /// through a reload's trial: cached since it was started, or prepared
+    /// again from the package cache.
+    fn pre_of(&self, pid: Pid, previous: &Previous) -> wasmtime::Result<InstancePre<ProcData>> {
+        if let Some(pre) = self.pres.lock().get(&(previous.hash, previous.classes)) {
+            return Ok(pre.clone());
+        }
+        let s = self.kernel.lock().prepare_reload(pid, &previous.hash.hex()).map_err(|e| wasmtime::Error::msg(e.to_string()))?;
+        self.prepare(&s)
+    }
+
     /// Starts a process the kernel has created: compile and link (cached),
     /// instantiate on the caller's thread, so every failure before the first
     /// instruction is reported to the spawner, then run the entry point on the
@@ -540,7 +607,7 @@ impl Shared {
             .name(format!("pid-{pid}"))
             .spawn(move || run(store, instance, entry, next))
             .expect("spawning a process thread");
-        procs.insert(pid, ProcHandle { thread: join.thread().clone(), killed, reload, successor, join: Some(join) });
+        procs.insert(pid, ProcHandle { thread: join.thread().clone(), killed, reload, successor, reloading: Arc::default(), join: Some(join) });
         Ok(pid)
     }
 
@@ -609,10 +676,11 @@ fn save_state(store: &mut Store<ProcData>, instance: &Instance) -> Vec<u8> {
 /// kill or a reload.
 fn arm(store: &mut Store<ProcData>) {
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|ctx| {
+    store.epoch_deadline_callback(|mut ctx| {
         if let Some(stop) = ctx.data().stop_reason() {
             return Err(stop);
         }
+        ctx.data_mut().settle(false);
         thread::yield_now();
         Ok(UpdateDeadline::Continue(1))
     });
@@ -629,22 +697,27 @@ fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, suc
         let result = entry.call(&mut store, ());
         if matches!(&result, Err(e) if e.downcast_ref::<Stop>() == Some(&Stop::Reload)) {
             if let Some(next) = successor.lock().take() {
+                // Reloads are one at a time; should a trial still run, its
+                // instance got this far, which is proof enough.
+                store.data_mut().settle(true);
                 let state = save_state(&mut store, &instance);
                 store.data().reload.store(false, Ordering::Release);
                 {
                     let mut k = shared.kernel.lock();
                     store.data_mut().count_local(&mut k);
-                    k.reloaded(&next.spawned, state);
+                    k.reloaded(&next.spawned, state.clone());
                 }
                 let old = std::mem::replace(&mut store, next.store);
                 (instance, entry) = (next.instance, next.entry);
+                store.data_mut().trial =
+                    Some(Trial { previous: next.previous, pre: next.previous_pre, state, since: Instant::now(), verdict: next.verdict });
                 shared.notify_ended();
                 // Unmapping the old instance's memory is not part of the swap.
                 drop(old);
                 continue;
             }
         }
-        break match result {
+        let exit = match result {
             Ok(()) => Exit::Code(0),
             Err(e) => {
                 if let Some(Stop::Exit(code)) = e.downcast_ref::<Stop>() {
@@ -656,10 +729,63 @@ fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, suc
                 }
             }
         };
+        if let Some(trial) = store.data_mut().trial.take() {
+            let reason = match &exit {
+                Exit::Trap(r) => format!("trapped: {r}"),
+                Exit::Code(c) if *c != 0 => format!("exited with code {c}"),
+                // A clean exit is the module's own business; a kill is not
+                // its failure.
+                _ => {
+                    let _ = trial.verdict.send(if exit == Exit::Killed { Err("killed during the reload".into()) } else { Ok(trial.since) });
+                    break exit;
+                }
+            };
+            match roll_back(store, trial, reason) {
+                Ok(back) => {
+                    (store, instance, entry) = back;
+                    shared.notify_ended();
+                    continue;
+                }
+                Err(failed) => {
+                    shared.end(pid, failed);
+                    return;
+                }
+            }
+        }
+        break exit;
     };
     store.data_mut().count_local(&mut shared.kernel.lock());
     drop(store);
-    shared.end(pid, exit);
+    shared.end(pid, exit.clone());
+    // A reload that never got to swap: tell whoever waits for it.
+    if let Some(next) = successor.lock().take() {
+        let _ = next.verdict.send(Err(format!("the process ended during the reload: {exit:?}")));
+    }
+}
+
+/// Puts the module a reload replaced back under the same pid (capabilities
+/// and attachments never left the process) after its successor failed on
+/// trial for `reason`, hands it the state it had saved, and tells the
+/// reloader. When even that fails, the exit to record.
+fn roll_back(failed: Store<ProcData>, trial: Trial, reason: String) -> Result<(Store<ProcData>, Instance, Entry), Exit> {
+    let mut failed = failed;
+    let d = failed.data_mut();
+    let (pid, shared, limit, killed, reload) = (d.pid, d.shared.clone(), d.memory_limit, d.killed.clone(), d.reload.clone());
+    d.count_local(&mut shared.kernel.lock());
+    drop(failed);
+    let data = ProcData::new(pid, shared.clone(), limit, killed, reload);
+    match instantiate(trial.pre, data) {
+        Ok(back) => {
+            shared.kernel.lock().rolled_back(pid, &trial.previous, trial.state, reason.clone());
+            let _ = trial.verdict.send(Err(format!("the new module failed before serving and was rolled back: {reason}")));
+            Ok(back)
+        }
+        Err(e) => {
+            let message = format!("the new module {reason}, and the previous one could not be restarted: {e:#}");
+            let _ = trial.verdict.send(Err(message.clone()));
+            Err(Exit::Failed(message))
+        }
+    }
 }
 
 impl Hosted {
@@ -767,44 +893,53 @@ impl Hosted {
     /// one started under the same pid with the same capabilities and channel
     /// attachments. If the new module fails before that, the old one never
     /// stopped and the error is returned.
+    ///
+    /// The new instance is then on trial until it blocks in a hostcall (it
+    /// serves) or has run for [`TRIAL`] (100 ms); this returns once the
+    /// trial is over. If it traps or exits with an error code before then
+    /// (a Rust guest's setup runs in `tidemark_main`, after the swap), the
+    /// old module is instantiated again under the same pid, capabilities and
+    /// attachments, gets the state it saved, the kernel records a
+    /// `RolledBack` event and reports the old hash again, and the error is
+    /// returned.
     pub fn reload(&self, pid: Pid, package: &str) -> Result<Reloaded, HostedError> {
         let t0 = Instant::now();
         let s = self.kernel().prepare_reload(pid, package).map_err(HostedError::Spawn)?;
-        let (thread, killed, reload, slot) = {
+        let (thread, killed, reload, slot, reloading) = {
             let procs = self.shared.procs.lock();
             let h = procs.get(&pid).ok_or(HostedError::Spawn(SpawnError::Caps(tidemark_abi::Error::NotFound)))?;
-            (h.thread.clone(), h.killed.clone(), h.reload.clone(), h.successor.clone())
+            (h.thread.clone(), h.killed.clone(), h.reload.clone(), h.successor.clone(), h.reloading.clone())
         };
+        let _one_at_a_time = reloading.lock();
+        let refuse = |message: String| HostedError::Reload { pid, message };
+        let previous = self.kernel().previous(pid).ok_or_else(|| refuse("the process is gone".into()))?;
+        let previous_pre =
+            self.shared.pre_of(pid, &previous).map_err(|e| refuse(format!("the running module cannot be kept for a rollback: {e:#}")))?;
         let data = ProcData::new(pid, self.shared.clone(), s.memory_limit, killed, reload.clone());
-        let (store, instance, entry) = self
-            .shared
-            .prepare(&s)
-            .and_then(|pre| instantiate(pre, data))
-            .map_err(|e| HostedError::Reload { pid, message: format!("{e:#}") })?;
-        let before = self.kernel().process(pid).map_or(0, |p| p.reloads);
+        let (store, instance, entry) =
+            self.shared.prepare(&s).and_then(|pre| instantiate(pre, data)).map_err(|e| refuse(format!("{e:#}")))?;
         let hash = s.hash;
-        *slot.lock() = Some(Successor { store, instance, entry, spawned: s });
+        let (verdict, verdicts) = mpsc::channel();
+        *slot.lock() = Some(Successor { store, instance, entry, spawned: s, previous, previous_pre, verdict });
         let prepare = t0.elapsed();
         let t1 = Instant::now();
         reload.store(true, Ordering::Release);
         thread.unpark();
         self.shared.engine.increment_epoch();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut g = self.shared.ended_lock.lock();
-        loop {
-            match self.kernel().process(pid).map(|p| (p.reloads, p.hash, p.state.clone())) {
-                Some((n, h, _)) if n > before && h == hash => return Ok(Reloaded { pid, hash, prepare, swap: t1.elapsed() }),
-                Some((_, _, tidemark_kernel::ProcState::Ended(e))) => {
-                    slot.lock().take();
-                    return Err(HostedError::Reload { pid, message: format!("process ended during the reload: {e:?}") });
-                }
-                _ => {}
-            }
-            if self.shared.ended.wait_until(&mut g, deadline).timed_out() {
-                slot.lock().take();
+        let wait = Duration::from_secs(30);
+        let verdict = match verdicts.recv_timeout(wait) {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) if slot.lock().take().is_some() => {
                 reload.store(false, Ordering::Release);
-                return Err(HostedError::Reload { pid, message: "the old instance did not reach a safe point in 30 s".into() });
+                Err("the old instance did not reach a safe point in 30 s".into())
             }
+            // Swapped: the trial ends within TRIAL of the new instance running.
+            Err(RecvTimeoutError::Timeout) => verdicts.recv_timeout(wait).unwrap_or_else(|_| Err("the new module's trial did not end".into())),
+            Err(RecvTimeoutError::Disconnected) => Err("the process ended during the reload".into()),
+        };
+        match verdict {
+            Ok(swapped) => Ok(Reloaded { pid, hash, prepare, swap: swapped.saturating_duration_since(t1) }),
+            Err(message) => Err(refuse(message)),
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tidemark_abi::{Backpressure, Rights};
 use tidemark_hosted::kernel::caps::Object;
 use tidemark_hosted::kernel::{Config, EventKind, Exit, KERNEL_PID, Pid, ProcState, SpawnSpec};
-use tidemark_hosted::{Hosted, HostedError};
+use tidemark_hosted::{Hosted, HostedError, Options};
 
 fn boot() -> Hosted {
     let h = Hosted::boot(Config::default());
@@ -80,6 +80,48 @@ fn a_module_that_cannot_start_leaves_the_old_one_serving() {
         assert_eq!(ask(&h, req, resp, "get"), Some(7), "still serving after the failed {bad}");
     }
     assert!(matches!(h.reload(pid, "nonexistent"), Err(HostedError::Spawn(_))));
+}
+
+#[test]
+fn a_module_that_traps_in_its_main_is_rolled_back() {
+    for zero_copy in [true, false] {
+        let h = Hosted::boot_with(Config::default(), Options { zero_copy });
+        for g in tidemark_guest_artifacts::ALL {
+            h.install(g.name, g.bytes);
+        }
+        let (pid, req, resp) = counter(&h);
+        assert_eq!(ask(&h, req, resp, "add 9"), Some(9));
+        let (hash, reloads, caps) = {
+            let k = h.kernel();
+            let p = k.process(pid).unwrap();
+            (p.hash, p.reloads, k.caps(pid).unwrap())
+        };
+        // No start function: it instantiates, takes over, then traps in `tidemark_main`.
+        match h.reload(pid, "maintrap") {
+            Err(HostedError::Reload { pid: p, message }) => {
+                assert_eq!(p, pid);
+                assert!(message.contains("unreachable"), "the trap is reported: {message}");
+            }
+            other => panic!("reloading maintrap gave {other:?}"),
+        }
+        {
+            let k = h.kernel();
+            let p = k.process(pid).unwrap();
+            assert_eq!((p.hash, p.package.as_str(), p.reloads), (hash, "counter", reloads), "the old hash runs again");
+            assert!(!matches!(p.state, ProcState::Ended(_)), "still alive: {:?}", p.state);
+            assert_eq!(k.caps(pid).unwrap(), caps, "same capability table");
+            assert!(k.events_since(0).any(|e| matches!(&e.kind,
+                EventKind::RolledBack { pid: p, package, reason, .. } if *p == pid && package == "counter" && reason.contains("unreachable"))));
+        }
+        assert_eq!(ask(&h, req, resp, "inc"), Some(10), "serving on its channel, the count survived (zero_copy {zero_copy})");
+        assert!(h.kernel().events_since(0).any(|e| matches!(&e.kind, EventKind::Log { text, .. } if text.contains("count 9 restored"))));
+        // A good module still reloads over the rolled-back one.
+        let v2 = variant(tidemark_guest_artifacts::get("counter"), "v2");
+        let v2_hash = h.install("counter-v2", &v2);
+        assert_eq!(h.reload(pid, "counter-v2").unwrap().hash, v2_hash);
+        assert_eq!(h.kernel().process(pid).unwrap().reloads, reloads + 1);
+        assert_eq!(ask(&h, req, resp, "get"), Some(10));
+    }
 }
 
 #[test]

@@ -394,7 +394,8 @@ pub struct EventRecord {
     pub seq: u64,
     /// ns since boot.
     pub time_ns: u64,
-    /// `log`, `spawned`, `exited`, `trapped`, `killed`, `failed`, `denied`, `corrupt`.
+    /// `log`, `spawned`, `exited`, `trapped`, `killed`, `failed`, `denied`,
+    /// `reloaded`, `rolled-back`, `corrupt`.
     pub kind: String,
     /// Process concerned (0: none).
     pub pid: u32,

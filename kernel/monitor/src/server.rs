@@ -100,6 +100,9 @@ pub fn events(k: &Kernel, after: u64) -> Vec<EventRecord> {
                 }
                 EventKind::Denied { pid, hostcall } => ("denied", *pid, None, String::from(*hostcall)),
                 EventKind::Reloaded { pid, package, hash } => ("reloaded", *pid, None, format!("{package} sha256:{hash}")),
+                EventKind::RolledBack { pid, package, hash, reason } => {
+                    ("rolled-back", *pid, None, format!("{package} sha256:{hash}: the new module failed: {reason}"))
+                }
                 EventKind::Corrupt { channel, what } => ("corrupt", 0, None, format!("chan {channel}: {what}")),
             };
             EventRecord { seq: e.seq, time_ns: e.time_ns, kind: kind.into(), pid, level, text }
