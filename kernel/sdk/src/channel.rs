@@ -95,10 +95,37 @@ fn wait(cap: Cap, me: Role, seen: u32) -> Result<()> {
     check(unsafe { sys::chan_wait(cap.0, me as i32, seen as i32) }).map(|_| ())
 }
 
-/// Tries before a side parks: the peer is usually mid-operation on another
-/// core, and a park costs two hostcalls and a thread wake-up (µs), a try
-/// tens of ns.
-const SPINS: u32 = 4096;
+/// Waiting for the peer before parking: it is usually mid-operation on
+/// another core, and a park costs two hostcalls and a thread wake-up (µs).
+/// Each retry waits twice as long as the last, up to a cap, so a side that
+/// waits does not keep pulling the lines the peer is writing (a retry reads
+/// the peer's cursor or the next frame's stamp). wasm has no pause
+/// instruction (`spin_loop` compiles to nothing): the delay is a counted loop
+/// the optimiser must keep.
+struct Backoff(u32);
+
+impl Backoff {
+    /// Retries before parking (about 50 µs of waiting in all).
+    const RETRIES: u32 = 1024;
+    /// Longest delay between two retries, as a power of two of loop turns.
+    const MAX_SHIFT: u32 = 6;
+
+    fn new() -> Backoff {
+        Backoff(0)
+    }
+
+    /// Waits a little before the next retry; `false` once it is time to park.
+    fn snooze(&mut self) -> bool {
+        if self.0 >= Self::RETRIES {
+            return false;
+        }
+        for i in 0..1u32 << self.0.min(Self::MAX_SHIFT) {
+            core::hint::black_box(i);
+        }
+        self.0 += 1;
+        true
+    }
+}
 
 fn doorbell(ring: &Ring<'_>) -> u32 {
     ring.doorbell().load(core::sync::atomic::Ordering::Acquire)
@@ -138,12 +165,13 @@ impl Writer {
         let Some(ring) = &self.ring else { return self.put(frame, flags) };
         let id = self.desc.endpoint;
         let park = self.desc.backpressure == Backpressure::Park as u32 && flags & io_flags::NONBLOCK == 0;
-        let mut spins = 0;
+        let mut backoff = Backoff::new();
         loop {
             let result = match ring.write(id, frame) {
-                Err(tidemark_ring::RingError::Full) if park && spins < SPINS => {
-                    spins += 1;
-                    core::hint::spin_loop();
+                Err(tidemark_ring::RingError::Full) if park && backoff.snooze() => {
+                    // Let the readers get well ahead before trying again (see `has_room`).
+                    let g = ring.geometry();
+                    while !ring.has_room(g.frame_cap / 4, (frame.len() as u32).max(g.data_cap / 4)) && backoff.snooze() {}
                     continue;
                 }
                 Err(tidemark_ring::RingError::Full) if park => {
@@ -154,7 +182,7 @@ impl Writer {
                     match ring.write(id, frame) {
                         Err(tidemark_ring::RingError::Full) => {
                             wait(self.cap, Role::Writer, seen)?;
-                            spins = 0;
+                            backoff = Backoff::new();
                             continue;
                         }
                         r => r,
@@ -235,14 +263,10 @@ impl Reader {
         let Some(ring) = &self.ring else { return self.get(buf, flags) };
         let slot = self.desc.endpoint;
         let block = flags & io_flags::NONBLOCK == 0;
-        let mut spins = 0;
+        let mut backoff = Backoff::new();
         loop {
             let result = match ring.read(slot, buf) {
-                Err(tidemark_ring::RingError::Empty) if block && spins < SPINS => {
-                    spins += 1;
-                    core::hint::spin_loop();
-                    continue;
-                }
+                Err(tidemark_ring::RingError::Empty) if block && backoff.snooze() => continue,
                 Err(tidemark_ring::RingError::Empty) if block => {
                     ring.set_waiting(tidemark_ring::WAIT_READERS);
                     let seen = doorbell(ring);
@@ -250,7 +274,7 @@ impl Reader {
                         // The kernel checks the cursor before it parks us.
                         Err(tidemark_ring::RingError::Empty) => {
                             wait(self.cap, Role::Reader, seen)?;
-                            spins = 0;
+                            backoff = Backoff::new();
                             continue;
                         }
                         r => r,
