@@ -18,14 +18,8 @@ use tidemark_shell::Client;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
 
-fn rounds() -> usize {
-    std::env::var("TIDEMARK_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
+mod common;
+use common::{median, rounds};
 
 /// A booted board, stopped (and its socket removed) when dropped.
 struct Booted {

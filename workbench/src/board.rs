@@ -12,7 +12,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -20,20 +19,8 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/boards.rs"));
 }
 
-/// A board manifest error at a place in the file.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{message}")]
-#[diagnostic(code(tidemark::board))]
-pub struct BoardError {
-    message: String,
-    #[source_code]
-    src: NamedSource<String>,
-    #[label("{label}")]
-    span: Option<SourceSpan>,
-    label: String,
-    #[help]
-    help: Option<String>,
-}
+/// A manifest error at a place in the file.
+pub type BoardError = crate::toml_error::TomlError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -209,15 +196,7 @@ fn placeholders(arg: &str) -> Result<Vec<&str>, ()> {
 impl Manifest {
     /// Parses and validates the manifest of `boards/<dir>/`; `path` names it in errors.
     pub fn parse(dir: &str, path: &str, text: &str) -> Result<Manifest, Box<BoardError>> {
-        let err = |message: String, span: Option<Range<usize>>, label: &str, help: Option<String>| {
-            Box::new(BoardError {
-                message,
-                src: NamedSource::new(path, text.to_string()),
-                span: span.map(|r| SourceSpan::from(r.start..r.end)),
-                label: label.into(),
-                help,
-            })
-        };
+        let err = |message: String, span: Option<Range<usize>>, label: &str, help: Option<String>| BoardError::new("tidemark::board", path, text, message, span, label, help);
         let raw: Raw = toml::from_str(text).map_err(|e| err(e.message().to_string(), e.span(), "here", None))?;
         if raw.board.name.get_ref() != dir {
             return Err(err(
@@ -252,9 +231,7 @@ impl Manifest {
                     "rest" => Heap::Rest,
                     h => {
                         let h = size(h).ok_or_else(|| {
-                            let mut e = bad(&m.heap);
-                            e.help = Some("the heap is a size (\"96M\") or \"rest\", all of RAM after the image and the stacks".into());
-                            e
+                            bad(&m.heap).with_help("the heap is a size (\"96M\") or \"rest\", all of RAM after the image and the stacks")
                         })?;
                         if h.bytes > ram.bytes {
                             return Err(err(format!("a heap of {} does not fit in {} of RAM", h.text, ram.text), Some(m.heap.span()), "larger than ram", None));

@@ -42,12 +42,15 @@ pub enum DevEvent {
         /// when the kernel still lists it.
         ended: Option<String>,
     },
-    /// A rebuild or swap failed; the old guest keeps running.
+    /// A rebuild, swap or restart failed.
     Failed {
         /// Guest.
         guest: String,
         /// Compiler output or the kernel's refusal.
         output: String,
+        /// Whether a process still runs the guest (the old version), or it
+        /// had died and could not be started again.
+        running: bool,
     },
 }
 
@@ -91,7 +94,8 @@ impl std::fmt::Display for DevEvent {
                 ended.as_deref().unwrap_or("no process"),
                 &hash[..hash.len().min(16)]
             ),
-            DevEvent::Failed { guest, output } => write!(f, "{guest}: not reloaded, the running version stays:\n{}", output.trim_end()),
+            DevEvent::Failed { guest, output, running: true } => write!(f, "{guest}: not reloaded, the running version stays:\n{}", output.trim_end()),
+            DevEvent::Failed { guest, output, running: false } => write!(f, "{guest}: not running, and not started again:\n{}", output.trim_end()),
         }
     }
 }
@@ -201,7 +205,8 @@ fn respawn(c: &mut Client, project: &Project, g: &GuestSpec, hash: &str) -> Resu
 
 /// Rebuilds one guest and swaps it in; the running one stays on any failure.
 pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
-    let fail = |output: String| DevEvent::Failed { guest: change.guest.clone(), output };
+    let fail = |output: String| DevEvent::Failed { guest: change.guest.clone(), output, running: true };
+    let gone = |output: String| DevEvent::Failed { guest: change.guest.clone(), output, running: false };
     let Some(g) = project.guests.iter().find(|g| g.name == change.guest) else { return fail("not a guest of this project".into()) };
     let built = match guest_build::build(project, g) {
         Ok(b) => b,
@@ -228,7 +233,7 @@ pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
         let ended = ps.iter().rev().find(|p| p.name == g.name).map(|p| format!("pid {} {} {}", p.pid, p.state, p.detail).trim_end().to_string());
         let pid = match respawn(c, project, g, &uploaded.hash) {
             Ok(pid) => pid,
-            Err(e) => return fail(format!("no live process runs {}, and spawning it again failed: {e}", g.name)),
+            Err(e) => return gone(format!("no live process runs {}, and spawning it again failed: {e}", g.name)),
         };
         let running = match call(c, Request::Ps) {
             Ok(Response::Ps(ps)) => ps.into_iter().find(|p| p.pid == pid).map(|p| p.hash),
@@ -237,7 +242,7 @@ pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
         return match running {
             Some(hash) if hash == built_hash => DevEvent::Respawned { guest: g.name.clone(), pid, hash, ended },
             Some(hash) => fail(format!("spawned {} again as pid {pid}, but it runs sha256:{hash}, not the sha256:{built_hash} just built", g.name)),
-            None => fail(format!("spawned {} again as pid {pid}, but the kernel does not list it", g.name)),
+            None => gone(format!("spawned {} again as pid {pid}, but the kernel does not list it", g.name)),
         };
     };
     match call(c, Request::Reload { pid, package: uploaded.hash.clone() }) {

@@ -11,6 +11,7 @@ mod new;
 mod project;
 mod qemu;
 mod run;
+mod toml_error;
 mod tui;
 mod watch;
 

@@ -23,7 +23,6 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -31,19 +30,7 @@ use toml::Spanned;
 pub const MANIFEST: &str = "Tidemark.toml";
 
 /// A manifest error at a place in the file.
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{message}")]
-#[diagnostic(code(tidemark::manifest))]
-pub struct ManifestError {
-    message: String,
-    #[source_code]
-    src: NamedSource<String>,
-    #[label("{label}")]
-    span: Option<SourceSpan>,
-    label: String,
-    #[help]
-    help: Option<String>,
-}
+pub type ManifestError = crate::toml_error::TomlError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -158,28 +145,22 @@ impl Project {
         let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let path = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            Box::new(ManifestError {
-                message: format!("cannot read {}: {e}", path.display()),
-                src: NamedSource::new(path.display().to_string(), String::new()),
-                span: None,
-                label: String::new(),
-                help: Some("`tidemark new NAME` scaffolds a project".into()),
-            })
+            ManifestError::new(
+                "tidemark::manifest",
+                &path.display().to_string(),
+                "",
+                format!("cannot read {}: {e}", path.display()),
+                None,
+                "",
+                Some("`tidemark new NAME` scaffolds a project".into()),
+            )
         })?;
         Project::parse(dir, &path.display().to_string(), &text)
     }
 
     /// Parses and validates manifest text; `dir` resolves guest paths.
     pub fn parse(dir: &Path, name: &str, text: &str) -> Result<Project, Box<ManifestError>> {
-        let err = |message: String, span: Option<Range<usize>>, label: &str, help: Option<String>| {
-            Box::new(ManifestError {
-                message,
-                src: NamedSource::new(name, text.to_string()),
-                span: span.map(|r| SourceSpan::from(r.start..r.end)),
-                label: label.into(),
-                help,
-            })
-        };
+        let err = |message: String, span: Option<Range<usize>>, label: &str, help: Option<String>| ManifestError::new("tidemark::manifest", name, text, message, span, label, help);
         let raw: RawManifest = toml::from_str(text).map_err(|e| err(e.message().to_string(), e.span(), "here", None))?;
         let board = match raw.project.board {
             None => "hosted".to_string(),

@@ -21,6 +21,22 @@ pub struct Attachment {
     pub role: Role,
     /// Reader slot or writer id.
     pub endpoint: u32,
+    /// Where the count of frames moved through this attachment starts: the
+    /// reader's cursor at attach (moved on by drains, which are not reads);
+    /// 0 for a writer, whose ring counter starts at 0.
+    pub base: u32,
+}
+
+impl Attachment {
+    /// Frames read or written through this attachment so far, from the
+    /// ring itself: the same count whether the kernel moved them (copying
+    /// hostcalls) or the guest did, in place.
+    pub fn frames(&self, ring: &Ring<'_>) -> u32 {
+        match self.role {
+            Role::Reader => ring.reader_seq(self.endpoint).wrapping_sub(self.base),
+            Role::Writer => ring.writer_frames(self.endpoint),
+        }
+    }
 }
 
 /// A channel.
@@ -199,8 +215,9 @@ impl Kernel {
             Ok(e) => e,
             Err(e) => return Err(self.ring_error(id, e)),
         };
+        let base = if role == Role::Reader { ring.reader_seq(endpoint) } else { 0 };
         let c = self.channels.get_mut(&id).expect("usable");
-        c.attachments.push(crate::channel::Attachment { pid, role, endpoint });
+        c.attachments.push(crate::channel::Attachment { pid, role, endpoint, base });
         Ok(self.descriptor(id, role, endpoint))
     }
 
@@ -229,11 +246,16 @@ impl Kernel {
         let mut found = false;
         let mut wake_writers = false;
         let ring = c.ring(&self.arenas);
+        let (mut frames_in, mut frames_out) = (0u64, 0u64);
         c.attachments.retain(|a| {
             if a.pid != pid || role.is_some_and(|r| r != a.role) {
                 return true;
             }
             found = true;
+            match a.role {
+                Role::Reader => frames_in += u64::from(a.frames(&ring)),
+                Role::Writer => frames_out += u64::from(a.frames(&ring)),
+            }
             match a.role {
                 Role::Reader => wake_writers |= ring.detach_reader(a.endpoint),
                 Role::Writer => ring.detach_writer(a.endpoint),
@@ -241,6 +263,10 @@ impl Kernel {
             false
         });
         c.readers_waiting.retain(|w| *w != pid);
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.counters.frames_in += frames_in;
+            p.counters.frames_out += frames_out;
+        }
         let (region, lost) = (c.region, found && !c.attachments.iter().any(|a| a.pid == pid));
         if wake_writers || found {
             // A departing reader can free room for everyone.
@@ -382,6 +408,10 @@ impl Kernel {
         let c = usable(&mut self.channels, id)?;
         let a = *c.attachment(pid, Role::Reader).ok_or(Error::NotAttached)?;
         let n = c.ring(&self.arenas).drain(a.endpoint);
+        if let (Ok(skipped), Some(a)) = (n, c.attachments.iter_mut().find(|a| a.pid == pid && a.role == Role::Reader)) {
+            // Skipped frames were not read.
+            a.base = a.base.wrapping_add(skipped);
+        }
         let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
         self.effects.wake.extend(w);
         n.map_err(|e| self.ring_error(id, e))

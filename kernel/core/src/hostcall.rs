@@ -163,10 +163,8 @@ impl Kernel {
                 let block = a(3) as u32 & io_flags::NONBLOCK == 0;
                 self.chan_write_as(pid, id, &mem[r], block)
             })() {
-                Ok(Io::Done(n, _)) => {
-                    self.procs.get_mut(&pid).expect("caller").counters.frames_out += 1;
-                    Outcome::Return(n as i64)
-                }
+                // Frames are counted from the ring (`Attachment::frames`), on either path.
+                Ok(Io::Done(n, _)) => Outcome::Return(n as i64),
                 Ok(Io::Block(w)) => Outcome::Block(w),
                 Ok(Io::TooLarge(_)) => ret(Err(Error::TooLarge)),
                 Err(e) => ret(Err(e)),
@@ -180,10 +178,7 @@ impl Kernel {
                 let block = a(4) as u32 & io_flags::NONBLOCK == 0;
                 self.chan_read_as(pid, id, &mut mem[r], block)
             })() {
-                Ok(Io::Done(n, meta)) => {
-                    self.procs.get_mut(&pid).expect("caller").counters.frames_in += 1;
-                    ret(out(mem, a(3), &meta).map(|_| n as i64))
-                }
+                Ok(Io::Done(n, meta)) => ret(out(mem, a(3), &meta).map(|_| n as i64)),
                 Ok(Io::TooLarge(len)) => {
                     let meta = abi::FrameMeta { len, ..Default::default() };
                     ret(out(mem, a(3), &meta).and(Err(Error::TooLarge)))

@@ -1,6 +1,7 @@
 //! Introspection: plain views of every kernel object, the data the monitor
 //! serves and the REPL shows.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use tidemark_abi::{Classes, Rights, Role};
@@ -102,19 +103,38 @@ pub struct ArenaView {
 impl Kernel {
     /// Every process.
     pub fn ps(&self) -> Vec<ProcessView> {
+        // Frames moved through live attachments, counted from the rings.
+        let mut live: BTreeMap<Pid, (u64, u64)> = BTreeMap::new();
+        for c in self.channels.values() {
+            let ring = c.ring(&self.arenas);
+            for a in c.attachments.iter().filter(|a| a.pid != crate::KERNEL_PID) {
+                let e = live.entry(a.pid).or_default();
+                match a.role {
+                    Role::Reader => e.0 += u64::from(a.frames(&ring)),
+                    Role::Writer => e.1 += u64::from(a.frames(&ring)),
+                }
+            }
+        }
         self.procs
             .values()
-            .map(|p| ProcessView {
-                pid: p.pid,
-                name: p.name.clone(),
-                package: p.package.clone(),
-                hash: p.hash.hex(),
-                state: p.state.clone(),
-                classes: p.classes,
-                caps: p.caps.len(),
-                memory: (p.memory_used, p.memory_limit),
-                parent: p.parent,
-                counters: p.counters,
+            .map(|p| {
+                let mut counters = p.counters;
+                if let Some((frames_in, frames_out)) = live.get(&p.pid) {
+                    counters.frames_in += frames_in;
+                    counters.frames_out += frames_out;
+                }
+                ProcessView {
+                    pid: p.pid,
+                    name: p.name.clone(),
+                    package: p.package.clone(),
+                    hash: p.hash.hex(),
+                    state: p.state.clone(),
+                    classes: p.classes,
+                    caps: p.caps.len(),
+                    memory: (p.memory_used, p.memory_limit),
+                    parent: p.parent,
+                    counters,
+                }
             })
             .collect()
     }

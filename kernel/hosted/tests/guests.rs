@@ -92,10 +92,15 @@ fn ping_pong_exchange_100k_messages_under_park_with_none_lost(path: Options) {
     assert_eq!(wait(&h, ping), Exit::Code(0), "ping checks every echo in order");
     assert_eq!(wait(&h, pong), Exit::Code(100_000), "pong echoed every request");
     let k = h.kernel();
-    // Frames through the copying hostcalls: every one, or none at all.
-    let copied = if path.zero_copy { 0 } else { 100_001 };
-    assert_eq!(k.process(ping).unwrap().counters.frames_out, copied);
-    assert_eq!(k.process(pong).unwrap().counters.frames_in, copied);
+    // Frames are counted from the rings, whoever moved them: the same on both paths.
+    let (p, q) = (k.process(ping).unwrap(), k.process(pong).unwrap());
+    assert_eq!((p.counters.frames_out, p.counters.frames_in), (100_001, 100_000));
+    assert_eq!((q.counters.frames_in, q.counters.frames_out), (100_001, 100_000));
+    // Copying: at least a hostcall per frame each way. (Zero-copy guests call
+    // only to park or wake, which depends on scheduling: not asserted.)
+    if !path.zero_copy {
+        assert!(p.counters.hostcalls >= 200_001 && q.counters.hostcalls >= 200_001, "{} {}", p.counters.hostcalls, q.counters.hostcalls);
+    }
     let views = k.channel_views();
     for id in [there, back] {
         let v = views.iter().find(|c| c.id == id).unwrap();

@@ -740,6 +740,16 @@ impl<'a> Ring<'a> {
         frames_free >= frames.min(self.geo.frame_cap) && bytes_free >= bytes.min(self.geo.data_cap)
     }
 
+    /// Frames writer `id` has written since it attached (as read).
+    pub fn writer_frames(&self, id: u32) -> u32 {
+        if id < self.geo.max_writers { self.counter(id, 0).load(Ordering::Relaxed) } else { 0 }
+    }
+
+    /// The next frame reader `slot` will read (as read).
+    pub fn reader_seq(&self, slot: u32) -> u32 {
+        if slot < self.geo.max_readers { self.reader(slot, 1).load(Ordering::Relaxed) } else { 0 }
+    }
+
     /// Counters for introspection (not validated; reported as read).
     pub fn stats(&self) -> RingStats {
         let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
