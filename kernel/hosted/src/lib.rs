@@ -38,8 +38,10 @@ use wasmtime::{Caller, Engine, Instance, InstancePre, Linker, Memory, Module, Re
 pub use tidemark_kernel as kernel;
 
 pub mod monitor;
+mod pool;
 pub mod window;
 
+use pool::Pool;
 use window::{MemfdBacking, Window, Windows};
 
 /// Time slice: how often the epoch ticks and a running guest yields its thread.
@@ -261,7 +263,6 @@ struct ProcHandle {
     successor: Arc<Mutex<Option<Successor>>>,
     /// Held through a reload, trial included: one reload at a time.
     reloading: Arc<Mutex<()>>,
-    join: Option<JoinHandle<()>>,
 }
 
 struct Shared {
@@ -275,6 +276,8 @@ struct Shared {
     ended_lock: Mutex<()>,
     /// Channel windows (zero-copy kernels only).
     windows: Option<Arc<Windows>>,
+    /// The threads processes run on.
+    pool: Arc<Pool>,
     me: Weak<Shared>,
 }
 
@@ -603,11 +606,8 @@ impl Shared {
         let mut procs = self.procs.lock();
         let successor = Arc::new(Mutex::new(None));
         let next = successor.clone();
-        let join = thread::Builder::new()
-            .name(format!("pid-{pid}"))
-            .spawn(move || run(store, instance, entry, next))
-            .expect("spawning a process thread");
-        procs.insert(pid, ProcHandle { thread: join.thread().clone(), killed, reload, successor, reloading: Arc::default(), join: Some(join) });
+        let thread = self.pool.run(format!("pid-{pid}"), Box::new(move || run(store, instance, entry, next)));
+        procs.insert(pid, ProcHandle { thread, killed, reload, successor, reloading: Arc::default() });
         Ok(pid)
     }
 
@@ -824,6 +824,7 @@ impl Hosted {
             procs: Mutex::default(),
             ended: Condvar::new(),
             ended_lock: Mutex::new(()),
+            pool: Arc::default(),
             me: me.clone(),
         });
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -971,10 +972,7 @@ impl Hosted {
         for pid in &pids {
             self.shared.kill(*pid);
         }
-        let joins: Vec<JoinHandle<()>> = self.shared.procs.lock().values_mut().filter_map(|p| p.join.take()).collect();
-        for j in joins {
-            let _ = j.join();
-        }
+        self.shared.pool.close();
         self.ticker_stop.store(true, Ordering::Release);
         if let Some(t) = self.ticker.take() {
             let _ = t.join();
