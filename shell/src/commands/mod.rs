@@ -3,33 +3,11 @@
 //! A command declares its arguments with clap (which gives `help` its text),
 //! runs against a [`Session`], and returns one result type that renders both
 //! as human text and as JSON. Adding a command is one module and one line in
-//! [`REGISTRY`]; `shell/tests` fail until it has a golden test and a line in
+//! the `registry!` list below (which declares the module and registers it); `shell/tests` fail until it has a golden test and a line in
 //! `docs/repl.md`.
 
 use crate::output::Output;
 use crate::session::{Session, ShellError};
-
-mod caps;
-mod chan_ls;
-mod chan_new;
-mod chan_send;
-mod chan_show;
-mod chan_tail;
-mod help;
-mod info;
-mod kill;
-mod log;
-mod mem;
-mod pkg_evict;
-mod pkg_ls;
-mod pkg_pin;
-mod pkg_resolve;
-mod pkg_upload;
-mod reload;
-mod grant;
-mod ps;
-mod revoke;
-mod spawn;
 
 /// One event as a line, as `log --events` prints it and `expect event` matches it.
 pub use log::event_line as event_text;
@@ -51,30 +29,40 @@ impl Command {
     }
 }
 
-/// Every command, in the order `help` lists them.
-pub const REGISTRY: &[Command] = &[
-    info::COMMAND,
-    ps::COMMAND,
-    caps::COMMAND,
-    spawn::COMMAND,
-    kill::COMMAND,
-    reload::COMMAND,
-    grant::COMMAND,
-    revoke::COMMAND,
-    chan_ls::COMMAND,
-    chan_show::COMMAND,
-    chan_new::COMMAND,
-    chan_send::COMMAND,
-    chan_tail::COMMAND,
-    mem::COMMAND,
-    pkg_ls::COMMAND,
-    pkg_pin::COMMAND,
-    pkg_evict::COMMAND,
-    pkg_resolve::COMMAND,
-    pkg_upload::COMMAND,
-    log::COMMAND,
-    help::COMMAND,
-];
+/// Declares each command's module and lists it in [`REGISTRY`], in the
+/// order `help` lists them: registering a command is one line here.
+macro_rules! registry {
+    ($($command:ident,)*) => {
+        $(mod $command;)*
+
+        /// Every command, in the order `help` lists them.
+        pub const REGISTRY: &[Command] = &[$($command::COMMAND,)*];
+    };
+}
+
+registry! {
+    info,
+    ps,
+    caps,
+    spawn,
+    kill,
+    reload,
+    grant,
+    revoke,
+    chan_ls,
+    chan_show,
+    chan_new,
+    chan_send,
+    chan_tail,
+    mem,
+    pkg_ls,
+    pkg_pin,
+    pkg_evict,
+    pkg_resolve,
+    pkg_upload,
+    log,
+    help,
+}
 
 /// Finds the command a line starts with (two-word names first); returns it
 /// and how many words its name took.
