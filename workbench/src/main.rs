@@ -202,3 +202,34 @@ pub fn interact(s: &mut Session, json: bool) -> Result<ExitCode, String> {
     }
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag of every command can also be set from a `TIDEMARK_*`
+    /// environment variable (scripts and CI set them once).
+    #[test]
+    fn every_flag_has_an_environment_variable() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>, flags: &mut usize) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if arg.is_positional() || builtin {
+                    continue;
+                }
+                *flags += 1;
+                match arg.get_env() {
+                    Some(env) if env.to_string_lossy().starts_with("TIDEMARK_") => {}
+                    _ => missing.push(format!("{path} --{}", arg.get_long().unwrap_or(arg.get_id().as_str()))),
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing, flags);
+            }
+        }
+        let (mut missing, mut flags) = (Vec::new(), 0);
+        walk(&super::Cli::command(), "tidemark", &mut missing, &mut flags);
+        assert!(flags >= 20, "only {flags} flags seen: the walk missed the subcommands");
+        assert!(missing.is_empty(), "flags without a TIDEMARK_* variable: {missing:?}");
+    }
+}
