@@ -282,7 +282,11 @@ impl Script {
                     let Some((_, cmd, out)) = shown.as_mut() else {
                         return Err(self.fail(line, "nothing to expect on".into(), "no command before this".into(), "put a command first".into()));
                     };
-                    let rerun = tokenize(cmd).ok().and_then(|w| find(&w).map(|(c, _)| is_query(c.name))).unwrap_or(false);
+                    let name = tokenize(cmd).ok().and_then(|w| find(&w).map(|(c, _)| c.name));
+                    let rerun = name.is_some_and(is_query);
+                    // A tail run again goes on where it stopped: what the
+                    // expectation sees (and a failure shows) is every frame so far.
+                    let continues = name == Some("chan tail");
                     let deadline = Instant::now() + *within;
                     while !pattern.matches(&out.human) {
                         if !rerun || Instant::now() >= deadline {
@@ -295,8 +299,18 @@ impl Script {
                             ));
                         }
                         std::thread::sleep(Duration::from_millis(50));
-                        *out = execute_both(s, cmd, json)
-                            .unwrap_or_else(|e| Rendered { human: format!("error: {e}"), printed: format!("error: {e}") });
+                        s.deadline = Some(deadline);
+                        let again = execute_both(s, cmd, json);
+                        s.deadline = None;
+                        let again = again.unwrap_or_else(|e| Rendered { human: format!("error: {e}"), printed: format!("error: {e}") });
+                        match continues {
+                            true if again.human == "(no frames)" => {}
+                            true if out.human != "(no frames)" => {
+                                out.human = format!("{}\n{}", out.human, again.human);
+                                out.printed = format!("{}\n{}", out.printed, again.printed);
+                            }
+                            _ => *out = again,
+                        }
                     }
                 }
                 Step::Expect { event: true, pattern, within } => {

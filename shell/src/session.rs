@@ -32,12 +32,15 @@ pub struct Session {
     pub interrupted: Arc<AtomicBool>,
     /// Whether `tail` may run until interrupted (interactive) or must stop.
     pub interactive: bool,
+    /// When a script's `expect` re-runs a command, the time its `within`
+    /// runs out: waiting commands (tail) stop there, not later.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Session {
     /// A session over an attached client.
     pub fn new(client: Client) -> Session {
-        Session { client, interrupted: Arc::new(AtomicBool::new(false)), interactive: false }
+        Session { client, interrupted: Arc::new(AtomicBool::new(false)), interactive: false, deadline: None }
     }
 
     /// Sends a request; a kernel error becomes `ShellError::Kernel`.

@@ -928,15 +928,26 @@ impl Hosted {
         thread.unpark();
         self.shared.engine.increment_epoch();
         let wait = Duration::from_secs(30);
-        let verdict = match verdicts.recv_timeout(wait) {
-            Ok(v) => v,
-            Err(RecvTimeoutError::Timeout) if slot.lock().take().is_some() => {
-                reload.store(false, Ordering::Release);
-                Err("the old instance did not reach a safe point in 30 s".into())
+        let deadline = Instant::now() + wait;
+        let ended = || matches!(self.kernel().process(pid).map(|p| p.state.clone()), Some(tidemark_kernel::ProcState::Ended(_)));
+        let verdict = loop {
+            match verdicts.recv_timeout(Duration::from_millis(50)) {
+                Ok(v) => break v,
+                Err(RecvTimeoutError::Disconnected) => break Err("the process ended during the reload".into()),
+                // It ended before its thread looked for a successor: nobody will.
+                Err(RecvTimeoutError::Timeout) if ended() && slot.lock().take().is_some() => {
+                    break Err("the process ended before it reached a safe point".into());
+                }
+                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(RecvTimeoutError::Timeout) if slot.lock().take().is_some() => {
+                    reload.store(false, Ordering::Release);
+                    break Err("the old instance did not reach a safe point in 30 s".into());
+                }
+                // Swapped: the trial ends within TRIAL of the new instance running.
+                Err(RecvTimeoutError::Timeout) => {
+                    break verdicts.recv_timeout(wait).unwrap_or_else(|_| Err("the new module's trial did not end".into()));
+                }
             }
-            // Swapped: the trial ends within TRIAL of the new instance running.
-            Err(RecvTimeoutError::Timeout) => verdicts.recv_timeout(wait).unwrap_or_else(|_| Err("the new module's trial did not end".into())),
-            Err(RecvTimeoutError::Disconnected) => Err("the process ended during the reload".into()),
         };
         match verdict {
             Ok(swapped) => Ok(Reloaded { pid, hash, prepare, swap: swapped.saturating_duration_since(t1) }),
@@ -968,9 +979,23 @@ impl Hosted {
 
     /// Kills every process and waits for their threads.
     pub fn shutdown(&mut self) {
-        let pids: Vec<Pid> = self.shared.procs.lock().keys().copied().collect();
-        for pid in &pids {
-            self.shared.kill(*pid);
+        // Kill until nothing runs: a process may spawn a child while the
+        // others are being killed. (Bounded, in case one never stops.)
+        for _ in 0..10 {
+            let pids: Vec<Pid> = self.shared.procs.lock().keys().copied().collect();
+            let live: Vec<Pid> = {
+                let k = self.kernel();
+                pids.into_iter().filter(|p| !matches!(k.process(*p).map(|p| &p.state), Some(tidemark_kernel::ProcState::Ended(_)))).collect()
+            };
+            if live.is_empty() {
+                break;
+            }
+            for pid in &live {
+                self.shared.kill(*pid);
+            }
+            for pid in &live {
+                self.wait(*pid, Duration::from_secs(5));
+            }
         }
         self.shared.pool.close();
         self.ticker_stop.store(true, Ordering::Release);

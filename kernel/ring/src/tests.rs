@@ -192,8 +192,8 @@ fn drain_stops_at_a_reserved_but_unpublished_frame() {
     let w = r.attach_writer().unwrap();
     let rd = r.attach_reader().unwrap();
     r.write(w, b"zero").unwrap();
-    // Frame 1 as a writer leaves it between reservation (head moved, stamp
-    // cleared under the lock) and publication (payload, metadata, stamp).
+    // Frame 1 as a writer leaves it between reservation (head moved) and
+    // publication (payload, metadata, stamp): the slot's stamp is not `seq + 1`.
     let late = r.write(w, b"one!").unwrap().seq;
     r.frame(late, 0).store(0, Ordering::Relaxed);
     assert_eq!(r.drain(rd), Ok(1), "only the published frame is skipped");
@@ -226,4 +226,54 @@ fn drain_stops_at_a_reserved_but_unpublished_frame() {
         assert_eq!((got.seq, &buf[..got.len as usize]), (*seq, &payload[..]));
     }
     assert_eq!(r.read(rd, &mut buf), Err(RingError::Empty));
+}
+
+#[test]
+fn a_new_reader_starts_at_the_oldest_frame_a_reader_still_needs() {
+    let g = geo(256, 16, 0);
+    let mut m = Mem::new(g);
+    let r = m.ring(g);
+    let w = r.attach_writer().unwrap();
+    let a = r.attach_reader().unwrap();
+    let mut buf = [0u8; 16];
+    for i in 0..3u8 {
+        r.write(w, &[i]).unwrap();
+    }
+    for _ in 0..3 {
+        r.read(a, &mut buf).unwrap();
+    }
+    // The writers' tail was last computed before `a` read anything.
+    let b = r.attach_reader().unwrap();
+    assert_eq!(r.read(b, &mut buf), Err(RingError::Empty), "no replay of frames `a` read");
+    r.write(w, &[3]).unwrap();
+    assert_eq!((r.read(b, &mut buf).unwrap().seq, buf[0]), (3, 3));
+    // The last reader leaving keeps the tail where it was: frames it read are
+    // gone, frames written after it left are retained for the next one.
+    r.read(a, &mut buf).unwrap();
+    r.detach_reader(a);
+    r.detach_reader(b);
+    r.write(w, &[4]).unwrap();
+    let c = r.attach_reader().unwrap();
+    assert_eq!((r.read(c, &mut buf).unwrap().seq, buf[0]), (4, 4));
+    assert_eq!(r.read(c, &mut buf), Err(RingError::Empty));
+}
+
+#[test]
+fn a_cursor_caught_half_moved_is_read_as_a_consistent_pair() {
+    let g = geo(256, 16, 0);
+    let mut m = Mem::new(g);
+    let r = m.ring(g);
+    let w = r.attach_writer().unwrap();
+    let a = r.attach_reader().unwrap();
+    r.write(w, b"abcd").unwrap();
+    r.write(w, b"efgh").unwrap();
+    // `a` is mid-read of frame 0: it stored its new position, not yet its
+    // new sequence (what another core may see between the two stores).
+    r.reader(a, 2).store(4, Ordering::Relaxed);
+    // A reader attaching now starts where `a` is: frame 0 at byte 0.
+    let b = r.attach_reader().unwrap();
+    let mut buf = [0u8; 16];
+    let f = r.read(b, &mut buf).expect("not a corrupt cursor");
+    assert_eq!((f.seq, &buf[..4]), (0, &b"abcd"[..]));
+    assert!(r.has_room(14, 248));
 }

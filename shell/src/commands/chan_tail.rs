@@ -49,12 +49,22 @@ impl Human for Tail {
     }
 }
 
+/// Longest a non-interactive `chan tail --count N` waits without `--for`.
+const SCRIPT_WAIT: Duration = Duration::from_secs(30);
+
 fn run(s: &mut Session, a: Args) -> Result<Tail, ShellError> {
     let chan = s.channel(&a.channel)?;
     let until = match (a.duration, a.count, s.interactive) {
         (Some(d), _, _) => Some(Instant::now() + d),
         (None, None, false) => Some(Instant::now() + Duration::from_millis(500)),
+        // A script waiting for frames that never come must not hang CI.
+        (None, Some(_), false) => Some(Instant::now() + SCRIPT_WAIT),
         _ => None,
+    };
+    // Re-run by an `expect`: stop when its `within` runs out.
+    let until = match (until, s.deadline) {
+        (Some(u), Some(d)) => Some(u.min(d)),
+        (u, d) => u.or(d),
     };
     let streamed = s.interactive;
     let _ = s.take_interrupt();
