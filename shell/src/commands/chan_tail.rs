@@ -11,9 +11,12 @@ use crate::session::{Session, ShellError, unexpected};
 /// Follows a channel's frames as the kernel's own reader.
 ///
 /// Interactively it runs until Ctrl-C (which returns to the prompt); in
-/// scripts it stops after --count frames or --for a duration (default 500ms).
+/// scripts it stops after --count frames or --for a duration (default 500ms;
+/// with --count alone, at most 30s). An `expect` after it runs it again until
+/// its pattern shows in the frames seen so far, within the expect's time.
 /// While tailing, the kernel's reader counts like any reader: it is detached
-/// when the tail ends so it never holds writers back.
+/// when the tail ends so it never holds writers back, and a later tail starts
+/// after the frames already read.
 #[derive(Parser)]
 pub struct Args {
     /// Channel id or name.
