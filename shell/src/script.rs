@@ -306,8 +306,13 @@ impl Script {
                         match continues {
                             true if again.human == "(no frames)" => {}
                             true if out.human != "(no frames)" => {
-                                out.human = format!("{}\n{}", out.human, again.human);
-                                out.printed = format!("{}\n{}", out.printed, again.printed);
+                                // Frames are numbered: one seen again (a new tail may
+                                // start before frames an earlier one read) counts once.
+                                let fresh: Vec<&str> = again.human.lines().filter(|l| !out.human.lines().any(|o| o == *l)).collect();
+                                if !fresh.is_empty() {
+                                    out.human = format!("{}\n{}", out.human, fresh.join("\n"));
+                                    out.printed = format!("{}\n{}", out.printed, again.printed);
+                                }
                             }
                             _ => *out = again,
                         }

@@ -102,7 +102,7 @@ const H_DOORBELL: usize = 132;
 /// One shared word of the ring.
 ///
 /// On wasm every atomic instruction is sequentially consistent (cranelift
-/// makes each atomic store a `mov` and an `mfence` on x86), so the ring's many `Relaxed`
+/// makes each atomic store an `xchg` on x86), so the ring's many `Relaxed`
 /// accesses, free natively, would each cost a full barrier in a guest.
 /// There they are plain aligned 32-bit accesses instead (volatile, so the
 /// compiler neither merges nor elides them): wasm defines racing plain
@@ -196,23 +196,18 @@ impl Geometry {
         })
     }
 
-    #[inline(always)]
     fn readers_off(&self) -> usize {
         HEADER
     }
-    #[inline(always)]
     fn writers_off(&self) -> usize {
         HEADER + self.max_readers as usize * LINE
     }
-    #[inline(always)]
     fn counters_off(&self) -> usize {
         self.writers_off() + self.max_writers as usize * LINE
     }
-    #[inline(always)]
     fn frames_off(&self) -> usize {
         self.counters_off() + self.max_writers as usize * LINE
     }
-    #[inline(always)]
     fn data_off(&self) -> usize {
         self.frames_off() + self.frame_cap as usize * SLOT
     }
@@ -221,8 +216,7 @@ impl Geometry {
         self.data_off() + self.data_cap as usize
     }
     fn check_word(&self) -> u32 {
-        // The slot stride is part of the layout (it differs on rv32).
-        let mut h = MAGIC ^ VERSION.rotate_left(7) ^ (LINE as u32).rotate_left(23);
+        let mut h = MAGIC ^ VERSION.rotate_left(7);
         for w in [self.backpressure, self.data_cap, self.frame_cap, self.max_readers, self.max_writers] {
             h = (h ^ w).wrapping_mul(0x9E37_79B1).rotate_left(13);
         }
@@ -393,7 +387,6 @@ impl<'a> Ring<'a> {
         self.geo
     }
 
-    #[inline(always)]
     fn w(&self, off: usize) -> &Word {
         debug_assert!(off + 4 <= self.geo.data_off());
         // SAFETY: `off` is inside the header/slot area, 4-aligned, and the
@@ -401,20 +394,16 @@ impl<'a> Ring<'a> {
         // transparent `AtomicU32`.
         unsafe { &*self.base.as_ptr().add(off).cast::<Word>() }
     }
-    #[inline(always)]
     fn reader(&self, slot: u32, word: usize) -> &Word {
         self.w(self.geo.readers_off() + slot as usize * LINE + word * 4)
     }
-    #[inline(always)]
     fn writer(&self, id: u32, word: usize) -> &Word {
         self.w(self.geo.writers_off() + id as usize * LINE + word * 4)
     }
     /// Writer `id`'s counters: word 0 frames, word 1 bytes.
-    #[inline(always)]
     fn counter(&self, id: u32, word: usize) -> &Word {
         self.w(self.geo.counters_off() + id as usize * LINE + word * 4)
     }
-    #[inline(always)]
     fn frame(&self, seq: u32, word: usize) -> &Word {
         let idx = (seq & (self.geo.frame_cap - 1)) as usize;
         self.w(self.geo.frames_off() + idx * SLOT + word * 4)
@@ -448,7 +437,6 @@ impl<'a> Ring<'a> {
         }
         Err(RingError::Busy)
     }
-    #[inline(always)]
     fn unlock(&self) {
         self.w(H_LOCK).store(0, Ordering::Release);
     }
@@ -466,18 +454,7 @@ impl<'a> Ring<'a> {
                     self.reader(slot, 0).store(0, Ordering::Release);
                     return Err(e);
                 }
-                // The tail writers keep is refreshed only when the ring looks
-                // full: refresh it, so a new reader starts at the oldest frame
-                // some reader still needs, not at frames already read.
-                let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
-                let (seq, pos) = match self.refresh_tail(head_seq) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        self.reader(slot, 0).store(0, Ordering::Release);
-                        self.unlock();
-                        return Err(e);
-                    }
-                };
+                let (seq, pos) = (self.w(H_TAIL_SEQ).load(Ordering::Relaxed), self.w(H_TAIL_POS).load(Ordering::Relaxed));
                 self.reader(slot, 1).store(seq, Ordering::Relaxed);
                 self.reader(slot, 2).store(pos, Ordering::Relaxed);
                 self.reader(slot, 0).store(1, Ordering::Release);
@@ -491,18 +468,7 @@ impl<'a> Ring<'a> {
     /// Releases a reader slot; returns whether parked writers should be woken.
     pub fn detach_reader(&self, slot: u32) -> bool {
         if slot < self.geo.max_readers {
-            // Leave the tail where the readers are, this one included, so
-            // frames it read are not handed again to a reader attaching
-            // after it (with no reader left, the tail is what stays retained).
-            // Best effort: a lock that stays busy only costs a replay.
-            if self.lock(reader_tag(slot)).is_ok() {
-                let head_seq = self.w(H_HEAD_SEQ).load(Ordering::Relaxed);
-                let _ = self.refresh_tail(head_seq);
-                self.reader(slot, 0).store(0, Ordering::SeqCst);
-                self.unlock();
-            } else {
-                self.reader(slot, 0).store(0, Ordering::SeqCst);
-            }
+            self.reader(slot, 0).store(0, Ordering::SeqCst);
             self.release_abandoned(reader_tag(slot));
         }
         self.take_waiters(WAIT_WRITERS)
@@ -544,21 +510,6 @@ impl<'a> Ring<'a> {
         }
     }
 
-    /// Reader `slot`'s cursor as another party sees it: a consistent pair
-    /// although the reader moves it without the lock (it stores the position,
-    /// then the sequence). The pair can be read half-moved only as the old
-    /// sequence with the new position, and only while frame `seq` is
-    /// published and being read; that frame's slot holds the position the
-    /// reader had at `seq`, and cannot be reused while the reader is there.
-    fn reader_cursor(&self, slot: u32) -> (u32, u32) {
-        let seq = self.reader(slot, 1).load(Ordering::Acquire);
-        if self.frame(seq, 0).load(Ordering::Acquire) == seq.wrapping_add(1) {
-            (seq, self.frame(seq, 2).load(Ordering::Relaxed))
-        } else {
-            (seq, self.reader(slot, 2).load(Ordering::Acquire))
-        }
-    }
-
     /// Recomputes the tail from the active readers (lock held).
     fn refresh_tail(&self, head_seq: u32) -> Result<(u32, u32), RingError> {
         let mut best: Option<(u32, u32, u32)> = None;
@@ -566,7 +517,8 @@ impl<'a> Ring<'a> {
             if self.reader(slot, 0).load(Ordering::Acquire) != 1 {
                 continue;
             }
-            let (seq, pos) = self.reader_cursor(slot);
+            let seq = self.reader(slot, 1).load(Ordering::Acquire);
+            let pos = self.reader(slot, 2).load(Ordering::Acquire);
             let behind = head_seq.wrapping_sub(seq);
             if behind > self.geo.frame_cap {
                 return Err(RingError::Corrupt(Corruption::Cursor));
@@ -743,9 +695,6 @@ impl<'a> Ring<'a> {
     /// failed attempt and this call is not lost.
     pub fn set_waiting(&self, bits: u32) {
         self.w(H_WAITERS).fetch_or(bits, Ordering::SeqCst);
-        // Orders the announcement before the caller's retry (its loads are
-        // Acquire, which a SeqCst RMW alone does not order on every CPU).
-        core::sync::atomic::fence(Ordering::SeqCst);
     }
 
     /// Called after a SeqCst publication (see `write`, `read`).
@@ -779,7 +728,8 @@ impl<'a> Ring<'a> {
             if self.reader(slot, 0).load(Ordering::Relaxed) != 1 {
                 continue;
             }
-            let (seq, pos) = self.reader_cursor(slot);
+            let seq = self.reader(slot, 1).load(Ordering::Acquire);
+            let pos = self.reader(slot, 2).load(Ordering::Relaxed);
             if tail.is_none_or(|(s, _)| head_seq.wrapping_sub(seq) > head_seq.wrapping_sub(s)) {
                 tail = Some((seq, pos));
             }
@@ -842,13 +792,11 @@ impl<'a> Ring<'a> {
         })
     }
 
-    #[inline(always)]
     fn data_ptr(&self) -> *mut u8 {
         // SAFETY: data_off is within the region.
         unsafe { self.base.as_ptr().add(self.geo.data_off()) }
     }
 
-    #[inline(always)]
     fn copy_in(&self, pos: u32, src: &[u8]) {
         let cap = self.geo.data_cap as usize;
         let at = pos as usize & (cap - 1);
@@ -863,7 +811,6 @@ impl<'a> Ring<'a> {
         }
     }
 
-    #[inline(always)]
     fn copy_out(&self, pos: u32, dst: &mut [u8]) {
         let cap = self.geo.data_cap as usize;
         let at = pos as usize & (cap - 1);
@@ -879,19 +826,32 @@ impl<'a> Ring<'a> {
     }
 }
 
-/// Copies `len` bytes between non-overlapping spans: a `memcpy`, which on
-/// wasm is one `memory.copy`. No loop of our own: wasmtime puts a safe point
-/// (where a kill or a reload may stop the guest) at every loop header and
-/// function entry, and none may fall between a frame's reservation and its
-/// publication, or readers would wait for that frame forever. (The ring's
-/// other helpers are `#[inline(always)]` for the same reason.)
+/// Copies `len` bytes between non-overlapping spans. On wasm a `memcpy` is
+/// `memory.copy`, which wasmtime runs as a call out of the guest (tens of
+/// ns): small frames are copied 8 bytes at a time in place instead.
 ///
 /// # Safety
 /// As [`core::ptr::copy_nonoverlapping`].
 #[inline(always)]
 unsafe fn copy(src: *const u8, dst: *mut u8, len: usize) {
-    // SAFETY: forwarded contract.
-    unsafe { core::ptr::copy_nonoverlapping(src, dst, len) };
+    const INLINE: usize = 256;
+    if !cfg!(target_arch = "wasm32") || len > INLINE {
+        // SAFETY: forwarded contract.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst, len) };
+        return;
+    }
+    let mut i = 0;
+    // Volatile, so the loop is not turned back into a `memcpy`.
+    while i + 8 <= len {
+        // SAFETY: `i + 8 <= len`; unaligned access is allowed on wasm.
+        unsafe { core::ptr::write_volatile(dst.add(i).cast::<[u8; 8]>(), core::ptr::read_volatile(src.add(i).cast::<[u8; 8]>())) };
+        i += 8;
+    }
+    while i < len {
+        // SAFETY: `i < len`.
+        unsafe { core::ptr::write_volatile(dst.add(i), core::ptr::read_volatile(src.add(i))) };
+        i += 1;
+    }
 }
 
 #[cfg(test)]
