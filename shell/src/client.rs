@@ -6,7 +6,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use tidemark_monitor::{Body, DecodeError, Decoder, EventRecord, KernelInfo, PROTOCOL_VERSION, Request, Response, encode};
+use tidemark_protocol::{Body, Frame, DecodeError, Decoder, Endpoint, ErrorReply, Event, EventKind, KernelInfo, PROTOCOL_VERSION, Request, Response, encode, req};
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +22,29 @@ pub enum ClientError {
     Refused(String),
 }
 
+/// Why a typed call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// No answer (link, timeout).
+    #[error(transparent)]
+    Link(#[from] ClientError),
+    /// The kernel answered with an error.
+    #[error("{0}")]
+    Kernel(ErrorReply),
+    /// The kernel answered another request's reply (a protocol bug).
+    #[error("the kernel answered {got} to a {asked} request")]
+    Unexpected {
+        /// What was asked.
+        asked: &'static str,
+        /// What came back.
+        got: &'static str,
+    },
+}
+
+/// Events a client keeps while nobody takes them; older ones are dropped
+/// and counted (the next [`Client::take_events`] starts with a `Lost` event).
+pub const EVENT_QUEUE: usize = 4096;
+
 /// The error for a frame of another protocol version.
 fn version_mismatch(theirs: u16) -> ClientError {
     ClientError::Refused(format!("the kernel speaks monitor protocol v{theirs}; this tidemark speaks v{PROTOCOL_VERSION}"))
@@ -32,7 +55,9 @@ pub struct Client {
     stream: UnixStream,
     decoder: Decoder,
     next_id: u32,
-    events: VecDeque<EventRecord>,
+    events: VecDeque<Event>,
+    /// Events dropped from `events` since the last take.
+    lost: u64,
     /// What the kernel said on attach.
     pub kernel: KernelInfo,
     /// How long a request may take.
@@ -44,10 +69,10 @@ impl Client {
     /// Attaches over `stream`: says hello and checks the protocol version.
     pub fn attach(stream: UnixStream) -> Result<Client, ClientError> {
         let placeholder = KernelInfo { version: String::new(), protocol: 0, abi: 0, board: String::new(), engine: String::new(), uptime_ns: 0, memory: None };
-        let mut c = Client { stream, decoder: Decoder::new(), next_id: 1, events: VecDeque::new(), kernel: placeholder, timeout: Duration::from_millis(250), closed: false };
+        let mut c = Client { stream, decoder: Decoder::new(), next_id: 1, events: VecDeque::new(), lost: 0, kernel: placeholder, timeout: Duration::from_millis(250), closed: false };
         // A machine still booting may lose the first bytes (a UART resetting
         // its FIFO): say hello again, briefly, before waiting in earnest.
-        let hello = || Request::Hello { version: PROTOCOL_VERSION, client: "tidemark".into() };
+        let hello = || Request::Hello(req::Hello { version: PROTOCOL_VERSION, client: "tidemark".into() });
         let mut answer = c.request(hello());
         for wait in [1, 10] {
             if !matches!(answer, Err(ClientError::Timeout(_))) {
@@ -72,6 +97,14 @@ impl Client {
         Client::attach(UnixStream::connect(path)?)
     }
 
+    /// Sends a typed request and waits for its typed reply.
+    pub fn call<E: Endpoint>(&mut self, r: E) -> Result<E::Reply, CallError> {
+        match self.request(r.into())? {
+            Response::Error(e) => Err(CallError::Kernel(e)),
+            other => E::reply(other).map_err(|got| CallError::Unexpected { asked: E::NAME, got: got.name() }),
+        }
+    }
+
     /// Sends a request and waits for its response (events arriving meanwhile are kept).
     pub fn request(&mut self, req: Request) -> Result<Response, ClientError> {
         let id = self.next_id;
@@ -86,7 +119,7 @@ impl Client {
                 match f {
                     Ok(f) => match f.body {
                         Body::Response(r) if f.id == id => return Ok(r),
-                        Body::Event(e) => self.events.push_back(e),
+                        Body::Event(e) => self.keep(e),
                         _ => {} // a late answer to an abandoned request
                     },
                     // A kernel of another protocol version: nothing it says
@@ -128,19 +161,37 @@ impl Client {
         self.closed
     }
 
-    /// Events received so far (and any that arrive within `wait`).
-    pub fn take_events(&mut self, wait: Duration) -> Result<Vec<EventRecord>, ClientError> {
+    fn keep(&mut self, e: Event) {
+        if self.events.len() >= EVENT_QUEUE {
+            self.events.pop_front();
+            self.lost += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    /// Events received so far (and any that arrive within `wait`), after a
+    /// `Lost` event when some were dropped for want of reading.
+    pub fn take_events(&mut self, wait: Duration) -> Result<Vec<Event>, ClientError> {
         if self.events.is_empty() && !wait.is_zero() {
             self.fill(wait)?;
             while let Some(f) = self.decoder.next_frame() {
-                if let Ok(f) = f {
-                    if let Body::Event(e) = f.body {
-                        self.events.push_back(e);
-                    }
+                if let Ok(Frame { body: Body::Event(e), .. }) = f {
+                    self.keep(e);
                 }
             }
         }
-        Ok(self.events.drain(..).collect())
+        let mut out = Vec::with_capacity(self.events.len() + 1);
+        if self.lost > 0 {
+            let (seq, time_ns) = self.events.front().map_or((0, 0), |e| (e.seq.saturating_sub(1), e.time_ns));
+            out.push(Event { seq, time_ns, kind: EventKind::Lost { count: std::mem::take(&mut self.lost) } });
+        }
+        out.extend(self.events.drain(..));
+        Ok(out)
+    }
+
+    /// Events held now.
+    pub fn queued_events(&self) -> usize {
+        self.events.len()
     }
 }
 
@@ -173,6 +224,45 @@ mod tests {
         let msg = err.to_string();
         assert!(matches!(err, ClientError::Refused(_)), "got {err:?}");
         assert!(msg.contains(&format!("the kernel speaks monitor protocol v{theirs}; this tidemark speaks v{PROTOCOL_VERSION}")), "{msg}");
+        fake.join().unwrap();
+    }
+
+    /// Events that arrive while nobody takes them are kept up to
+    /// `EVENT_QUEUE`; the rest are dropped oldest first and counted in the
+    /// `Lost` event the next take starts with.
+    #[test]
+    fn events_nobody_takes_are_bounded_and_counted() {
+        let (client_end, mut kernel_end) = UnixStream::pair().unwrap();
+        let fake = std::thread::spawn(move || {
+            let mut d = Decoder::new();
+            let mut buf = [0u8; 4096];
+            let mut answered = 0;
+            while answered < 2 {
+                let n = kernel_end.read(&mut buf).unwrap();
+                d.push(&buf[..n]);
+                while let Some(Ok(f)) = d.next_frame() {
+                    if answered == 1 {
+                        // Between the hello and this answer: a flood.
+                        for seq in 1..=5000u64 {
+                            let e = Event { seq, time_ns: seq, kind: EventKind::Lost { count: 0 } };
+                            kernel_end.write_all(&encode(0, &Body::Event(e))).unwrap();
+                        }
+                    }
+                    let info = KernelInfo { version: "t".into(), protocol: PROTOCOL_VERSION, abi: 0, board: "fake".into(), engine: "none".into(), uptime_ns: 0, memory: None };
+                    let r = if answered == 0 { Response::Hello(info) } else { Response::Info(info) };
+                    kernel_end.write_all(&encode(f.id, &Body::Response(r))).unwrap();
+                    answered += 1;
+                }
+            }
+            let _ = kernel_end.read(&mut buf);
+        });
+        let mut c = Client::attach(client_end).unwrap();
+        c.call(req::Info {}).unwrap();
+        assert_eq!(c.queued_events(), EVENT_QUEUE, "kept no more than the queue");
+        let evs = c.take_events(Duration::ZERO).unwrap();
+        assert!(matches!(evs[0].kind, EventKind::Lost { count } if count == 5000 - EVENT_QUEUE as u64), "{:?}", evs[0]);
+        assert_eq!((evs.len(), evs[1].seq, evs.last().unwrap().seq), (EVENT_QUEUE + 1, 5001 - EVENT_QUEUE as u64, 5000), "the newest are kept");
+        drop(c);
         fake.join().unwrap();
     }
 }

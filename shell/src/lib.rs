@@ -75,20 +75,28 @@ pub struct Rendered {
     pub printed: String,
 }
 
-/// Runs one line and renders its result; `json` (or a `--json` word anywhere
-/// on the line) prints JSON.
+/// Runs one line and renders its result; `json` (or the line's own
+/// `--json` flag) prints JSON.
 pub fn execute_both(session: &mut Session, line: &str, json: bool) -> Result<Rendered, ShellError> {
-    let mut words = tokenize(line)?;
-    let before = words.len();
-    words.retain(|w| w != "--json");
-    let json = json || words.len() != before;
+    let words = tokenize(line)?;
     if words.is_empty() {
         return Ok(Rendered { human: String::new(), printed: String::new() });
     }
-    let out = commands::run_line(session, words)?;
+    let (out, flag) = commands::run_line(session, words)?;
     let human = out.human();
-    let printed = if json { serde_json::to_string_pretty(&out.json()).expect("json") } else { human.clone() };
+    let printed = if json || flag { serde_json::to_string_pretty(&out.json()).expect("json") } else { human.clone() };
     Ok(Rendered { human, printed })
+}
+
+/// Whether a line asks for JSON itself (`--json` among its words, before any `--`).
+pub fn wants_json(line: &str) -> bool {
+    tokenize(line).is_ok_and(|w| w.iter().take_while(|w| *w != "--").any(|w| w == "--json"))
+}
+
+/// How an error prints: `error: ...`, or with `json` the
+/// `{"error": {kind, code, message}}` object.
+pub fn render_error(e: &ShellError, json: bool) -> String {
+    if json { serde_json::to_string_pretty(&e.json()).expect("json") } else { format!("error: {e}") }
 }
 
 /// Runs one line, printing its output to stdout or its error to stderr;
@@ -102,14 +110,14 @@ pub fn run_and_print(session: &mut Session, line: &str, json: bool) -> bool {
             true
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", render_error(&e, json || wants_json(line)));
             false
         }
     }
 }
 
 /// Runs one line: returns what to print (human, or pretty JSON with `json`
-/// or a `--json` word anywhere on the line).
+/// or the line's `--json` flag).
 pub fn execute(session: &mut Session, line: &str, json: bool) -> Result<String, ShellError> {
     execute_both(session, line, json).map(|r| r.printed)
 }

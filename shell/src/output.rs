@@ -26,23 +26,6 @@ impl<T: Human + Serialize> Output for T {
     }
 }
 
-/// A short acknowledgement with machine-readable fields.
-pub struct Message {
-    /// Human text.
-    pub text: String,
-    /// Machine fields.
-    pub json: serde_json::Value,
-}
-
-impl Output for Message {
-    fn human(&self) -> String {
-        self.text.clone()
-    }
-    fn json(&self) -> serde_json::Value {
-        self.json.clone()
-    }
-}
-
 /// Lays out rows under headers, columns padded to their widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
@@ -85,4 +68,21 @@ pub fn size(n: u64) -> String {
         n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
         n => format!("{n} B"),
     }
+}
+
+/// The columns of a process row, as `ps` and the screen show them.
+pub const PROCESS_HEAD: [&str; 8] = ["PID", "NAME", "STATE", "CAPS", "MEM", "CALLS", "IN/OUT", "DETAIL"];
+
+/// One process as a row under [`PROCESS_HEAD`].
+pub fn process_row(p: &tidemark_protocol::ProcessInfo) -> Vec<String> {
+    vec![
+        p.pid.to_string(),
+        p.name.clone(),
+        p.state.name().into(),
+        p.caps.to_string(),
+        size(p.memory),
+        p.counters.hostcalls.to_string(),
+        format!("{}/{}", p.counters.frames_in, p.counters.frames_out),
+        p.state.detail(),
+    ]
 }

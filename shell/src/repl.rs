@@ -14,7 +14,7 @@ use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
-use tidemark_monitor::{Request, Response};
+use tidemark_protocol::req;
 
 use crate::commands::REGISTRY;
 use crate::session::Session;
@@ -35,14 +35,11 @@ impl Names {
     /// Reads them from the kernel.
     pub fn fetch(s: &mut Session) -> Names {
         let mut n = Names::default();
-        if let Ok(Response::Ps(ps)) = s.client.request(Request::Ps) {
-            n.pids = ps.iter().filter(|p| matches!(p.state.as_str(), "running" | "blocked" | "starting")).map(|p| p.pid.to_string()).collect();
-        }
-        if let Ok(Response::Channels(cs)) = s.client.request(Request::Channels) {
-            n.channels = cs.iter().map(|c| c.name.clone()).collect();
-        }
-        if let Ok(Response::Packages(c)) = s.client.request(Request::Packages) {
-            n.packages = c.packages.iter().map(|p| p.name.clone()).collect();
+        // One round trip for all three (a serial line is slow).
+        if let Ok(snap) = s.client.call(req::Snapshot { caps_of: None, events_after: u64::MAX }) {
+            n.pids = snap.ps.iter().filter(|p| p.state.is_live()).map(|p| p.pid.to_string()).collect();
+            n.channels = snap.channels.iter().map(|c| c.name.clone()).collect();
+            n.packages = snap.packages.packages.iter().map(|p| p.name.clone()).collect();
         }
         n
     }

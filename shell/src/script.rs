@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 
 use miette::{Diagnostic, NamedSource, SourceSpan};
 use regex::Regex;
-use tidemark_monitor::EventRecord;
+use tidemark_protocol::Event;
 
-use crate::commands::{find, is_query};
+use crate::commands::{Kind, find};
 use crate::session::Session;
-use crate::{Rendered, execute_both, tokenize};
+use crate::{Rendered, execute_both, render_error, tokenize};
 
 /// Default time an expectation may take.
 pub const DEFAULT_WITHIN: Duration = Duration::from_secs(5);
@@ -255,7 +255,7 @@ impl Script {
         shown: &mut Option<(&'a Line, String, Rendered)>,
         echo: &mut dyn FnMut(&Line, &str, &str),
     ) -> Result<usize, ScriptError> {
-        let mut events: Vec<EventRecord> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
         let mut event_cursor = 0;
         let mut checks = 0;
         for line in &self.lines {
@@ -267,7 +267,7 @@ impl Script {
                     }
                     let out = match (execute_both(s, cmd, json), must_fail) {
                         (Ok(o), false) => o,
-                        (Err(e), true) => Rendered { human: format!("error: {e}"), printed: format!("error: {e}") },
+                        (Err(e), true) => Rendered { human: render_error(&e, false), printed: render_error(&e, json || crate::wants_json(cmd)) },
                         (Ok(o), true) => {
                             return Err(self.fail(line, "the command succeeded but must fail".into(), "expected to fail".into(), o.human));
                         }
@@ -282,11 +282,11 @@ impl Script {
                     let Some((_, cmd, out)) = shown.as_mut() else {
                         return Err(self.fail(line, "nothing to expect on".into(), "no command before this".into(), "put a command first".into()));
                     };
-                    let name = tokenize(cmd).ok().and_then(|w| find(&w).map(|(c, _)| c.name));
-                    let rerun = name.is_some_and(is_query);
-                    // A tail run again goes on where it stopped: what the
-                    // expectation sees (and a failure shows) is every frame so far.
-                    let continues = name == Some("chan tail");
+                    let kind = tokenize(cmd).ok().and_then(|w| find(&w).map(|(c, _)| c.kind));
+                    let rerun = matches!(kind, Some(Kind::Query | Kind::Stream));
+                    // A stream run again goes on where it stopped: what the
+                    // expectation sees (and a failure shows) is everything so far.
+                    let continues = kind == Some(Kind::Stream);
                     let deadline = Instant::now() + *within;
                     while !pattern.matches(&out.human) {
                         if !rerun || Instant::now() >= deadline {
@@ -302,7 +302,7 @@ impl Script {
                         s.deadline = Some(deadline);
                         let again = execute_both(s, cmd, json);
                         s.deadline = None;
-                        let again = again.unwrap_or_else(|e| Rendered { human: format!("error: {e}"), printed: format!("error: {e}") });
+                        let again = again.unwrap_or_else(|e| Rendered { human: render_error(&e, false), printed: render_error(&e, json || crate::wants_json(cmd)) });
                         match continues {
                             true if again.human == "(no frames)" => {}
                             true if out.human != "(no frames)" => {

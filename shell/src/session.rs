@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tidemark_monitor::{ChannelInfo, ErrorReply, Request, Response};
+use serde::Serialize;
+use tidemark_protocol::{Endpoint, ErrorReply};
 
-use crate::client::{Client, ClientError};
+use crate::client::{CallError, Client, ClientError};
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,52 @@ pub enum ShellError {
     /// No such command.
     #[error("unknown command `{0}` (try `help`)")]
     UnknownCommand(String),
+    /// The kernel answered another request's reply (a protocol bug).
+    #[error("protocol: {0}")]
+    Protocol(String),
+}
+
+impl From<CallError> for ShellError {
+    fn from(e: CallError) -> ShellError {
+        match e {
+            CallError::Link(e) => ShellError::Client(e),
+            CallError::Kernel(e) => ShellError::Kernel(e),
+            e @ CallError::Unexpected { .. } => ShellError::Protocol(e.to_string()),
+        }
+    }
+}
+
+/// A failure as `--json` prints it: `{"error": {"kind", "code", "message"}}`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct JsonError {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The fields of a [`JsonError`].
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ErrorBody {
+    /// `usage`, `unknown_command`, `link`, `protocol`, or the kernel's kind
+    /// (`refused`, `not_found`, `module`, `reload`, ...).
+    pub kind: String,
+    /// The ABI error name (`NotFound`, `Closed`, ...), when the kernel gave one.
+    pub code: Option<String>,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ShellError {
+    /// The error as `--json` prints it.
+    pub fn json(&self) -> JsonError {
+        let (kind, code) = match self {
+            ShellError::Usage(_) => ("usage".to_string(), None),
+            ShellError::Client(_) => ("link".to_string(), None),
+            ShellError::Kernel(e) => (e.kind.name().to_string(), e.code.map(|c| c.name().to_string())),
+            ShellError::UnknownCommand(_) => ("unknown_command".to_string(), None),
+            ShellError::Protocol(_) => ("protocol".to_string(), None),
+        };
+        JsonError { error: ErrorBody { kind, code, message: self.to_string() } }
+    }
 }
 
 /// State shared by the commands of one session.
@@ -43,39 +90,13 @@ impl Session {
         Session { client, interrupted: Arc::new(AtomicBool::new(false)), interactive: false, deadline: None }
     }
 
-    /// Sends a request; a kernel error becomes `ShellError::Kernel`.
-    pub fn call(&mut self, req: Request) -> Result<Response, ShellError> {
-        match self.client.request(req)? {
-            Response::Error(e) => Err(ShellError::Kernel(e)),
-            r => Ok(r),
-        }
+    /// Sends a typed request; a kernel error becomes `ShellError::Kernel`.
+    pub fn call<E: Endpoint>(&mut self, r: E) -> Result<E::Reply, ShellError> {
+        self.client.call(r).map_err(ShellError::from)
     }
 
     /// Whether Ctrl-C was pressed since the last check (clears the flag).
     pub fn take_interrupt(&self) -> bool {
         self.interrupted.swap(false, Ordering::AcqRel)
     }
-
-    /// Every channel.
-    pub fn channels(&mut self) -> Result<Vec<ChannelInfo>, ShellError> {
-        match self.call(Request::Channels)? {
-            Response::Channels(c) => Ok(c),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    /// A channel by id or name.
-    pub fn channel(&mut self, which: &str) -> Result<ChannelInfo, ShellError> {
-        let chans = self.channels()?;
-        let found = match which.parse::<u32>() {
-            Ok(id) => chans.into_iter().find(|c| c.id == id),
-            Err(_) => chans.into_iter().find(|c| c.name == which),
-        };
-        found.ok_or_else(|| ShellError::Usage(format!("no channel `{which}`")))
-    }
-}
-
-/// A response of the wrong kind (a protocol bug, reported rather than panicking).
-pub fn unexpected(r: Response) -> ShellError {
-    ShellError::Usage(format!("unexpected answer from the kernel: {r:?}"))
 }

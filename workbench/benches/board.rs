@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tidemark_monitor::proto::{Request, Response};
+use tidemark_protocol::req;
 use tidemark_shell::Client;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
@@ -63,7 +63,7 @@ fn boot(board: &str, n: u32) -> (Booted, Client, f64) {
         assert!(Instant::now() < deadline, "{board} never listened on {}", socket.display());
         std::thread::sleep(Duration::from_millis(2));
     };
-    assert!(matches!(client.request(Request::Ps), Ok(Response::Ps(_))));
+    assert!(client.call(req::Ps {}).is_ok());
     (booted, client, t0.elapsed().as_secs_f64() * 1e3)
 }
 
@@ -73,11 +73,38 @@ fn ps_round_trips(c: &mut Client, n: usize) -> f64 {
         (0..n)
             .map(|_| {
                 let t = Instant::now();
-                assert!(matches!(c.request(Request::Ps), Ok(Response::Ps(_))));
+                assert!(c.call(req::Ps {}).is_ok());
                 t.elapsed().as_secs_f64() * 1e6
             })
             .collect(),
     )
+}
+
+/// µs per screen poll, median of `n`: one `Snapshot` request, and (the
+/// baseline) the seven requests the screen made for the same data before.
+fn screen_polls(c: &mut Client, n: usize) -> (f64, f64) {
+    let timed = |c: &mut Client, f: &dyn Fn(&mut Client)| {
+        median(
+            (0..n)
+                .map(|_| {
+                    let t = Instant::now();
+                    f(c);
+                    t.elapsed().as_secs_f64() * 1e6
+                })
+                .collect(),
+        )
+    };
+    let one = timed(c, &|c| assert!(c.call(req::Snapshot { caps_of: Some(1.into()), events_after: 0 }).is_ok()));
+    let seven = timed(c, &|c| {
+        assert!(c.call(req::Info {}).is_ok());
+        assert!(c.call(req::Ps {}).is_ok());
+        let _ = c.call(req::Caps { process: 1.into() });
+        assert!(c.call(req::Channels {}).is_ok());
+        assert!(c.call(req::Arenas {}).is_ok());
+        assert!(c.call(req::Packages {}).is_ok());
+        assert!(c.call(req::Events { after: 0 }).is_ok());
+    });
+    (one, seven)
 }
 
 fn main() {
@@ -90,11 +117,15 @@ fn main() {
 
     let (mut qemu_boot, mut hosted_boot, mut qemu_ps, mut hosted_ps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut memory = None;
+    let (mut poll_one, mut poll_seven) = (Vec::new(), Vec::new());
     for i in 0..r as u32 {
         let (_q, mut qc, ms) = boot("qemu-riscv32", i);
         qemu_boot.push(ms);
         qemu_ps.push(ps_round_trips(&mut qc, n));
-        if let Ok(Response::Info(info)) = qc.request(Request::Info) {
+        let (one, seven) = screen_polls(&mut qc, n);
+        poll_one.push(one);
+        poll_seven.push(seven);
+        if let Ok(info) = qc.call(req::Info {}) {
             memory = info.memory;
         }
         let (_h, mut hc, ms) = boot("hosted", i);
@@ -110,6 +141,8 @@ fn main() {
     for (name, ours, base, unit) in rows {
         println!("{name:<30} {ours:>11.2} {unit} {base:>11.2} {unit} {:>7.2}x  the same on hosted (Unix socket)", ours / base);
     }
+    let (one, seven) = (median(poll_one), median(poll_seven));
+    println!("{:<30} {one:>11.2} us {seven:>11.2} us {:>7.2}x  the 7 requests the screen polled before (Snapshot)", "screen poll over the UART", one / seven);
     let m = memory.expect("qemu-riscv32 reports its board memory");
     let kib = |b: u64| b as f64 / 1024.0;
     let idle = m.static_bytes + m.stack_peak + m.heap_used;

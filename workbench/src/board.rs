@@ -500,7 +500,6 @@ mod tests {
     /// `info` reports the engine the manifest names (QEMU's: tests/qemu.rs).
     #[test]
     fn hosted_engine_is_what_info_reports() {
-        use tidemark_monitor::server::Target;
-        assert_eq!(Target::engine(&*crate::boot::hosted_empty()), Board::get("hosted").unwrap().manifest().engine);
+        assert_eq!(tidemark_hosted::monitor::engine_name(), Board::get("hosted").unwrap().manifest().engine);
     }
 }

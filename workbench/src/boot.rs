@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tidemark_hosted::Hosted;
 use tidemark_hosted::kernel::Config;
-use tidemark_monitor::{Request, Response};
+use tidemark_protocol::req;
 use tidemark_shell::{Client, Session};
 
 use crate::Board;
@@ -84,11 +84,8 @@ pub fn session(board: Board, attach: Option<&Path>, preload: &[Built]) -> Result
             let mut client = q.attach()?;
             // The machine's cache is filled over its monitor, like `pkg upload`.
             for b in preload {
-                match client.request(Request::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false }) {
-                    Ok(Response::Uploaded(_)) => {}
-                    Ok(Response::Error(e)) => return Err(format!("cannot install {} in the package cache: {}", b.name, e.message)),
-                    Ok(r) => return Err(format!("cannot install {}: unexpected answer {r:?}", b.name)),
-                    Err(e) => return Err(format!("cannot install {}: {e}", b.name)),
+                if let Err(e) = client.call(req::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false }) {
+                    return Err(format!("cannot install {} in the package cache: {e}", b.name));
                 }
             }
             Ok((Session::new(client), Some(Instance::Qemu(q))))

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use tidemark_monitor::{GrantSpec, ObjectRef, Request, Response};
+use tidemark_protocol::{Endpoint, GrantSpec, ObjectRef, req};
 use tidemark_shell::{Client, Session};
 
 use crate::guest_build::{self, Built};
@@ -46,12 +46,23 @@ pub enum DevEvent {
     Failed {
         /// Guest.
         guest: String,
+        /// What failed: the build, or the reload (or restart) after it.
+        at: FailedAt,
         /// Compiler output or the kernel's refusal.
         output: String,
         /// Whether a process still runs the guest (the old version), or it
         /// had died and could not be started again.
         running: bool,
     },
+}
+
+/// Where a save-to-running cycle stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedAt {
+    /// The guest did not build.
+    Build,
+    /// It built, but the kernel refused the upload, swap or restart.
+    Reload,
 }
 
 /// One successful save-to-running cycle.
@@ -94,17 +105,14 @@ impl std::fmt::Display for DevEvent {
                 ended.as_deref().unwrap_or("no process"),
                 &hash[..hash.len().min(16)]
             ),
-            DevEvent::Failed { guest, output, running: true } => write!(f, "{guest}: not reloaded, the running version stays:\n{}", output.trim_end()),
-            DevEvent::Failed { guest, output, running: false } => write!(f, "{guest}: not running, and not started again:\n{}", output.trim_end()),
+            DevEvent::Failed { guest, output, running: true, .. } => write!(f, "{guest}: not reloaded, the running version stays:\n{}", output.trim_end()),
+            DevEvent::Failed { guest, output, running: false, .. } => write!(f, "{guest}: not running, and not started again:\n{}", output.trim_end()),
         }
     }
 }
 
-fn call(c: &mut Client, req: Request) -> Result<Response, String> {
-    match c.request(req).map_err(|e| e.to_string())? {
-        Response::Error(e) => Err(e.message),
-        r => Ok(r),
-    }
+fn call<E: Endpoint>(c: &mut Client, r: E) -> Result<E::Reply, String> {
+    c.call(r).map_err(|e| e.to_string())
 }
 
 /// Builds every guest, saying so; stops at the first failure.
@@ -143,7 +151,7 @@ pub fn build_or_exit(project: &Project) -> Result<Vec<Built>, ExitCode> {
 /// Uploads the guests, creates the channels and spawns the guests in order.
 pub fn deploy(c: &mut Client, project: &Project, built: &[Built]) -> Result<(), String> {
     for b in built {
-        call(c, Request::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false })?;
+        call(c, req::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false })?;
     }
     let mut ids = HashMap::new();
     for ch in &project.channels {
@@ -157,10 +165,8 @@ pub fn deploy(c: &mut Client, project: &Project, built: &[Built]) -> Result<(), 
 }
 
 fn create_channel(c: &mut Client, ch: &ChannelSpec) -> Result<u32, String> {
-    match call(c, Request::CreateChannel { name: ch.name.clone(), data_bytes: ch.bytes, frames: ch.frames, drop: ch.drop })? {
-        Response::ChannelCreated { id } => Ok(id),
-        r => Err(format!("unexpected answer {r:?}")),
-    }
+    let backpressure = if ch.drop { tidemark_abi::Backpressure::Drop } else { tidemark_abi::Backpressure::Park };
+    call(c, req::CreateChannel { name: ch.name.clone(), data_bytes: ch.bytes, frames: ch.frames, backpressure }).map(|c| c.id)
 }
 
 /// Spawns guest `g` running `package` with the manifest's capabilities
@@ -173,24 +179,17 @@ fn spawn_guest(c: &mut Client, g: &GuestSpec, package: &str, ids: &HashMap<Strin
             let (name, rest) = spec.split_once('=').expect("validated");
             let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
             let id = *ids.get(chan).ok_or_else(|| format!("no channel `{chan}`"))?;
-            Ok(GrantSpec { name: name.into(), object: ObjectRef::Channel(id), rights: tidemark_abi::Rights::parse(rights).expect("validated").0 })
+            Ok(GrantSpec { name: name.into(), object: ObjectRef::Channel(id.into()), rights: tidemark_abi::Rights::parse(rights).expect("validated") })
         })
         .collect::<Result<_, String>>()?;
-    let req = Request::Spawn { package: package.into(), name: Some(g.name.clone()), args: g.args.clone().into_bytes(), grants, memory_limit: g.memory };
-    match call(c, req)? {
-        Response::Spawned { pid } => Ok(pid),
-        r => Err(format!("unexpected answer {r:?}")),
-    }
+    call(c, req::Spawn { package: package.into(), name: Some(g.name.clone()), args: g.args.clone().into_bytes(), grants, memory_limit: g.memory })
 }
 
 /// Spawns `g` again, running the module just uploaded (`hash`), wired to
 /// the manifest's channels as the session set them up (any the kernel no
 /// longer has are created again); returns its pid.
 fn respawn(c: &mut Client, project: &Project, g: &GuestSpec, hash: &str) -> Result<u32, String> {
-    let existing = match call(c, Request::Channels)? {
-        Response::Channels(chs) => chs,
-        r => return Err(format!("unexpected answer {r:?}")),
-    };
+    let existing = call(c, req::Channels {})?;
     let mut ids = HashMap::new();
     for ch in &project.channels {
         // The session's own channel: the first of that name.
@@ -205,48 +204,43 @@ fn respawn(c: &mut Client, project: &Project, g: &GuestSpec, hash: &str) -> Resu
 
 /// Rebuilds one guest and swaps it in; the running one stays on any failure.
 pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
-    let fail = |output: String| DevEvent::Failed { guest: change.guest.clone(), output, running: true };
-    let gone = |output: String| DevEvent::Failed { guest: change.guest.clone(), output, running: false };
+    let fail = |output: String| DevEvent::Failed { guest: change.guest.clone(), at: FailedAt::Reload, output, running: true };
+    let gone = |output: String| DevEvent::Failed { guest: change.guest.clone(), at: FailedAt::Reload, output, running: false };
     let Some(g) = project.guests.iter().find(|g| g.name == change.guest) else { return fail("not a guest of this project".into()) };
     let built = match guest_build::build(project, g) {
         Ok(b) => b,
-        Err(e) => return fail(e.output),
+        Err(e) => return DevEvent::Failed { guest: change.guest.clone(), at: FailedAt::Build, output: e.output, running: true },
     };
     // The hash of the bytes just built, computed here: the upload, the swap
     // and the running process must all agree with it.
     let built_hash = tidemark_kernel::package::Hash::of(&built.bytes).hex();
-    let uploaded = match call(c, Request::Upload { name: g.name.clone(), bytes: built.bytes, pin: false }) {
-        Ok(Response::Uploaded(p)) if p.hash == built_hash => p,
-        Ok(Response::Uploaded(p)) => return fail(format!("the kernel stored sha256:{}, not the sha256:{built_hash} just built", p.hash)),
-        Ok(r) => return fail(format!("unexpected answer {r:?}")),
+    let uploaded = match call(c, req::Upload { name: g.name.clone(), bytes: built.bytes, pin: false }) {
+        Ok(p) if p.hash == built_hash => p,
+        Ok(p) => return fail(format!("the kernel stored sha256:{}, not the sha256:{built_hash} just built", p.hash)),
         Err(e) => return fail(e),
     };
-    let ps = match call(c, Request::Ps) {
-        Ok(Response::Ps(ps)) => ps,
-        Ok(r) => return fail(format!("unexpected answer {r:?}")),
+    let ps = match call(c, req::Ps {}) {
+        Ok(ps) => ps,
         Err(e) => return fail(e),
     };
-    let live = ps.iter().rev().find(|p| p.name == g.name && matches!(p.state.as_str(), "running" | "blocked" | "starting")).map(|p| p.pid);
+    let live = ps.iter().rev().find(|p| p.name == g.name && p.state.is_live()).map(|p| p.pid);
     let Some(pid) = live else {
         // It died (trapped, exited, was killed): nothing to swap, so start
         // it again as the session did, rather than failing every save.
-        let ended = ps.iter().rev().find(|p| p.name == g.name).map(|p| format!("pid {} {} {}", p.pid, p.state, p.detail).trim_end().to_string());
+        let ended = ps.iter().rev().find(|p| p.name == g.name).map(|p| format!("pid {} {} {}", p.pid, p.state.name(), p.state.detail()).trim_end().to_string());
         let pid = match respawn(c, project, g, &uploaded.hash) {
             Ok(pid) => pid,
             Err(e) => return gone(format!("no live process runs {}, and spawning it again failed: {e}", g.name)),
         };
-        let running = match call(c, Request::Ps) {
-            Ok(Response::Ps(ps)) => ps.into_iter().find(|p| p.pid == pid).map(|p| p.hash),
-            _ => None,
-        };
+        let running = call(c, req::Process { process: pid.into() }).ok().map(|p| p.hash);
         return match running {
             Some(hash) if hash == built_hash => DevEvent::Respawned { guest: g.name.clone(), pid, hash, ended },
             Some(hash) => fail(format!("spawned {} again as pid {pid}, but it runs sha256:{hash}, not the sha256:{built_hash} just built", g.name)),
             None => gone(format!("spawned {} again as pid {pid}, but the kernel does not list it", g.name)),
         };
     };
-    match call(c, Request::Reload { pid, package: uploaded.hash.clone() }) {
-        Ok(Response::Reloaded { pid, hash, timing }) if hash == uploaded.hash => DevEvent::Reloaded(ReloadReport {
+    match call(c, req::Reload { process: pid.into(), package: uploaded.hash.clone() }) {
+        Ok(tidemark_protocol::Reloaded { pid, hash, timing }) if hash == uploaded.hash => DevEvent::Reloaded(ReloadReport {
             guest: g.name.clone(),
             pid,
             hash,
@@ -255,8 +249,7 @@ pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
             swap: Duration::from_nanos(timing.swap_ns),
             save_to_running: change.saved.elapsed(),
         }),
-        Ok(Response::Reloaded { hash, .. }) => fail(format!("the kernel runs sha256:{hash}, not the sha256:{built_hash} just built")),
-        Ok(r) => fail(format!("unexpected answer {r:?}")),
+        Ok(r) => fail(format!("the kernel runs sha256:{}, not the sha256:{built_hash} just built", r.hash)),
         Err(e) => fail(e),
     }
 }
@@ -358,11 +351,8 @@ fn print_reports(reports: Receiver<DevEvent>) -> std::thread::JoinHandle<()> {
 mod tests {
     use super::*;
 
-    fn ps(c: &mut Client) -> Vec<tidemark_monitor::ProcessInfo> {
-        match call(c, Request::Ps).unwrap() {
-            Response::Ps(ps) => ps,
-            r => panic!("{r:?}"),
-        }
+    fn ps(c: &mut Client) -> Vec<tidemark_protocol::ProcessInfo> {
+        call(c, req::Ps {}).unwrap()
     }
 
     #[test]
@@ -376,7 +366,7 @@ mod tests {
         let mut c = Client::attach(tidemark_hosted::monitor::connect_in_process(k.clone()).unwrap()).unwrap();
         deploy(&mut c, &project, &build_all(&project).unwrap()).unwrap();
         let first = ps(&mut c).into_iter().find(|p| p.name == "svc").unwrap().pid;
-        call(&mut c, Request::Kill { pid: first }).unwrap();
+        call(&mut c, req::Kill { process: first.into() }).unwrap();
         assert!(k.wait(first, Duration::from_secs(30)).is_some());
         let change = || Change { guest: "svc".into(), saved: std::time::Instant::now() };
         let pid = match rebuild(&mut c, &project, &change()) {
@@ -388,7 +378,7 @@ mod tests {
             e => panic!("{e}"),
         };
         let p = ps(&mut c).into_iter().find(|p| p.pid == pid).unwrap();
-        assert!(pid != first && p.caps == 1 && p.state != "killed", "respawned with its capability: {p:?}");
+        assert!(pid != first && p.caps == 1 && p.state.name() != "killed", "respawned with its capability: {p:?}");
         // Live again, so the next save swaps it as usual.
         assert!(matches!(rebuild(&mut c, &project, &change()), DevEvent::Reloaded(r) if r.pid == pid));
         k.kill(pid);

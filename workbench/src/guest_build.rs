@@ -75,7 +75,7 @@ pub fn build(project: &Project, g: &GuestSpec) -> Result<Built, BuildError> {
             clean_env(&mut cmd);
             let out = cmd.output().map_err(|e| fail(format!("could not run cargo: {e}")))?;
             if !out.status.success() {
-                return Err(fail(String::from_utf8_lossy(&out.stderr).into_owned()));
+                return Err(fail(without_noise(&String::from_utf8_lossy(&out.stderr))));
             }
             let artifact = target_dir.join(TARGET).join("release").join(format!("{}.wasm", krate.replace('-', "_")));
             std::fs::read(&artifact).map_err(|e| fail(format!("{}: {e} (is the crate a cdylib?)", artifact.display())))?
@@ -85,10 +85,45 @@ pub fn build(project: &Project, g: &GuestSpec) -> Result<Built, BuildError> {
     Ok(Built { name: g.name.clone(), bytes, took: start.elapsed() })
 }
 
+/// Every guest build warns that `+atomics` is an unstable target feature
+/// (it is what lets the SDK run rings in place): known noise, dropped so
+/// the first real message is the first one shown.
+pub const NOISE: &str = "unstable feature specified for `-Ctarget-feature`";
+
+/// Compiler output without the known noise.
+pub fn without_noise(output: &str) -> String {
+    let mut out = String::new();
+    let mut lines = output.lines().peekable();
+    while let Some(l) = lines.next() {
+        if l.contains(NOISE) {
+            // Its notes follow, indented or as `= note:` lines.
+            while lines.peek().is_some_and(|n| n.starts_with(' ') || n.starts_with("  =") || n.trim_start().starts_with("= note")) {
+                lines.next();
+            }
+            continue;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
 fn read_module(path: &Path) -> Result<Vec<u8>, String> {
     if path.extension().is_some_and(|e| e == "wat") {
         wat::parse_file(path).map_err(|e| e.to_string())
     } else {
         std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_atomics_warning_is_dropped_and_real_errors_kept() {
+        let out = "warning: unstable feature specified for `-Ctarget-feature`: `atomics`\n  |\n  = note: this feature is not stably supported; its behavior can change in the future\n\nsvc/src/lib.rs:3:9: error: expected expression\nerror: could not compile `svc`\n";
+        assert_eq!(without_noise(out), "\nsvc/src/lib.rs:3:9: error: expected expression\nerror: could not compile `svc`\n");
+        assert_eq!(without_noise("warning: unused\n"), "warning: unused\n");
     }
 }

@@ -11,6 +11,7 @@ mod new;
 mod project;
 mod qemu;
 mod run;
+mod schema;
 mod toml_error;
 mod tui;
 mod watch;
@@ -144,6 +145,12 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JUNIT")]
         junit: Option<PathBuf>,
     },
+    /// Print the JSON schema of a REPL command's `--json` result (every
+    /// command's, and the error object's, without an argument).
+    Schema {
+        /// Command (one or two words), or `error`.
+        command: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -159,6 +166,7 @@ fn main() -> ExitCode {
         Cmd::Dev { dir, board, script, no_tui, json } => dev::run(dev::DevOptions { dir, board, script, no_tui, json }),
         Cmd::New { name, template, list, json } => new::run(name.as_deref(), &template, list, json),
         Cmd::Image { board, no_guests, bare_wasmi, json } => image::run(board, !no_guests, bare_wasmi, json),
+        Cmd::Schema { command } => schema::run(&command),
         Cmd::Run { scripts, on, junit } => match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
             Ok(preload) => run::scripts(&scripts, on.board, on.attach.as_deref(), &preload, on.json, junit.as_deref()),
             Err(code) => Ok(code),

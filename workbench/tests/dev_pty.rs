@@ -130,6 +130,13 @@ fn edit_save_and_watch_it_swap(board: &str) {
         log.split_once("service: not reloaded").is_some_and(|(_, after)| after.contains("error") && after.contains("hi, client"))
     });
     assert_eq!(log_of(&d).matches("reloaded service (pid 1)").count(), 1, "the broken build was not swapped in:\n{d}");
+    // The failure sticks: named in the status line, its first error (with
+    // file:line) in the panel, however much the client logs after it.
+    let status = d.split("== status\n").nth(1).unwrap_or("");
+    assert!(status.contains("service: build failed, old version running"), "sticky status:\n{d}");
+    let first = d.split("== first error\n").nth(1).and_then(|r| r.lines().next()).unwrap_or("");
+    assert!(first.starts_with("service: ") && first.contains("src/lib.rs:") && first.contains("error"), "first error with file:line:\n{d}");
+    assert!(!d.contains("unstable feature specified"), "the known-noise warning is filtered:\n{d}");
 
     dev.stdin.write_all(b"\x03").unwrap(); // Ctrl-C leaves
     let start = Instant::now();

@@ -40,10 +40,10 @@ fn sessions_pass_on(board: &str) -> Vec<Value> {
 }
 
 /// Fields whose values are the engine's or the board's, not the session's:
-/// how many hostcalls a blocked guest made while it waited (timing), its
-/// linear memory (the hosted engine maps channel windows into it) and the
-/// board's memory budget per process.
-const BOARD_FIELDS: &[&str] = &["hostcalls", "memory", "memory_limit"];
+/// how many hostcalls a blocked guest made while it waited and how often it
+/// parked (timing), its linear memory (the hosted engine maps channel
+/// windows into it) and the board's memory budget per process.
+const BOARD_FIELDS: &[&str] = &["hostcalls", "parks", "memory", "memory_limit"];
 
 fn without_board_fields(v: &Value) -> Value {
     match v {

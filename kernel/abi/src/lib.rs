@@ -17,6 +17,8 @@
 mod catalogue;
 mod reference;
 mod wire;
+#[cfg(feature = "serde")]
+mod serde_impls;
 
 pub use catalogue::*;
 pub use reference::write_reference;
@@ -54,6 +56,8 @@ pub const ABI_VERSION: u32 = 1;
 
 /// Error codes returned (negated) by hostcalls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(i32)]
 pub enum Error {
     /// The process lacks the capability class or right this call needs.
@@ -175,6 +179,8 @@ impl core::fmt::Display for Error {
 /// Hostcall groups. A process is granted a set of classes at spawn; a
 /// hostcall of a class it lacks is linked to a `PermissionDenied` stub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(u32)]
 pub enum Class {
     /// Always granted: own capability table, own process, yielding.
@@ -359,6 +365,8 @@ impl Handle {
 
 /// Backpressure policy of a channel, chosen at creation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(u32)]
 pub enum Backpressure {
     /// A writer finding the ring full waits until readers make room.
@@ -387,6 +395,8 @@ impl Backpressure {
 
 /// Which end of a channel an attachment is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(u32)]
 pub enum Role {
     /// Reads frames with its own cursor.
@@ -414,6 +424,8 @@ pub mod io_flags {
 
 /// Log levels for the `log` hostcall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "UPPERCASE"))]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(u32)]
 pub enum Level {
     /// Errors.

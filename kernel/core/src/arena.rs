@@ -46,14 +46,7 @@ impl Backing for HeapBacking {
     }
 }
 
-/// What a region is used for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    /// A shared-memory region handed to guests.
-    Shm,
-    /// The ring of a channel.
-    Channel(u32),
-}
+pub use tidemark_protocol::Purpose;
 
 /// A region of an arena.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,37 +5,14 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
-use tidemark_abi::{Error, Handle, ObjectKind, Rights};
+use tidemark_abi::{Error, Handle, Rights};
 
 use crate::Pid;
 
 /// Most entries one process may hold.
 pub const MAX_CAPS: usize = 1024;
 
-/// A kernel object a capability can name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Object {
-    /// A channel id.
-    Channel(u32),
-    /// A shared-memory region id.
-    Region(u32),
-}
-
-impl Object {
-    /// Its ABI kind.
-    pub fn kind(self) -> ObjectKind {
-        match self {
-            Object::Channel(_) => ObjectKind::Channel,
-            Object::Region(_) => ObjectKind::Region,
-        }
-    }
-    /// Its kernel-wide id.
-    pub fn id(self) -> u32 {
-        match self {
-            Object::Channel(id) | Object::Region(id) => id,
-        }
-    }
-}
+pub use tidemark_protocol::Object;
 
 /// Names one entry of one process's table at one generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -179,7 +179,7 @@ impl Kernel {
                 c.corrupt = Some(what);
                 let wake: Vec<Pid> = c.readers_waiting.drain(..).chain(c.writers_waiting.drain(..)).collect();
                 self.effects.wake.extend(wake);
-                self.event(EventKind::Corrupt { channel: id, what: what.describe() });
+                self.event(EventKind::Corrupt { channel: id, what: what.describe().into() });
             }
         }
         Error::Corrupt

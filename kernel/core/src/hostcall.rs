@@ -150,7 +150,12 @@ impl Kernel {
                     span(mem, a(2), abi::ChannelDescriptor::SIZE as i64)?;
                 }
                 let d = self.attach(pid, id, role)?;
-                out(mem, a(2), &d).map(|_| 0)
+                out(mem, a(2), &d)?;
+                if a(2) != 0 {
+                    // An engine that can map the ring into the guest does so now.
+                    self.effects.attached.push(crate::Attached { pid, channel: id, descriptor: a(2) as u32 });
+                }
+                Ok(0)
             })()),
             nr::chan_detach => ret((|| {
                 let id = self.channel_cap(pid, a(0), Rights::NONE)?;
@@ -274,7 +279,7 @@ impl Kernel {
             p.counters.denials += 1;
         }
         let hostcall = abi::HOSTCALLS.iter().find(|h| h.number == number).map_or("?", |h| h.name);
-        self.event(EventKind::Denied { pid, hostcall });
+        self.event(EventKind::Denied { pid, hostcall: hostcall.into() });
         Error::PermissionDenied.code() as i64
     }
 

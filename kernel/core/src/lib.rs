@@ -19,6 +19,7 @@ pub mod arena;
 pub mod caps;
 pub mod channel;
 pub mod hostcall;
+pub mod lifecycle;
 pub mod manifest;
 pub mod package;
 pub mod snapshot;
@@ -29,6 +30,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 pub use tidemark_abi as abi;
+pub use tidemark_protocol as protocol;
+pub use tidemark_protocol::{Counters, Event, EventKind, Exit, ProcState, Trap, Wait};
 use tidemark_abi::{Classes, Error, Handle, Rights};
 
 use arena::Arenas;
@@ -57,6 +60,8 @@ pub struct Config {
     pub event_capacity: usize,
     /// Largest frame a `chan_read` copies through a bounce buffer (copying path).
     pub max_frame: usize,
+    /// Largest state a process may hand its successor on reload.
+    pub max_state: usize,
 }
 
 impl Default for Config {
@@ -68,65 +73,9 @@ impl Default for Config {
             memory_limit: 16 << 20,
             event_capacity: 4096,
             max_frame: 1 << 20,
+            max_state: lifecycle::MAX_STATE,
         }
     }
-}
-
-/// What a parked process waits for.
-///
-/// After `Readable`/`Writable` the engine retries the hostcall when woken;
-/// after `Until`/`Yield` the call is complete and returns 0 once resumed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wait {
-    /// A frame on this channel.
-    Readable(u32),
-    /// Room on this channel.
-    Writable(u32),
-    /// This time (ns since boot).
-    Until(u64),
-    /// Nothing: the process yielded its slice.
-    Yield,
-}
-
-/// How a process ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// Returned from its entry point or called `proc_exit`.
-    Code(i32),
-    /// Trapped; the engine's description.
-    Trap(String),
-    /// Killed by another process or the monitor.
-    Killed,
-    /// Failed before its first instruction (compile, link or start).
-    Failed(String),
-}
-
-/// A process's state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProcState {
-    /// Spawned, not yet started by the engine.
-    Starting,
-    /// Running (or runnable).
-    Running,
-    /// Parked in a hostcall.
-    Blocked(Wait),
-    /// Ended.
-    Ended(Exit),
-}
-
-/// Per-process counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Hostcalls made.
-    pub hostcalls: u64,
-    /// Hostcalls refused for lack of a class or right.
-    pub denials: u64,
-    /// Frames written.
-    pub frames_out: u64,
-    /// Frames read.
-    pub frames_in: u64,
-    /// Times parked.
-    pub parks: u64,
 }
 
 /// The kernel's monotonic clock, as [`Kernel::now`] reads it.
@@ -153,6 +102,8 @@ pub struct Process {
     pub package: String,
     /// Hash of the module it runs.
     pub hash: Hash,
+    /// The module's bytes (kept for a reload's rollback, even if evicted).
+    pub module: Arc<[u8]>,
     /// Classes granted.
     pub classes: Classes,
     /// Ceiling on classes set at spawn (reloads stay within it).
@@ -177,6 +128,8 @@ pub struct Process {
     pub reloads: u32,
     /// State handed over by the previous instance (read with `proc_state`).
     pub state_blob: Vec<u8>,
+    /// A reload on trial: what to put back if the new module fails first.
+    pub trial: Option<lifecycle::Trial>,
 }
 
 /// A capability granted at spawn.
@@ -264,17 +217,6 @@ pub struct Spawned {
     pub memory_limit: usize,
 }
 
-/// The module a process ran before a reload ([`Kernel::previous`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Previous {
-    /// Module hash.
-    pub hash: Hash,
-    /// Package name.
-    pub package: String,
-    /// Classes granted.
-    pub classes: Classes,
-}
-
 /// Why a spawn failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SpawnError {
@@ -286,6 +228,8 @@ pub enum SpawnError {
     NoObject(Object),
     /// The capability table is full.
     Caps(Error),
+    /// No live process with this pid (reload).
+    NoProcess(Pid),
 }
 
 impl core::fmt::Display for SpawnError {
@@ -295,6 +239,7 @@ impl core::fmt::Display for SpawnError {
             SpawnError::Manifest(e) => write!(f, "bad module manifest: {e:?}"),
             SpawnError::NoObject(o) => write!(f, "grant names a missing object {o:?}"),
             SpawnError::Caps(e) => write!(f, "capability table: {e}"),
+            SpawnError::NoProcess(p) => write!(f, "no live process {p}"),
         }
     }
 }
@@ -319,89 +264,27 @@ pub struct Effects {
     pub kill: Vec<Pid>,
     /// Processes to instantiate.
     pub spawn: Vec<Spawned>,
+    /// Attachments made with a descriptor: an engine that maps rings into
+    /// guests maps this one into `pid` and patches the descriptor.
+    pub attached: Vec<Attached>,
+}
+
+/// A `chan_attach` that handed the guest a descriptor ([`Effects::attached`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attached {
+    /// The attaching process.
+    pub pid: Pid,
+    /// The channel.
+    pub channel: u32,
+    /// Where the descriptor lies in the guest's memory.
+    pub descriptor: u32,
 }
 
 impl Effects {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.wake.is_empty() && self.kill.is_empty() && self.spawn.is_empty()
+        self.wake.is_empty() && self.kill.is_empty() && self.spawn.is_empty() && self.attached.is_empty()
     }
-}
-
-/// Something that happened, for the event stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    /// A guest's log line.
-    Log {
-        /// Writer.
-        pid: Pid,
-        /// Level.
-        level: tidemark_abi::Level,
-        /// Text.
-        text: String,
-    },
-    /// A process was spawned.
-    Spawned {
-        /// Pid.
-        pid: Pid,
-        /// Package.
-        package: String,
-    },
-    /// A process ended.
-    Ended {
-        /// Pid.
-        pid: Pid,
-        /// How.
-        exit: Exit,
-    },
-    /// A hostcall was refused for lack of a class or right.
-    Denied {
-        /// Pid.
-        pid: Pid,
-        /// Hostcall name.
-        hostcall: &'static str,
-    },
-    /// A process now runs a new module (hot reload), keeping its pid,
-    /// capabilities and attachments.
-    Reloaded {
-        /// Pid.
-        pid: Pid,
-        /// Package.
-        package: String,
-        /// New module hash (hex).
-        hash: String,
-    },
-    /// A reloaded process's new module failed before it served (trapped or
-    /// exited with an error): the previous module runs again under the same
-    /// pid, capabilities and attachments, with the state it handed over.
-    RolledBack {
-        /// Pid.
-        pid: Pid,
-        /// Package running again.
-        package: String,
-        /// Hash running again (hex).
-        hash: String,
-        /// Why the new module was given up (its trap or exit).
-        reason: String,
-    },
-    /// A channel's ring failed validation.
-    Corrupt {
-        /// Channel id.
-        channel: u32,
-        /// What was wrong.
-        what: &'static str,
-    },
-}
-
-/// An event with its sequence number and time.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    /// Monotonic sequence number.
-    pub seq: u64,
-    /// ns since boot.
-    pub time_ns: u64,
-    /// What happened.
-    pub kind: EventKind,
 }
 
 /// The kernel.
@@ -563,6 +446,7 @@ impl Kernel {
                 name: spec.name.clone().unwrap_or_else(|| pkg.name.clone()),
                 package: pkg.name.clone(),
                 hash: pkg.hash,
+                module: pkg.bytes.clone(),
                 classes,
                 allowed: spec.allowed,
                 caps: CapTable::default(),
@@ -575,6 +459,7 @@ impl Kernel {
                 counters: Counters::default(),
                 reloads: 0,
                 state_blob: Vec::new(),
+                trial: None,
             },
         );
         for g in spec.grants {
@@ -596,57 +481,6 @@ impl Kernel {
         }
     }
 
-    /// Resolves the module a live process would be reloaded with, without
-    /// changing anything: the engine instantiates it and, if that works,
-    /// swaps it in and calls [`Kernel::reloaded`].
-    pub fn prepare_reload(&mut self, pid: Pid, package: &str) -> Result<Spawned, SpawnError> {
-        let (allowed, memory_limit) = match self.live(pid) {
-            Ok(p) => (p.allowed, p.memory_limit),
-            Err(_) => return Err(SpawnError::Caps(Error::NotFound)),
-        };
-        let pkg = self.packages.resolve(package).ok_or_else(|| SpawnError::NoPackage(package.into()))?.clone();
-        let manifest = manifest::parse(&pkg.bytes).map_err(SpawnError::Manifest)?;
-        Ok(Spawned { pid, hash: pkg.hash, bytes: pkg.bytes, classes: manifest.classes.and(allowed), memory_limit })
-    }
-
-    /// The engine swapped `pid` to the module of `s`; `state` is what the old
-    /// instance handed over.
-    pub fn reloaded(&mut self, s: &Spawned, state: Vec<u8>) {
-        let Some(p) = self.procs.get_mut(&s.pid) else { return };
-        let package = self.packages.iter().find(|x| x.hash == s.hash).map_or_else(|| p.package.clone(), |x| x.name.clone());
-        p.hash = s.hash;
-        p.package = package.clone();
-        p.classes = s.classes;
-        p.state_blob = state;
-        p.reloads += 1;
-        p.state = ProcState::Running;
-        let hash = s.hash.hex();
-        self.event(EventKind::Reloaded { pid: s.pid, package, hash });
-    }
-
-    /// What `pid` runs now, for the engine to keep while a reload is on
-    /// trial (see [`Kernel::rolled_back`]).
-    pub fn previous(&self, pid: Pid) -> Option<Previous> {
-        let p = self.procs.get(&pid)?;
-        Some(Previous { hash: p.hash, package: p.package.clone(), classes: p.classes })
-    }
-
-    /// The engine gave up the module `pid` was reloaded with (it failed
-    /// before serving) and runs `prev` again, handing it `state`: undoes
-    /// [`Kernel::reloaded`] (hash, package, classes, reload count) and
-    /// records why.
-    pub fn rolled_back(&mut self, pid: Pid, prev: &Previous, state: Vec<u8>, reason: String) {
-        let Some(p) = self.procs.get_mut(&pid) else { return };
-        p.hash = prev.hash;
-        p.package = prev.package.clone();
-        p.classes = prev.classes;
-        p.state_blob = state;
-        p.reloads = p.reloads.saturating_sub(1);
-        p.state = ProcState::Running;
-        let (package, hash) = (prev.package.clone(), prev.hash.hex());
-        self.event(EventKind::RolledBack { pid, package, hash, reason });
-    }
-
     /// The engine reports how much linear memory `pid` uses.
     pub fn report_memory(&mut self, pid: Pid, bytes: usize) {
         if let Some(p) = self.procs.get_mut(&pid) {
@@ -662,6 +496,7 @@ impl Kernel {
             return;
         }
         p.state = ProcState::Ended(exit.clone());
+        p.trial = None;
         let handles: Vec<Handle> = p.caps.iter().map(|(h, _)| h).collect();
         for h in handles {
             self.remove_cap(CapRef { pid, handle: h });

@@ -1,108 +1,20 @@
-//! Introspection: plain views of every kernel object, the data the monitor
-//! serves and the REPL shows.
+//! Introspection: every kernel object as the protocol's wire types, the
+//! data the monitor serves and the screen shows (one type end to end), and
+//! the resolution of names in requests.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
-use tidemark_abi::{Classes, Rights, Role};
+use tidemark_abi::Role;
+use tidemark_protocol::{
+    ArenaInfo, CacheInfo, CapInfo, ChanRef, ChannelInfo, PackageInfo, ProcRef, ProcessInfo, ReaderInfo, RegionInfo, WriterInfo,
+};
 
-use crate::arena::Purpose;
-use crate::caps::Object;
-use crate::{Counters, Kernel, Pid, ProcState};
-
-/// A process.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProcessView {
-    /// Pid.
-    pub pid: Pid,
-    /// Name.
-    pub name: String,
-    /// Package.
-    pub package: String,
-    /// Module hash (hex).
-    pub hash: String,
-    /// State.
-    pub state: ProcState,
-    /// Classes granted.
-    pub classes: Classes,
-    /// Live capabilities.
-    pub caps: usize,
-    /// Linear memory used / limit.
-    pub memory: (usize, usize),
-    /// Parent.
-    pub parent: Pid,
-    /// Counters.
-    pub counters: Counters,
-}
-
-/// A capability of one process.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CapView {
-    /// Raw handle value the guest holds.
-    pub handle: i32,
-    /// Slot index.
-    pub index: u16,
-    /// Generation.
-    pub generation: u16,
-    /// Object.
-    pub object: Object,
-    /// Rights.
-    pub rights: Rights,
-    /// Name.
-    pub name: String,
-    /// Delegated from (pid, raw handle).
-    pub parent: Option<(Pid, i32)>,
-    /// Delegated copies.
-    pub children: usize,
-}
-
-/// A channel.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChannelView {
-    /// Id.
-    pub id: u32,
-    /// Name.
-    pub name: String,
-    /// Payload capacity.
-    pub data_cap: u32,
-    /// Frame capacity.
-    pub frame_cap: u32,
-    /// Backpressure name.
-    pub backpressure: &'static str,
-    /// Ring counters.
-    pub stats: tidemark_ring::RingStats,
-    /// Reader cursors: (pid, slot, next seq, lag).
-    pub readers: Vec<(Pid, u32, u32, u32)>,
-    /// Writers: (pid, id, frames).
-    pub writers: Vec<(Pid, u32, u32)>,
-    /// Pids parked reading / writing.
-    pub parked: (Vec<Pid>, Vec<Pid>),
-    /// Corruption found, if any.
-    pub corrupt: Option<&'static str>,
-    /// Capability holders.
-    pub holders: u32,
-}
-
-/// An arena.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ArenaView {
-    /// Id.
-    pub id: u32,
-    /// Size.
-    pub size: usize,
-    /// Used.
-    pub used: usize,
-    /// High-water mark.
-    pub high_water: usize,
-    /// Fragmentation (0 = one free gap).
-    pub fragmentation: f32,
-    /// Regions: (id, offset, len, owner, purpose).
-    pub regions: Vec<(u32, usize, usize, Pid, Purpose)>,
-}
+use crate::{Kernel, Pid};
 
 impl Kernel {
     /// Every process.
-    pub fn ps(&self) -> Vec<ProcessView> {
+    pub fn ps(&self) -> Vec<ProcessInfo> {
         // Frames moved through live attachments, counted from the rings.
         let mut live: BTreeMap<Pid, (u64, u64)> = BTreeMap::new();
         for c in self.channels.values() {
@@ -123,16 +35,18 @@ impl Kernel {
                     counters.frames_in += frames_in;
                     counters.frames_out += frames_out;
                 }
-                ProcessView {
+                ProcessInfo {
                     pid: p.pid,
                     name: p.name.clone(),
                     package: p.package.clone(),
                     hash: p.hash.hex(),
                     state: p.state.clone(),
                     classes: p.classes,
-                    caps: p.caps.len(),
-                    memory: (p.memory_used, p.memory_limit),
+                    caps: p.caps.len() as u32,
+                    memory: p.memory_used as u64,
+                    memory_limit: p.memory_limit as u64,
                     parent: p.parent,
+                    reloads: p.reloads,
                     counters,
                 }
             })
@@ -140,12 +54,12 @@ impl Kernel {
     }
 
     /// A process's capabilities.
-    pub fn caps(&self, pid: Pid) -> Option<Vec<CapView>> {
+    pub fn caps(&self, pid: Pid) -> Option<Vec<CapInfo>> {
         let p = self.procs.get(&pid)?;
         Some(
             p.caps
                 .iter()
-                .map(|(h, e)| CapView {
+                .map(|(h, e)| CapInfo {
                     handle: h.to_raw(),
                     index: h.index,
                     generation: h.generation,
@@ -153,51 +67,100 @@ impl Kernel {
                     rights: e.rights,
                     name: e.name.clone(),
                     parent: e.parent.map(|r| (r.pid, r.handle.to_raw())),
-                    children: e.children.len(),
+                    children: e.children.len() as u32,
                 })
                 .collect(),
         )
     }
 
     /// Every channel.
-    pub fn channel_views(&self) -> Vec<ChannelView> {
-        self.channels
-            .values()
-            .filter(|c| !c.deleted)
-            .map(|c| {
-                let ring = c.ring(&self.arenas);
-                let pid_of = |role: Role, ep: u32| {
-                    c.attachments.iter().find(|a| a.role == role && a.endpoint == ep).map_or(0, |a| a.pid)
-                };
-                ChannelView {
-                    id: c.id,
-                    name: c.name.clone(),
-                    data_cap: c.geo.data_cap,
-                    frame_cap: c.geo.frame_cap,
-                    backpressure: c.backpressure().name(),
-                    stats: ring.stats(),
-                    readers: ring.readers().map(|r| (pid_of(Role::Reader, r.slot), r.slot, r.seq, r.lag)).collect(),
-                    writers: ring.writers().map(|w| (pid_of(Role::Writer, w.id), w.id, w.frames)).collect(),
-                    parked: (c.readers_waiting.clone(), c.writers_waiting.clone()),
-                    corrupt: c.corrupt.map(|x| x.describe()),
-                    holders: c.holders,
-                }
+    pub fn channel_views(&self) -> Vec<ChannelInfo> {
+        self.channels.values().filter(|c| !c.deleted).map(|c| self.channel_view(c)).collect()
+    }
+
+    /// One channel.
+    pub fn channel_info(&self, id: u32) -> Option<ChannelInfo> {
+        self.channels.get(&id).filter(|c| !c.deleted).map(|c| self.channel_view(c))
+    }
+
+    fn channel_view(&self, c: &crate::channel::Channel) -> ChannelInfo {
+        let ring = c.ring(&self.arenas);
+        let pid_of = |role: Role, ep: u32| c.attachments.iter().find(|a| a.role == role && a.endpoint == ep).map_or(0, |a| a.pid);
+        let stats = ring.stats();
+        ChannelInfo {
+            id: c.id,
+            name: c.name.clone(),
+            backpressure: c.backpressure(),
+            data_cap: c.geo.data_cap,
+            frame_cap: c.geo.frame_cap,
+            bytes_in_flight: stats.bytes_in_flight,
+            frames_in_flight: stats.frames_in_flight,
+            head_seq: stats.head_seq,
+            drops: stats.drops,
+            readers: ring.readers().map(|r| ReaderInfo { pid: pid_of(Role::Reader, r.slot), slot: r.slot, seq: r.seq, lag: r.lag }).collect(),
+            writers: ring.writers().map(|w| WriterInfo { pid: pid_of(Role::Writer, w.id), id: w.id, frames: w.frames }).collect(),
+            parked_readers: c.readers_waiting.clone(),
+            parked_writers: c.writers_waiting.clone(),
+            corrupt: c.corrupt.map(|x| String::from(x.describe())),
+            holders: c.holders,
+        }
+    }
+
+    /// Every arena.
+    pub fn arena_views(&self) -> Vec<ArenaInfo> {
+        self.arenas
+            .iter()
+            .map(|a| ArenaInfo {
+                id: a.id,
+                size: a.size() as u64,
+                used: a.used() as u64,
+                free: (a.size() - a.used()) as u64,
+                high_water: a.high_water() as u64,
+                fragmentation: a.fragmentation(),
+                regions: a
+                    .regions()
+                    .map(|r| RegionInfo { id: r.id, offset: r.offset as u64, len: r.len as u64, owner: r.owner, purpose: r.purpose })
+                    .collect(),
             })
             .collect()
     }
 
-    /// Every arena.
-    pub fn arena_views(&self) -> Vec<ArenaView> {
-        self.arenas
-            .iter()
-            .map(|a| ArenaView {
-                id: a.id,
-                size: a.size(),
-                used: a.used(),
-                high_water: a.high_water(),
-                fragmentation: a.fragmentation(),
-                regions: a.regions().map(|r| (r.id, r.offset, r.len, r.owner, r.purpose)).collect(),
-            })
-            .collect()
+    /// The package cache.
+    pub fn cache_view(&self) -> CacheInfo {
+        let c = &self.packages;
+        CacheInfo {
+            slots: c.slots() as u32,
+            hits: c.counters().hits,
+            misses: c.counters().misses,
+            evictions: c.counters().evictions,
+            packages: c.iter().map(crate::package::Package::info).collect(),
+        }
+    }
+
+    /// The pid a request names: a pid the kernel has seen, or the newest
+    /// live process of that name (else the newest of that name).
+    pub fn resolve_process(&self, r: &ProcRef) -> Option<Pid> {
+        match r {
+            ProcRef::Pid(p) => self.procs.contains_key(p).then_some(*p),
+            ProcRef::Name(n) => {
+                let named = || self.procs.values().rev().filter(|p| p.name == *n);
+                named().find(|p| p.state.is_live()).or_else(|| named().next()).map(|p| p.pid)
+            }
+        }
+    }
+
+    /// The channel id a request names (the oldest live channel of that name).
+    pub fn resolve_channel(&self, r: &ChanRef) -> Option<u32> {
+        match r {
+            ChanRef::Id(id) => self.channels.get(id).filter(|c| !c.deleted).map(|c| c.id),
+            ChanRef::Name(n) => self.channel_by_name(n),
+        }
+    }
+}
+
+impl crate::package::Package {
+    /// As the protocol reports it.
+    pub fn info(&self) -> PackageInfo {
+        PackageInfo { name: self.name.clone(), hash: self.hash.hex(), size: self.bytes.len() as u64, pinned: self.pinned }
     }
 }

@@ -32,7 +32,8 @@ use core::fmt;
 
 use tidemark_abi::{Classes, ENTRY_EXPORT, IMPORT_MODULE};
 use tidemark_kernel::package::Hash;
-use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnError, SpawnSpec, Spawned, Wait};
+use tidemark_kernel::lifecycle::{MAX_TABLE_ELEMENTS, Verdict, memory_limit_exceeded, saved_state};
+use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnSpec, Spawned, Trap, Wait};
 use wasmi::{
     Caller, Engine, Func, Instance, Linker, Memory, Module, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store, Val,
 };
@@ -42,9 +43,6 @@ pub const SLICE_FUEL: u64 = 20_000;
 
 /// Fuel a module's start function (and a state save at reload) may use.
 pub const START_FUEL: u64 = 2_000_000;
-
-/// Largest state a process may hand to its successor.
-const MAX_STATE: usize = 64 * 1024;
 
 /// Why a guest's call was suspended by a host function.
 #[derive(Debug)]
@@ -89,7 +87,7 @@ impl wasmi::ResourceLimiter for ProcData {
         Ok(true)
     }
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool, wasmi_core::LimiterError> {
-        Ok(desired <= 100_000)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
     }
     fn instances(&self) -> usize {
         1
@@ -118,36 +116,8 @@ struct Proc {
     run: Option<Run>,
 }
 
-/// Why a spawn or reload failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EngineError {
-    /// The kernel refused (no package, bad manifest, bad grant).
-    Spawn(SpawnError),
-    /// The module failed to compile, link or start; the process ended.
-    Module {
-        /// The process that was to run it.
-        pid: Pid,
-        /// What wasmi said.
-        message: String,
-    },
-    /// A reload was refused; the running module stays.
-    Reload {
-        /// The process.
-        pid: Pid,
-        /// Why.
-        message: String,
-    },
-}
-
-impl fmt::Display for EngineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EngineError::Spawn(e) => write!(f, "{e}"),
-            EngineError::Module { pid, message } => write!(f, "pid {pid} failed to start: {message}"),
-            EngineError::Reload { pid, message } => write!(f, "pid {pid} not reloaded: {message}"),
-        }
-    }
-}
+/// Why a spawn or reload failed: the core's one lifecycle error.
+pub use tidemark_kernel::lifecycle::EngineError;
 
 /// What one [`Embedded::turn`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -160,18 +130,8 @@ pub struct Turn {
     pub next_deadline: Option<u64>,
 }
 
-/// What a hot reload did (kernel clock, ns).
-#[derive(Clone, Debug)]
-pub struct Reloaded {
-    /// The process (same pid).
-    pub pid: Pid,
-    /// Module now running.
-    pub hash: Hash,
-    /// Compile, link and instantiate while the old instance kept its state.
-    pub prepare_ns: u64,
-    /// State handed over and the successor installed.
-    pub swap_ns: u64,
-}
+/// What a hot reload did.
+pub use tidemark_kernel::lifecycle::ReloadReport as Reloaded;
 
 struct Inner {
     engine: Engine,
@@ -187,7 +147,7 @@ pub struct Embedded {
     kernel: Rc<RefCell<Kernel>>,
     inner: RefCell<Inner>,
     board: &'static str,
-    memory: Option<fn() -> tidemark_monitor::BoardMemory>,
+    memory: Option<fn() -> tidemark_kernel::protocol::BoardMemory>,
 }
 
 /// Links every hostcall of the catalogue: the core's call for granted
@@ -266,7 +226,7 @@ impl Embedded {
     }
 
     /// How the board measures its memory (reported by `info`).
-    pub fn set_memory_probe(&mut self, probe: fn() -> tidemark_monitor::BoardMemory) {
+    pub fn set_memory_probe(&mut self, probe: fn() -> tidemark_kernel::protocol::BoardMemory) {
         self.memory = Some(probe);
     }
 
@@ -320,6 +280,13 @@ impl Embedded {
     /// first; only if that works is the old one (stopped between turns, so at
     /// a safe point) asked for its state and replaced. Pid, capabilities and
     /// attachments stay.
+    ///
+    /// The successor is then on trial, as on the hosted engine: it runs
+    /// (alone: this is one call on a single-threaded kernel) until it serves
+    /// (blocks in a hostcall), ends, or has used [`START_FUEL`]. If it traps
+    /// or exits with an error first, the core's verdict puts the previous
+    /// module back under the same pid with the state it handed over, and the
+    /// reload is refused.
     pub fn reload(&self, pid: Pid, package: &str) -> Result<Reloaded, EngineError> {
         let now = || self.kernel.borrow().now();
         let t0 = now();
@@ -337,7 +304,54 @@ impl Embedded {
         };
         self.inner.borrow_mut().procs.insert(pid, next);
         self.kernel.borrow_mut().reloaded(&s, state);
-        Ok(Reloaded { pid, hash: s.hash, prepare_ns: t1 - t0, swap_ns: now() - t1 })
+        let swap = core::time::Duration::from_nanos(now() - t1);
+        self.trial(pid)?;
+        Ok(Reloaded { pid, hash: s.hash, prepare: core::time::Duration::from_nanos(t1 - t0), swap })
+    }
+
+    /// Runs a reloaded process on trial until the core's lifecycle settles it.
+    fn trial(&self, pid: Pid) -> Result<(), EngineError> {
+        let mut fuel = 0;
+        loop {
+            let Some(mut p) = self.inner.borrow_mut().procs.remove(&pid) else { return Ok(()) };
+            let step = self.step(&mut p);
+            let doomed = self.inner.borrow_mut().doomed.remove(&pid);
+            let exit = match step {
+                Step::Ended(exit) => exit,
+                _ if doomed => Exit::Killed,
+                Step::Ran if matches!(p.run, Some(Run::Sliced(_))) && fuel < START_FUEL => {
+                    fuel += SLICE_FUEL;
+                    self.inner.borrow_mut().procs.insert(pid, p);
+                    continue;
+                }
+                // It serves (parked in a hostcall), or its budget is spent.
+                _ => {
+                    self.inner.borrow_mut().procs.insert(pid, p);
+                    self.kernel.borrow_mut().trial_passed(pid);
+                    return Ok(());
+                }
+            };
+            drop(p);
+            let verdict = self.kernel.borrow_mut().trial_ended(pid, &exit);
+            return match verdict {
+                Verdict::End => {
+                    self.end(pid, exit);
+                    Ok(())
+                }
+                Verdict::RollBack { module, state, reason } => match self.instantiate(&module) {
+                    Ok(back) => {
+                        self.inner.borrow_mut().procs.insert(pid, back);
+                        self.kernel.borrow_mut().rolled_back(pid, state, reason.clone());
+                        Err(EngineError::Reload { pid, message: format!("the new module failed before serving and was rolled back: {reason}") })
+                    }
+                    Err(e) => {
+                        let message = format!("the new module {reason}, and the previous one could not be restarted: {e}");
+                        self.end(pid, Exit::Failed(message.clone()));
+                        Err(EngineError::Reload { pid, message })
+                    }
+                },
+            };
+        }
     }
 
     /// Gives every runnable process one slice, in pid order; retries the
@@ -441,9 +455,9 @@ impl Embedded {
                     p.run = Some(Run::Blocked { call, number, args, argc, wait });
                     Step::Ran
                 }
-                None => Step::Ended(Exit::Trap(call.host_error().to_string())),
+                None => Step::Ended(Exit::Trap(Trap::new(call.host_error().to_string()))),
             },
-            Err(e) => Step::Ended(Exit::Trap(trap_message(&e, p.store.data()))),
+            Err(e) => Step::Ended(Exit::Trap(Trap::new(trap_message(&e, p.store.data())))),
         }
     }
 
@@ -545,7 +559,7 @@ fn start_error(e: &wasmi::Error) -> String {
 
 fn trap_message(e: &wasmi::Error, d: &ProcData) -> String {
     match d.over_limit {
-        Some(desired) => format!("memory limit exceeded: grow to {desired} bytes, limit {} bytes", d.memory_limit),
+        Some(desired) => memory_limit_exceeded(desired, d.memory_limit),
         None => format!("{e}"),
     }
 }
@@ -558,29 +572,23 @@ fn save_state(p: &mut Proc) -> Vec<u8> {
         return Vec::new();
     }
     let Ok(packed) = save.call(&mut p.store, ()) else { return Vec::new() };
-    let (ptr, len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xFFFF_FFFF) as usize);
     let Some(memory) = p.store.data().memory else { return Vec::new() };
-    let data = memory.data(&p.store);
-    match ptr.checked_add(len) {
-        Some(end) if end <= data.len() && len <= MAX_STATE => data[ptr..end].to_vec(),
-        _ => Vec::new(),
-    }
+    let max = p.store.data().kernel.borrow().config().max_state;
+    saved_state(packed, memory.data(&p.store), max)
 }
 
 impl tidemark_monitor::server::Target for Embedded {
     fn with_kernel(&self, f: &mut dyn FnMut(&mut Kernel)) {
         Embedded::with_kernel(self, |k| f(k));
     }
-    fn spawn(&self, spec: SpawnSpec) -> Result<Pid, String> {
-        Embedded::spawn(self, spec).map_err(|e| e.to_string())
+    fn spawn(&self, spec: SpawnSpec) -> Result<Pid, EngineError> {
+        Embedded::spawn(self, spec)
     }
     fn kill(&self, pid: Pid) {
         Embedded::kill(self, pid);
     }
-    fn reload(&self, pid: Pid, package: &str) -> Result<(String, tidemark_monitor::ReloadTiming), String> {
+    fn reload(&self, pid: Pid, package: &str) -> Result<Reloaded, EngineError> {
         Embedded::reload(self, pid, package)
-            .map(|r| (r.hash.hex(), tidemark_monitor::ReloadTiming { prepare_ns: r.prepare_ns, swap_ns: r.swap_ns }))
-            .map_err(|e| e.to_string())
     }
     fn board(&self) -> String {
         self.board.into()
@@ -588,7 +596,7 @@ impl tidemark_monitor::server::Target for Embedded {
     fn engine(&self) -> String {
         "wasmi 2".into()
     }
-    fn memory(&self) -> Option<tidemark_monitor::BoardMemory> {
+    fn memory(&self) -> Option<tidemark_kernel::protocol::BoardMemory> {
         self.memory.map(|probe| probe())
     }
 }

@@ -98,7 +98,7 @@ fn growing_past_the_memory_limit_traps_that_guest_alone() {
     let grow = e.spawn(SpawnSpec::new("grow").memory_limit(4 << 20)).unwrap();
     let (ping, pong) = pair(&e, "grow", "rr 200", "echo");
     match wait(&e, grow) {
-        Exit::Trap(reason) => assert!(reason.contains("memory limit exceeded"), "{reason}"),
+        Exit::Trap(reason) => assert!(reason.reason.contains("memory limit exceeded"), "{reason}"),
         other => panic!("expected a trap, got {other:?}"),
     }
     assert_eq!(wait(&e, ping), Exit::Code(0));
@@ -153,4 +153,17 @@ fn reload_keeps_pid_caps_and_state_and_refuses_bad_modules() {
         assert!(matches!(e.reload(pid, bad), Err(EngineError::Reload { .. })), "{bad}");
         assert_eq!(ask(&e, req, resp, "get"), Some(6), "still serving after the failed {bad}");
     }
+    // It instantiates, takes over, then traps in `tidemark_main`: on trial,
+    // so the core's verdict puts counter-v2 back with the state it handed over.
+    let before = e.with_kernel(|k| { let p = k.process(pid).unwrap(); (p.hash, p.reloads) });
+    match e.reload(pid, "maintrap") {
+        Err(EngineError::Reload { pid: p, message }) => {
+            assert_eq!(p, pid);
+            assert!(message.contains("rolled back") && message.contains("unreachable"), "{message}");
+        }
+        other => panic!("reloading maintrap gave {other:?}"),
+    }
+    assert_eq!(e.with_kernel(|k| { let p = k.process(pid).unwrap(); (p.hash, p.reloads) }), before, "the previous module runs again");
+    assert!(e.with_kernel(|k| k.events_since(0).any(|ev| matches!(&ev.kind, EventKind::RolledBack { pid: p, reason, .. } if *p == pid && reason.contains("unreachable")))));
+    assert_eq!(ask(&e, req, resp, "inc"), Some(7), "serving again, the count survived the rollback");
 }

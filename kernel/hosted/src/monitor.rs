@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
+use tidemark_kernel::lifecycle::{EngineError, ReloadReport};
 use tidemark_kernel::{Kernel, Pid, SpawnSpec};
-use tidemark_monitor::ReloadTiming;
 use tidemark_monitor::server::{Connection, Target};
 
 use crate::Hosted;
@@ -21,23 +21,26 @@ impl Target for Hosted {
     fn with_kernel(&self, f: &mut dyn FnMut(&mut Kernel)) {
         Hosted::with_kernel(self, |k| f(k));
     }
-    fn spawn(&self, spec: SpawnSpec) -> Result<Pid, String> {
-        Hosted::spawn(self, spec).map_err(|e| e.to_string())
+    fn spawn(&self, spec: SpawnSpec) -> Result<Pid, EngineError> {
+        Hosted::spawn(self, spec)
     }
     fn kill(&self, pid: Pid) {
         Hosted::kill(self, pid);
     }
-    fn reload(&self, pid: Pid, package: &str) -> Result<(String, ReloadTiming), String> {
+    fn reload(&self, pid: Pid, package: &str) -> Result<ReloadReport, EngineError> {
         Hosted::reload(self, pid, package)
-            .map(|r| (r.hash.hex(), ReloadTiming { prepare_ns: r.prepare.as_nanos() as u64, swap_ns: r.swap.as_nanos() as u64 }))
-            .map_err(|e| e.to_string())
     }
     fn board(&self) -> String {
         "hosted".into()
     }
     fn engine(&self) -> String {
-        "wasmtime 48".into()
+        engine_name().into()
     }
+}
+
+/// The engine `info` reports.
+pub fn engine_name() -> &'static str {
+    "wasmtime 48"
 }
 
 /// How often a connection pushes new events when the client is quiet.

@@ -58,7 +58,7 @@ fn reload_keeps_pid_caps_attachments_and_state() {
         assert_eq!(k.caps(pid).unwrap(), caps_before, "same capability table, same handles");
         let views = k.channel_views();
         let reqv = views.iter().find(|c| c.id == req).unwrap();
-        assert_eq!(reqv.readers.iter().filter(|r| r.0 == pid).count(), 1, "still one reader attachment");
+        assert_eq!(reqv.readers.iter().filter(|r| r.pid == pid).count(), 1, "still one reader attachment");
         assert!(k.events_since(0).any(|e| matches!(&e.kind, EventKind::Reloaded { pid: p, package, .. } if *p == pid && package == "counter-v2")));
     }
     assert_eq!(ask(&h, req, resp, "inc"), Some(6), "the count was handed over");

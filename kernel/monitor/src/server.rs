@@ -1,31 +1,27 @@
-//! The kernel side: serving requests and pumping a connection.
+//! The kernel side: serving typed requests and pumping a connection.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use tidemark_abi::{Backpressure, Error, Handle, Rights};
-use tidemark_kernel::arena::Purpose;
-use tidemark_kernel::caps::Object;
-use tidemark_kernel::{EventKind, Exit, Kernel, KERNEL_PID, Pid, ProcState, SpawnSpec, Wait};
-
-use crate::frame::{Body, DecodeError, Decoder, encode};
-use crate::proto::*;
-use crate::PROTOCOL_VERSION;
+use tidemark_abi::{Error, Handle, Role};
+use tidemark_kernel::lifecycle::{EngineError, ReloadReport};
+use tidemark_kernel::{KERNEL_PID, Kernel, Pid, SpawnSpec};
+use tidemark_protocol::req::{self, *};
+use tidemark_protocol::*;
 
 /// A kernel instance the monitor can serve: the kernel core plus the engine
-/// operations (spawn, kill) that need more than the core.
+/// operations (spawn, kill, reload) that need more than the core.
 pub trait Target {
     /// Runs `f` on the kernel (and carries out the effects it produces).
     fn with_kernel(&self, f: &mut dyn FnMut(&mut Kernel));
-    /// Spawns a process; the error is shown to the user.
-    fn spawn(&self, spec: SpawnSpec) -> Result<Pid, String>;
+    /// Spawns a process.
+    fn spawn(&self, spec: SpawnSpec) -> Result<Pid, EngineError>;
     /// Kills a process.
     fn kill(&self, pid: Pid);
-    /// Hot-reloads a process; returns the hash now running (hex) and how
-    /// long it took. The error is shown to the user.
-    fn reload(&self, pid: Pid, package: &str) -> Result<(String, ReloadTiming), String>;
+    /// Hot-reloads a process (trial and rollback included).
+    fn reload(&self, pid: Pid, package: &str) -> Result<ReloadReport, EngineError>;
     /// Board name (`hosted`, `qemu-riscv32`, ...).
     fn board(&self) -> String;
     /// Engine name (`wasmtime 48`, `wasmi 2`, ...).
@@ -43,18 +39,24 @@ fn kernel<T: Target + ?Sized, R>(t: &T, f: impl FnOnce(&mut Kernel) -> R) -> R {
     out.expect("with_kernel runs its closure")
 }
 
-fn refused(e: Error) -> Response {
-    Response::Error(ErrorReply { kind: ErrorKind::Refused, code: Some(e.code()), message: e.to_string() })
+type Reply<T> = Result<T, ErrorReply>;
+
+fn refused(e: Error) -> ErrorReply {
+    ErrorReply::abi(e, format!("{e}"))
 }
 
-fn not_found(what: String) -> Response {
-    Response::Error(ErrorReply { kind: ErrorKind::NotFound, code: None, message: what })
+fn process(k: &Kernel, r: &ProcRef) -> Reply<Pid> {
+    k.resolve_process(r).ok_or_else(|| ErrorReply::not_found(format!("no {r}")))
 }
 
-fn object(o: ObjectRef) -> Object {
+fn channel(k: &Kernel, r: &ChanRef) -> Reply<u32> {
+    k.resolve_channel(r).ok_or_else(|| ErrorReply::not_found(format!("no {r}")))
+}
+
+fn object(k: &Kernel, o: &ObjectRef) -> Reply<Object> {
     match o {
-        ObjectRef::Channel(id) => Object::Channel(id),
-        ObjectRef::Region(id) => Object::Region(id),
+        ObjectRef::Channel(c) => channel(k, c).map(Object::Channel),
+        ObjectRef::Region(id) => Ok(Object::Region(*id)),
     }
 }
 
@@ -71,267 +73,163 @@ pub fn info<T: Target + ?Sized>(t: &T) -> KernelInfo {
     }
 }
 
-fn state(s: &ProcState) -> (String, String) {
-    let (a, b) = match s {
-        ProcState::Starting => ("starting", String::new()),
-        ProcState::Running => ("running", String::new()),
-        ProcState::Blocked(Wait::Readable(c)) => ("blocked", format!("read chan {c}")),
-        ProcState::Blocked(Wait::Writable(c)) => ("blocked", format!("write chan {c}")),
-        ProcState::Blocked(Wait::Until(_)) => ("blocked", "sleep".into()),
-        ProcState::Blocked(Wait::Yield) => ("running", String::new()),
-        ProcState::Ended(Exit::Code(c)) => ("exited", format!("code {c}")),
-        ProcState::Ended(Exit::Trap(r)) => ("trapped", r.clone()),
-        ProcState::Ended(Exit::Killed) => ("killed", String::new()),
-        ProcState::Ended(Exit::Failed(r)) => ("failed", r.clone()),
-    };
-    (a.into(), b)
-}
-
-/// The event stream as records.
-pub fn events(k: &Kernel, after: u64) -> Vec<EventRecord> {
-    k.events_since(after)
-        .map(|e| {
-            let (kind, pid, level, text) = match &e.kind {
-                EventKind::Log { pid, level, text } => ("log", *pid, Some(level.name().into()), text.clone()),
-                EventKind::Spawned { pid, package } => ("spawned", *pid, None, package.clone()),
-                EventKind::Ended { pid, exit } => {
-                    let (s, d) = state(&ProcState::Ended(exit.clone()));
-                    return EventRecord { seq: e.seq, time_ns: e.time_ns, kind: s, pid: *pid, level: None, text: d };
-                }
-                EventKind::Denied { pid, hostcall } => ("denied", *pid, None, String::from(*hostcall)),
-                EventKind::Reloaded { pid, package, hash } => ("reloaded", *pid, None, format!("{package} sha256:{hash}")),
-                EventKind::RolledBack { pid, package, hash, reason } => {
-                    ("rolled-back", *pid, None, format!("{package} sha256:{hash}: the new module failed: {reason}"))
-                }
-                EventKind::Corrupt { channel, what } => ("corrupt", 0, None, format!("chan {channel}: {what}")),
-            };
-            EventRecord { seq: e.seq, time_ns: e.time_ns, kind: kind.into(), pid, level, text }
-        })
-        .collect()
-}
-
-fn package_info(p: &tidemark_kernel::package::Package) -> PackageInfo {
-    PackageInfo { name: p.name.clone(), hash: p.hash.hex(), size: p.bytes.len() as u64, pinned: p.pinned }
+/// Events after `after`.
+pub fn events(k: &Kernel, after: u64) -> Vec<Event> {
+    k.events_since(after).cloned().collect()
 }
 
 /// Serves one request. Never panics on any request.
-pub fn handle<T: Target + ?Sized>(t: &T, req: Request) -> Response {
-    match req {
-        Request::Hello { version, .. } if version != PROTOCOL_VERSION => Response::Error(ErrorReply {
-            kind: ErrorKind::Version,
-            code: None,
-            message: format!("kernel speaks monitor protocol v{PROTOCOL_VERSION}, client v{version}"),
-        }),
-        Request::Hello { .. } => Response::Hello(info(t)),
-        Request::Info => Response::Info(info(t)),
-        Request::Ps => Response::Ps(kernel(t, |k| {
-            k.ps()
-                .into_iter()
-                .map(|p| {
-                    let (state, detail) = state(&p.state);
-                    ProcessInfo {
-                        pid: p.pid,
-                        name: p.name,
-                        package: p.package,
-                        hash: p.hash,
-                        state,
-                        detail,
-                        classes: p.classes.iter().map(|c| c.name().into()).collect(),
-                        caps: p.caps as u32,
-                        memory: p.memory.0 as u64,
-                        memory_limit: p.memory.1 as u64,
-                        parent: p.parent,
-                        hostcalls: p.counters.hostcalls,
-                        denials: p.counters.denials,
-                        frames_out: p.counters.frames_out,
-                        frames_in: p.counters.frames_in,
-                    }
-                })
-                .collect()
+pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
+    fn answer<E: Endpoint>(r: Reply<E::Reply>) -> Response {
+        r.map_or_else(Response::Error, E::respond)
+    }
+    match r {
+        Request::Hello(r) => answer::<Hello>(hello(t, r)),
+        Request::Info(_) => answer::<Info>(Ok(info(t))),
+        Request::Snapshot(r) => answer::<req::Snapshot>(snapshot(t, r)),
+        Request::Ps(_) => answer::<Ps>(Ok(kernel(t, |k| k.ps()))),
+        Request::Process(r) => answer::<req::Process>(kernel(t, |k| {
+            let pid = process(k, &r.process)?;
+            k.ps().into_iter().find(|p| p.pid == pid).ok_or_else(|| ErrorReply::not_found(format!("no {}", r.process)))
         })),
-        Request::Caps { pid } => match kernel(t, |k| k.caps(pid)) {
-            None => not_found(format!("no process {pid}")),
-            Some(caps) => Response::Caps(
-                caps.into_iter()
-                    .map(|c| CapRow {
-                        handle: c.handle,
-                        index: c.index,
-                        generation: c.generation,
-                        kind: c.object.kind().name().into(),
-                        object: c.object.id(),
-                        rights: c.rights.to_string(),
-                        name: c.name,
-                        parent: c.parent,
-                        children: c.children as u32,
-                    })
-                    .collect(),
-            ),
-        },
-        Request::Channels => Response::Channels(kernel(t, |k| {
-            k.channel_views()
-                .into_iter()
-                .map(|c| ChannelInfo {
-                    id: c.id,
-                    name: c.name,
-                    backpressure: c.backpressure.into(),
-                    data_cap: c.data_cap,
-                    frame_cap: c.frame_cap,
-                    bytes_in_flight: c.stats.bytes_in_flight,
-                    frames_in_flight: c.stats.frames_in_flight,
-                    head_seq: c.stats.head_seq,
-                    drops: c.stats.drops,
-                    readers: c.readers.iter().map(|r| ReaderInfo { pid: r.0, slot: r.1, seq: r.2, lag: r.3 }).collect(),
-                    writers: c.writers.iter().map(|w| WriterInfo { pid: w.0, id: w.1, frames: w.2 }).collect(),
-                    parked_readers: c.parked.0,
-                    parked_writers: c.parked.1,
-                    corrupt: c.corrupt.map(String::from),
-                })
-                .collect()
+        Request::Caps(r) => answer::<Caps>(kernel(t, |k| process(k, &r.process).map(|pid| k.caps(pid).unwrap_or_default()))),
+        Request::Channels(_) => answer::<Channels>(Ok(kernel(t, |k| k.channel_views()))),
+        Request::Channel(r) => answer::<req::Channel>(kernel(t, |k| {
+            let id = channel(k, &r.channel)?;
+            k.channel_info(id).ok_or_else(|| ErrorReply::not_found(format!("no {}", r.channel)))
         })),
-        Request::Arenas => Response::Arenas(kernel(t, |k| {
-            k.arena_views()
-                .into_iter()
-                .map(|a| ArenaInfo {
-                    id: a.id,
-                    size: a.size as u64,
-                    used: a.used as u64,
-                    free: (a.size - a.used) as u64,
-                    high_water: a.high_water as u64,
-                    fragmentation: a.fragmentation,
-                    regions: a
-                        .regions
-                        .iter()
-                        .map(|r| RegionInfo {
-                            id: r.0,
-                            offset: r.1 as u64,
-                            len: r.2 as u64,
-                            owner: r.3,
-                            purpose: match r.4 {
-                                Purpose::Shm => "shm".into(),
-                                Purpose::Channel(c) => format!("chan {c}"),
-                            },
-                        })
-                        .collect(),
-                })
-                .collect()
-        })),
-        Request::Packages => Response::Packages(kernel(t, |k| {
-            let c = k.packages();
-            CacheInfo {
-                slots: c.slots() as u32,
-                hits: c.counters().hits,
-                misses: c.counters().misses,
-                evictions: c.counters().evictions,
-                packages: c.iter().map(package_info).collect(),
+        Request::Arenas(_) => answer::<Arenas>(Ok(kernel(t, |k| k.arena_views()))),
+        Request::Packages(_) => answer::<Packages>(Ok(kernel(t, |k| k.cache_view()))),
+        Request::CreateChannel(r) => answer::<CreateChannel>(kernel(t, |k| {
+            if k.channel_by_name(&r.name).is_some() {
+                return Err(ErrorReply::abi(Error::Exists, format!("a channel `{}` already exists", r.name)));
             }
+            let id = k.create_channel(&r.name, r.data_bytes, r.frames, r.backpressure, KERNEL_PID).map_err(refused)?;
+            k.channel_info(id).ok_or_else(|| refused(Error::Closed))
         })),
-        Request::CreateChannel { name, data_bytes, frames, drop } => {
-            let bp = if drop { Backpressure::Drop } else { Backpressure::Park };
-            match kernel(t, |k| {
-                if k.channel_by_name(&name).is_some() {
-                    return Err(Error::Exists);
+        Request::DeleteChannel(r) => answer::<DeleteChannel>(kernel(t, |k| {
+            let id = channel(k, &r.channel)?;
+            k.delete_channel(id).map_err(refused)
+        })),
+        Request::Spawn(r) => answer::<Spawn>(spawn(t, r)),
+        Request::Reload(r) => answer::<req::Reload>(reload(t, r)),
+        Request::Kill(r) => answer::<Kill>(kill(t, r)),
+        Request::Upload(r) => answer::<Upload>(kernel(t, |k| {
+            k.install(&r.name, Arc::from(r.bytes), r.pin).map_err(refused)?;
+            k.packages().peek(&r.name).map(|p| p.info()).ok_or_else(|| ErrorReply::not_found(r.name.clone()))
+        })),
+        Request::Send(r) => answer::<req::Send>(kernel(t, |k| {
+            let id = channel(k, &r.channel)?;
+            k.send(id, &r.data).map(|seq| Sent { channel: id, seq }).map_err(refused)
+        })),
+        Request::Tail(r) => answer::<Tail>(kernel(t, |k| {
+            let id = channel(k, &r.channel)?;
+            let mut frames = Vec::new();
+            let mut buf = alloc::vec![0u8; k.config().max_frame];
+            while frames.len() < r.max as usize {
+                match k.recv(id, &mut buf).map_err(refused)? {
+                    Some(m) => frames.push(FrameRecord { seq: m.seq, pid: m.pid, writer: m.writer, data: buf[..m.len as usize].to_vec() }),
+                    None => break,
                 }
-                k.create_channel(&name, data_bytes, frames, bp, KERNEL_PID)
-            }) {
-                Ok(id) => Response::ChannelCreated { id },
-                Err(e) => refused(e),
             }
-        }
-        Request::DeleteChannel { id } => match kernel(t, |k| k.delete_channel(id)) {
-            Ok(()) => Response::Done,
-            Err(_) => not_found(format!("no channel {id}")),
-        },
-        Request::Spawn { package, name, args, grants, memory_limit } => {
-            let mut spec = SpawnSpec::new(&package).args(&args);
-            spec.name = name;
-            spec.memory_limit = memory_limit.map(|m| m as usize);
-            for g in grants {
-                spec = spec.grant(&g.name, object(g.object), Rights(g.rights));
-            }
-            match t.spawn(spec) {
-                Ok(pid) => Response::Spawned { pid },
-                Err(message) => Response::Error(ErrorReply { kind: ErrorKind::Refused, code: None, message }),
-            }
-        }
-        Request::Reload { pid, package } => match t.reload(pid, &package) {
-            Ok((hash, timing)) => Response::Reloaded { pid, hash, timing },
-            Err(message) => Response::Error(ErrorReply { kind: ErrorKind::Refused, code: None, message }),
-        },
-        Request::Kill { pid } => match kernel(t, |k| k.process(pid).map(|p| matches!(p.state, ProcState::Ended(_)))) {
-            None => not_found(format!("no process {pid}")),
-            Some(true) => refused(Error::Closed),
-            Some(false) => {
-                t.kill(pid);
-                Response::Done
-            }
-        },
-        Request::Upload { name, bytes, pin } => {
-            match kernel(t, |k| k.install(&name, Arc::from(bytes), pin).map(|_| k.packages().peek(&name).map(package_info))) {
-                Ok(Some(p)) => Response::Uploaded(p),
-                Ok(None) => not_found(name),
-                Err(e) => refused(e),
-            }
-        }
-        Request::Send { channel, data } => match kernel(t, |k| k.send(channel, &data)) {
-            Ok(seq) => Response::Sent { seq },
-            Err(e) => refused(e),
-        },
-        Request::Tail { channel, max } => {
-            let r = kernel(t, |k| {
-                let mut frames = Vec::new();
-                let mut buf = alloc::vec![0u8; k.config().max_frame];
-                while frames.len() < max as usize {
-                    match k.recv(channel, &mut buf)? {
-                        Some(m) => frames.push(FrameRecord { seq: m.seq, pid: m.pid, writer: m.writer, data: buf[..m.len as usize].to_vec() }),
-                        None => break,
-                    }
-                }
-                Ok(frames)
-            });
-            match r {
-                Ok(f) => Response::Frames(f),
-                Err(e) => refused(e),
-            }
-        }
-        Request::Untail { channel } => {
-            kernel(t, |k| k.detach_channel(KERNEL_PID, channel, Some(tidemark_abi::Role::Reader)));
-            Response::Done
-        }
-        Request::Grant { pid, name, object: o, rights } => match kernel(t, |k| k.grant(pid, &name, object(o), Rights(rights))) {
-            Ok(h) => Response::Granted { handle: h.to_raw() },
-            Err(e) => refused(e),
-        },
-        Request::Revoke { pid, handle } => {
-            let Some(h) = Handle::from_raw(handle) else { return refused(Error::InvalidHandle) };
-            match kernel(t, |k| k.revoke(pid, h)) {
-                Ok(()) => Response::Done,
-                Err(e) => refused(e),
-            }
-        }
-        Request::Resolve { name } => match kernel(t, |k| k.packages_mut().resolve(&name).map(package_info)) {
-            Some(p) => Response::Resolved(p),
-            None => not_found(format!("no package `{name}` in the cache")),
-        },
-        Request::Evict { name } => match kernel(t, |k| k.packages_mut().evict(&name).map(|_| ())) {
-            Ok(()) => Response::Done,
-            Err(Error::NotFound) => not_found(format!("no package `{name}` in the cache")),
-            Err(e) => refused(e),
-        },
-        Request::Pin { name, pinned } => match kernel(t, |k| k.packages_mut().pin(&name, pinned)) {
-            Ok(()) => Response::Done,
-            Err(_) => not_found(format!("no package `{name}` in the cache")),
-        },
-        Request::Events { after } => Response::Events(kernel(t, |k| events(k, after))),
+            Ok(frames)
+        })),
+        Request::Untail(r) => answer::<Untail>(kernel(t, |k| {
+            let id = channel(k, &r.channel)?;
+            k.detach_channel(KERNEL_PID, id, Some(Role::Reader));
+            Ok(())
+        })),
+        Request::Grant(r) => answer::<Grant>(kernel(t, |k| {
+            let pid = process(k, &r.process)?;
+            let o = object(k, &r.object)?;
+            k.grant(pid, &r.name, o, r.rights).map(|h| h.to_raw()).map_err(refused)
+        })),
+        Request::Revoke(r) => answer::<Revoke>(kernel(t, |k| {
+            let pid = process(k, &r.process)?;
+            let h = Handle::from_raw(r.handle).ok_or_else(|| refused(Error::InvalidHandle))?;
+            k.revoke(pid, h).map_err(refused)
+        })),
+        Request::Resolve(r) => answer::<Resolve>(
+            kernel(t, |k| k.packages_mut().resolve(&r.name).map(|p| p.info()))
+                .ok_or_else(|| ErrorReply::not_found(format!("no package `{}` in the cache", r.name))),
+        ),
+        Request::Evict(r) => answer::<Evict>(kernel(t, |k| k.packages_mut().evict(&r.name).map(|_| ())).map_err(|e| match e {
+            Error::NotFound => ErrorReply::not_found(format!("no package `{}` in the cache", r.name)),
+            e => refused(e),
+        })),
+        Request::Pin(r) => answer::<Pin>(
+            kernel(t, |k| k.packages_mut().pin(&r.name, r.pinned))
+                .map_err(|_| ErrorReply::not_found(format!("no package `{}` in the cache", r.name))),
+        ),
+        Request::Events(r) => answer::<Events>(Ok(kernel(t, |k| events(k, r.after)))),
     }
 }
 
+fn hello<T: Target + ?Sized>(t: &T, r: Hello) -> Reply<KernelInfo> {
+    if r.version != PROTOCOL_VERSION {
+        return Err(ErrorReply::new(
+            ErrorKind::Version,
+            format!("kernel speaks monitor protocol v{PROTOCOL_VERSION}, client v{}", r.version),
+        ));
+    }
+    Ok(info(t))
+}
+
+fn snapshot<T: Target + ?Sized>(t: &T, r: req::Snapshot) -> Reply<KernelSnapshot> {
+    let info = info(t);
+    Ok(kernel(t, |k| KernelSnapshot {
+        info,
+        ps: k.ps(),
+        caps: r.caps_of.as_ref().and_then(|p| k.resolve_process(p)).and_then(|pid| k.caps(pid)).unwrap_or_default(),
+        channels: k.channel_views(),
+        arenas: k.arena_views(),
+        packages: k.cache_view(),
+        events: events(k, r.events_after),
+    }))
+}
+
+fn spawn<T: Target + ?Sized>(t: &T, r: Spawn) -> Reply<u32> {
+    let mut spec = SpawnSpec::new(&r.package).args(&r.args);
+    spec.name = r.name;
+    spec.memory_limit = r.memory_limit.map(|m| m as usize);
+    for g in &r.grants {
+        let o = kernel(t, |k| object(k, &g.object))?;
+        spec = spec.grant(&g.name, o, g.rights);
+    }
+    t.spawn(spec).map_err(|e| ErrorReply::from(&e))
+}
+
+fn reload<T: Target + ?Sized>(t: &T, r: req::Reload) -> Reply<Reloaded> {
+    let pid = kernel(t, |k| process(k, &r.process))?;
+    let rep = t.reload(pid, &r.package).map_err(|e| ErrorReply::from(&e))?;
+    let timing = ReloadTiming { prepare_ns: rep.prepare.as_nanos() as u64, swap_ns: rep.swap.as_nanos() as u64 };
+    Ok(Reloaded { pid: rep.pid, hash: rep.hash.hex(), timing })
+}
+
+fn kill<T: Target + ?Sized>(t: &T, r: Kill) -> Reply<u32> {
+    let pid = kernel(t, |k| process(k, &r.process))?;
+    if !kernel(t, |k| k.process(pid).is_some_and(|p| p.state.is_live())) {
+        return Err(ErrorReply::abi(Error::Closed, format!("process {pid} has already ended")));
+    }
+    t.kill(pid);
+    Ok(pid)
+}
+
+/// Events a connection holds for its client at most; older ones are
+/// dropped and counted (a [`EventKind::Lost`] event says how many).
+pub const EVENT_QUEUE: usize = 1024;
+
 /// One monitor session over any byte stream: feed it received bytes, send
-/// what it returns. Events are pushed as they happen (see [`Connection::poll_events`]).
+/// what it returns. Events are pushed as they happen (see
+/// [`Connection::poll_events`]), at most [`EVENT_QUEUE`] per poll.
 pub struct Connection {
     decoder: Decoder,
     last_event: u64,
     /// Whether the peer said hello (events are pushed only after it did).
     pub attached: bool,
+    /// Events this client missed (queue overflow or the kernel's log
+    /// wrapping between polls).
+    pub lost: u64,
 }
 
 impl Default for Connection {
@@ -343,7 +241,7 @@ impl Default for Connection {
 impl Connection {
     /// A fresh session that pushes events from now on.
     pub fn new() -> Connection {
-        Connection { decoder: Decoder::new(), last_event: 0, attached: false }
+        Connection { decoder: Decoder::new(), last_event: 0, attached: false, lost: 0 }
     }
 
     /// Handles received bytes; returns the bytes to send back.
@@ -354,7 +252,7 @@ impl Connection {
             let (id, resp) = match next {
                 Ok(frame) => match frame.body {
                     Body::Request(req) => {
-                        let hello = matches!(req, Request::Hello { .. });
+                        let hello = matches!(req, Request::Hello(_));
                         let resp = handle(t, req);
                         if hello && matches!(resp, Response::Hello(_)) {
                             self.attached = true;
@@ -363,23 +261,37 @@ impl Connection {
                         }
                         (frame.id, resp)
                     }
-                    _ => (frame.id, malformed("expected a request".into())),
+                    _ => (frame.id, Response::Error(ErrorReply::new(ErrorKind::Malformed, "expected a request"))),
                 },
-                Err(e) => (e.id(), decode_error(&e)),
+                Err(e) => (e.id(), Response::Error(decode_error(&e))),
             };
             out.extend(encode(id, &Body::Response(resp)));
         }
         out
     }
 
-    /// Encoded event frames for everything since the last call.
+    /// Encoded event frames for everything since the last call: the newest
+    /// [`EVENT_QUEUE`] at most, after a `Lost` event counting any missed.
     pub fn poll_events<T: Target + ?Sized>(&mut self, t: &T) -> Vec<u8> {
         if !self.attached {
             return Vec::new();
         }
         let after = self.last_event;
-        let evs = kernel(t, |k| events(k, after));
+        let (evs, skipped, time_ns) = kernel(t, |k| {
+            let all: Vec<&Event> = k.events_since(after).collect();
+            let first = all.first().map_or(after + 1, |e| e.seq);
+            // Events the kernel's own log let go of before this poll.
+            let wrapped = first.saturating_sub(after + 1);
+            let keep = all.len().min(EVENT_QUEUE);
+            let dropped = (all.len() - keep) as u64;
+            (all[all.len() - keep..].iter().map(|e| (*e).clone()).collect::<Vec<_>>(), wrapped + dropped, k.now())
+        });
         let mut out = Vec::new();
+        if skipped > 0 {
+            self.lost += skipped;
+            let seq = evs.first().map_or(after, |e| e.seq.saturating_sub(1));
+            out.extend(encode(0, &Body::Event(Event { seq, time_ns, kind: EventKind::Lost { count: skipped } })));
+        }
         for e in evs {
             self.last_event = e.seq;
             out.extend(encode(0, &Body::Event(e)));
@@ -388,23 +300,16 @@ impl Connection {
     }
 }
 
-fn malformed(message: String) -> Response {
-    Response::Error(ErrorReply { kind: ErrorKind::Malformed, code: None, message })
-}
-
-fn decode_error(e: &DecodeError) -> Response {
+fn decode_error(e: &DecodeError) -> ErrorReply {
     match e {
-        DecodeError::Garbage { skipped } => malformed(format!("skipped {skipped} bytes that were not a frame")),
-        DecodeError::Version { version, .. } => Response::Error(ErrorReply {
-            kind: ErrorKind::Version,
-            code: None,
-            message: format!("frame of protocol v{version}; this kernel speaks v{PROTOCOL_VERSION}"),
-        }),
-        DecodeError::Oversized { len, .. } => Response::Error(ErrorReply {
-            kind: ErrorKind::Oversized,
-            code: None,
-            message: format!("frame of {len} bytes exceeds the {} byte limit", crate::frame::MAX_PAYLOAD),
-        }),
-        DecodeError::Malformed { .. } => malformed("payload does not decode as a monitor request".into()),
+        DecodeError::Garbage { skipped } => ErrorReply::new(ErrorKind::Malformed, format!("skipped {skipped} bytes that were not a frame")),
+        DecodeError::Version { version, .. } => {
+            ErrorReply::new(ErrorKind::Version, format!("frame of protocol v{version}; this kernel speaks v{PROTOCOL_VERSION}"))
+        }
+        DecodeError::Oversized { len, .. } => ErrorReply::new(
+            ErrorKind::Oversized,
+            format!("frame of {len} bytes exceeds the {} byte limit", tidemark_protocol::frame::MAX_PAYLOAD),
+        ),
+        DecodeError::Malformed { .. } => ErrorReply::new(ErrorKind::Malformed, "payload does not decode as a monitor request"),
     }
 }

@@ -1,20 +1,20 @@
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::{CapRow, Request, Response};
+use tidemark_protocol::{CapInfo, req};
 
 use crate::output::{Human, table};
-use crate::session::{Session, ShellError, unexpected};
+use crate::session::{Session, ShellError};
 
 /// Lists a process's capabilities (handle, object, rights, delegation).
 #[derive(Parser)]
 pub struct Args {
-    /// Process id.
-    pid: u32,
+    /// Process id or name.
+    process: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
-pub struct Caps(Vec<CapRow>);
+pub struct Caps(Vec<CapInfo>);
 
 impl Human for Caps {
     fn human(&self) -> String {
@@ -26,8 +26,8 @@ impl Human for Caps {
                     format!("{:#x}", c.handle),
                     format!("{}.{}", c.index, c.generation),
                     c.name.clone(),
-                    format!("{} {}", c.kind, c.object),
-                    c.rights.clone(),
+                    c.object.to_string(),
+                    c.rights.to_string(),
                     c.parent.map_or("-".into(), |(p, h)| format!("pid {p} {h:#x}")),
                     c.children.to_string(),
                 ]
@@ -38,10 +38,7 @@ impl Human for Caps {
 }
 
 fn run(s: &mut Session, a: Args) -> Result<Caps, ShellError> {
-    match s.call(Request::Caps { pid: a.pid })? {
-        Response::Caps(c) => Ok(Caps(c)),
-        r => Err(unexpected(r)),
-    }
+    s.call(req::Caps { process: a.process.as_str().into() }).map(Caps)
 }
 
-super::command!("caps", Args, run);
+super::command!("caps", Query, Args, run);

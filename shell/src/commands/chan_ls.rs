@@ -1,6 +1,6 @@
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::ChannelInfo;
+use tidemark_protocol::{ChannelInfo, req};
 
 use crate::output::{Human, size, table};
 use crate::session::{Session, ShellError};
@@ -9,7 +9,7 @@ use crate::session::{Session, ShellError};
 #[derive(Parser)]
 pub struct Args {}
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Channels(Vec<ChannelInfo>);
 
@@ -27,7 +27,7 @@ impl Human for Channels {
                 vec![
                     c.id.to_string(),
                     c.name.clone(),
-                    c.backpressure.clone(),
+                    c.backpressure.name().into(),
                     format!("{}/{}", size(c.data_cap as u64), c.frame_cap),
                     occupancy(c),
                     c.head_seq.to_string(),
@@ -43,7 +43,7 @@ impl Human for Channels {
 }
 
 fn run(s: &mut Session, _: Args) -> Result<Channels, ShellError> {
-    s.channels().map(Channels)
+    s.call(req::Channels {}).map(Channels)
 }
 
-super::command!("chan ls", Args, run);
+super::command!("chan ls", Query, Args, run);

@@ -1,9 +1,10 @@
 use clap::Parser;
-use serde_json::json;
-use tidemark_monitor::{Request, Response};
+use serde::Serialize;
+use tidemark_abi::Backpressure;
+use tidemark_protocol::{ChannelInfo, req};
 
-use crate::output::Message;
-use crate::session::{Session, ShellError, unexpected};
+use crate::output::Human;
+use crate::session::{Session, ShellError};
 
 /// Creates a kernel-held channel.
 #[derive(Parser)]
@@ -21,11 +22,20 @@ pub struct Args {
     drop: bool,
 }
 
-fn run(s: &mut Session, a: Args) -> Result<Message, ShellError> {
-    match s.call(Request::CreateChannel { name: a.name.clone(), data_bytes: a.bytes, frames: a.frames, drop: a.drop })? {
-        Response::ChannelCreated { id } => Ok(Message { text: format!("created channel {id} `{}`", a.name), json: json!({ "id": id, "name": a.name }) }),
-        r => Err(unexpected(r)),
+/// The channel created.
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct Created(ChannelInfo);
+
+impl Human for Created {
+    fn human(&self) -> String {
+        format!("created channel {} `{}`", self.0.id, self.0.name)
     }
 }
 
-super::command!("chan new", Args, run);
+fn run(s: &mut Session, a: Args) -> Result<Created, ShellError> {
+    let backpressure = if a.drop { Backpressure::Drop } else { Backpressure::Park };
+    s.call(req::CreateChannel { name: a.name, data_bytes: a.bytes, frames: a.frames, backpressure }).map(Created)
+}
+
+super::command!("chan new", Mutation, Args, run);

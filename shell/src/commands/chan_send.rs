@@ -1,16 +1,16 @@
 use clap::Parser;
-use serde_json::json;
-use tidemark_monitor::{Request, Response};
+use serde::Serialize;
+use tidemark_protocol::req;
 
-use crate::output::Message;
-use crate::session::{Session, ShellError, unexpected};
+use crate::output::Human;
+use crate::session::{Session, ShellError};
 
 /// Writes one frame to a channel as the kernel.
 #[derive(Parser)]
 pub struct Args {
     /// Channel id or name.
     channel: String,
-    /// The frame: text, or hex with --hex.
+    /// The frame: text, or hex with --hex (`--` before one that starts with `-`).
     #[arg(allow_hyphen_values = true)]
     data: String,
     /// DATA is hex (e.g. 0a0b or 0x0a0b).
@@ -18,7 +18,27 @@ pub struct Args {
     hex: bool,
 }
 
-fn run(s: &mut Session, a: Args) -> Result<Message, ShellError> {
+/// A frame the kernel wrote.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Sent {
+    /// Channel id.
+    pub channel: u32,
+    /// The channel as named on the line.
+    #[serde(skip)]
+    pub named: String,
+    /// The frame's sequence number.
+    pub seq: u32,
+    /// Its length.
+    pub bytes: usize,
+}
+
+impl Human for Sent {
+    fn human(&self) -> String {
+        format!("sent {} bytes to `{}` as frame {}", self.bytes, self.named, self.seq)
+    }
+}
+
+fn run(s: &mut Session, a: Args) -> Result<Sent, ShellError> {
     let data = if a.hex {
         let h = a.data.trim_start_matches("0x");
         if h.len() % 2 != 0 {
@@ -28,14 +48,9 @@ fn run(s: &mut Session, a: Args) -> Result<Message, ShellError> {
     } else {
         a.data.into_bytes()
     };
-    let chan = s.channel(&a.channel)?;
-    match s.call(Request::Send { channel: chan.id, data: data.clone() })? {
-        Response::Sent { seq } => Ok(Message {
-            text: format!("sent {} bytes to `{}` as frame {seq}", data.len(), chan.name),
-            json: json!({ "channel": chan.id, "seq": seq, "bytes": data.len() }),
-        }),
-        r => Err(unexpected(r)),
-    }
+    let bytes = data.len();
+    let sent = s.call(req::Send { channel: a.channel.as_str().into(), data })?;
+    Ok(Sent { channel: sent.channel, named: a.channel, seq: sent.seq, bytes })
 }
 
-super::command!("chan send", Args, run);
+super::command!("chan send", Mutation, Args, run);

@@ -1,6 +1,6 @@
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::ChannelInfo;
+use tidemark_protocol::{ChannelInfo, req};
 
 use crate::output::{Human, size, table};
 use crate::session::{Session, ShellError};
@@ -12,7 +12,7 @@ pub struct Args {
     channel: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Show(ChannelInfo);
 
@@ -23,7 +23,7 @@ impl Human for Show {
             "channel {} `{}` ({})\n  data     {} in flight of {}\n  frames   {} in flight of {}, {} written, {} dropped\n  full     {}\n  status   {}",
             c.id,
             c.name,
-            c.backpressure,
+            c.backpressure.name(),
             size(c.bytes_in_flight as u64),
             size(c.data_cap as u64),
             c.frames_in_flight,
@@ -50,7 +50,7 @@ impl Human for Show {
 }
 
 fn run(s: &mut Session, a: Args) -> Result<Show, ShellError> {
-    s.channel(&a.channel).map(Show)
+    s.call(req::Channel { channel: a.channel.as_str().into() }).map(Show)
 }
 
-super::command!("chan show", Args, run);
+super::command!("chan show", Query, Args, run);

@@ -3,10 +3,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::{FrameRecord, Request, Response};
+use tidemark_protocol::{ChanRef, FrameRecord, req};
 
 use crate::output::{Human, show_bytes};
-use crate::session::{Session, ShellError, unexpected};
+use crate::session::{Session, ShellError};
 
 /// Follows a channel's frames as the kernel's own reader.
 ///
@@ -29,7 +29,7 @@ pub struct Args {
     duration: Option<Duration>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Tail {
     frames: Vec<FrameRecord>,
     #[serde(skip)]
@@ -56,7 +56,9 @@ impl Human for Tail {
 const SCRIPT_WAIT: Duration = Duration::from_secs(30);
 
 fn run(s: &mut Session, a: Args) -> Result<Tail, ShellError> {
-    let chan = s.channel(&a.channel)?;
+    // Resolved once: a tail follows one channel even if another takes its name.
+    let chan = s.call(req::Channel { channel: a.channel.as_str().into() })?;
+    let id = ChanRef::Id(chan.id);
     let until = match (a.duration, a.count, s.interactive) {
         (Some(d), _, _) => Some(Instant::now() + d),
         (None, None, false) => Some(Instant::now() + Duration::from_millis(500)),
@@ -77,8 +79,8 @@ fn run(s: &mut Session, a: Args) -> Result<Tail, ShellError> {
         if want == 0 || until.is_some_and(|u| Instant::now() >= u) || s.take_interrupt() {
             break Ok(());
         }
-        match s.call(Request::Tail { channel: chan.id, max: want }) {
-            Ok(Response::Frames(got)) => {
+        match s.call(req::Tail { channel: id.clone(), max: want }) {
+            Ok(got) => {
                 if streamed {
                     let mut out = std::io::stdout().lock();
                     for f in &got {
@@ -90,12 +92,11 @@ fn run(s: &mut Session, a: Args) -> Result<Tail, ShellError> {
                 }
                 frames.extend(got);
             }
-            Ok(r) => break Err(unexpected(r)),
             Err(e) => break Err(e),
         }
     };
-    let _ = s.call(Request::Untail { channel: chan.id });
+    let _ = s.call(req::Untail { channel: id });
     result.map(|_| Tail { frames, streamed })
 }
 
-super::command!("chan tail", Args, run);
+super::command!("chan tail", Stream, Args, run);

@@ -11,16 +11,17 @@ pub struct Args {
     command: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Help {
     commands: Vec<Entry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct Entry {
     name: &'static str,
+    kind: super::Kind,
     about: String,
 }
 
@@ -36,11 +37,11 @@ impl Human for Help {
 
 fn run(_: &mut Session, a: Args) -> Result<Help, ShellError> {
     if a.command.is_empty() {
-        let commands = super::REGISTRY.iter().map(|c| Entry { name: c.name, about: c.about() }).collect();
+        let commands = super::REGISTRY.iter().map(|c| Entry { name: c.name, kind: c.kind, about: c.about() }).collect();
         return Ok(Help { commands, usage: None });
     }
     let (c, _) = super::find(&a.command).ok_or_else(|| ShellError::UnknownCommand(a.command.join(" ")))?;
-    Ok(Help { commands: vec![Entry { name: c.name, about: c.about() }], usage: Some((c.args)().render_long_help().to_string()) })
+    Ok(Help { commands: vec![Entry { name: c.name, kind: c.kind, about: c.about() }], usage: Some((c.args)().render_long_help().to_string()) })
 }
 
-super::command!("help", Args, run);
+super::command!("help", Query, Args, run);

@@ -1,16 +1,17 @@
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::{Request, Response};
+use tidemark_protocol::{KernelInfo, req};
 
 use crate::output::{Human, size};
-use crate::session::{Session, ShellError, unexpected};
+use crate::session::{Session, ShellError};
 
 /// Kernel version, board, engine, uptime (and a bare-metal board's memory)
 #[derive(Parser)]
 pub struct Args {}
 
-#[derive(Serialize)]
-pub struct Info(tidemark_monitor::KernelInfo);
+#[derive(Serialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct Info(KernelInfo);
 
 impl Human for Info {
     fn human(&self) -> String {
@@ -39,10 +40,7 @@ impl Human for Info {
 }
 
 fn run(s: &mut Session, _: Args) -> Result<Info, ShellError> {
-    match s.call(Request::Info)? {
-        Response::Info(i) => Ok(Info(i)),
-        r => Err(unexpected(r)),
-    }
+    s.call(req::Info {}).map(Info)
 }
 
-super::command!("info", Args, run);
+super::command!("info", Query, Args, run);

@@ -1,20 +1,32 @@
 use clap::Parser;
-use serde_json::json;
-use tidemark_monitor::Request;
+use serde::Serialize;
+use tidemark_protocol::req;
 
-use crate::output::Message;
+use crate::output::Human;
 use crate::session::{Session, ShellError};
 
 /// Kills a process (it traps at its next safe point).
 #[derive(Parser)]
 pub struct Args {
-    /// Process id.
-    pid: u32,
+    /// Process id or name.
+    process: String,
 }
 
-fn run(s: &mut Session, a: Args) -> Result<Message, ShellError> {
-    s.call(Request::Kill { pid: a.pid })?;
-    Ok(Message { text: format!("killed pid {}", a.pid), json: json!({ "killed": a.pid }) })
+/// A process was killed.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Killed {
+    /// Its pid.
+    pub killed: u32,
 }
 
-super::command!("kill", Args, run);
+impl Human for Killed {
+    fn human(&self) -> String {
+        format!("killed pid {}", self.killed)
+    }
+}
+
+fn run(s: &mut Session, a: Args) -> Result<Killed, ShellError> {
+    s.call(req::Kill { process: a.process.as_str().into() }).map(|killed| Killed { killed })
+}
+
+super::command!("kill", Mutation, Args, run);

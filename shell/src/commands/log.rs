@@ -1,9 +1,9 @@
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::{EventRecord, Request, Response};
+use tidemark_protocol::{Event, EventKind, req};
 
 use crate::output::Human;
-use crate::session::{Session, ShellError, unexpected};
+use crate::session::{Session, ShellError};
 
 /// Shows guest log lines (and, with --events, exits, traps, denials, corruption).
 #[derive(Parser)]
@@ -15,16 +15,17 @@ pub struct Args {
     events: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
-pub struct Log(Vec<EventRecord>);
+pub struct Log(Vec<Event>);
 
 /// One event as a line (also what `expect event` matches against).
-pub fn event_line(e: &EventRecord) -> String {
+pub fn event_line(e: &Event) -> String {
     let t = e.time_ns as f64 / 1e9;
-    match &e.level {
-        Some(l) => format!("[{t:>10.6}] pid {:<3} {l:<5} {}", e.pid, e.text),
-        None => format!("[{t:>10.6}] pid {:<3} {} {}", e.pid, e.kind, e.text).trim_end().to_string(),
+    let pid = e.kind.pid();
+    match &e.kind {
+        EventKind::Log { level, text, .. } => format!("[{t:>10.6}] pid {pid:<3} {:<5} {text}", level.name()),
+        k => format!("[{t:>10.6}] pid {pid:<3} {} {}", k.name(), k.text()).trim_end().to_string(),
     }
 }
 
@@ -38,12 +39,8 @@ impl Human for Log {
 }
 
 fn run(s: &mut Session, a: Args) -> Result<Log, ShellError> {
-    match s.call(Request::Events { after: 0 })? {
-        Response::Events(evs) => Ok(Log(
-            evs.into_iter().filter(|e| (a.events || e.kind == "log") && a.pid.is_none_or(|p| e.pid == p)).collect(),
-        )),
-        r => Err(unexpected(r)),
-    }
+    let evs = s.call(req::Events { after: 0 })?;
+    Ok(Log(evs.into_iter().filter(|e| (a.events || matches!(e.kind, EventKind::Log { .. })) && a.pid.is_none_or(|p| e.kind.pid() == p)).collect()))
 }
 
-super::command!("log", Args, run);
+super::command!("log", Query, Args, run);

@@ -1,9 +1,9 @@
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::{ArenaInfo, Request, Response};
+use tidemark_protocol::{ArenaInfo, req};
 
 use crate::output::{Human, size, table};
-use crate::session::{Session, ShellError, unexpected};
+use crate::session::{Session, ShellError};
 
 /// Shows arenas: size, use, high-water mark, fragmentation and regions.
 #[derive(Parser)]
@@ -13,7 +13,7 @@ pub struct Args {
     regions: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Mem {
     arenas: Vec<ArenaInfo>,
     #[serde(skip)]
@@ -44,7 +44,7 @@ impl Human for Mem {
                 .iter()
                 .flat_map(|a| {
                     a.regions.iter().map(move |r| {
-                        vec![a.id.to_string(), r.id.to_string(), format!("{:#x}", r.offset), size(r.len), r.owner.to_string(), r.purpose.clone()]
+                        vec![a.id.to_string(), r.id.to_string(), format!("{:#x}", r.offset), size(r.len), r.owner.to_string(), r.purpose.to_string()]
                     })
                 })
                 .collect();
@@ -56,10 +56,7 @@ impl Human for Mem {
 }
 
 fn run(s: &mut Session, a: Args) -> Result<Mem, ShellError> {
-    match s.call(Request::Arenas)? {
-        Response::Arenas(arenas) => Ok(Mem { arenas, regions: a.regions }),
-        r => Err(unexpected(r)),
-    }
+    s.call(req::Arenas {}).map(|arenas| Mem { arenas, regions: a.regions })
 }
 
-super::command!("mem", Args, run);
+super::command!("mem", Query, Args, run);

@@ -1,10 +1,12 @@
 //! The command registry: one module per command, registered here once.
 //!
-//! A command declares its arguments with clap (which gives `help` its text),
-//! runs against a [`Session`], and returns one result type that renders both
-//! as human text and as JSON. Adding a command is one module and one line in
-//! the `registry!` list below (which declares the module and registers it); `shell/tests` fail until it has a golden test and a line in
-//! `docs/repl.md`.
+//! A command declares what it is ([`Kind`]: query, mutation or stream) and
+//! its arguments with clap (which gives `help` its text), runs against a
+//! [`Session`], and returns one typed result that is both `Serialize` (and
+//! so has a JSON schema, `tidemark schema`) and rendered for humans. Adding
+//! a command is one module and one line in the `registry!` list below
+//! (which declares the module and registers it); the workbench's tests fail
+//! until it has a golden test, a schema golden and a line in `docs/repl.md`.
 
 use crate::output::Output;
 use crate::session::{Session, ShellError};
@@ -12,14 +14,31 @@ use crate::session::{Session, ShellError};
 /// One event as a line, as `log --events` prints it and `expect event` matches it.
 pub use log::event_line as event_text;
 
+/// What a command does, which decides how scripts treat it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Only reads: an `expect` may re-run it until its pattern shows.
+    Query,
+    /// Changes the kernel: run once.
+    Mutation,
+    /// Reads what arrives over time (a tail): an `expect` re-runs it and
+    /// accumulates what each run saw.
+    Stream,
+}
+
 /// A registered command.
 pub struct Command {
     /// Name as typed (one or two words).
     pub name: &'static str,
+    /// What it is.
+    pub kind: Kind,
     /// Argument declaration (and help text).
     pub args: fn() -> clap::Command,
-    /// Runs it.
-    pub run: fn(&mut Session, Vec<String>) -> Result<Box<dyn Output>, ShellError>,
+    /// Runs it; the flag is `--json`.
+    pub run: fn(&mut Session, Vec<String>) -> Result<(Box<dyn Output>, bool), ShellError>,
+    /// The JSON schema of its result.
+    pub schema: fn() -> schemars::Schema,
 }
 
 impl Command {
@@ -76,35 +95,49 @@ pub fn find(words: &[String]) -> Option<(&'static Command, usize)> {
     REGISTRY.iter().find(|c| Some(&c.name.to_string()) == words.first()).map(|c| (c, 1))
 }
 
-/// Commands that only read: scripts may re-run them while waiting for an
-/// expectation to hold.
-pub fn is_query(name: &str) -> bool {
-    matches!(name, "info" | "ps" | "caps" | "chan ls" | "chan show" | "chan tail" | "mem" | "pkg ls" | "log" | "help")
-}
-
-/// Runs one command line.
-pub fn run_line(session: &mut Session, words: Vec<String>) -> Result<Box<dyn Output>, ShellError> {
+/// Runs one command line; returns its result and whether `--json` was given.
+pub fn run_line(session: &mut Session, words: Vec<String>) -> Result<(Box<dyn Output>, bool), ShellError> {
     let (cmd, n) = find(&words).ok_or_else(|| ShellError::UnknownCommand(words.join(" ")))?;
     (cmd.run)(session, words[n..].to_vec())
 }
 
-/// Parses a command's arguments; `--help` comes back as its help text.
-pub fn parse<A: clap::Parser>(name: &'static str, argv: Vec<String>) -> Result<A, ShellError> {
-    let mut cmd = <A as clap::CommandFactory>::command().name(name).no_binary_name(true);
+/// The `--json` flag every command takes.
+pub fn json_flag() -> clap::Arg {
+    clap::Arg::new("json").long("json").action(clap::ArgAction::SetTrue).help("Print the result (or error) as JSON")
+}
+
+/// A command's clap declaration with the flags every command shares.
+pub fn declare<A: clap::CommandFactory>(name: &'static str) -> clap::Command {
+    A::command().name(name).arg(json_flag())
+}
+
+/// Parses a command's arguments and its `--json` flag; `--help` comes back
+/// as its help text.
+pub fn parse<A: clap::Parser>(name: &'static str, argv: Vec<String>) -> Result<(A, bool), ShellError> {
+    let mut cmd = declare::<A>(name).no_binary_name(true);
     let matches = cmd.try_get_matches_from_mut(argv).map_err(|e| ShellError::Usage(e.render().to_string().trim_end().to_string()))?;
-    <A as clap::FromArgMatches>::from_arg_matches(&matches).map_err(|e| ShellError::Usage(e.to_string()))
+    let json = matches.get_flag("json");
+    let a = <A as clap::FromArgMatches>::from_arg_matches(&matches).map_err(|e| ShellError::Usage(e.to_string()))?;
+    Ok((a, json))
+}
+
+/// The schema of what `run` returns.
+pub fn schema_of<A, O: schemars::JsonSchema>(_: fn(&mut Session, A) -> Result<O, ShellError>) -> schemars::Schema {
+    schemars::SchemaGenerator::default().into_root_schema_for::<O>()
 }
 
 macro_rules! command {
-    ($name:literal, $args:ty, $run:path) => {
+    ($name:literal, $kind:ident, $args:ty, $run:path) => {
         /// This module's registration.
         pub const COMMAND: crate::commands::Command = crate::commands::Command {
             name: $name,
-            args: || <$args as clap::CommandFactory>::command().name($name),
+            kind: crate::commands::Kind::$kind,
+            args: || crate::commands::declare::<$args>($name),
             run: |s, argv| {
-                let a = crate::commands::parse::<$args>($name, argv)?;
-                $run(s, a).map(|o| Box::new(o) as Box<dyn crate::output::Output>)
+                let (a, json) = crate::commands::parse::<$args>($name, argv)?;
+                $run(s, a).map(|o| (Box::new(o) as Box<dyn crate::output::Output>, json))
             },
+            schema: || crate::commands::schema_of::<$args, _>($run),
         };
     };
 }

@@ -1,8 +1,8 @@
 use clap::Parser;
-use serde_json::json;
-use tidemark_monitor::Request;
+use serde::Serialize;
+use tidemark_protocol::req;
 
-use crate::output::Message;
+use crate::output::Human;
 use crate::session::{Session, ShellError};
 
 /// Evicts a package from the cache (pinned packages must be unpinned first).
@@ -12,9 +12,22 @@ pub struct Args {
     name: String,
 }
 
-fn run(s: &mut Session, a: Args) -> Result<Message, ShellError> {
-    s.call(Request::Evict { name: a.name.clone() })?;
-    Ok(Message { text: format!("evicted {}", a.name), json: json!({ "evicted": a.name }) })
+/// A package left the cache.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Evicted {
+    /// Its name.
+    pub evicted: String,
 }
 
-super::command!("pkg evict", Args, run);
+impl Human for Evicted {
+    fn human(&self) -> String {
+        format!("evicted {}", self.evicted)
+    }
+}
+
+fn run(s: &mut Session, a: Args) -> Result<Evicted, ShellError> {
+    s.call(req::Evict { name: a.name.clone() })?;
+    Ok(Evicted { evicted: a.name })
+}
+
+super::command!("pkg evict", Mutation, Args, run);

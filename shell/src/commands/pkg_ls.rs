@@ -1,15 +1,15 @@
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::{CacheInfo, Request, Response};
+use tidemark_protocol::{CacheInfo, req};
 
 use crate::output::{Human, size, table};
-use crate::session::{Session, ShellError, unexpected};
+use crate::session::{Session, ShellError};
 
 /// Lists the package cache: slots, pins, hits, misses, evictions.
 #[derive(Parser)]
 pub struct Args {}
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Pkgs(CacheInfo);
 
@@ -34,10 +34,7 @@ impl Human for Pkgs {
 }
 
 fn run(s: &mut Session, _: Args) -> Result<Pkgs, ShellError> {
-    match s.call(Request::Packages)? {
-        Response::Packages(c) => Ok(Pkgs(c)),
-        r => Err(unexpected(r)),
-    }
+    s.call(req::Packages {}).map(Pkgs)
 }
 
-super::command!("pkg ls", Args, run);
+super::command!("pkg ls", Query, Args, run);

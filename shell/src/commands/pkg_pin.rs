@@ -1,8 +1,8 @@
 use clap::Parser;
-use serde_json::json;
-use tidemark_monitor::Request;
+use serde::Serialize;
+use tidemark_protocol::req;
 
-use crate::output::Message;
+use crate::output::Human;
 use crate::session::{Session, ShellError};
 
 /// Pins a package so it is never evicted (or unpins it).
@@ -15,10 +15,24 @@ pub struct Args {
     unpin: bool,
 }
 
-fn run(s: &mut Session, a: Args) -> Result<Message, ShellError> {
-    s.call(Request::Pin { name: a.name.clone(), pinned: !a.unpin })?;
-    let what = if a.unpin { "unpinned" } else { "pinned" };
-    Ok(Message { text: format!("{what} {}", a.name), json: json!({ "name": a.name, "pinned": !a.unpin }) })
+/// A package's pin changed.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Pinned {
+    /// Package name.
+    pub name: String,
+    /// Pinned now.
+    pub pinned: bool,
 }
 
-super::command!("pkg pin", Args, run);
+impl Human for Pinned {
+    fn human(&self) -> String {
+        format!("{} {}", if self.pinned { "pinned" } else { "unpinned" }, self.name)
+    }
+}
+
+fn run(s: &mut Session, a: Args) -> Result<Pinned, ShellError> {
+    s.call(req::Pin { name: a.name.clone(), pinned: !a.unpin })?;
+    Ok(Pinned { name: a.name, pinned: !a.unpin })
+}
+
+super::command!("pkg pin", Mutation, Args, run);

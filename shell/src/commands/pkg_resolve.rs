@@ -1,9 +1,9 @@
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::{PackageInfo, Request, Response};
+use tidemark_protocol::{PackageInfo, req};
 
 use crate::output::{Human, size};
-use crate::session::{Session, ShellError, unexpected};
+use crate::session::{Session, ShellError};
 
 /// Resolves a package by name or hash (counted as a cache hit or miss).
 #[derive(Parser)]
@@ -12,7 +12,7 @@ pub struct Args {
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Resolved(PackageInfo);
 
@@ -28,10 +28,7 @@ impl Human for Resolved {
 }
 
 fn run(s: &mut Session, a: Args) -> Result<Resolved, ShellError> {
-    match s.call(Request::Resolve { name: a.name })? {
-        Response::Resolved(p) => Ok(Resolved(p)),
-        r => Err(unexpected(r)),
-    }
+    s.call(req::Resolve { name: a.name }).map(Resolved)
 }
 
-super::command!("pkg resolve", Args, run);
+super::command!("pkg resolve", Mutation, Args, run);

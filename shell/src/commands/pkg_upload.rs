@@ -2,10 +2,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use serde::Serialize;
-use tidemark_monitor::{PackageInfo, Request, Response};
+use tidemark_protocol::{PackageInfo, req};
 
 use crate::output::Human;
-use crate::session::{Session, ShellError, unexpected};
+use crate::session::{Session, ShellError};
 
 /// Uploads a module file into the kernel's package cache.
 #[derive(Parser)]
@@ -19,7 +19,7 @@ pub struct Args {
     pin: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Uploaded(PackageInfo);
 
@@ -34,10 +34,7 @@ fn run(s: &mut Session, a: Args) -> Result<Uploaded, ShellError> {
     if !bytes.starts_with(b"\0asm") {
         return Err(ShellError::Usage(format!("{} is not a wasm module", a.file.display())));
     }
-    match s.call(Request::Upload { name: a.name, bytes, pin: a.pin })? {
-        Response::Uploaded(p) => Ok(Uploaded(p)),
-        r => Err(unexpected(r)),
-    }
+    s.call(req::Upload { name: a.name, bytes, pin: a.pin }).map(Uploaded)
 }
 
-super::command!("pkg upload", Args, run);
+super::command!("pkg upload", Mutation, Args, run);

@@ -1,10 +1,10 @@
 use clap::Parser;
-use serde_json::json;
+use serde::Serialize;
 use tidemark_abi::Rights;
-use tidemark_monitor::{GrantSpec, ObjectRef, Request, Response};
+use tidemark_protocol::{GrantSpec, ObjectRef, req};
 
-use crate::output::Message;
-use crate::session::{Session, ShellError, unexpected};
+use crate::output::Human;
+use crate::session::{Session, ShellError};
 
 /// Spawns a process from the package cache.
 #[derive(Parser)]
@@ -25,28 +25,33 @@ pub struct Args {
     memory: Option<u64>,
 }
 
-/// Parses `NAME=CHANNEL[:RIGHTS]` against the kernel's channels.
-pub fn grant_spec(s: &mut Session, spec: &str) -> Result<GrantSpec, ShellError> {
+/// Parses `NAME=CHANNEL[:RIGHTS]`; the kernel resolves the channel by name or id.
+pub fn grant_spec(spec: &str) -> Result<GrantSpec, ShellError> {
     let (name, rest) = spec.split_once('=').ok_or_else(|| ShellError::Usage(format!("`{spec}`: expected NAME=CHANNEL[:RIGHTS]")))?;
     let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
     let rights = Rights::parse(rights).ok_or_else(|| ShellError::Usage(format!("`{rights}`: rights are letters from `rwgd`")))?;
-    let id = s.channel(chan)?.id;
-    Ok(GrantSpec { name: name.into(), object: ObjectRef::Channel(id), rights: rights.0 })
+    Ok(GrantSpec { name: name.into(), object: ObjectRef::Channel(chan.into()), rights })
 }
 
-fn run(s: &mut Session, a: Args) -> Result<Message, ShellError> {
-    let grants = a.caps.iter().map(|c| grant_spec(s, c)).collect::<Result<Vec<_>, _>>()?;
-    let req = Request::Spawn {
-        package: a.package.clone(),
-        name: a.name,
-        args: a.args.unwrap_or_default().into_bytes(),
-        grants,
-        memory_limit: a.memory,
-    };
-    match s.call(req)? {
-        Response::Spawned { pid } => Ok(Message { text: format!("spawned {} as pid {pid}", a.package), json: json!({ "pid": pid, "package": a.package }) }),
-        r => Err(unexpected(r)),
+/// A process was spawned.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Spawned {
+    /// Its pid.
+    pub pid: u32,
+    /// The package it runs.
+    pub package: String,
+}
+
+impl Human for Spawned {
+    fn human(&self) -> String {
+        format!("spawned {} as pid {}", self.package, self.pid)
     }
 }
 
-super::command!("spawn", Args, run);
+fn run(s: &mut Session, a: Args) -> Result<Spawned, ShellError> {
+    let grants = a.caps.iter().map(|c| grant_spec(c)).collect::<Result<Vec<_>, _>>()?;
+    let r = req::Spawn { package: a.package.clone(), name: a.name, args: a.args.unwrap_or_default().into_bytes(), grants, memory_limit: a.memory };
+    s.call(r).map(|pid| Spawned { pid, package: a.package })
+}
+
+super::command!("spawn", Mutation, Args, run);

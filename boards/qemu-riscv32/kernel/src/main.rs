@@ -55,7 +55,7 @@ fn paint_stack() {
 }
 
 /// The machine's memory for `info`: static data, stack peak, heap.
-fn memory() -> tidemark_monitor::BoardMemory {
+fn memory() -> tidemark_monitor::protocol::BoardMemory {
     // SAFETY: linker symbols, and reading the painted stack (never written
     // concurrently: one hart, no interrupts).
     unsafe {
@@ -66,7 +66,7 @@ fn memory() -> tidemark_monitor::BoardMemory {
             p = p.add(1);
         }
         let heap = HEAP.lock();
-        tidemark_monitor::BoardMemory {
+        tidemark_monitor::protocol::BoardMemory {
             static_bytes: (addr(&_bss_end) - addr(&_data_start)) as u64,
             stack_size: (top - bottom) as u64,
             stack_peak: (top - p as usize) as u64,

@@ -4,7 +4,8 @@
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::proto::{EventRecord, Request, Response};
+use crate::endpoints::{Request, Response};
+use crate::types::Event;
 use crate::PROTOCOL_VERSION;
 
 /// Frame magic.
@@ -22,7 +23,7 @@ pub enum Body {
     /// Kernel to client, answering the request with the same id.
     Response(Response),
     /// Kernel to client, unsolicited (id 0).
-    Event(EventRecord),
+    Event(Event),
 }
 
 /// A decoded frame.

@@ -1,0 +1,193 @@
+//! What every process thread shares: the kernel, the engine's caches of
+//! compiled modules and linkers, the process handles, and the steps of
+//! starting and ending a process.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread;
+
+use parking_lot::{Condvar, Mutex};
+use tidemark_abi::{Classes, ENTRY_EXPORT};
+use tidemark_kernel::lifecycle::{EngineError, saved_state};
+use tidemark_kernel::package::Hash;
+use tidemark_kernel::{Effects, Exit, Kernel, Pid, Spawned};
+use wasmtime::{Engine, Instance, InstancePre, Linker, Module, Store, UpdateDeadline};
+
+use crate::calls::link;
+use crate::pool::Pool;
+use crate::proc::{ProcData, ProcHandle};
+use crate::reload::run;
+use crate::window::Windows;
+
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) kernel: Mutex<Kernel>,
+    pub(crate) linkers: Mutex<HashMap<Classes, Arc<Linker<ProcData>>>>,
+    pub(crate) modules: Mutex<HashMap<Hash, Module>>,
+    pub(crate) pres: Mutex<HashMap<(Hash, Classes), InstancePre<ProcData>>>,
+    pub(crate) procs: Mutex<HashMap<Pid, ProcHandle>>,
+    pub(crate) ended: Condvar,
+    pub(crate) ended_lock: Mutex<()>,
+    /// Channel windows (zero-copy kernels only).
+    pub(crate) windows: Option<Arc<Windows>>,
+    /// The threads processes run on.
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) me: Weak<Shared>,
+}
+
+impl Shared {
+    pub(crate) fn arc(&self) -> Arc<Shared> {
+        self.me.upgrade().expect("engine alive while its processes run")
+    }
+
+    /// Carries out what the kernel asked of the engine.
+    pub(crate) fn apply(&self, effects: Effects) {
+        if !effects.wake.is_empty() {
+            let procs = self.procs.lock();
+            for pid in effects.wake {
+                if let Some(p) = procs.get(&pid) {
+                    p.thread.unpark();
+                }
+            }
+        }
+        for pid in effects.kill {
+            self.kill(pid);
+        }
+        for s in effects.spawn {
+            let _ = self.start(s);
+        }
+    }
+
+    pub(crate) fn kill(&self, pid: Pid) {
+        if let Some(p) = self.procs.lock().get(&pid) {
+            p.killed.store(true, Ordering::Release);
+            p.thread.unpark();
+        }
+        // Reach a guest that is running wasm at its next safe point.
+        self.engine.increment_epoch();
+    }
+
+    fn linker(&self, classes: Classes) -> wasmtime::Result<Arc<Linker<ProcData>>> {
+        if let Some(l) = self.linkers.lock().get(&classes) {
+            return Ok(l.clone());
+        }
+        let mut l = Linker::new(&self.engine);
+        link(&mut l, classes)?;
+        let l = Arc::new(l);
+        self.linkers.lock().insert(classes, l.clone());
+        Ok(l)
+    }
+
+    /// Compiles (cached by hash) and links (cached by hash and classes).
+    pub(crate) fn prepare(&self, s: &Spawned) -> wasmtime::Result<InstancePre<ProcData>> {
+        if let Some(pre) = self.pres.lock().get(&(s.hash, s.classes)) {
+            return Ok(pre.clone());
+        }
+        let cached = self.modules.lock().get(&s.hash).cloned();
+        let module = match cached {
+            Some(m) => m,
+            None => {
+                let m = Module::new(&self.engine, &s.bytes)?;
+                self.modules.lock().insert(s.hash, m.clone());
+                m
+            }
+        };
+        let pre = self.linker(s.classes)?.instantiate_pre(&module)?;
+        self.pres.lock().insert((s.hash, s.classes), pre.clone());
+        Ok(pre)
+    }
+
+    /// Starts a process the kernel has created: compile and link (cached),
+    /// instantiate on the caller's thread, so every failure before the first
+    /// instruction is reported to the spawner, then run the entry point on the
+    /// process's own thread.
+    pub(crate) fn start(&self, s: Spawned) -> Result<Pid, EngineError> {
+        let pid = s.pid;
+        let killed = Arc::new(AtomicBool::new(false));
+        let reload = Arc::new(AtomicBool::new(false));
+        let data = ProcData::new(pid, self.arc(), s.memory_limit, killed.clone(), reload.clone());
+        let (store, instance, entry) = match self.prepare(&s).and_then(|pre| instantiate(pre, data)) {
+            Ok(ready) => ready,
+            Err(e) => {
+                let message = format!("{e:#}");
+                self.end(pid, Exit::Failed(message.clone()));
+                return Err(EngineError::Module { pid, message });
+            }
+        };
+        // Registration happens under the procs lock before the thread can
+        // look itself up, so wake-ups and kills always find it.
+        let mut procs = self.procs.lock();
+        let successor = Arc::new(Mutex::new(None));
+        let next = successor.clone();
+        let thread = self.pool.run(format!("pid-{pid}"), Box::new(move || run(store, instance, entry, next)));
+        procs.insert(pid, ProcHandle { thread, killed, reload, successor, reloading: Arc::default() });
+        Ok(pid)
+    }
+
+    pub(crate) fn end(&self, pid: Pid, exit: Exit) {
+        let effects = {
+            let mut k = self.kernel.lock();
+            k.exit(pid, exit);
+            k.take_effects()
+        };
+        self.apply(effects);
+        self.notify_ended();
+    }
+
+    /// Wakes threads waiting for a process to end or be reloaded.
+    pub(crate) fn notify_ended(&self) {
+        let _g = self.ended_lock.lock();
+        self.ended.notify_all();
+    }
+}
+
+pub(crate) const START_BUDGET: u64 = 10;
+
+pub(crate) type Entry = wasmtime::TypedFunc<(), ()>;
+
+/// Creates the process's store and instance, up to its entry point.
+pub(crate) fn instantiate(pre: InstancePre<ProcData>, data: ProcData) -> wasmtime::Result<(Store<ProcData>, Instance, Entry)> {
+    let pid = data.pid;
+    let shared = data.shared.clone();
+    let mut store = Store::new(pre.module().engine(), data);
+    store.limiter(|d| d);
+    // The start function runs on the spawner's thread: bound it.
+    store.set_epoch_deadline(START_BUDGET);
+    store.epoch_deadline_callback(|_| Err(wasmtime::Error::msg("start function ran past its time budget")));
+    let instance = pre.instantiate(&mut store)?;
+    let memory = instance.get_memory(&mut store, "memory");
+    store.data_mut().memory = memory;
+    if let Some(m) = memory {
+        let size = m.data_size(&store);
+        shared.kernel.lock().report_memory(pid, size);
+    }
+    let entry = instance.get_typed_func::<(), ()>(&mut store, ENTRY_EXPORT)?;
+    Ok((store, instance, entry))
+}
+
+/// Calls the old instance's `tidemark_save`, if it has one, within the start
+/// budget; returns the bytes it points at (empty when absent or misbehaving).
+pub(crate) fn save_state(store: &mut Store<ProcData>, instance: &Instance) -> Vec<u8> {
+    let Ok(save) = instance.get_typed_func::<(), i64>(&mut *store, tidemark_abi::SAVE_EXPORT) else { return Vec::new() };
+    store.set_epoch_deadline(START_BUDGET);
+    store.epoch_deadline_callback(|_| Err(wasmtime::Error::msg("state save ran past its time budget")));
+    let Ok(packed) = save.call(&mut *store, ()) else { return Vec::new() };
+    let max = store.data().shared.kernel.lock().config().max_state;
+    let Some(memory) = store.data().memory else { return Vec::new() };
+    saved_state(packed, memory.data(&*store), max)
+}
+
+/// Arms the store's safe points for running: yield every slice, stop for a
+/// kill or a reload.
+pub(crate) fn arm(store: &mut Store<ProcData>) {
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        if let Some(stop) = ctx.data().stop_reason() {
+            return Err(stop);
+        }
+        ctx.data_mut().settle(false);
+        thread::yield_now();
+        Ok(UpdateDeadline::Continue(1))
+    });
+}

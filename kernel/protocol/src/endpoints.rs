@@ -1,0 +1,263 @@
+//! Requests as typed pairs: each request type in [`req`] names its reply
+//! type through [`Endpoint`], and [`Request`]/[`Response`] are generated
+//! from the one list below, so adding a request is one line here plus its
+//! handler in the server.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tidemark_abi::{Backpressure, Rights};
+
+use crate::error::ErrorReply;
+use crate::names::{ChanRef, ObjectRef, ProcRef};
+use crate::types::*;
+
+/// A request type and the reply it gets.
+pub trait Endpoint: Into<Request> {
+    /// What the kernel answers.
+    type Reply: Serialize + DeserializeOwned;
+    /// The request's name (for logs and errors).
+    const NAME: &'static str;
+    /// The reply, when `r` is this endpoint's; otherwise `r` back.
+    fn reply(r: Response) -> Result<Self::Reply, Response>;
+    /// Wraps a reply.
+    fn respond(reply: Self::Reply) -> Response;
+}
+
+/// A grant in a spawn request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GrantSpec {
+    /// Name the guest looks the capability up by.
+    pub name: String,
+    /// Object granted.
+    pub object: ObjectRef,
+    /// Rights.
+    pub rights: Rights,
+}
+
+macro_rules! endpoints {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident { $( $(#[doc = $fdoc:literal])* $field:ident : $ty:ty ),* $(,)? } => $reply:ty;
+    )*) => {
+        /// One type per request.
+        pub mod req {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[doc = $doc])*
+                #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+                pub struct $name { $( $(#[doc = $fdoc])* pub $field: $ty, )* }
+
+                impl From<$name> for Request {
+                    fn from(r: $name) -> Request {
+                        Request::$name(r)
+                    }
+                }
+
+                impl Endpoint for $name {
+                    type Reply = $reply;
+                    const NAME: &'static str = stringify!($name);
+                    fn reply(r: Response) -> Result<$reply, Response> {
+                        match r {
+                            Response::$name(v) => Ok(v),
+                            other => Err(other),
+                        }
+                    }
+                    fn respond(reply: $reply) -> Response {
+                        Response::$name(reply)
+                    }
+                }
+            )*
+        }
+
+        /// What a client asks: one variant per [`req`] type.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub enum Request {
+            $( $(#[doc = $doc])* $name(req::$name), )*
+        }
+
+        /// What the kernel answers: each request's reply under the request's
+        /// name, or an error.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub enum Response {
+            $( #[doc = concat!("Reply to [`req::", stringify!($name), "`].")] $name($reply), )*
+            /// The request failed.
+            Error(ErrorReply),
+        }
+
+        impl Request {
+            /// The request's name.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Request::$name(_) => stringify!($name), )*
+                }
+            }
+        }
+
+        impl Response {
+            /// The name of the request this answers (`Error` for errors).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( Response::$name(_) => stringify!($name), )*
+                    Response::Error(_) => "Error",
+                }
+            }
+        }
+    };
+}
+
+endpoints! {
+    /// First message of a session: the client's protocol version.
+    Hello {
+        /// Client protocol version.
+        version: u16,
+        /// Client name, for logs.
+        client: String,
+    } => KernelInfo;
+    /// Kernel version, board, engine, uptime.
+    Info {} => KernelInfo;
+    /// Everything a screen shows, in one round trip.
+    Snapshot {
+        /// Whose capabilities to include.
+        caps_of: Option<ProcRef>,
+        /// Include events after this sequence number.
+        events_after: u64,
+    } => KernelSnapshot;
+    /// Every process.
+    Ps {} => Vec<ProcessInfo>;
+    /// One process.
+    Process {
+        /// Which.
+        process: ProcRef,
+    } => ProcessInfo;
+    /// One process's capabilities.
+    Caps {
+        /// Which.
+        process: ProcRef,
+    } => Vec<CapInfo>;
+    /// Every channel.
+    Channels {} => Vec<ChannelInfo>;
+    /// One channel.
+    Channel {
+        /// Which.
+        channel: ChanRef,
+    } => ChannelInfo;
+    /// Every arena.
+    Arenas {} => Vec<ArenaInfo>;
+    /// The package cache.
+    Packages {} => CacheInfo;
+    /// Creates a kernel-held channel; answers it.
+    CreateChannel {
+        /// Name.
+        name: String,
+        /// Payload capacity.
+        data_bytes: u32,
+        /// Frame capacity.
+        frames: u32,
+        /// What a writer meets when the ring is full.
+        backpressure: Backpressure,
+    } => ChannelInfo;
+    /// Deletes a channel.
+    DeleteChannel {
+        /// Which.
+        channel: ChanRef,
+    } => ();
+    /// Spawns a process from the package cache; answers its pid.
+    Spawn {
+        /// Package name or hash.
+        package: String,
+        /// Display name.
+        name: Option<String>,
+        /// Arguments.
+        args: Vec<u8>,
+        /// Capabilities to grant.
+        grants: Vec<GrantSpec>,
+        /// Memory limit in bytes.
+        memory_limit: Option<u64>,
+    } => u32;
+    /// Hot-reloads a process with a package from the cache, keeping its
+    /// pid, capabilities and channel attachments.
+    Reload {
+        /// Which.
+        process: ProcRef,
+        /// Package name or hash.
+        package: String,
+    } => Reloaded;
+    /// Kills a process; answers its pid.
+    Kill {
+        /// Which.
+        process: ProcRef,
+    } => u32;
+    /// Installs module bytes into the package cache.
+    Upload {
+        /// Package name.
+        name: String,
+        /// Module bytes.
+        bytes: Vec<u8>,
+        /// Pin it.
+        pin: bool,
+    } => PackageInfo;
+    /// Writes a frame to a channel as the kernel.
+    Send {
+        /// Which.
+        channel: ChanRef,
+        /// Frame.
+        data: Vec<u8>,
+    } => Sent;
+    /// Reads up to `max` frames available now on the kernel's own reader of
+    /// a channel (attached on first use).
+    Tail {
+        /// Which.
+        channel: ChanRef,
+        /// Most frames to return.
+        max: u32,
+    } => Vec<FrameRecord>;
+    /// Detaches the kernel's reader so it no longer holds writers back.
+    Untail {
+        /// Which.
+        channel: ChanRef,
+    } => ();
+    /// Grants a capability to a process; answers the handle.
+    Grant {
+        /// Which.
+        process: ProcRef,
+        /// Name.
+        name: String,
+        /// Object.
+        object: ObjectRef,
+        /// Rights.
+        rights: Rights,
+    } => i32;
+    /// Revokes a process's capability (and everything delegated from it).
+    Revoke {
+        /// Which.
+        process: ProcRef,
+        /// Raw handle.
+        handle: i32,
+    } => ();
+    /// Resolves a package by name or hash (counts a hit or miss).
+    Resolve {
+        /// Name or hex hash.
+        name: String,
+    } => PackageInfo;
+    /// Evicts a package.
+    Evict {
+        /// Name.
+        name: String,
+    } => ();
+    /// Pins or unpins a package.
+    Pin {
+        /// Name.
+        name: String,
+        /// Pinned.
+        pinned: bool,
+    } => ();
+    /// Events after a sequence number (the same ones are also pushed).
+    Events {
+        /// Last sequence number seen.
+        after: u64,
+    } => Vec<Event>;
+}

@@ -1,0 +1,673 @@
+//! The `tidemark dev` screen: processes, the selected process's
+//! capabilities, channels with occupancy gauges and rates, arenas, the
+//! package cache, a log/event pane, a REPL input line and a status bar.
+//!
+//! Data is collected off the UI thread: a collector with its own monitor
+//! link sends a [`Snapshot`] (one `Snapshot` request) every [`POLL`]; REPL
+//! lines run on a [`Worker`] thread with the session; the UI thread only
+//! draws and routes keys. Panes are [`Component`]s: each owns its state,
+//! draws itself, takes the keys routed to it when focused, and renders
+//! itself as plain text, so F2 dumps the whole screen to a file (copying
+//! out of TUIs is painful). A failed build sticks in the status line (and
+//! a first-error panel) until the guest builds again.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::execute;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Frame;
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use tidemark_protocol::{ArenaInfo, CacheInfo, CapInfo, ChannelInfo, Event as KernelEvent, KernelInfo, ProcessInfo, req};
+use tidemark_shell::{Client, Session};
+
+use crate::dev::DevEvent;
+use crate::project::Project;
+
+mod build;
+mod input;
+mod panes;
+mod worker;
+
+pub use build::BuildStatus;
+pub use input::InputLine;
+pub use panes::{CapsPane, ChannelsPane, Component, LogPane, MemPane, ProcessesPane};
+pub use worker::Worker;
+
+/// How often the collector polls the kernel.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// Everything the screen shows about the kernel at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// When it was taken.
+    pub at: Option<Instant>,
+    /// Kernel identity and uptime.
+    pub info: Option<KernelInfo>,
+    /// Processes.
+    pub ps: Vec<ProcessInfo>,
+    /// Capabilities of the selected process.
+    pub caps: Vec<CapInfo>,
+    /// Channels.
+    pub channels: Vec<ChannelInfo>,
+    /// Arenas.
+    pub arenas: Vec<ArenaInfo>,
+    /// Package cache.
+    pub packages: Option<CacheInfo>,
+    /// Events since the previous snapshot.
+    pub events: Vec<KernelEvent>,
+    /// Whether the link answered.
+    pub link_ok: bool,
+}
+
+/// Polls the kernel on its own thread: one `Snapshot` request a poll.
+pub fn collector(mut c: Client, selected: Arc<AtomicU32>, stop: Arc<AtomicBool>) -> Receiver<Snapshot> {
+    let (tx, rx) = channel();
+    std::thread::Builder::new()
+        .name("collector".into())
+        .spawn(move || {
+            let mut after = 0;
+            while !stop.load(Ordering::Acquire) {
+                let at = Some(Instant::now());
+                let pid = selected.load(Ordering::Relaxed);
+                let s = match c.call(req::Snapshot { caps_of: (pid != 0).then_some(pid.into()), events_after: after }) {
+                    Ok(k) => {
+                        after = k.events.last().map_or(after, |e| e.seq);
+                        Snapshot {
+                            at,
+                            info: Some(k.info),
+                            ps: k.ps,
+                            caps: k.caps,
+                            channels: k.channels,
+                            arenas: k.arenas,
+                            packages: Some(k.packages),
+                            events: k.events,
+                            link_ok: true,
+                        }
+                    }
+                    Err(_) => Snapshot { at, link_ok: false, ..Default::default() },
+                };
+                if tx.send(s).is_err() {
+                    return;
+                }
+                std::thread::sleep(POLL);
+            }
+        })
+        .expect("collector thread");
+    rx
+}
+
+/// Which pane keys go to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Focus {
+    /// The REPL line (typing, history).
+    #[default]
+    Input,
+    /// The process table (Up/Down select).
+    Processes,
+    /// The log (Up/Down scroll).
+    Log,
+}
+
+impl Focus {
+    fn next(self) -> Focus {
+        match self {
+            Focus::Input => Focus::Processes,
+            Focus::Processes => Focus::Log,
+            Focus::Log => Focus::Input,
+        }
+    }
+}
+
+/// The whole screen's state: its panes, which has the focus, and the REPL
+/// worker lines run on.
+pub struct App {
+    /// Project name.
+    pub project: String,
+    /// Kernel identity, as of the last snapshot.
+    pub info: Option<KernelInfo>,
+    /// Whether the link answered the last poll.
+    pub link_ok: bool,
+    /// Processes pane.
+    pub procs: ProcessesPane,
+    /// Capabilities pane.
+    pub caps: CapsPane,
+    /// Channels pane.
+    pub chans: ChannelsPane,
+    /// Memory pane.
+    pub mem: MemPane,
+    /// Log pane.
+    pub log: LogPane,
+    /// Input line.
+    pub input: InputLine,
+    /// Sticky build failures.
+    pub build: BuildStatus,
+    /// Who gets keys.
+    pub focus: Focus,
+    /// Help overlay shown.
+    pub help: bool,
+    /// Last reload: what and how long.
+    pub last_reload: Option<String>,
+    /// Where REPL lines run (off this thread).
+    pub worker: Option<Worker>,
+    /// Advances the spinner (the UI loop ticks it).
+    pub tick: usize,
+    /// Set to leave.
+    pub quit: bool,
+}
+
+const HELP: &str = "\
+keys
+  type a command, Enter   run it (same commands as `tidemark shell`), off the UI thread
+  Up / Down               history; in processes: select; in log: scroll
+  Tab                     focus: input -> processes -> log
+  PageUp / PageDown       scroll the log
+  F2                      dump every pane as text to tidemark-dump-<time>.txt
+  F3                      show or hide the first error of a failed build
+  ?                       this help (on an empty line); Esc closes it
+  Ctrl-C, Ctrl-Q          leave (the kernel stops with the session)";
+
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+impl App {
+    /// A screen for `project`.
+    pub fn new(project: &str) -> App {
+        App {
+            project: project.into(),
+            info: None,
+            link_ok: false,
+            procs: ProcessesPane::default(),
+            caps: CapsPane::default(),
+            chans: ChannelsPane::default(),
+            mem: MemPane::default(),
+            log: LogPane::default(),
+            input: InputLine::default(),
+            build: BuildStatus::default(),
+            focus: Focus::default(),
+            help: false,
+            last_reload: None,
+            worker: None,
+            tick: 0,
+            quit: false,
+        }
+    }
+
+    /// Takes a new snapshot in: each pane takes what it shows.
+    pub fn update(&mut self, s: Snapshot) {
+        for e in &s.events {
+            self.log.push(&tidemark_shell::commands::event_text(e));
+        }
+        if s.link_ok {
+            self.info = s.info.clone();
+        }
+        self.link_ok = s.link_ok;
+        self.procs.update(&s);
+        self.caps.update(&s);
+        self.caps.pid = self.procs.pid();
+        self.chans.update(&s);
+        self.mem.update(&s);
+    }
+
+    /// Takes a reload report in.
+    pub fn dev_event(&mut self, e: &DevEvent) {
+        if let DevEvent::Reloaded(r) = e {
+            self.last_reload = Some(format!("{} {:.2}s (swap {:.2}ms)", r.guest, r.save_to_running.as_secs_f64(), r.swap.as_secs_f64() * 1e3));
+        }
+        self.build.on(e);
+        self.log.push(&e.to_string());
+    }
+
+    /// Takes in what the REPL worker finished.
+    pub fn poll_worker(&mut self) {
+        let Some(w) = self.worker.as_mut() else { return };
+        for (_, r) in w.poll() {
+            match r {
+                Ok(out) if out.is_empty() => {}
+                Ok(out) => self.log.push(&out),
+                Err(e) => self.log.push(&e),
+            }
+            self.log.scroll = 0;
+        }
+    }
+
+    fn running(&self) -> Option<String> {
+        let w = self.worker.as_ref()?;
+        let first = w.pending.first()?;
+        let more = if w.pending.len() > 1 { format!(" (+{} queued)", w.pending.len() - 1) } else { String::new() };
+        Some(format!("{} running `{first}`{more}", SPINNER[self.tick % SPINNER.len()]))
+    }
+
+    fn status(&self) -> String {
+        let (board, uptime) = self.info.as_ref().map_or(("?".to_string(), 0.0), |i| (i.board.clone(), i.uptime_ns as f64 / 1e9));
+        let link = if self.link_ok { "attached" } else { "link down" };
+        let mut s = format!(" {} | board {board} | {link} | up {uptime:.0}s", self.project);
+        if let Some(r) = self.running() {
+            s.push_str(&format!(" | {r}"));
+        }
+        match self.build.status() {
+            Some(failed) => s.push_str(&format!(" | {failed} (F3: error)")),
+            None => s.push_str(&format!(" | last reload: {}", self.last_reload.as_deref().unwrap_or("none"))),
+        }
+        s.push_str(" | ? help ");
+        s
+    }
+
+    /// Draws the whole screen.
+    pub fn draw(&self, f: &mut Frame) {
+        let rows = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([
+                Constraint::Percentage(35),
+                Constraint::Percentage(30),
+                Constraint::Min(3),
+                Constraint::Length(self.build.height()),
+                Constraint::Length(1),
+                Constraint::Length(1),
+            ])
+            .split(f.area());
+        let top = Layout::default().direction(Direction::Horizontal).constraints([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[0]);
+        let mid = Layout::default().direction(Direction::Horizontal).constraints([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[1]);
+        self.procs.draw(f, top[0], self.focus == Focus::Processes);
+        self.caps.draw(f, top[1], false);
+        self.chans.draw(f, mid[0], false);
+        self.mem.draw(f, mid[1], false);
+        self.log.draw(f, rows[2], self.focus == Focus::Log);
+        if self.build.height() > 0 {
+            self.build.draw(f, rows[3], false);
+        }
+        self.input.draw(f, rows[4], self.focus == Focus::Input);
+        let style = if self.build.status().is_some() { Style::default().bg(Color::Red).fg(Color::White) } else { Style::default().add_modifier(Modifier::REVERSED) };
+        f.render_widget(Paragraph::new(self.status()).style(style), rows[5]);
+        if self.help {
+            let area = centered(f.area(), 90, 12);
+            f.render_widget(Clear, area);
+            f.render_widget(Paragraph::new(HELP).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(" help ")), area);
+        }
+    }
+
+    /// Every pane as plain text.
+    pub fn dump(&self) -> String {
+        let build = if self.build.failed.is_empty() { String::new() } else { format!("== first error\n{}\n\n", self.build.text()) };
+        format!(
+            "== processes\n{}\n\n== capabilities\n{}\n\n== channels\n{}\n\n== memory & packages\n{}\n\n== log\n{}\n\n{build}== status\n{}\n",
+            self.procs.text(),
+            self.caps.text(),
+            self.chans.text(),
+            self.mem.text(),
+            self.log.text(),
+            self.status().trim()
+        )
+    }
+
+    /// Handles a key: the screen's own keys first, then the focused pane's.
+    pub fn key(&mut self, k: KeyEvent) {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        match k.code {
+            KeyCode::Char('c') | KeyCode::Char('q') if ctrl => self.quit = true,
+            KeyCode::Esc => self.help = false,
+            KeyCode::Char('?') if self.input.buffer.is_empty() => self.help = !self.help,
+            KeyCode::Tab => self.focus = self.focus.next(),
+            KeyCode::PageUp | KeyCode::PageDown => {
+                self.log.event(k);
+            }
+            KeyCode::F(2) => {
+                let path = format!("tidemark-dump-{}.txt", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+                match std::fs::write(&path, self.dump()) {
+                    Ok(()) => self.log.push(&format!("dumped the screen to {path}")),
+                    Err(e) => self.log.push(&format!("dump failed: {e}")),
+                }
+            }
+            KeyCode::F(3) => self.build.show = !self.build.show && !self.build.failed.is_empty(),
+            KeyCode::Enter => self.enter(),
+            // Typing always goes to the line, whichever pane has the focus.
+            KeyCode::Char(_) | KeyCode::Backspace => {
+                self.input.event(k);
+            }
+            _ => {
+                let used = match self.focus {
+                    Focus::Input => self.input.event(k),
+                    Focus::Processes => self.procs.event(k),
+                    Focus::Log => self.log.event(k),
+                };
+                if used {
+                    self.caps.pid = self.procs.pid();
+                }
+            }
+        }
+    }
+
+    fn enter(&mut self) {
+        let line = self.input.take();
+        if matches!(line.trim(), "exit" | "quit") {
+            self.quit = true;
+            return;
+        }
+        if line.trim().is_empty() {
+            return;
+        }
+        self.log.push(&format!("tidemark> {line}"));
+        self.log.scroll = 0;
+        match self.worker.as_mut() {
+            Some(w) => w.submit(line),
+            None => self.log.push("error: no kernel session"),
+        }
+    }
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(std::io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+}
+
+/// Runs the screen until the user leaves.
+pub fn run(project: &Project, session: Session, poll: Client, reports: Receiver<DevEvent>) -> Result<ExitCode, String> {
+    let selected = Arc::new(AtomicU32::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let snaps = collector(poll, selected.clone(), stop.clone());
+    // Leave the terminal usable whatever happens.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        hook(info);
+    }));
+    enable_raw_mode().map_err(|e| e.to_string())?;
+    execute!(std::io::stdout(), EnterAlternateScreen).map_err(|e| e.to_string())?;
+    let result = ui_loop(project, session, &snaps, &reports, &selected);
+    stop.store(true, Ordering::Release);
+    restore();
+    result.map(|_| ExitCode::SUCCESS)
+}
+
+fn ui_loop(project: &Project, session: Session, snaps: &Receiver<Snapshot>, reports: &Receiver<DevEvent>, selected: &AtomicU32) -> Result<(), String> {
+    let mut term = ratatui::Terminal::new(CrosstermBackend::new(std::io::stdout())).map_err(|e| e.to_string())?;
+    let mut app = App::new(&project.name);
+    // The same history as `tidemark shell` (and `$TIDEMARK_HISTORY` overrides it).
+    app.input = InputLine::with_history_file(tidemark_shell::repl::history_path());
+    app.worker = Some(Worker::spawn(session));
+    app.log.push(&format!("tidemark dev: {} guests running; edit a guest and save to hot-swap it. ? for keys.", project.guests.len()));
+    while !app.quit {
+        while let Ok(s) = snaps.try_recv() {
+            app.update(s);
+        }
+        while let Ok(r) = reports.try_recv() {
+            app.dev_event(&r);
+        }
+        app.poll_worker();
+        app.tick = app.tick.wrapping_add(1);
+        if let Some(pid) = app.procs.pid() {
+            selected.store(pid, Ordering::Relaxed);
+        }
+        render(&mut term, &app)?;
+        if event::poll(Duration::from_millis(100)).map_err(|e| e.to_string())? {
+            match event::read().map_err(|e| e.to_string())? {
+                Event::Key(k) if k.kind == event::KeyEventKind::Press => app.key(k),
+                Event::Resize(..) => term.autoresize().map_err(|e| e.to_string())?,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Renders `app` on any backend (crossterm, or the TestBackend in snapshot tests).
+pub fn render<B: Backend>(term: &mut ratatui::Terminal<B>, app: &App) -> Result<(), String> {
+    term.draw(|f| app.draw(f)).map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::backend::TestBackend;
+    use tidemark_abi::{Backpressure, Class, Classes, Level, Rights};
+    use tidemark_protocol::{Counters, EventKind, Object, PackageInfo, ProcState, Purpose, ReaderInfo, RegionInfo, Wait, WriterInfo};
+
+    fn known() -> Snapshot {
+        let proc_ = |pid: u32, name: &str, state: ProcState| ProcessInfo {
+            pid,
+            name: name.into(),
+            package: name.into(),
+            hash: "ab".repeat(32),
+            state,
+            classes: Classes::CORE.with(Class::Log).with(Class::Channel),
+            caps: 2,
+            memory: 1 << 20,
+            memory_limit: 16 << 20,
+            parent: 0,
+            reloads: 0,
+            counters: Counters { hostcalls: 42, denials: 0, frames_out: 7, frames_in: 7, parks: 3 },
+        };
+        Snapshot {
+            at: None,
+            info: Some(KernelInfo { version: "0.1.0".into(), protocol: 2, abi: 1, board: "hosted".into(), engine: "wasmtime 48".into(), uptime_ns: 12_000_000_000, memory: None }),
+            ps: vec![proc_(1, "service", ProcState::Blocked(Wait::Readable(1))), proc_(2, "client", ProcState::Blocked(Wait::Until(0)))],
+            caps: vec![CapInfo { handle: 0x10000, index: 0, generation: 1, object: Object::Channel(1), rights: Rights::READ, name: "req".into(), parent: None, children: 0 }],
+            channels: vec![ChannelInfo {
+                id: 1,
+                name: "req".into(),
+                backpressure: Backpressure::Park,
+                data_cap: 4096,
+                frame_cap: 64,
+                bytes_in_flight: 2048,
+                frames_in_flight: 3,
+                head_seq: 10,
+                drops: 0,
+                readers: vec![ReaderInfo { pid: 1, slot: 0, seq: 7, lag: 3 }],
+                writers: vec![WriterInfo { pid: 2, id: 0, frames: 10 }],
+                parked_readers: vec![],
+                parked_writers: vec![2],
+                corrupt: None,
+                holders: 2,
+            }],
+            arenas: vec![ArenaInfo { id: 1, size: 1 << 20, used: 5696, free: (1 << 20) - 5696, high_water: 5696, fragmentation: 0.0, regions: vec![RegionInfo { id: 2, offset: 0, len: 5696, owner: 0, purpose: Purpose::Channel(1) }] }],
+            packages: Some(CacheInfo { slots: 16, hits: 2, misses: 0, evictions: 0, packages: vec![PackageInfo { name: "service".into(), hash: "cd".repeat(32), size: 9171, pinned: false }] }),
+            events: vec![KernelEvent { seq: 1, time_ns: 1_500_000_000, kind: EventKind::Log { pid: 1, level: Level::Info, text: "service: ready".into() } }],
+            link_ok: true,
+        }
+    }
+
+    fn screen(app: &App, w: u16, h: u16) -> String {
+        let mut term = ratatui::Terminal::new(TestBackend::new(w, h)).unwrap();
+        render(&mut term, app).unwrap();
+        let buf = term.backend().buffer().clone();
+        (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string()).collect::<Vec<_>>().join("\n")
+    }
+
+    fn golden(name: &str, text: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screens").join(name);
+        if std::env::var_os("TIDEMARK_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(want == text, "screen {name} changed (TIDEMARK_BLESS=1 to accept):\n{text}");
+    }
+
+    fn app() -> App {
+        let mut app = App::new("two-guest");
+        app.update(known());
+        app.dev_event(&DevEvent::Reloaded(crate::dev::ReloadReport {
+            guest: "service".into(),
+            pid: 1,
+            hash: "ef".repeat(32),
+            build: Duration::from_millis(1200),
+            prepare: Duration::from_micros(41_000),
+            swap: Duration::from_micros(1500),
+            save_to_running: Duration::from_millis(1350),
+        }));
+        app
+    }
+
+    #[test]
+    fn screen_with_a_known_kernel_state() {
+        golden("dev-100x30.txt", &screen(&app(), 100, 30));
+    }
+
+    #[test]
+    fn screen_resizes_and_shows_help() {
+        let mut a = app();
+        golden("dev-60x20.txt", &screen(&a, 60, 20));
+        a.help = true;
+        golden("dev-help-100x30.txt", &screen(&a, 100, 30));
+    }
+
+    #[test]
+    fn input_line_shares_the_shell_history_file() {
+        let dir = std::env::temp_dir().join(format!("tidemark-tui-history-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // A file as `tidemark shell` (rustyline) leaves it.
+        let file = dir.join("state/history");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "#V2\ninfo\nchan send req a\\\\b\n").unwrap();
+        let mut input = InputLine::with_history_file(Some(file.clone()));
+        input.recall(true);
+        assert_eq!(input.buffer, "chan send req a\\b", "the shell's last line comes first");
+        input.recall(true);
+        assert_eq!(input.buffer, "info");
+        input.buffer = "  ps ".into();
+        assert_eq!(input.take(), "  ps ");
+        input.buffer = "ps".into();
+        input.take();
+        input.buffer = "say a\\n".into();
+        input.take();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text, "#V2\ninfo\nchan send req a\\\\b\nps\nsay a\\\\n\n", "entered lines appended in the shell's format");
+        // The next screen (or shell) sees them.
+        let mut again = InputLine::with_history_file(Some(file.clone()));
+        again.recall(true);
+        assert_eq!(again.buffer, "say a\\n");
+        again.recall(true);
+        assert_eq!(again.buffer, "ps");
+        // A fresh file (and its directory) is created with rustyline's header.
+        let fresh = dir.join("new/dir/history");
+        let mut input = InputLine::with_history_file(Some(fresh.clone()));
+        input.buffer = "info".into();
+        input.take();
+        assert_eq!(std::fs::read_to_string(&fresh).unwrap(), "#V2\ninfo\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn key(app: &mut App, code: KeyCode) {
+        app.key(KeyEvent::new(code, KeyModifiers::NONE));
+    }
+
+    fn type_line(app: &mut App, line: &str) {
+        for c in line.chars() {
+            key(app, KeyCode::Char(c));
+        }
+        key(app, KeyCode::Enter);
+    }
+
+    /// A `reload` typed in the screen runs on the worker: while it is
+    /// pending the screen draws new snapshots (and says what runs), and its
+    /// answer lands in the log when it comes.
+    #[test]
+    fn screen_keeps_drawing_while_a_reload_is_pending() {
+        let mut a = app();
+        let (lines_tx, lines) = std::sync::mpsc::channel();
+        let (done, done_rx) = std::sync::mpsc::channel();
+        a.worker = Some(Worker::from_channels(lines_tx, done_rx));
+        type_line(&mut a, "reload service service-v2");
+        assert_eq!(lines.try_recv().unwrap(), "reload service service-v2", "the line went to the worker");
+        let first = screen(&a, 100, 30);
+        assert!(first.contains("running `reload service service-v2`") && first.contains("up 12s"), "{first}");
+        let mut later = known();
+        later.info.as_mut().unwrap().uptime_ns = 13_000_000_000;
+        later.events.clear();
+        a.update(later);
+        a.tick += 1;
+        let second = screen(&a, 100, 30);
+        assert!(second.contains("up 13s") && second.contains("running `reload service service-v2`"), "redrawn while pending:\n{second}");
+        assert_ne!(first, second);
+        done.send(("reload service service-v2".into(), Ok("pid 1 now runs service-v2".into()))).unwrap();
+        a.poll_worker();
+        let third = screen(&a, 100, 30);
+        assert!(!third.contains("running `"), "{third}");
+        assert!(a.log.text().ends_with("tidemark> reload service service-v2\npid 1 now runs service-v2"), "{}", a.log.text());
+    }
+
+    /// A failed build stays in the status line (red) and the first-error
+    /// panel however much the guests log, and the next good build clears both.
+    #[test]
+    fn a_failed_build_sticks_until_the_next_good_build() {
+        let mut a = app();
+        let output = "   Compiling service v0.1.0\nservice/src/lib.rs:14:23: error: expected expression, found `;`\nerror: could not compile `service` (lib) due to 1 previous error\n";
+        a.dev_event(&DevEvent::Failed { guest: "service".into(), at: crate::dev::FailedAt::Build, output: output.into(), running: true });
+        // A chatty guest: the failure scrolls out of the log, not out of sight.
+        for i in 0..200 {
+            a.log.push(&format!("client: answer {i}"));
+        }
+        golden("dev-failed-100x30.txt", &screen(&a, 100, 30));
+        let d = a.dump();
+        assert!(d.contains("service: build failed, old version running") && d.contains("service/src/lib.rs:14:23: error: expected expression"), "{d}");
+        key(&mut a, KeyCode::F(3));
+        assert!(!screen(&a, 100, 30).contains("first error"), "F3 hides the panel");
+        assert!(screen(&a, 100, 30).contains("service: build failed"), "the status stays");
+        a.dev_event(&DevEvent::Reloaded(crate::dev::ReloadReport {
+            guest: "service".into(),
+            pid: 1,
+            hash: "ef".repeat(32),
+            build: Duration::from_millis(900),
+            prepare: Duration::from_micros(41_000),
+            swap: Duration::from_micros(1500),
+            save_to_running: Duration::from_millis(1000),
+        }));
+        let s = screen(&a, 100, 30);
+        assert!(!s.contains("build failed") && !s.contains("first error") && s.contains("last reload: service"), "{s}");
+    }
+
+    /// RATE is frames per second as measured over the last seconds, not
+    /// the last poll's count over the poll interval (which showed 4/s for a
+    /// channel carrying one frame a second, polled every 250 ms).
+    #[test]
+    fn channel_rate_is_frames_per_second_as_measured() {
+        let mut pane = ChannelsPane::default();
+        let t0 = Instant::now();
+        for k in 0..40u32 {
+            let mut s = known();
+            s.at = Some(t0 + Duration::from_millis(250 * u64::from(k)));
+            s.channels[0].head_seq = k / 4; // one frame a second
+            pane.update(&s);
+        }
+        let rate = pane.rate(1);
+        assert!((0.8..=1.25).contains(&rate), "measured {rate}/s");
+        assert!(pane.text().contains("1.0/s"), "{}", pane.text());
+    }
+
+    /// Keys go to the focused pane: Tab moves the focus; Up/Down select a
+    /// process there and recall history on the line.
+    #[test]
+    fn keys_go_to_the_focused_pane() {
+        let mut a = app();
+        assert_eq!(a.focus, Focus::Input);
+        key(&mut a, KeyCode::Tab);
+        assert_eq!(a.focus, Focus::Processes);
+        key(&mut a, KeyCode::Down);
+        assert_eq!((a.procs.selected, a.caps.pid), (1, Some(2)));
+        key(&mut a, KeyCode::Char('p'));
+        assert_eq!(a.input.buffer, "p", "typing reaches the line from any pane");
+        key(&mut a, KeyCode::Tab);
+        key(&mut a, KeyCode::Up);
+        assert_eq!((a.focus, a.log.scroll, a.procs.selected), (Focus::Log, 1, 1));
+    }
+
+    #[test]
+    fn dump_holds_every_pane_as_text() {
+        let d = app().dump();
+        for part in ["== processes", "1    service  blocked", "== capabilities", "0x10000  req", "[#####.....]  50%", "reloaded service (pid 1)", "board hosted"] {
+            assert!(d.contains(part), "{part:?} missing from:\n{d}");
+        }
+    }
+}
