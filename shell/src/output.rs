@@ -86,3 +86,19 @@ pub fn process_row(p: &tidemark_protocol::ProcessInfo) -> Vec<String> {
         p.state.detail(),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use tidemark_abi::{Class, Classes, Rights};
+
+    /// JSON shows the letters and names the tables show, and reads them back.
+    #[test]
+    fn bit_sets_are_readable_in_json() {
+        assert_eq!(serde_json::to_string(&Rights(0b101)).unwrap(), "\"r-g-\"");
+        assert_eq!(serde_json::from_str::<Rights>("\"r-g-\"").unwrap(), Rights(0b101));
+        assert!(serde_json::from_str::<Rights>("\"rx\"").is_err());
+        let c = Classes::CORE.with(Class::Log);
+        assert_eq!(serde_json::to_string(&c).unwrap(), "[\"core\",\"log\"]");
+        assert_eq!(serde_json::from_str::<Classes>("[\"core\",\"log\"]").unwrap(), c);
+    }
+}
