@@ -49,8 +49,6 @@ pub struct Trial {
     pub package: String,
     /// The state the previous instance handed over.
     pub state: Vec<u8>,
-    /// When the successor took over (kernel ns).
-    pub since_ns: u64,
 }
 
 /// What to do with a process whose successor ended on trial.
@@ -128,6 +126,15 @@ impl From<&EngineError> for ErrorReply {
     }
 }
 
+/// Why a reload failed after [`Verdict::RollBack`]: the previous module
+/// runs again (`restart` is `None`), or could not be restarted either.
+pub fn rollback_message(reason: &str, restart: Option<&dyn core::fmt::Display>) -> String {
+    match restart {
+        None => format!("the new module failed before serving and was rolled back: {reason}"),
+        Some(e) => format!("the new module {reason}, and the previous one could not be restarted: {e}"),
+    }
+}
+
 impl Kernel {
     /// Resolves the module a live process would be reloaded with, without
     /// changing anything: the engine instantiates it and, if that works,
@@ -148,12 +155,10 @@ impl Kernel {
     /// [`Kernel::trial_ended`].
     pub fn reloaded(&mut self, s: &Spawned, mut state: Vec<u8>) {
         state.truncate(self.config.max_state);
-        let now = self.now();
-        let bytes_of = |h: Hash| self.packages.iter().find(|x| x.hash == h).map(|x| (x.name.clone(), x.bytes.clone()));
-        let new_package = bytes_of(s.hash).map(|x| x.0);
+        let new_package = self.packages.iter().find(|x| x.hash == s.hash).map(|x| x.name.clone());
         let Some(p) = self.procs.get_mut(&s.pid) else { return };
         let previous = Spawned { pid: p.pid, hash: p.hash, bytes: p.module.clone(), classes: p.classes, memory_limit: p.memory_limit };
-        p.trial = Some(Trial { previous, package: p.package.clone(), state: state.clone(), since_ns: now });
+        p.trial = Some(Trial { previous, package: p.package.clone(), state: state.clone() });
         let package = new_package.unwrap_or_else(|| p.package.clone());
         p.hash = s.hash;
         p.module = s.bytes.clone();
@@ -164,11 +169,6 @@ impl Kernel {
         p.state = ProcState::Running;
         let hash = s.hash.hex();
         self.event(EventKind::Reloaded { pid: s.pid, package, hash });
-    }
-
-    /// Whether `pid` runs a successor on trial.
-    pub fn on_trial(&self, pid: Pid) -> bool {
-        self.procs.get(&pid).is_some_and(|p| p.trial.is_some())
     }
 
     /// The successor served (or its budget is spent): the reload is

@@ -3,11 +3,10 @@
 //! swapped in, and run on trial; the core's lifecycle records the swap and
 //! gives the verdict when the successor ends on trial.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use tidemark_kernel::lifecycle::{Verdict, saved_state};
+use tidemark_kernel::lifecycle::{Verdict, rollback_message, saved_state};
 use tidemark_kernel::{Exit, Pid};
 
 use crate::{EngineError, Embedded, Proc, Reloaded, Run, SLICE_FUEL, START_FUEL, Step};
@@ -79,10 +78,10 @@ impl Embedded {
                     Ok(back) => {
                         self.inner.borrow_mut().procs.insert(pid, back);
                         self.kernel.borrow_mut().rolled_back(pid, state, reason.clone());
-                        Err(EngineError::Reload { pid, message: format!("the new module failed before serving and was rolled back: {reason}") })
+                        Err(EngineError::Reload { pid, message: rollback_message(&reason, None) })
                     }
                     Err(e) => {
-                        let message = format!("the new module {reason}, and the previous one could not be restarted: {e}");
+                        let message = rollback_message(&reason, Some(&e));
                         self.end(pid, Exit::Failed(message.clone()));
                         Err(EngineError::Reload { pid, message })
                     }

@@ -9,7 +9,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tidemark_kernel::lifecycle::{EngineError, Verdict as Outcome};
+use tidemark_kernel::lifecycle::{EngineError, Verdict as Outcome, rollback_message};
 use tidemark_kernel::{Exit, Pid, SpawnError, Spawned, Trap};
 use wasmtime::{Instance, Store};
 
@@ -155,11 +155,11 @@ fn roll_back(failed: Store<ProcData>, trial: Trial, module: &Spawned, state: Vec
     match shared.prepare(module).and_then(|pre| instantiate(pre, data)) {
         Ok(back) => {
             shared.kernel.lock().rolled_back(pid, state, reason.clone());
-            let _ = trial.verdict.send(Err(format!("the new module failed before serving and was rolled back: {reason}")));
+            let _ = trial.verdict.send(Err(rollback_message(&reason, None)));
             Ok(back)
         }
         Err(e) => {
-            let message = format!("the new module {reason}, and the previous one could not be restarted: {e:#}");
+            let message = rollback_message(&reason, Some(&format_args!("{e:#}")));
             let _ = trial.verdict.send(Err(message.clone()));
             Err(Exit::Failed(message))
         }

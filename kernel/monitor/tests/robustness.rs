@@ -192,7 +192,7 @@ fn an_event_flood_is_bounded_per_client_and_counted() {
     let t = core();
     let mut c = Connection::new();
     c.on_bytes(&t, &encode(1, &Body::Request(Request::Hello(req::Hello { version: PROTOCOL_VERSION, client: "t".into() }))));
-    let deny = |n: usize| t.with_kernel(&mut |k| (0..n).for_each(|_| drop(k.deny(0, 1))));
+    let deny = |n: usize| t.with_kernel(&mut |k| (0..n).for_each(|_| { let _ = k.deny(0, 1); }));
     deny(3000);
     let evs = events(&c.poll_events(&t));
     assert_eq!(evs.len(), EVENT_QUEUE + 1);
