@@ -18,7 +18,12 @@ fn main() {
     let target_dir = target_dir_of(&out).join("guests");
 
     ensure_target();
-    for dir in [guests.as_path(), &kernel.join("sdk"), &kernel.join("abi"), &kernel.join("ring")] {
+    for dir in [
+        guests.as_path(),
+        &kernel.join("sdk"),
+        &kernel.join("abi"),
+        &kernel.join("ring"),
+    ] {
         println!("cargo:rerun-if-changed={}", dir.display());
     }
     println!("cargo:rerun-if-changed={}", guests.join("wat").display());
@@ -31,16 +36,31 @@ fn main() {
         .arg(&target_dir)
         .args(["--config", tidemark_abi::GUEST_BUILD_CONFIG]);
     // The host build's flags are not the guests' flags.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         cmd.env_remove(var);
     }
     for (k, _) in env::vars() {
-        if k.starts_with("CARGO_PROFILE_") || k.starts_with("CARGO_CFG_") || k.starts_with("CARGO_FEATURE_") {
+        if k.starts_with("CARGO_PROFILE_")
+            || k.starts_with("CARGO_CFG_")
+            || k.starts_with("CARGO_FEATURE_")
+        {
             cmd.env_remove(k);
         }
     }
-    let status = cmd.status().expect("could not run cargo to build the guests");
-    assert!(status.success(), "building the guests in {} failed (see the errors above)", guests.display());
+    let status = cmd
+        .status()
+        .expect("could not run cargo to build the guests");
+    assert!(
+        status.success(),
+        "building the guests in {} failed (see the errors above)",
+        guests.display()
+    );
 
     let mut entries = String::new();
     let release = target_dir.join(TARGET).join("release");
@@ -50,20 +70,34 @@ fn main() {
         fs::copy(&path, &dest).unwrap_or_else(|e| panic!("missing guest {}: {e}", path.display()));
         entries.push_str(&entry(name, &dest, "rust"));
     }
-    let mut wats: Vec<_> = fs::read_dir(guests.join("wat")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut wats: Vec<_> = fs::read_dir(guests.join("wat"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     wats.sort();
-    for wat_path in wats.iter().filter(|p| p.extension().is_some_and(|e| e == "wat")) {
+    for wat_path in wats
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "wat"))
+    {
         let name = wat_path.file_stem().unwrap().to_str().unwrap();
-        let bytes = wat::parse_file(wat_path).unwrap_or_else(|e| panic!("{}: {e}", wat_path.display()));
+        let bytes =
+            wat::parse_file(wat_path).unwrap_or_else(|e| panic!("{}: {e}", wat_path.display()));
         let dest = out.join(format!("{name}.wat.wasm"));
         fs::write(&dest, bytes).unwrap();
         entries.push_str(&entry(name, &dest, "wat"));
     }
-    fs::write(out.join("guests.rs"), format!("/// Every guest module.\npub const ALL: &[Guest] = &[\n{entries}];\n")).unwrap();
+    fs::write(
+        out.join("guests.rs"),
+        format!("/// Every guest module.\npub const ALL: &[Guest] = &[\n{entries}];\n"),
+    )
+    .unwrap();
 }
 
 fn entry(name: &str, path: &Path, source: &str) -> String {
-    format!("    Guest {{ name: {name:?}, source: {source:?}, bytes: include_bytes!({:?}) }},\n", path.display().to_string())
+    format!(
+        "    Guest {{ name: {name:?}, source: {source:?}, bytes: include_bytes!({:?}) }},\n",
+        path.display().to_string()
+    )
 }
 
 /// `target/` of the host build, found from OUT_DIR (`target/<profile>/build/<pkg>/out`).
@@ -79,13 +113,22 @@ fn target_dir_of(out: &Path) -> PathBuf {
 /// Installs the wasm32 target with rustup when it is missing, saying so.
 fn ensure_target() {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().expect("rustc --print sysroot");
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc --print sysroot");
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot.join("lib/rustlib").join(TARGET).exists() {
         return;
     }
-    println!("cargo:warning=the {TARGET} target is missing; installing it with `rustup target add {TARGET}`");
-    let ok = Command::new("rustup").args(["target", "add", TARGET]).status().map(|s| s.success()).unwrap_or(false);
+    println!(
+        "cargo:warning=the {TARGET} target is missing; installing it with `rustup target add {TARGET}`"
+    );
+    let ok = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     assert!(
         ok,
         "the Rust target {TARGET} is needed to build Tidemark's guests and `rustup target add {TARGET}` failed; \

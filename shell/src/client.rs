@@ -6,7 +6,10 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use tidemark_protocol::{Body, Frame, DecodeError, Decoder, Endpoint, ErrorReply, Event, EventKind, KernelInfo, PROTOCOL_VERSION, Request, Response, encode, req};
+use tidemark_protocol::{
+    Body, DecodeError, Decoder, Endpoint, ErrorReply, Event, EventKind, Frame, KernelInfo,
+    PROTOCOL_VERSION, Request, Response, encode, req,
+};
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +50,9 @@ pub const EVENT_QUEUE: usize = 4096;
 
 /// The error for a frame of another protocol version.
 fn version_mismatch(theirs: u16) -> ClientError {
-    ClientError::Refused(format!("the kernel speaks monitor protocol v{theirs}; this tidemark speaks v{PROTOCOL_VERSION}"))
+    ClientError::Refused(format!(
+        "the kernel speaks monitor protocol v{theirs}; this tidemark speaks v{PROTOCOL_VERSION}"
+    ))
 }
 
 /// A client session attached to a kernel.
@@ -68,11 +73,33 @@ pub struct Client {
 impl Client {
     /// Attaches over `stream`: says hello and checks the protocol version.
     pub fn attach(stream: UnixStream) -> Result<Client, ClientError> {
-        let placeholder = KernelInfo { version: String::new(), protocol: 0, abi: 0, board: String::new(), engine: String::new(), uptime_ns: 0, memory: None };
-        let mut c = Client { stream, decoder: Decoder::new(), next_id: 1, events: VecDeque::new(), lost: 0, kernel: placeholder, timeout: Duration::from_millis(250), closed: false };
+        let placeholder = KernelInfo {
+            version: String::new(),
+            protocol: 0,
+            abi: 0,
+            board: String::new(),
+            engine: String::new(),
+            uptime_ns: 0,
+            memory: None,
+        };
+        let mut c = Client {
+            stream,
+            decoder: Decoder::new(),
+            next_id: 1,
+            events: VecDeque::new(),
+            lost: 0,
+            kernel: placeholder,
+            timeout: Duration::from_millis(250),
+            closed: false,
+        };
         // A machine still booting may lose the first bytes (a UART resetting
         // its FIFO): say hello again, briefly, before waiting in earnest.
-        let hello = || Request::Hello(req::Hello { version: PROTOCOL_VERSION, client: "tidemark".into() });
+        let hello = || {
+            Request::Hello(req::Hello {
+                version: PROTOCOL_VERSION,
+                client: "tidemark".into(),
+            })
+        };
         let mut answer = c.request(hello());
         for wait in [1, 10] {
             if !matches!(answer, Err(ClientError::Timeout(_))) {
@@ -88,7 +115,9 @@ impl Client {
                 Ok(c)
             }
             Response::Error(e) => Err(ClientError::Refused(e.message)),
-            other => Err(ClientError::Refused(format!("unexpected answer to hello: {other:?}"))),
+            other => Err(ClientError::Refused(format!(
+                "unexpected answer to hello: {other:?}"
+            ))),
         }
     }
 
@@ -101,7 +130,10 @@ impl Client {
     pub fn call<E: Endpoint>(&mut self, r: E) -> Result<E::Reply, CallError> {
         match self.request(r.into())? {
             Response::Error(e) => Err(CallError::Kernel(e)),
-            other => E::reply(other).map_err(|got| CallError::Unexpected { asked: E::NAME, got: got.name() }),
+            other => E::reply(other).map_err(|got| CallError::Unexpected {
+                asked: E::NAME,
+                got: got.name(),
+            }),
         }
     }
 
@@ -124,7 +156,9 @@ impl Client {
                     },
                     // A kernel of another protocol version: nothing it says
                     // can be understood, so waiting for an answer is futile.
-                    Err(DecodeError::Version { version, .. }) => return Err(version_mismatch(version)),
+                    Err(DecodeError::Version { version, .. }) => {
+                        return Err(version_mismatch(version));
+                    }
                     Err(_) => {} // garbage on the link: skipped by the decoder
                 }
             }
@@ -137,18 +171,29 @@ impl Client {
     }
 
     fn fill(&mut self, wait: Duration) -> Result<(), ClientError> {
-        self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        self.stream
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         let mut buf = [0u8; 64 * 1024];
         match self.stream.read(&mut buf) {
             Ok(0) => {
                 self.closed = true;
-                Err(ClientError::Io(io::Error::new(ErrorKind::UnexpectedEof, "the kernel closed the link")))
+                Err(ClientError::Io(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "the kernel closed the link",
+                )))
             }
             Ok(n) => {
                 self.decoder.push(&buf[..n]);
                 Ok(())
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => {
                 self.closed = true;
                 Err(e.into())
@@ -175,15 +220,28 @@ impl Client {
         if self.events.is_empty() && !wait.is_zero() {
             self.fill(wait)?;
             while let Some(f) = self.decoder.next_frame() {
-                if let Ok(Frame { body: Body::Event(e), .. }) = f {
+                if let Ok(Frame {
+                    body: Body::Event(e),
+                    ..
+                }) = f
+                {
                     self.keep(e);
                 }
             }
         }
         let mut out = Vec::with_capacity(self.events.len() + 1);
         if self.lost > 0 {
-            let (seq, time_ns) = self.events.front().map_or((0, 0), |e| (e.seq.saturating_sub(1), e.time_ns));
-            out.push(Event { seq, time_ns, kind: EventKind::Lost { count: std::mem::take(&mut self.lost) } });
+            let (seq, time_ns) = self
+                .events
+                .front()
+                .map_or((0, 0), |e| (e.seq.saturating_sub(1), e.time_ns));
+            out.push(Event {
+                seq,
+                time_ns,
+                kind: EventKind::Lost {
+                    count: std::mem::take(&mut self.lost),
+                },
+            });
         }
         out.extend(self.events.drain(..));
         Ok(out)
@@ -210,7 +268,15 @@ mod tests {
             let n = kernel_end.read(&mut buf).unwrap();
             assert!(n >= 12 && buf[..2] == *b"TM", "a hello frame");
             let id = u32::from_le_bytes(buf[4..8].try_into().unwrap());
-            let info = KernelInfo { version: "9.9.9".into(), protocol: theirs, abi: 0, board: "fake".into(), engine: "none".into(), uptime_ns: 0, memory: None };
+            let info = KernelInfo {
+                version: "9.9.9".into(),
+                protocol: theirs,
+                abi: 0,
+                board: "fake".into(),
+                engine: "none".into(),
+                uptime_ns: 0,
+                memory: None,
+            };
             let mut frame = encode(id, &Body::Response(Response::Hello(info)));
             frame[2..4].copy_from_slice(&theirs.to_le_bytes());
             kernel_end.write_all(&frame).unwrap();
@@ -244,13 +310,31 @@ mod tests {
                     if answered == 1 {
                         // Between the hello and this answer: a flood.
                         for seq in 1..=5000u64 {
-                            let e = Event { seq, time_ns: seq, kind: EventKind::Lost { count: 0 } };
+                            let e = Event {
+                                seq,
+                                time_ns: seq,
+                                kind: EventKind::Lost { count: 0 },
+                            };
                             kernel_end.write_all(&encode(0, &Body::Event(e))).unwrap();
                         }
                     }
-                    let info = KernelInfo { version: "t".into(), protocol: PROTOCOL_VERSION, abi: 0, board: "fake".into(), engine: "none".into(), uptime_ns: 0, memory: None };
-                    let r = if answered == 0 { Response::Hello(info) } else { Response::Info(info) };
-                    kernel_end.write_all(&encode(f.id, &Body::Response(r))).unwrap();
+                    let info = KernelInfo {
+                        version: "t".into(),
+                        protocol: PROTOCOL_VERSION,
+                        abi: 0,
+                        board: "fake".into(),
+                        engine: "none".into(),
+                        uptime_ns: 0,
+                        memory: None,
+                    };
+                    let r = if answered == 0 {
+                        Response::Hello(info)
+                    } else {
+                        Response::Info(info)
+                    };
+                    kernel_end
+                        .write_all(&encode(f.id, &Body::Response(r)))
+                        .unwrap();
                     answered += 1;
                 }
             }
@@ -258,10 +342,22 @@ mod tests {
         });
         let mut c = Client::attach(client_end).unwrap();
         c.call(req::Info {}).unwrap();
-        assert_eq!(c.queued_events(), EVENT_QUEUE, "kept no more than the queue");
+        assert_eq!(
+            c.queued_events(),
+            EVENT_QUEUE,
+            "kept no more than the queue"
+        );
         let evs = c.take_events(Duration::ZERO).unwrap();
-        assert!(matches!(evs[0].kind, EventKind::Lost { count } if count == 5000 - EVENT_QUEUE as u64), "{:?}", evs[0]);
-        assert_eq!((evs.len(), evs[1].seq, evs.last().unwrap().seq), (EVENT_QUEUE + 1, 5001 - EVENT_QUEUE as u64, 5000), "the newest are kept");
+        assert!(
+            matches!(evs[0].kind, EventKind::Lost { count } if count == 5000 - EVENT_QUEUE as u64),
+            "{:?}",
+            evs[0]
+        );
+        assert_eq!(
+            (evs.len(), evs[1].seq, evs.last().unwrap().seq),
+            (EVENT_QUEUE + 1, 5001 - EVENT_QUEUE as u64, 5000),
+            "the newest are kept"
+        );
         drop(c);
         fake.join().unwrap();
     }

@@ -80,11 +80,18 @@ pub struct Rendered {
 pub fn execute_both(session: &mut Session, line: &str, json: bool) -> Result<Rendered, ShellError> {
     let words = tokenize(line)?;
     if words.is_empty() {
-        return Ok(Rendered { human: String::new(), printed: String::new() });
+        return Ok(Rendered {
+            human: String::new(),
+            printed: String::new(),
+        });
     }
     let (out, flag) = commands::run_line(session, words)?;
     let human = out.human();
-    let printed = if json || flag { serde_json::to_string_pretty(&out.json()).expect("json") } else { human.clone() };
+    let printed = if json || flag {
+        serde_json::to_string_pretty(&out.json()).expect("json")
+    } else {
+        human.clone()
+    };
     Ok(Rendered { human, printed })
 }
 
@@ -96,7 +103,11 @@ pub fn wants_json(line: &str) -> bool {
 /// How an error prints: `error: ...`, or with `json` the
 /// `{"error": {kind, code, message}}` object.
 pub fn render_error(e: &ShellError, json: bool) -> String {
-    if json { serde_json::to_string_pretty(&e.json()).expect("json") } else { format!("error: {e}") }
+    if json {
+        serde_json::to_string_pretty(&e.json()).expect("json")
+    } else {
+        format!("error: {e}")
+    }
 }
 
 /// Runs one line, printing its output to stdout or its error to stderr;
@@ -128,7 +139,10 @@ mod tests {
 
     #[test]
     fn tokenizer_quotes_and_escapes() {
-        assert_eq!(tokenize(r#"chan send req "add 10"  'a b' x\y"#).unwrap(), ["chan", "send", "req", "add 10", "a b", "x\\y"]);
+        assert_eq!(
+            tokenize(r#"chan send req "add 10"  'a b' x\y"#).unwrap(),
+            ["chan", "send", "req", "add 10", "a b", "x\\y"]
+        );
         assert_eq!(tokenize(r#"say "a\"b\n""#).unwrap(), ["say", "a\"b\n"]);
         assert_eq!(tokenize(r#"x """#).unwrap(), ["x", ""]);
         assert!(tokenize(r#"x "open"#).is_err());

@@ -67,7 +67,8 @@ impl ClientQueue {
             o.lost += 1;
             o.last_dropped = (e.seq, e.time_ns);
         }
-        o.frames.push_back((true, encode(0, &Body::Event(e.clone()))));
+        o.frames
+            .push_back((true, encode(0, &Body::Event(e.clone()))));
         self.ready.notify_one();
     }
 
@@ -99,10 +100,19 @@ impl Mux {
     /// Takes over `link` (already connected to a kernel's monitor).
     pub fn new(link: UnixStream) -> io::Result<Mux> {
         let reader = link.try_clone()?;
-        let routes = Arc::new(Mutex::new(Routes { next_id: 1, pending: HashMap::new(), clients: Vec::new() }));
+        let routes = Arc::new(Mutex::new(Routes {
+            next_id: 1,
+            pending: HashMap::new(),
+            clients: Vec::new(),
+        }));
         let r = routes.clone();
-        std::thread::Builder::new().name("monitor-mux".into()).spawn(move || from_kernel(reader, &r))?;
-        Ok(Mux { link: Arc::new(Mutex::new(link)), routes })
+        std::thread::Builder::new()
+            .name("monitor-mux".into())
+            .spawn(move || from_kernel(reader, &r))?;
+        Ok(Mux {
+            link: Arc::new(Mutex::new(link)),
+            routes,
+        })
     }
 
     /// A new client end of the link.
@@ -115,15 +125,24 @@ impl Mux {
             r.clients.len() - 1
         };
         let writer = ours.try_clone()?;
-        std::thread::Builder::new().name(format!("monitor-mux-out-{index}")).spawn(move || to_client(writer, &queue))?;
+        std::thread::Builder::new()
+            .name(format!("monitor-mux-out-{index}"))
+            .spawn(move || to_client(writer, &queue))?;
         let (link, routes) = (self.link.clone(), self.routes.clone());
-        std::thread::Builder::new().name(format!("monitor-mux-{index}")).spawn(move || from_client(index, ours, &link, &routes))?;
+        std::thread::Builder::new()
+            .name(format!("monitor-mux-{index}"))
+            .spawn(move || from_client(index, ours, &link, &routes))?;
         Ok(theirs)
     }
 
     /// Frames queued for each client now (a test's view of memory held).
     pub fn queued(&self) -> Vec<usize> {
-        self.routes.lock().clients.iter().map(|c| c.as_ref().map_or(0, |q| q.len())).collect()
+        self.routes
+            .lock()
+            .clients
+            .iter()
+            .map(|c| c.as_ref().map_or(0, |q| q.len()))
+            .collect()
     }
 }
 
@@ -135,12 +154,18 @@ fn to_client(mut stream: UnixStream, q: &ClientQueue) {
             while o.frames.is_empty() && !o.closed {
                 q.ready.wait(&mut o);
             }
-            let Some((_, frame)) = o.frames.pop_front() else { break };
+            let Some((_, frame)) = o.frames.pop_front() else {
+                break;
+            };
             let lost = (o.lost > 0).then(|| (std::mem::take(&mut o.lost), o.last_dropped));
             (frame, lost)
         };
         if let Some((count, (seq, time_ns))) = lost {
-            let e = Event { seq, time_ns, kind: EventKind::Lost { count } };
+            let e = Event {
+                seq,
+                time_ns,
+                kind: EventKind::Lost { count },
+            };
             if stream.write_all(&encode(0, &Body::Event(e))).is_err() {
                 break;
             }
@@ -153,7 +178,12 @@ fn to_client(mut stream: UnixStream, q: &ClientQueue) {
 }
 
 /// Client → kernel: renumber requests, forward.
-fn from_client(index: usize, mut stream: UnixStream, link: &Mutex<UnixStream>, routes: &Mutex<Routes>) {
+fn from_client(
+    index: usize,
+    mut stream: UnixStream,
+    link: &Mutex<UnixStream>,
+    routes: &Mutex<Routes>,
+) {
     let mut decoder = Decoder::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -194,7 +224,9 @@ fn from_kernel(mut link: UnixStream, routes: &Mutex<Routes>) {
         };
         decoder.push(&buf[..n]);
         while let Some(frame) = decoder.next_frame() {
-            let Ok(Frame { id, body }) = frame else { continue };
+            let Ok(Frame { id, body }) = frame else {
+                continue;
+            };
             let mut r = routes.lock();
             match body {
                 Body::Event(e) => {
@@ -266,9 +298,11 @@ mod tests {
         let mut a = mux.connect().unwrap();
         let mut b = mux.connect().unwrap();
         // Both clients use id 7: each gets its own answer, under its own id.
-        a.write_all(&encode(7, &Body::Request(Request::Ps(req::Ps {})))).unwrap();
+        a.write_all(&encode(7, &Body::Request(Request::Ps(req::Ps {}))))
+            .unwrap();
         let fa = read_frame(&mut a).unwrap();
-        b.write_all(&encode(7, &Body::Request(Request::Info(req::Info {})))).unwrap();
+        b.write_all(&encode(7, &Body::Request(Request::Info(req::Info {}))))
+            .unwrap();
         let fb = read_frame(&mut b).unwrap();
         for f in [fa, fb] {
             assert_eq!(f.id, 7);
@@ -280,7 +314,15 @@ mod tests {
     }
 
     fn event(seq: u64) -> Vec<u8> {
-        let e = Event { seq, time_ns: seq, kind: EventKind::Log { pid: 1, level: tidemark_abi::Level::Info, text: "flood".into() } };
+        let e = Event {
+            seq,
+            time_ns: seq,
+            kind: EventKind::Log {
+                pid: 1,
+                level: tidemark_abi::Level::Info,
+                text: "flood".into(),
+            },
+        };
         encode(0, &Body::Event(e))
     }
 
@@ -305,12 +347,16 @@ mod tests {
         });
         std::thread::spawn(move || kernel(end, 1));
         flooder.join().unwrap();
-        fast.write_all(&encode(9, &Body::Request(Request::Ps(req::Ps {})))).unwrap();
-        fast.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+        fast.write_all(&encode(9, &Body::Request(Request::Ps(req::Ps {}))))
+            .unwrap();
+        fast.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
         let mut d = Decoder::new();
         let mut buf = [0u8; 64 * 1024];
         let answer = loop {
-            let n = fast.read(&mut buf).expect("the answer comes, whatever the other client does");
+            let n = fast
+                .read(&mut buf)
+                .expect("the answer comes, whatever the other client does");
             assert!(n > 0, "link closed before the answer");
             d.push(&buf[..n]);
             let mut got = None;
@@ -325,6 +371,9 @@ mod tests {
         };
         assert_eq!(answer.id, 9);
         let queued = mux.queued();
-        assert!(queued.iter().all(|q| *q <= CLIENT_QUEUE), "queues bounded: {queued:?}");
+        assert!(
+            queued.iter().all(|q| *q <= CLIENT_QUEUE),
+            "queues bounded: {queued:?}"
+        );
     }
 }

@@ -46,7 +46,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         s.trim_end().to_string()
     };
     let mut out = vec![line(headers.to_vec())];
-    out.extend(rows.iter().map(|r| line(r.iter().map(String::as_str).collect())));
+    out.extend(
+        rows.iter()
+            .map(|r| line(r.iter().map(String::as_str).collect())),
+    );
     out.join("\n")
 }
 
@@ -54,7 +57,10 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 pub fn show_bytes(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
         Ok(s) if s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') => format!("{s:?}"),
-        _ => format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+        _ => format!(
+            "0x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
     }
 }
 
@@ -71,7 +77,9 @@ pub fn size(n: u64) -> String {
 }
 
 /// The columns of a process row, as `ps` and the screen show them.
-pub const PROCESS_HEAD: [&str; 8] = ["PID", "NAME", "STATE", "CAPS", "MEM", "CALLS", "IN/OUT", "DETAIL"];
+pub const PROCESS_HEAD: [&str; 8] = [
+    "PID", "NAME", "STATE", "CAPS", "MEM", "CALLS", "IN/OUT", "DETAIL",
+];
 
 /// One process as a row under [`PROCESS_HEAD`].
 pub fn process_row(p: &tidemark_protocol::ProcessInfo) -> Vec<String> {
@@ -95,10 +103,16 @@ mod tests {
     #[test]
     fn bit_sets_are_readable_in_json() {
         assert_eq!(serde_json::to_string(&Rights(0b101)).unwrap(), "\"r-g-\"");
-        assert_eq!(serde_json::from_str::<Rights>("\"r-g-\"").unwrap(), Rights(0b101));
+        assert_eq!(
+            serde_json::from_str::<Rights>("\"r-g-\"").unwrap(),
+            Rights(0b101)
+        );
         assert!(serde_json::from_str::<Rights>("\"rx\"").is_err());
         let c = Classes::CORE.with(Class::Log);
         assert_eq!(serde_json::to_string(&c).unwrap(), "[\"core\",\"log\"]");
-        assert_eq!(serde_json::from_str::<Classes>("[\"core\",\"log\"]").unwrap(), c);
+        assert_eq!(
+            serde_json::from_str::<Classes>("[\"core\",\"log\"]").unwrap(),
+            c
+        );
     }
 }

@@ -36,10 +36,23 @@ impl Names {
     pub fn fetch(s: &mut Session) -> Names {
         let mut n = Names::default();
         // One round trip for all three (a serial line is slow).
-        if let Ok(snap) = s.client.call(req::Snapshot { caps_of: None, events_after: u64::MAX }) {
-            n.pids = snap.ps.iter().filter(|p| p.state.is_live()).map(|p| p.pid.to_string()).collect();
+        if let Ok(snap) = s.client.call(req::Snapshot {
+            caps_of: None,
+            events_after: u64::MAX,
+        }) {
+            n.pids = snap
+                .ps
+                .iter()
+                .filter(|p| p.state.is_live())
+                .map(|p| p.pid.to_string())
+                .collect();
             n.channels = snap.channels.iter().map(|c| c.name.clone()).collect();
-            n.packages = snap.packages.packages.iter().map(|p| p.name.clone()).collect();
+            n.packages = snap
+                .packages
+                .packages
+                .iter()
+                .map(|p| p.name.clone())
+                .collect();
         }
         n
     }
@@ -66,7 +79,9 @@ impl ShellHelper {
             }
         }
         if !before.is_empty() {
-            let cmd = crate::commands::find(before).map(|(c, _)| c.name).unwrap_or("");
+            let cmd = crate::commands::find(before)
+                .map(|(c, _)| c.name)
+                .unwrap_or("");
             let pool: &[String] = match cmd {
                 "caps" | "kill" | "grant" | "revoke" | "log" => &self.names.pids,
                 "chan show" | "chan send" | "chan tail" => &self.names.channels,
@@ -84,12 +99,25 @@ impl ShellHelper {
 
 impl Completer for ShellHelper {
     type Candidate = Pair;
-    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let head = &line[..pos];
         let start = head.rfind(char::is_whitespace).map_or(0, |i| i + 1);
         let before = tokenize(&head[..start]).unwrap_or_default();
         let c = self.candidates(&before, &head[start..]);
-        Ok((start, c.into_iter().map(|s| Pair { display: s.clone(), replacement: s }).collect()))
+        Ok((
+            start,
+            c.into_iter()
+                .map(|s| Pair {
+                    display: s.clone(),
+                    replacement: s,
+                })
+                .collect(),
+        ))
     }
 }
 
@@ -99,7 +127,10 @@ impl Hinter for ShellHelper {
         if pos < line.len() || line.is_empty() {
             return None;
         }
-        REGISTRY.iter().find(|c| c.name.starts_with(line) && c.name != line).map(|c| c.name[line.len()..].to_string())
+        REGISTRY
+            .iter()
+            .find(|c| c.name.starts_with(line) && c.name != line)
+            .map(|c| c.name[line.len()..].to_string())
     }
 }
 
@@ -131,12 +162,17 @@ pub fn run(s: &mut Session, json: bool) -> rustyline::Result<usize> {
     // A second handler cannot be installed; the first one set is fine.
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Release));
     let mut ed: Editor<ShellHelper, DefaultHistory> = Editor::new()?;
-    ed.set_helper(Some(ShellHelper { names: Names::default() }));
+    ed.set_helper(Some(ShellHelper {
+        names: Names::default(),
+    }));
     let history = history_path();
     if let Some(h) = &history {
         let _ = ed.load_history(h);
     }
-    println!("attached to {} ({}), protocol v{}. `help` lists commands.", s.client.kernel.board, s.client.kernel.engine, s.client.kernel.protocol);
+    println!(
+        "attached to {} ({}), protocol v{}. `help` lists commands.",
+        s.client.kernel.board, s.client.kernel.engine, s.client.kernel.protocol
+    );
     let mut failures = 0;
     loop {
         let names = Names::fetch(s);
@@ -181,7 +217,13 @@ mod tests {
     use super::*;
 
     fn helper() -> ShellHelper {
-        ShellHelper { names: Names { pids: vec!["1".into(), "12".into()], channels: vec!["req".into(), "resp".into()], packages: vec!["counter".into(), "ping".into()] } }
+        ShellHelper {
+            names: Names {
+                pids: vec!["1".into(), "12".into()],
+                channels: vec!["req".into(), "resp".into()],
+                packages: vec!["counter".into(), "ping".into()],
+            },
+        }
     }
 
     fn words(s: &str) -> Vec<String> {

@@ -37,8 +37,12 @@ pub const DEFAULT_WITHIN: Duration = Duration::from_secs(5);
 
 /// Parses `500ms`, `2s`, `1.5s`, `1m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.find(|c: char| c.is_ascii_alphabetic()).map_or((s, "s"), |i| s.split_at(i));
-    let v: f64 = num.parse().map_err(|_| format!("`{s}` is not a duration (e.g. 500ms, 2s)"))?;
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 500ms, 2s)"))?;
     let secs = match unit {
         "ms" => v / 1000.0,
         "s" => v,
@@ -151,7 +155,9 @@ fn split_within(rest: &str) -> (&str, Option<&str>) {
 fn parse_pattern(s: &str) -> Result<Pattern, String> {
     let s = s.trim();
     if s.len() >= 2 && s.starts_with('/') && s.ends_with('/') {
-        Regex::new(&s[1..s.len() - 1]).map(Pattern::Regex).map_err(|e| format!("bad regex: {e}"))
+        Regex::new(&s[1..s.len() - 1])
+            .map(Pattern::Regex)
+            .map_err(|e| format!("bad regex: {e}"))
     } else if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
         Ok(Pattern::Literal(s[1..s.len() - 1].replace("\\\"", "\"")))
     } else {
@@ -167,7 +173,9 @@ fn strip_comment(line: &str) -> &str {
         match c {
             '"' if !slash => quote = !quote,
             '/' if !quote && (slash || prev.is_whitespace()) => slash = !slash,
-            '#' if !quote && !slash && (i == 0 || prev.is_whitespace()) => return line[..i].trim_end(),
+            '#' if !quote && !slash && (i == 0 || prev.is_whitespace()) => {
+                return line[..i].trim_end();
+            }
             _ => {}
         }
         prev = c;
@@ -206,8 +214,16 @@ impl Script {
                     None => (false, rest),
                 };
                 let (pat, within) = split_within(rest);
-                let within = within.map(parse_duration).transpose().map_err(&err)?.unwrap_or(DEFAULT_WITHIN);
-                Step::Expect { event, pattern: parse_pattern(pat).map_err(&err)?, within }
+                let within = within
+                    .map(parse_duration)
+                    .transpose()
+                    .map_err(&err)?
+                    .unwrap_or(DEFAULT_WITHIN);
+                Step::Expect {
+                    event,
+                    pattern: parse_pattern(pat).map_err(&err)?,
+                    within,
+                }
             } else {
                 let (must_fail, line) = match trimmed.strip_prefix('!') {
                     Some(l) => (true, l.trim_start()),
@@ -217,12 +233,24 @@ impl Script {
                 if find(&words).is_none() {
                     return Err(err(format!("unknown command `{}`", words.join(" "))));
                 }
-                Step::Command { line: line.to_string(), must_fail }
+                Step::Command {
+                    line: line.to_string(),
+                    must_fail,
+                }
             };
-            lines.push(Line { number: i + 1, span, step });
+            lines.push(Line {
+                number: i + 1,
+                span,
+                step,
+            });
         }
         let hosted_only = source.lines().any(|l| l.trim() == "# hosted-only");
-        Ok(Script { name: name.into(), source: source.into(), lines, hosted_only })
+        Ok(Script {
+            name: name.into(),
+            source: source.into(),
+            lines,
+            hosted_only,
+        })
     }
 
     fn fail(&self, line: &Line, title: String, label: String, help: String) -> ScriptError {
@@ -239,7 +267,12 @@ impl Script {
     /// Runs the script. `echo` receives each command with its output once the
     /// expectations after it have settled, so a command re-run by `expect`
     /// shows the output that satisfied it.
-    pub fn run(&self, s: &mut Session, json: bool, echo: &mut dyn FnMut(&Line, &str, &str)) -> Result<usize, ScriptError> {
+    pub fn run(
+        &self,
+        s: &mut Session,
+        json: bool,
+        echo: &mut dyn FnMut(&Line, &str, &str),
+    ) -> Result<usize, ScriptError> {
         let mut shown: Option<(&Line, String, Rendered)> = None;
         let r = self.steps(s, json, &mut shown, echo);
         if let Some((l, c, o)) = shown.take() {
@@ -261,28 +294,55 @@ impl Script {
         for line in &self.lines {
             match &line.step {
                 Step::Sleep(d) => std::thread::sleep(*d),
-                Step::Command { line: cmd, must_fail } => {
+                Step::Command {
+                    line: cmd,
+                    must_fail,
+                } => {
                     if let Some((l, c, o)) = shown.take() {
                         echo(l, &c, &o.printed);
                     }
                     let out = match (execute_both(s, cmd, json), must_fail) {
                         (Ok(o), false) => o,
-                        (Err(e), true) => Rendered { human: render_error(&e, false), printed: render_error(&e, json || crate::wants_json(cmd)) },
+                        (Err(e), true) => Rendered {
+                            human: render_error(&e, false),
+                            printed: render_error(&e, json || crate::wants_json(cmd)),
+                        },
                         (Ok(o), true) => {
-                            return Err(self.fail(line, "the command succeeded but must fail".into(), "expected to fail".into(), o.human));
+                            return Err(self.fail(
+                                line,
+                                "the command succeeded but must fail".into(),
+                                "expected to fail".into(),
+                                o.human,
+                            ));
                         }
                         (Err(e), false) => {
-                            return Err(self.fail(line, format!("command failed: {e}"), "this command".into(), e.to_string()));
+                            return Err(self.fail(
+                                line,
+                                format!("command failed: {e}"),
+                                "this command".into(),
+                                e.to_string(),
+                            ));
                         }
                     };
                     *shown = Some((line, cmd.clone(), out));
                 }
-                Step::Expect { event: false, pattern, within } => {
+                Step::Expect {
+                    event: false,
+                    pattern,
+                    within,
+                } => {
                     checks += 1;
                     let Some((_, cmd, out)) = shown.as_mut() else {
-                        return Err(self.fail(line, "nothing to expect on".into(), "no command before this".into(), "put a command first".into()));
+                        return Err(self.fail(
+                            line,
+                            "nothing to expect on".into(),
+                            "no command before this".into(),
+                            "put a command first".into(),
+                        ));
                     };
-                    let kind = tokenize(cmd).ok().and_then(|w| find(&w).map(|(c, _)| c.kind));
+                    let kind = tokenize(cmd)
+                        .ok()
+                        .and_then(|w| find(&w).map(|(c, _)| c.kind));
                     let rerun = matches!(kind, Some(Kind::Query | Kind::Stream));
                     // A stream run again goes on where it stopped: what the
                     // expectation sees (and a failure shows) is everything so far.
@@ -302,13 +362,20 @@ impl Script {
                         s.deadline = Some(deadline);
                         let again = execute_both(s, cmd, json);
                         s.deadline = None;
-                        let again = again.unwrap_or_else(|e| Rendered { human: render_error(&e, false), printed: render_error(&e, json || crate::wants_json(cmd)) });
+                        let again = again.unwrap_or_else(|e| Rendered {
+                            human: render_error(&e, false),
+                            printed: render_error(&e, json || crate::wants_json(cmd)),
+                        });
                         match continues {
                             true if again.human == "(no frames)" => {}
                             true if out.human != "(no frames)" => {
                                 // Frames are numbered: one seen again (a new tail may
                                 // start before frames an earlier one read) counts once.
-                                let fresh: Vec<&str> = again.human.lines().filter(|l| !out.human.lines().any(|o| o == *l)).collect();
+                                let fresh: Vec<&str> = again
+                                    .human
+                                    .lines()
+                                    .filter(|l| !out.human.lines().any(|o| o == *l))
+                                    .collect();
                                 if !fresh.is_empty() {
                                     out.human = format!("{}\n{}", out.human, fresh.join("\n"));
                                     out.printed = format!("{}\n{}", out.printed, again.printed);
@@ -318,27 +385,49 @@ impl Script {
                         }
                     }
                 }
-                Step::Expect { event: true, pattern, within } => {
+                Step::Expect {
+                    event: true,
+                    pattern,
+                    within,
+                } => {
                     checks += 1;
                     let deadline = Instant::now() + *within;
                     loop {
-                        if let Some(i) = events[event_cursor..].iter().position(|e| pattern.matches(&crate::commands::event_text(e))) {
+                        if let Some(i) = events[event_cursor..]
+                            .iter()
+                            .position(|e| pattern.matches(&crate::commands::event_text(e)))
+                        {
                             event_cursor += i + 1;
                             break;
                         }
                         let left = deadline.saturating_duration_since(Instant::now());
                         if left.is_zero() {
-                            let seen: Vec<String> = events[event_cursor..].iter().map(crate::commands::event_text).collect();
+                            let seen: Vec<String> = events[event_cursor..]
+                                .iter()
+                                .map(crate::commands::event_text)
+                                .collect();
                             return Err(self.fail(
                                 line,
                                 format!("expected an event matching {pattern}"),
                                 format!("not seen within {within:?}"),
-                                if seen.is_empty() { "no new events".into() } else { format!("events seen:\n{}", seen.join("\n")) },
+                                if seen.is_empty() {
+                                    "no new events".into()
+                                } else {
+                                    format!("events seen:\n{}", seen.join("\n"))
+                                },
                             ));
                         }
-                        let got = s.client.take_events(left.min(Duration::from_millis(50))).map_err(|e| {
-                            self.fail(line, format!("monitor link failed: {e}"), "while waiting here".into(), e.to_string())
-                        })?;
+                        let got = s
+                            .client
+                            .take_events(left.min(Duration::from_millis(50)))
+                            .map_err(|e| {
+                                self.fail(
+                                    line,
+                                    format!("monitor link failed: {e}"),
+                                    "while waiting here".into(),
+                                    e.to_string(),
+                                )
+                            })?;
                         events.extend(got);
                     }
                 }
@@ -361,9 +450,19 @@ mod tests {
         .unwrap();
         assert!(s.hosted_only);
         assert_eq!(s.lines.len(), 5);
-        assert!(matches!(&s.lines[1].step, Step::Expect { event: false, within, pattern: Pattern::Regex(r) } if *within == Duration::from_secs(2) && r.as_str() == "a#b"));
-        assert!(matches!(&s.lines[3].step, Step::Command { must_fail: true, .. }));
-        let e = Script::parse("t.tms", "ps\nfrobnicate now\n").err().unwrap();
+        assert!(
+            matches!(&s.lines[1].step, Step::Expect { event: false, within, pattern: Pattern::Regex(r) } if *within == Duration::from_secs(2) && r.as_str() == "a#b")
+        );
+        assert!(matches!(
+            &s.lines[3].step,
+            Step::Command {
+                must_fail: true,
+                ..
+            }
+        ));
+        let e = Script::parse("t.tms", "ps\nfrobnicate now\n")
+            .err()
+            .unwrap();
         assert_eq!(e.line, 2);
         let e = Script::parse("t.tms", "ps\nexpect oops\n").err().unwrap();
         assert_eq!(e.line, 2);

@@ -63,11 +63,20 @@ impl ShellError {
         let (kind, code) = match self {
             ShellError::Usage(_) => ("usage".to_string(), None),
             ShellError::Client(_) => ("link".to_string(), None),
-            ShellError::Kernel(e) => (e.kind.name().to_string(), e.code.map(|c| c.name().to_string())),
+            ShellError::Kernel(e) => (
+                e.kind.name().to_string(),
+                e.code.map(|c| c.name().to_string()),
+            ),
             ShellError::UnknownCommand(_) => ("unknown_command".to_string(), None),
             ShellError::Protocol(_) => ("protocol".to_string(), None),
         };
-        JsonError { error: ErrorBody { kind, code, message: self.to_string() } }
+        JsonError {
+            error: ErrorBody {
+                kind,
+                code,
+                message: self.to_string(),
+            },
+        }
     }
 }
 
@@ -87,7 +96,12 @@ pub struct Session {
 impl Session {
     /// A session over an attached client.
     pub fn new(client: Client) -> Session {
-        Session { client, interrupted: Arc::new(AtomicBool::new(false)), interactive: false, deadline: None }
+        Session {
+            client,
+            interrupted: Arc::new(AtomicBool::new(false)),
+            interactive: false,
+            deadline: None,
+        }
     }
 
     /// Sends a typed request; a kernel error becomes `ShellError::Kernel`.

@@ -30,7 +30,9 @@ struct Booted {
 impl Drop for Booted {
     fn drop(&mut self) {
         // SIGINT: `tidemark boot` stops QEMU and removes the socket on Ctrl-C.
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -43,7 +45,10 @@ impl Drop for Booted {
 
 /// Boots `board`; returns it, a client, and the time to the first `ps` answer.
 fn boot(board: &str, n: u32) -> (Booted, Client, f64) {
-    let socket = std::env::temp_dir().join(format!("tidemark-bench-{board}-{}-{n}.sock", std::process::id()));
+    let socket = std::env::temp_dir().join(format!(
+        "tidemark-bench-{board}-{}-{n}.sock",
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&socket);
     let t0 = Instant::now();
     let child = Command::new(BIN)
@@ -54,13 +59,20 @@ fn boot(board: &str, n: u32) -> (Booted, Client, f64) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let booted = Booted { child, socket: socket.clone() };
+    let booted = Booted {
+        child,
+        socket: socket.clone(),
+    };
     let deadline = t0 + Duration::from_secs(120);
     let mut client = loop {
         if let Ok(c) = Client::connect(&socket) {
             break c;
         }
-        assert!(Instant::now() < deadline, "{board} never listened on {}", socket.display());
+        assert!(
+            Instant::now() < deadline,
+            "{board} never listened on {}",
+            socket.display()
+        );
         std::thread::sleep(Duration::from_millis(2));
     };
     assert!(client.call(req::Ps {}).is_ok());
@@ -94,7 +106,15 @@ fn screen_polls(c: &mut Client, n: usize) -> (f64, f64) {
                 .collect(),
         )
     };
-    let one = timed(c, &|c| assert!(c.call(req::Snapshot { caps_of: Some(1.into()), events_after: 0 }).is_ok()));
+    let one = timed(c, &|c| {
+        assert!(
+            c.call(req::Snapshot {
+                caps_of: Some(1.into()),
+                events_after: 0
+            })
+            .is_ok()
+        )
+    });
     let seven = timed(c, &|c| {
         assert!(c.call(req::Info {}).is_ok());
         assert!(c.call(req::Ps {}).is_ok());
@@ -112,10 +132,18 @@ fn main() {
     let r = if quick { 1 } else { rounds() };
     let n = if quick { 5 } else { 100 };
     // Build the image once first, so no row counts a cold build.
-    let out = Command::new(BIN).args(["image", "qemu-riscv32", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .args(["image", "qemu-riscv32", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let (mut qemu_boot, mut hosted_boot, mut qemu_ps, mut hosted_ps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut qemu_boot, mut hosted_boot, mut qemu_ps, mut hosted_ps) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut memory = None;
     let (mut poll_one, mut poll_seven) = (Vec::new(), Vec::new());
     for i in 0..r as u32 {
@@ -133,16 +161,36 @@ fn main() {
         hosted_ps.push(ps_round_trips(&mut hc, n));
     }
     let rows = [
-        ("boot to first prompt", median(qemu_boot), median(hosted_boot), "ms"),
-        ("ps round trip over the UART", median(qemu_ps), median(hosted_ps), "us"),
+        (
+            "boot to first prompt",
+            median(qemu_boot),
+            median(hosted_boot),
+            "ms",
+        ),
+        (
+            "ps round trip over the UART",
+            median(qemu_ps),
+            median(hosted_ps),
+            "us",
+        ),
     ];
     println!();
-    println!("{:<30} {:>14} {:>14} {:>8}  baseline is", "qemu-riscv32", "tidemark", "baseline", "ratio");
+    println!(
+        "{:<30} {:>14} {:>14} {:>8}  baseline is",
+        "qemu-riscv32", "tidemark", "baseline", "ratio"
+    );
     for (name, ours, base, unit) in rows {
-        println!("{name:<30} {ours:>11.2} {unit} {base:>11.2} {unit} {:>7.2}x  the same on hosted (Unix socket)", ours / base);
+        println!(
+            "{name:<30} {ours:>11.2} {unit} {base:>11.2} {unit} {:>7.2}x  the same on hosted (Unix socket)",
+            ours / base
+        );
     }
     let (one, seven) = (median(poll_one), median(poll_seven));
-    println!("{:<30} {one:>11.2} us {seven:>11.2} us {:>7.2}x  the 7 requests the screen polled before (Snapshot)", "screen poll over the UART", one / seven);
+    println!(
+        "{:<30} {one:>11.2} us {seven:>11.2} us {:>7.2}x  the 7 requests the screen polled before (Snapshot)",
+        "screen poll over the UART",
+        one / seven
+    );
     let m = memory.expect("qemu-riscv32 reports its board memory");
     let kib = |b: u64| b as f64 / 1024.0;
     let idle = m.static_bytes + m.stack_peak + m.heap_used;

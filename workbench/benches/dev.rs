@@ -34,19 +34,30 @@ struct Report {
 fn parse(line: &str) -> Option<Report> {
     let field = |name: &str| -> Option<f64> {
         let rest = &line[line.find(&format!("{name} "))? + name.len() + 1..];
-        let num: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let num: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         let v: f64 = num.parse().ok()?;
         let unit = &rest[num.len()..];
         Some(if unit.starts_with("ms") { v } else { v * 1e3 })
     };
-    Some(Report { build: field("build")?, prepare: field("prepare")?, swap: field("swap")?, save_to_running: field("save-to-running")? })
+    Some(Report {
+        build: field("build")?,
+        prepare: field("prepare")?,
+        swap: field("swap")?,
+        save_to_running: field("save-to-running")?,
+    })
 }
 
 /// Rewrites the service's greeting to a new one: a real source change.
 fn edit(src: &Path, i: usize) {
     let text = std::fs::read_to_string(src).unwrap();
     let start = text.find("b\"h").expect("the template's greeting");
-    let end = start + text[start..].find(", \"").expect("greeting ends with `, \"`");
+    let end = start
+        + text[start..]
+            .find(", \"")
+            .expect("greeting ends with `, \"`");
     let next = format!("{}b\"h{i}{}", &text[..start], &text[end..]);
     std::fs::write(src, next).unwrap();
 }
@@ -65,12 +76,26 @@ fn wait_for(lines: &Receiver<String>, what: &str, pred: impl Fn(&str) -> bool) -
 
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
-    let n = if quick { 2 } else { std::env::var("TIDEMARK_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10) };
+    let n = if quick {
+        2
+    } else {
+        std::env::var("TIDEMARK_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10)
+    };
     let base = std::env::temp_dir().join(format!("tidemark-devbench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
     let dir = base.join("bench");
-    assert!(Command::new(BIN).arg("new").arg(&dir).status().unwrap().success());
+    assert!(
+        Command::new(BIN)
+            .arg("new")
+            .arg(&dir)
+            .status()
+            .unwrap()
+            .success()
+    );
     let src = dir.join("service/src/lib.rs");
 
     let mut dev = Command::new(BIN)
@@ -90,13 +115,17 @@ fn main() {
             }
         }
     });
-    wait_for(&lines, "that the client runs", |l| l.contains("spawned client"));
+    wait_for(&lines, "that the client runs", |l| {
+        l.contains("spawned client")
+    });
     let mut reports = Vec::new();
     for i in 0..n {
         // Let the watcher's debounce window close between edits.
         std::thread::sleep(Duration::from_millis(300));
         edit(&src, i);
-        let l = wait_for(&lines, "a reload report", |l| l.contains("reloaded service") || l.contains("not reloaded"));
+        let l = wait_for(&lines, "a reload report", |l| {
+            l.contains("reloaded service") || l.contains("not reloaded")
+        });
         reports.push(parse(&l).unwrap_or_else(|| panic!("not a reload report: {l}")));
     }
     drop(dev.stdin.take()); // end of input: the session ends
@@ -107,7 +136,13 @@ fn main() {
         edit(&src, n + i);
         let t0 = Instant::now();
         let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--release", "--target", "wasm32-unknown-unknown", "--manifest-path"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--manifest-path",
+            ])
             .arg(dir.join("service/Cargo.toml"))
             .arg("--target-dir")
             .arg(dir.join("target"))
@@ -115,7 +150,11 @@ fn main() {
             .env_remove("RUSTFLAGS")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         bare.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     let _ = std::fs::remove_dir_all(&base);
@@ -126,13 +165,45 @@ fn main() {
     let prepare = median(reports.iter().map(|r| r.prepare).collect());
     let swap = median(reports.iter().map(|r| r.swap).collect());
     println!();
-    println!("{:<34} {:>10} {:>10} {:>7}  {:<28} goal", "benchmark", "tidemark", "baseline", "ratio", "baseline is");
+    println!(
+        "{:<34} {:>10} {:>10} {:>7}  {:<28} goal",
+        "benchmark", "tidemark", "baseline", "ratio", "baseline is"
+    );
     let row = |name: &str, ours: f64, base: f64, baseline: &str, goal: &str| {
-        println!("{name:<34} {ours:>7.1} ms {base:>7.1} ms {:>6.2}x  {baseline:<28} {goal}", ours / base);
+        println!(
+            "{name:<34} {ours:>7.1} ms {base:>7.1} ms {:>6.2}x  {baseline:<28} {goal}",
+            ours / base
+        );
     };
-    row("save to running (service)", s2r, build, "bare incremental cargo build", &format!("<= build + 150 ms: {:+.0} ms over", s2r - build));
-    row("  of which: build inside dev", in_dev_build, build, "bare incremental cargo build", "(breakdown)");
-    row("  of which: prepare (compile)", prepare, s2r, "save to running", "(breakdown)");
-    row("  of which: swap", swap, s2r, "save to running", "(breakdown)");
-    println!("(edits: {n}; medians; the rest of save-to-running is the watcher's debounce, upload and hash check)");
+    row(
+        "save to running (service)",
+        s2r,
+        build,
+        "bare incremental cargo build",
+        &format!("<= build + 150 ms: {:+.0} ms over", s2r - build),
+    );
+    row(
+        "  of which: build inside dev",
+        in_dev_build,
+        build,
+        "bare incremental cargo build",
+        "(breakdown)",
+    );
+    row(
+        "  of which: prepare (compile)",
+        prepare,
+        s2r,
+        "save to running",
+        "(breakdown)",
+    );
+    row(
+        "  of which: swap",
+        swap,
+        s2r,
+        "save to running",
+        "(breakdown)",
+    );
+    println!(
+        "(edits: {n}; medians; the rest of save-to-running is the watcher's debounce, upload and hash check)"
+    );
 }

@@ -11,8 +11,17 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
 
 fn sections(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(BIN).arg("image").args(args).arg("--json").output().unwrap();
-    assert!(out.status.success(), "tidemark image {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("image")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tidemark image {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -24,12 +33,25 @@ fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let bare = sections(&["--bare-wasmi"]);
     let with = sections(&[]);
-    let without = if quick { None } else { Some(sections(&["--no-guests"])) };
+    let without = if quick {
+        None
+    } else {
+        Some(sections(&["--no-guests"]))
+    };
     println!();
-    println!("{:<28} {:>10} {:>10} {:>8} {:>8} {:>10}", "image (KiB)", "text", "rodata", "data", "bss", "text+ro");
+    println!(
+        "{:<28} {:>10} {:>10} {:>8} {:>8} {:>10}",
+        "image (KiB)", "text", "rodata", "data", "bss", "text+ro"
+    );
     let row = |name: &str, v: &serde_json::Value| {
         let code = field(v, "text") + field(v, "rodata");
-        println!("{name:<28} {:>10.1} {:>10.1} {:>8.1} {:>8.1} {code:>10.1}", field(v, "text"), field(v, "rodata"), field(v, "data"), field(v, "bss"));
+        println!(
+            "{name:<28} {:>10.1} {:>10.1} {:>8.1} {:>8.1} {code:>10.1}",
+            field(v, "text"),
+            field(v, "rodata"),
+            field(v, "data"),
+            field(v, "bss")
+        );
         code
     };
     let b = row("bare wasmi embedding", &bare);
@@ -37,8 +59,15 @@ fn main() {
     let k = without.as_ref().map(|v| row("kernel, no guests", v));
     println!();
     if let Some(k) = k {
-        println!("kernel without guests vs bare wasmi: {:.2}x text+rodata (goal <= 1.15x); guests add {:.1} KiB", k / b, w - k);
+        println!(
+            "kernel without guests vs bare wasmi: {:.2}x text+rodata (goal <= 1.15x); guests add {:.1} KiB",
+            k / b,
+            w - k
+        );
     } else {
-        println!("kernel + guests vs bare wasmi: {:.2}x text+rodata (quick mode: run `cargo bench` for the no-guest image)", w / b);
+        println!(
+            "kernel + guests vs bare wasmi: {:.2}x text+rodata (quick mode: run `cargo bench` for the no-guest image)",
+            w / b
+        );
     }
 }

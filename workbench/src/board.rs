@@ -93,7 +93,10 @@ fn size(text: &str) -> Option<Size> {
         _ => return None,
     };
     let n: u64 = n.parse().ok().filter(|n| *n > 0)?;
-    Some(Size { text: text.into(), bytes: n.checked_mul(1 << shift)? })
+    Some(Size {
+        text: text.into(),
+        bytes: n.checked_mul(1 << shift)?,
+    })
 }
 
 /// The kernel's heap.
@@ -196,14 +199,20 @@ fn placeholders(arg: &str) -> Result<Vec<&str>, ()> {
 impl Manifest {
     /// Parses and validates the manifest of `boards/<dir>/`; `path` names it in errors.
     pub fn parse(dir: &str, path: &str, text: &str) -> Result<Manifest, Box<BoardError>> {
-        let err = |message: String, span: Option<Range<usize>>, label: &str, help: Option<String>| BoardError::new("tidemark::board", path, text, message, span, label, help);
-        let raw: Raw = toml::from_str(text).map_err(|e| err(e.message().to_string(), e.span(), "here", None))?;
+        let err =
+            |message: String, span: Option<Range<usize>>, label: &str, help: Option<String>| {
+                BoardError::new("tidemark::board", path, text, message, span, label, help)
+            };
+        let raw: Raw = toml::from_str(text)
+            .map_err(|e| err(e.message().to_string(), e.span(), "here", None))?;
         if raw.board.name.get_ref() != dir {
             return Err(err(
                 format!("board `{}` is in boards/{dir}/", raw.board.name.get_ref()),
                 Some(raw.board.name.span()),
                 "not the directory's name",
-                Some(format!("a board is named after its directory: name = \"{dir}\"")),
+                Some(format!(
+                    "a board is named after its directory: name = \"{dir}\""
+                )),
             ));
         }
         let transport = &raw.transport.kind;
@@ -234,7 +243,12 @@ impl Manifest {
                             bad(&m.heap).with_help("the heap is a size (\"96M\") or \"rest\", all of RAM after the image and the stacks")
                         })?;
                         if h.bytes > ram.bytes {
-                            return Err(err(format!("a heap of {} does not fit in {} of RAM", h.text, ram.text), Some(m.heap.span()), "larger than ram", None));
+                            return Err(err(
+                                format!("a heap of {} does not fit in {} of RAM", h.text, ram.text),
+                                Some(m.heap.span()),
+                                "larger than ram",
+                                None,
+                            ));
                         }
                         Heap::Fixed(h)
                     }
@@ -246,10 +260,20 @@ impl Manifest {
         let boot = match b.kind.get_ref().as_str() {
             "in-process" => {
                 if let Some(c) = &b.command {
-                    return Err(err("an in-process board has no boot command".into(), Some(c.span()), "not for in-process", None));
+                    return Err(err(
+                        "an in-process board has no boot command".into(),
+                        Some(c.span()),
+                        "not for in-process",
+                        None,
+                    ));
                 }
                 if let Some(a) = &b.args {
-                    return Err(err("an in-process board has no boot arguments".into(), Some(a.span()), "not for in-process", None));
+                    return Err(err(
+                        "an in-process board has no boot arguments".into(),
+                        Some(a.span()),
+                        "not for in-process",
+                        None,
+                    ));
                 }
                 Boot::InProcess
             }
@@ -271,19 +295,36 @@ impl Manifest {
                 if memory.is_none() {
                     return Err(needs("[memory]"));
                 }
-                let command = b.command.ok_or_else(|| needs("[boot] command"))?.into_inner();
+                let command = b
+                    .command
+                    .ok_or_else(|| needs("[boot] command"))?
+                    .into_inner();
                 let install = b.install.ok_or_else(|| needs("[boot] install"))?;
                 let args = b.args.ok_or_else(|| needs("[boot] args"))?;
                 let mut seen = Vec::new();
                 for a in args.get_ref() {
-                    let names = placeholders(a.get_ref()).map_err(|()| err("unclosed `{`".into(), Some(a.span()), "in this argument", None))?;
+                    let names = placeholders(a.get_ref()).map_err(|()| {
+                        err(
+                            "unclosed `{`".into(),
+                            Some(a.span()),
+                            "in this argument",
+                            None,
+                        )
+                    })?;
                     for n in names {
                         if !PLACEHOLDERS.contains(&n) {
                             return Err(err(
                                 format!("unknown placeholder `{{{n}}}`"),
                                 Some(a.span()),
                                 "in this argument",
-                                Some(format!("placeholders: {}", PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect::<Vec<_>>().join(", "))),
+                                Some(format!(
+                                    "placeholders: {}",
+                                    PLACEHOLDERS
+                                        .iter()
+                                        .map(|p| format!("{{{p}}}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )),
                             ));
                         }
                         seen.push(n);
@@ -299,10 +340,23 @@ impl Manifest {
                         ));
                     }
                 }
-                Boot::Qemu(Emulator { command, args: args.into_inner().into_iter().map(Spanned::into_inner).collect(), install })
+                Boot::Qemu(Emulator {
+                    command,
+                    args: args
+                        .into_inner()
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
+                    install,
+                })
             }
             k => {
-                return Err(err(format!("unknown boot kind `{k}`"), Some(b.kind.span()), "unknown boot kind", Some("boot kinds: in-process, qemu".into())));
+                return Err(err(
+                    format!("unknown boot kind `{k}`"),
+                    Some(b.kind.span()),
+                    "unknown boot kind",
+                    Some("boot kinds: in-process, qemu".into()),
+                ));
             }
         };
         Ok(Manifest {
@@ -312,8 +366,15 @@ impl Manifest {
             target: raw.board.target,
             engine: raw.board.engine,
             memory,
-            transport: Transport { kind: raw.transport.kind.into_inner(), device: raw.transport.device },
-            build: raw.build.map(|b| Build { krate: b.krate, bin: b.bin, profile: b.profile }),
+            transport: Transport {
+                kind: raw.transport.kind.into_inner(),
+                device: raw.transport.device,
+            },
+            build: raw.build.map(|b| Build {
+                krate: b.krate,
+                bin: b.bin,
+                profile: b.profile,
+            }),
             boot,
         })
     }
@@ -321,15 +382,24 @@ impl Manifest {
     /// The QEMU command line that boots `image` with its UART on `socket`
     /// (none for a board QEMU does not boot).
     pub fn qemu_command(&self, image: &Path, socket: &Path) -> Option<Command> {
-        let Boot::Qemu(q) = &self.boot else { return None };
+        let Boot::Qemu(q) = &self.boot else {
+            return None;
+        };
         let ram = OsString::from(self.memory.as_ref().map_or("", |m| m.ram.text.as_str()));
-        let vars: [(&str, &OsStr); 3] = [("{ram}", &ram), ("{image}", image.as_os_str()), ("{socket}", socket.as_os_str())];
+        let vars: [(&str, &OsStr); 3] = [
+            ("{ram}", &ram),
+            ("{image}", image.as_os_str()),
+            ("{socket}", socket.as_os_str()),
+        ];
         let mut cmd = Command::new(&q.command);
         for a in &q.args {
             // A lone placeholder passes the path as is; inside text, as text.
             let arg = match vars.iter().find(|(p, _)| a == p) {
                 Some((_, v)) => v.to_os_string(),
-                None => vars.iter().fold(a.clone(), |a, (p, v)| a.replace(p, &v.to_string_lossy())).into(),
+                None => vars
+                    .iter()
+                    .fold(a.clone(), |a, (p, v)| a.replace(p, &v.to_string_lossy()))
+                    .into(),
             };
             cmd.arg(arg);
         }
@@ -381,7 +451,11 @@ impl Board {
 
     /// The boards' names, comma-separated.
     pub fn names() -> String {
-        Board::all().iter().map(|b| b.name()).collect::<Vec<_>>().join(", ")
+        Board::all()
+            .iter()
+            .map(|b| b.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Name as scripts and the kernel report it.
@@ -398,8 +472,12 @@ impl Board {
 /// The clap value parser of board names: the manifests', each with its description.
 pub fn parser() -> impl clap::builder::TypedValueParser<Value = Board> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new(Board::all().iter().map(|b| PossibleValue::new(b.name()).help(b.manifest().description.as_str())))
-        .map(|name| Board::get(&name).expect("a listed board"))
+    PossibleValuesParser::new(
+        Board::all()
+            .iter()
+            .map(|b| PossibleValue::new(b.name()).help(b.manifest().description.as_str())),
+    )
+    .map(|name| Board::get(&name).expect("a listed board"))
 }
 
 #[cfg(test)]
@@ -408,27 +486,53 @@ mod tests {
 
     fn report(e: &BoardError) -> String {
         let mut s = String::new();
-        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).render_report(&mut s, e).unwrap();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut s, e)
+            .unwrap();
         s
     }
 
     fn qemu_text() -> &'static str {
-        embedded::MANIFESTS.iter().find(|(d, _, _)| *d == "qemu-riscv32").unwrap().2
+        embedded::MANIFESTS
+            .iter()
+            .find(|(d, _, _)| *d == "qemu-riscv32")
+            .unwrap()
+            .2
     }
 
     fn args(cmd: &Command) -> Vec<String> {
-        cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect()
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
     fn every_compiled_in_manifest_loads() {
         assert_eq!(Board::names(), "hosted, qemu-riscv32");
         let hosted = Board::get("hosted").unwrap().manifest();
-        assert_eq!((hosted.boot.clone(), hosted.memory.clone(), hosted.build.clone()), (Boot::InProcess, None, None));
+        assert_eq!(
+            (
+                hosted.boot.clone(),
+                hosted.memory.clone(),
+                hosted.build.clone()
+            ),
+            (Boot::InProcess, None, None)
+        );
         let q = Board::get("qemu-riscv32").unwrap().manifest();
         assert_eq!(q.target.as_deref(), Some("riscv32imac-unknown-none-elf"));
-        assert_eq!(q.memory, Some(Memory { ram: Size { text: "128M".into(), bytes: 128 << 20 }, heap: Heap::Rest }));
-        assert!(matches!(&q.boot, Boot::Qemu(e) if e.install == "sudo apt-get install qemu-system-misc"));
+        assert_eq!(
+            q.memory,
+            Some(Memory {
+                ram: Size {
+                    text: "128M".into(),
+                    bytes: 128 << 20
+                },
+                heap: Heap::Rest
+            })
+        );
+        assert!(
+            matches!(&q.boot, Boot::Qemu(e) if e.install == "sudo apt-get install qemu-system-misc")
+        );
     }
 
     #[test]
@@ -445,14 +549,23 @@ mod tests {
         let text = qemu_text()
             .replace("ram = \"128M\"", "ram = \"256M\"")
             .replace("\"-machine\", \"virt\"", "\"-machine\", \"sifive_u\"")
-            .replace("command = \"qemu-system-riscv32\"", "command = \"/opt/qemu/bin/qemu-system-riscv32\"");
+            .replace(
+                "command = \"qemu-system-riscv32\"",
+                "command = \"/opt/qemu/bin/qemu-system-riscv32\"",
+            );
         let m = Manifest::parse("qemu-riscv32", "board.toml", &text).unwrap();
         let cmd = m.qemu_command(image, socket).unwrap();
         assert_eq!(cmd.get_program(), "/opt/qemu/bin/qemu-system-riscv32");
         let a = args(&cmd);
         assert_eq!(&a[..2], ["-machine", "sifive_u"]);
         assert_eq!(&a[4..6], ["-m", "256M"]);
-        assert!(Board::get("hosted").unwrap().manifest().qemu_command(image, socket).is_none());
+        assert!(
+            Board::get("hosted")
+                .unwrap()
+                .manifest()
+                .qemu_command(image, socket)
+                .is_none()
+        );
     }
 
     #[test]
@@ -463,21 +576,38 @@ mod tests {
             report(&Manifest::parse("qemu-riscv32", "board.toml", &text).unwrap_err())
         };
         let r = bad("\"-kernel\", \"{image}\"", "\"-kernel\", \"{kernel}\"");
-        assert!(r.contains("unknown placeholder `{kernel}`") && r.contains("\"-kernel\", \"{kernel}\"") && r.contains("in this argument"), "{r}");
+        assert!(
+            r.contains("unknown placeholder `{kernel}`")
+                && r.contains("\"-kernel\", \"{kernel}\"")
+                && r.contains("in this argument"),
+            "{r}"
+        );
         let r = bad("heap = \"rest\"", "heap = \"lots\"");
-        assert!(r.contains("`lots` is not a size") && r.contains("heap = \"lots\""), "{r}");
+        assert!(
+            r.contains("`lots` is not a size") && r.contains("heap = \"lots\""),
+            "{r}"
+        );
         let r = bad("heap = \"rest\"", "heap = \"256M\"");
         assert!(r.contains("does not fit in 128M"), "{r}");
         let r = bad("ram = \"128M\"", "ram = \"128\"");
         assert!(r.contains("`128` is not a size"), "{r}");
         let r = bad("name = \"qemu-riscv32\"", "name = \"qemu\"");
-        assert!(r.contains("not the directory's name") && r.contains("name = \"qemu\""), "{r}");
+        assert!(
+            r.contains("not the directory's name") && r.contains("name = \"qemu\""),
+            "{r}"
+        );
         let r = bad("kind = \"qemu\"", "kind = \"jtag\"");
-        assert!(r.contains("unknown boot kind `jtag`") && r.contains("kind = \"jtag\""), "{r}");
+        assert!(
+            r.contains("unknown boot kind `jtag`") && r.contains("kind = \"jtag\""),
+            "{r}"
+        );
         let r = bad("kind = \"serial\"", "kind = \"usb\"");
         assert!(r.contains("unknown transport `usb`"), "{r}");
         let r = bad("profile = \"release\"", "profile = \"release\"\nopt = 3");
-        assert!(r.contains("unknown field `opt`") && r.contains("opt = 3"), "{r}");
+        assert!(
+            r.contains("unknown field `opt`") && r.contains("opt = 3"),
+            "{r}"
+        );
         let r = bad("path={socket}", "path=/tmp/fixed.sock");
         assert!(r.contains("never use `{socket}`"), "{r}");
         let r = bad("[build]", "[bild]");
@@ -489,17 +619,33 @@ mod tests {
     fn ram_is_the_linker_scripts() {
         let boards = Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards");
         for b in Board::all() {
-            let (Some(build), Some(memory)) = (&b.manifest().build, &b.manifest().memory) else { continue };
+            let (Some(build), Some(memory)) = (&b.manifest().build, &b.manifest().memory) else {
+                continue;
+            };
             let script = boards.join(b.name()).join(&build.krate).join("link.x");
-            let Ok(text) = std::fs::read_to_string(&script) else { continue };
-            let length = text.lines().find(|l| l.trim_start().starts_with("RAM ")).and_then(|l| l.split("LENGTH =").nth(1)).map(str::trim);
-            assert_eq!(length.and_then(size).map(|s| s.bytes), Some(memory.ram.bytes), "{}: RAM is {length:?}", script.display());
+            let Ok(text) = std::fs::read_to_string(&script) else {
+                continue;
+            };
+            let length = text
+                .lines()
+                .find(|l| l.trim_start().starts_with("RAM "))
+                .and_then(|l| l.split("LENGTH =").nth(1))
+                .map(str::trim);
+            assert_eq!(
+                length.and_then(size).map(|s| s.bytes),
+                Some(memory.ram.bytes),
+                "{}: RAM is {length:?}",
+                script.display()
+            );
         }
     }
 
     /// `info` reports the engine the manifest names (QEMU's: tests/qemu.rs).
     #[test]
     fn hosted_engine_is_what_info_reports() {
-        assert_eq!(tidemark_hosted::monitor::engine_name(), Board::get("hosted").unwrap().manifest().engine);
+        assert_eq!(
+            tidemark_hosted::monitor::engine_name(),
+            Board::get("hosted").unwrap().manifest().engine
+        );
     }
 }

@@ -48,7 +48,9 @@ pub fn project_guests(explicit: Option<&Path>, attach: bool) -> Result<Vec<Built
     let dir = match explicit {
         _ if attach => {
             if explicit.is_some() {
-                eprintln!("tidemark: --project is ignored when attaching (the kernel's package cache is its own)");
+                eprintln!(
+                    "tidemark: --project is ignored when attaching (the kernel's package cache is its own)"
+                );
             }
             return Ok(Vec::new());
         }
@@ -57,16 +59,24 @@ pub fn project_guests(explicit: Option<&Path>, attach: bool) -> Result<Vec<Built
         None => return Ok(Vec::new()),
     };
     let project = crate::dev::load(dir)?;
-    eprintln!("tidemark: project {}: building its guests for the package cache", project.name);
+    eprintln!(
+        "tidemark: project {}: building its guests for the package cache",
+        project.name
+    );
     crate::dev::build_or_exit(&project)
 }
 
 /// A session on a new kernel of `board` whose package cache also holds
 /// `preload` (installed, not spawned), or on the one listening at `attach`.
 /// The instance is returned so it lives as long as the session.
-pub fn session(board: Board, attach: Option<&Path>, preload: &[Built]) -> Result<(Session, Option<Instance>), String> {
+pub fn session(
+    board: Board,
+    attach: Option<&Path>,
+    preload: &[Built],
+) -> Result<(Session, Option<Instance>), String> {
     if let Some(path) = attach {
-        let client = Client::connect(path).map_err(|e| format!("cannot attach to {}: {e}", path.display()))?;
+        let client = Client::connect(path)
+            .map_err(|e| format!("cannot attach to {}: {e}", path.display()))?;
         return Ok((Session::new(client), None));
     }
     match &board.manifest().boot {
@@ -75,7 +85,8 @@ pub fn session(board: Board, attach: Option<&Path>, preload: &[Built]) -> Result
             for b in preload {
                 k.install(&b.name, &b.bytes);
             }
-            let link = tidemark_hosted::monitor::connect_in_process(k.clone()).map_err(|e| e.to_string())?;
+            let link = tidemark_hosted::monitor::connect_in_process(k.clone())
+                .map_err(|e| e.to_string())?;
             let client = Client::attach(link).map_err(|e| e.to_string())?;
             Ok((Session::new(client), Some(Instance::Hosted(k))))
         }
@@ -84,8 +95,15 @@ pub fn session(board: Board, attach: Option<&Path>, preload: &[Built]) -> Result
             let mut client = q.attach()?;
             // The machine's cache is filled over its monitor, like `pkg upload`.
             for b in preload {
-                if let Err(e) = client.call(req::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false }) {
-                    return Err(format!("cannot install {} in the package cache: {e}", b.name));
+                if let Err(e) = client.call(req::Upload {
+                    name: b.name.clone(),
+                    bytes: b.bytes.clone(),
+                    pin: false,
+                }) {
+                    return Err(format!(
+                        "cannot install {} in the package cache: {e}",
+                        b.name
+                    ));
                 }
             }
             Ok((Session::new(client), Some(Instance::Qemu(q))))
@@ -98,7 +116,9 @@ pub fn session(board: Board, attach: Option<&Path>, preload: &[Built]) -> Result
 pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode, String> {
     let stop = Arc::new(AtomicBool::new(false));
     // Serves until Ctrl-C, or until `died` says the instance stopped on its own.
-    let wait = |what: String, died: &mut dyn FnMut() -> Option<String>| -> Result<ExitCode, String> {
+    let wait = |what: String,
+                died: &mut dyn FnMut() -> Option<String>|
+     -> Result<ExitCode, String> {
         let s = stop.clone();
         ctrlc::set_handler(move || s.store(true, Ordering::Release)).map_err(|e| e.to_string())?;
         eprintln!("tidemark: {what} (Ctrl-C to stop)");
@@ -111,16 +131,30 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
         Ok(ExitCode::SUCCESS)
     };
     match (&board.manifest().boot, listen) {
-        (Boot::InProcess, None) => Err(format!("`tidemark boot {}` needs --listen PATH (or use `tidemark shell`)", board.name())),
+        (Boot::InProcess, None) => Err(format!(
+            "`tidemark boot {}` needs --listen PATH (or use `tidemark shell`)",
+            board.name()
+        )),
         (Boot::InProcess, Some(path)) => {
-            let listener = tidemark_hosted::monitor::listen(hosted(), path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
-            let r = wait(format!("{} kernel listening on {}", board.name(), listener.path().display()), &mut || None);
+            let listener = tidemark_hosted::monitor::listen(hosted(), path)
+                .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+            let r = wait(
+                format!(
+                    "{} kernel listening on {}",
+                    board.name(),
+                    listener.path().display()
+                ),
+                &mut || None,
+            );
             drop(listener);
             r
         }
         (Boot::Qemu(_), Some(path)) => {
             let mut q = crate::qemu::Qemu::boot(board, &crate::qemu::image(board)?, Some(path))?;
-            let r = wait(format!("{} booted; its UART is {}", board.name(), path.display()), &mut || q.exited().map(|s| format!("QEMU exited ({s})")));
+            let r = wait(
+                format!("{} booted; its UART is {}", board.name(), path.display()),
+                &mut || q.exited().map(|s| format!("QEMU exited ({s})")),
+            );
             drop(q);
             let _ = std::fs::remove_file(path);
             r

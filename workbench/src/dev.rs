@@ -99,14 +99,37 @@ impl std::fmt::Display for DevEvent {
                 r.swap.as_secs_f64() * 1e3,
                 r.save_to_running.as_secs_f64()
             ),
-            DevEvent::Respawned { guest, pid, hash, ended } => write!(
+            DevEvent::Respawned {
+                guest,
+                pid,
+                hash,
+                ended,
+            } => write!(
                 f,
                 "{guest} was not running ({}): spawned it again as pid {pid} sha256:{}",
                 ended.as_deref().unwrap_or("no process"),
                 &hash[..hash.len().min(16)]
             ),
-            DevEvent::Failed { guest, output, running: true, .. } => write!(f, "{guest}: not reloaded, the running version stays:\n{}", output.trim_end()),
-            DevEvent::Failed { guest, output, running: false, .. } => write!(f, "{guest}: not running, and not started again:\n{}", output.trim_end()),
+            DevEvent::Failed {
+                guest,
+                output,
+                running: true,
+                ..
+            } => write!(
+                f,
+                "{guest}: not reloaded, the running version stays:\n{}",
+                output.trim_end()
+            ),
+            DevEvent::Failed {
+                guest,
+                output,
+                running: false,
+                ..
+            } => write!(
+                f,
+                "{guest}: not running, and not started again:\n{}",
+                output.trim_end()
+            ),
         }
     }
 }
@@ -117,14 +140,23 @@ fn call<E: Endpoint>(c: &mut Client, r: E) -> Result<E::Reply, String> {
 
 /// Builds every guest, saying so; stops at the first failure.
 pub fn build_all(project: &Project) -> Result<Vec<Built>, String> {
-    if project.guests.iter().any(|g| matches!(g.source, Source::Cargo { .. })) {
+    if project
+        .guests
+        .iter()
+        .any(|g| matches!(g.source, Source::Cargo { .. }))
+    {
         guest_build::ensure_target(guest_build::TARGET)?;
     }
     let mut built = Vec::new();
     for g in &project.guests {
         eprintln!("tidemark: building {}", g.name);
         let b = guest_build::build(project, g).map_err(|e| e.to_string())?;
-        eprintln!("tidemark: built {} ({} bytes, {:.2}s)", g.name, b.bytes.len(), b.took.as_secs_f64());
+        eprintln!(
+            "tidemark: built {} ({} bytes, {:.2}s)",
+            g.name,
+            b.bytes.len(),
+            b.took.as_secs_f64()
+        );
         built.push(b);
     }
     Ok(built)
@@ -151,7 +183,14 @@ pub fn build_or_exit(project: &Project) -> Result<Vec<Built>, ExitCode> {
 /// Uploads the guests, creates the channels and spawns the guests in order.
 pub fn deploy(c: &mut Client, project: &Project, built: &[Built]) -> Result<(), String> {
     for b in built {
-        call(c, req::Upload { name: b.name.clone(), bytes: b.bytes.clone(), pin: false })?;
+        call(
+            c,
+            req::Upload {
+                name: b.name.clone(),
+                bytes: b.bytes.clone(),
+                pin: false,
+            },
+        )?;
     }
     let mut ids = HashMap::new();
     for ch in &project.channels {
@@ -165,24 +204,57 @@ pub fn deploy(c: &mut Client, project: &Project, built: &[Built]) -> Result<(), 
 }
 
 fn create_channel(c: &mut Client, ch: &ChannelSpec) -> Result<u32, String> {
-    let backpressure = if ch.drop { tidemark_abi::Backpressure::Drop } else { tidemark_abi::Backpressure::Park };
-    call(c, req::CreateChannel { name: ch.name.clone(), data_bytes: ch.bytes, frames: ch.frames, backpressure }).map(|c| c.id)
+    let backpressure = if ch.drop {
+        tidemark_abi::Backpressure::Drop
+    } else {
+        tidemark_abi::Backpressure::Park
+    };
+    call(
+        c,
+        req::CreateChannel {
+            name: ch.name.clone(),
+            data_bytes: ch.bytes,
+            frames: ch.frames,
+            backpressure,
+        },
+    )
+    .map(|c| c.id)
 }
 
 /// Spawns guest `g` running `package` with the manifest's capabilities
 /// (channel ids by name in `ids`), arguments and memory limit.
-fn spawn_guest(c: &mut Client, g: &GuestSpec, package: &str, ids: &HashMap<String, u32>) -> Result<u32, String> {
+fn spawn_guest(
+    c: &mut Client,
+    g: &GuestSpec,
+    package: &str,
+    ids: &HashMap<String, u32>,
+) -> Result<u32, String> {
     let grants = g
         .caps
         .iter()
         .map(|spec| {
             let (name, rest) = spec.split_once('=').expect("validated");
             let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
-            let id = *ids.get(chan).ok_or_else(|| format!("no channel `{chan}`"))?;
-            Ok(GrantSpec { name: name.into(), object: ObjectRef::Channel(id.into()), rights: tidemark_abi::Rights::parse(rights).expect("validated") })
+            let id = *ids
+                .get(chan)
+                .ok_or_else(|| format!("no channel `{chan}`"))?;
+            Ok(GrantSpec {
+                name: name.into(),
+                object: ObjectRef::Channel(id.into()),
+                rights: tidemark_abi::Rights::parse(rights).expect("validated"),
+            })
         })
         .collect::<Result<_, String>>()?;
-    call(c, req::Spawn { package: package.into(), name: Some(g.name.clone()), args: g.args.clone().into_bytes(), grants, memory_limit: g.memory })
+    call(
+        c,
+        req::Spawn {
+            package: package.into(),
+            name: Some(g.name.clone()),
+            args: g.args.clone().into_bytes(),
+            grants,
+            memory_limit: g.memory,
+        },
+    )
 }
 
 /// Spawns `g` again, running the module just uploaded (`hash`), wired to
@@ -193,7 +265,12 @@ fn respawn(c: &mut Client, project: &Project, g: &GuestSpec, hash: &str) -> Resu
     let mut ids = HashMap::new();
     for ch in &project.channels {
         // The session's own channel: the first of that name.
-        let id = match existing.iter().filter(|x| x.name == ch.name).map(|x| x.id).min() {
+        let id = match existing
+            .iter()
+            .filter(|x| x.name == ch.name)
+            .map(|x| x.id)
+            .min()
+        {
             Some(id) => id,
             None => create_channel(c, ch)?,
         };
@@ -204,65 +281,148 @@ fn respawn(c: &mut Client, project: &Project, g: &GuestSpec, hash: &str) -> Resu
 
 /// Rebuilds one guest and swaps it in; the running one stays on any failure.
 pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
-    let fail = |output: String| DevEvent::Failed { guest: change.guest.clone(), at: FailedAt::Reload, output, running: true };
-    let gone = |output: String| DevEvent::Failed { guest: change.guest.clone(), at: FailedAt::Reload, output, running: false };
-    let Some(g) = project.guests.iter().find(|g| g.name == change.guest) else { return fail("not a guest of this project".into()) };
+    let fail = |output: String| DevEvent::Failed {
+        guest: change.guest.clone(),
+        at: FailedAt::Reload,
+        output,
+        running: true,
+    };
+    let gone = |output: String| DevEvent::Failed {
+        guest: change.guest.clone(),
+        at: FailedAt::Reload,
+        output,
+        running: false,
+    };
+    let Some(g) = project.guests.iter().find(|g| g.name == change.guest) else {
+        return fail("not a guest of this project".into());
+    };
     let built = match guest_build::build(project, g) {
         Ok(b) => b,
-        Err(e) => return DevEvent::Failed { guest: change.guest.clone(), at: FailedAt::Build, output: e.output, running: true },
+        Err(e) => {
+            return DevEvent::Failed {
+                guest: change.guest.clone(),
+                at: FailedAt::Build,
+                output: e.output,
+                running: true,
+            };
+        }
     };
     // The hash of the bytes just built, computed here: the upload, the swap
     // and the running process must all agree with it.
     let built_hash = tidemark_kernel::package::Hash::of(&built.bytes).hex();
-    let uploaded = match call(c, req::Upload { name: g.name.clone(), bytes: built.bytes, pin: false }) {
+    let uploaded = match call(
+        c,
+        req::Upload {
+            name: g.name.clone(),
+            bytes: built.bytes,
+            pin: false,
+        },
+    ) {
         Ok(p) if p.hash == built_hash => p,
-        Ok(p) => return fail(format!("the kernel stored sha256:{}, not the sha256:{built_hash} just built", p.hash)),
+        Ok(p) => {
+            return fail(format!(
+                "the kernel stored sha256:{}, not the sha256:{built_hash} just built",
+                p.hash
+            ));
+        }
         Err(e) => return fail(e),
     };
     let ps = match call(c, req::Ps {}) {
         Ok(ps) => ps,
         Err(e) => return fail(e),
     };
-    let live = ps.iter().rev().find(|p| p.name == g.name && p.state.is_live()).map(|p| p.pid);
+    let live = ps
+        .iter()
+        .rev()
+        .find(|p| p.name == g.name && p.state.is_live())
+        .map(|p| p.pid);
     let Some(pid) = live else {
         // It died (trapped, exited, was killed): nothing to swap, so start
         // it again as the session did, rather than failing every save.
-        let ended = ps.iter().rev().find(|p| p.name == g.name).map(|p| format!("pid {} {} {}", p.pid, p.state.name(), p.state.detail()).trim_end().to_string());
+        let ended = ps.iter().rev().find(|p| p.name == g.name).map(|p| {
+            format!("pid {} {} {}", p.pid, p.state.name(), p.state.detail())
+                .trim_end()
+                .to_string()
+        });
         let pid = match respawn(c, project, g, &uploaded.hash) {
             Ok(pid) => pid,
-            Err(e) => return gone(format!("no live process runs {}, and spawning it again failed: {e}", g.name)),
+            Err(e) => {
+                return gone(format!(
+                    "no live process runs {}, and spawning it again failed: {e}",
+                    g.name
+                ));
+            }
         };
-        let running = call(c, req::Process { process: pid.into() }).ok().map(|p| p.hash);
+        let running = call(
+            c,
+            req::Process {
+                process: pid.into(),
+            },
+        )
+        .ok()
+        .map(|p| p.hash);
         return match running {
-            Some(hash) if hash == built_hash => DevEvent::Respawned { guest: g.name.clone(), pid, hash, ended },
-            Some(hash) => fail(format!("spawned {} again as pid {pid}, but it runs sha256:{hash}, not the sha256:{built_hash} just built", g.name)),
-            None => gone(format!("spawned {} again as pid {pid}, but the kernel does not list it", g.name)),
+            Some(hash) if hash == built_hash => DevEvent::Respawned {
+                guest: g.name.clone(),
+                pid,
+                hash,
+                ended,
+            },
+            Some(hash) => fail(format!(
+                "spawned {} again as pid {pid}, but it runs sha256:{hash}, not the sha256:{built_hash} just built",
+                g.name
+            )),
+            None => gone(format!(
+                "spawned {} again as pid {pid}, but the kernel does not list it",
+                g.name
+            )),
         };
     };
-    match call(c, req::Reload { process: pid.into(), package: uploaded.hash.clone() }) {
-        Ok(tidemark_protocol::Reloaded { pid, hash, timing }) if hash == uploaded.hash => DevEvent::Reloaded(ReloadReport {
-            guest: g.name.clone(),
-            pid,
-            hash,
-            build: built.took,
-            prepare: Duration::from_nanos(timing.prepare_ns),
-            swap: Duration::from_nanos(timing.swap_ns),
-            save_to_running: change.saved.elapsed(),
-        }),
-        Ok(r) => fail(format!("the kernel runs sha256:{}, not the sha256:{built_hash} just built", r.hash)),
+    match call(
+        c,
+        req::Reload {
+            process: pid.into(),
+            package: uploaded.hash.clone(),
+        },
+    ) {
+        Ok(tidemark_protocol::Reloaded { pid, hash, timing }) if hash == uploaded.hash => {
+            DevEvent::Reloaded(ReloadReport {
+                guest: g.name.clone(),
+                pid,
+                hash,
+                build: built.took,
+                prepare: Duration::from_nanos(timing.prepare_ns),
+                swap: Duration::from_nanos(timing.swap_ns),
+                save_to_running: change.saved.elapsed(),
+            })
+        }
+        Ok(r) => fail(format!(
+            "the kernel runs sha256:{}, not the sha256:{built_hash} just built",
+            r.hash
+        )),
         Err(e) => fail(e),
     }
 }
 
 /// The reloader: waits for changes, rebuilds, reports.
-pub fn spawn_reloader(mut c: Client, project: Project, changes: Receiver<Change>, report: Sender<DevEvent>) {
+pub fn spawn_reloader(
+    mut c: Client,
+    project: Project,
+    changes: Receiver<Change>,
+    report: Sender<DevEvent>,
+) {
     std::thread::Builder::new()
         .name("reloader".into())
         .spawn(move || {
             // A rebuild can take longer than the default request timeout.
             c.timeout = Duration::from_secs(120);
             for change in changes {
-                if report.send(DevEvent::Building { guest: change.guest.clone() }).is_err() {
+                if report
+                    .send(DevEvent::Building {
+                        guest: change.guest.clone(),
+                    })
+                    .is_err()
+                {
                     return;
                 }
                 if report.send(rebuild(&mut c, &project, &change)).is_err() {
@@ -299,30 +459,49 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
     };
     let board = match opts.board {
         Some(b) => b,
-        None => crate::Board::get(&project.board).ok_or_else(|| format!("board `{}`: not one of {}", project.board, crate::Board::names()))?,
+        None => crate::Board::get(&project.board).ok_or_else(|| {
+            format!(
+                "board `{}`: not one of {}",
+                project.board,
+                crate::Board::names()
+            )
+        })?,
     };
     eprintln!("tidemark: booting {} for {}", board.name(), project.name);
     // Every part of the session (REPL, screen, reloader) gets its own link.
-    let (_instance, links): (crate::boot::Instance, Box<dyn Fn() -> std::io::Result<std::os::unix::net::UnixStream>>) = match &board.manifest().boot {
+    let (_instance, links): (
+        crate::boot::Instance,
+        Box<dyn Fn() -> std::io::Result<std::os::unix::net::UnixStream>>,
+    ) = match &board.manifest().boot {
         crate::board::Boot::InProcess => {
             let k = crate::boot::hosted_empty();
             let kk = k.clone();
-            (crate::boot::Instance::Hosted(k), Box::new(move || tidemark_hosted::monitor::connect_in_process(kk.clone())))
+            (
+                crate::boot::Instance::Hosted(k),
+                Box::new(move || tidemark_hosted::monitor::connect_in_process(kk.clone())),
+            )
         }
         crate::board::Boot::Qemu(_) => {
             // One serial line, shared.
             let q = crate::qemu::Qemu::boot(board, &crate::qemu::image(board)?, None)?;
-            let raw = std::os::unix::net::UnixStream::connect(&q.socket).map_err(|e| format!("cannot reach the UART: {e}"))?;
+            let raw = std::os::unix::net::UnixStream::connect(&q.socket)
+                .map_err(|e| format!("cannot reach the UART: {e}"))?;
             let mux = tidemark_shell::mux::Mux::new(raw).map_err(|e| e.to_string())?;
-            (crate::boot::Instance::Qemu(q), Box::new(move || mux.connect()))
+            (
+                crate::boot::Instance::Qemu(q),
+                Box::new(move || mux.connect()),
+            )
         }
     };
-    let link = || -> Result<Client, String> { Client::attach(links().map_err(|e| e.to_string())?).map_err(|e| e.to_string()) };
+    let link = || -> Result<Client, String> {
+        Client::attach(links().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    };
     // Attach the session first so it sees every event of the boot.
     let mut session = Session::new(link()?);
     let mut setup = link()?;
     deploy(&mut setup, &project, &built)?;
-    let (_watcher, changes) = watch::start(&project).map_err(|e| format!("cannot watch the guests' sources: {e}"))?;
+    let (_watcher, changes) =
+        watch::start(&project).map_err(|e| format!("cannot watch the guests' sources: {e}"))?;
     let (report_tx, reports) = channel();
     spawn_reloader(setup, project.clone(), changes, report_tx);
     if let Some(script) = &opts.script {
@@ -359,28 +538,56 @@ mod tests {
     fn a_guest_that_died_is_spawned_again_on_the_next_save() {
         let d = std::env::temp_dir().join(format!("tidemark-dev-respawn-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("svc.wat"), "(module (func (export \"tidemark_main\") (loop (br 0))))").unwrap();
+        std::fs::write(
+            d.join("svc.wat"),
+            "(module (func (export \"tidemark_main\") (loop (br 0))))",
+        )
+        .unwrap();
         let text = "[project]\nname = \"x\"\n[[channel]]\nname = \"a\"\n[[guest]]\nname = \"svc\"\npath = \"svc.wat\"\ncaps = [\"in=a:r\"]\n";
         let project = Project::parse(&d, "T.toml", text).unwrap();
         let k = crate::boot::hosted_empty();
-        let mut c = Client::attach(tidemark_hosted::monitor::connect_in_process(k.clone()).unwrap()).unwrap();
+        let mut c =
+            Client::attach(tidemark_hosted::monitor::connect_in_process(k.clone()).unwrap())
+                .unwrap();
         deploy(&mut c, &project, &build_all(&project).unwrap()).unwrap();
-        let first = ps(&mut c).into_iter().find(|p| p.name == "svc").unwrap().pid;
-        call(&mut c, req::Kill { process: first.into() }).unwrap();
+        let first = ps(&mut c)
+            .into_iter()
+            .find(|p| p.name == "svc")
+            .unwrap()
+            .pid;
+        call(
+            &mut c,
+            req::Kill {
+                process: first.into(),
+            },
+        )
+        .unwrap();
         assert!(k.wait(first, Duration::from_secs(30)).is_some());
-        let change = || Change { guest: "svc".into(), saved: std::time::Instant::now() };
+        let change = || Change {
+            guest: "svc".into(),
+            saved: std::time::Instant::now(),
+        };
         let pid = match rebuild(&mut c, &project, &change()) {
             e @ DevEvent::Respawned { pid, .. } => {
                 let shown = e.to_string();
-                assert!(shown.contains(&format!("pid {first} killed")) && shown.contains(&format!("spawned it again as pid {pid}")), "{shown}");
+                assert!(
+                    shown.contains(&format!("pid {first} killed"))
+                        && shown.contains(&format!("spawned it again as pid {pid}")),
+                    "{shown}"
+                );
                 pid
             }
             e => panic!("{e}"),
         };
         let p = ps(&mut c).into_iter().find(|p| p.pid == pid).unwrap();
-        assert!(pid != first && p.caps == 1 && p.state.name() != "killed", "respawned with its capability: {p:?}");
+        assert!(
+            pid != first && p.caps == 1 && p.state.name() != "killed",
+            "respawned with its capability: {p:?}"
+        );
         // Live again, so the next save swaps it as usual.
-        assert!(matches!(rebuild(&mut c, &project, &change()), DevEvent::Reloaded(r) if r.pid == pid));
+        assert!(
+            matches!(rebuild(&mut c, &project, &change()), DevEvent::Reloaded(r) if r.pid == pid)
+        );
         k.kill(pid);
         let _ = std::fs::remove_dir_all(&d);
     }

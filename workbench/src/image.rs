@@ -26,11 +26,15 @@ pub struct Sections {
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?)))
+    Some(u64::from(u16::from_le_bytes(
+        b.get(at..at + 2)?.try_into().ok()?,
+    )))
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?)))
+    Some(u64::from(u32::from_le_bytes(
+        b.get(at..at + 4)?.try_into().ok()?,
+    )))
 }
 
 /// Reads the section headers of a little-endian ELF32 file.
@@ -40,15 +44,32 @@ pub fn sections(path: &Path) -> Result<Sections, String> {
     if b.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 1, 1][..]) {
         return Err(bad());
     }
-    let (shoff, shentsize, shnum, shstrndx) = (u32_at(&b, 0x20), u16_at(&b, 0x2e), u16_at(&b, 0x30), u16_at(&b, 0x32));
-    let (Some(shoff), Some(shentsize), Some(shnum), Some(shstrndx)) = (shoff, shentsize, shnum, shstrndx) else { return Err(bad()) };
+    let (shoff, shentsize, shnum, shstrndx) = (
+        u32_at(&b, 0x20),
+        u16_at(&b, 0x2e),
+        u16_at(&b, 0x30),
+        u16_at(&b, 0x32),
+    );
+    let (Some(shoff), Some(shentsize), Some(shnum), Some(shstrndx)) =
+        (shoff, shentsize, shnum, shstrndx)
+    else {
+        return Err(bad());
+    };
     let header = |i: u64| -> Option<(u64, u64, u64, u64)> {
         let at = (shoff + i * shentsize) as usize;
         // name, flags, offset, size
-        Some((u32_at(&b, at)?, u32_at(&b, at + 8)?, u32_at(&b, at + 16)?, u32_at(&b, at + 20)?))
+        Some((
+            u32_at(&b, at)?,
+            u32_at(&b, at + 8)?,
+            u32_at(&b, at + 16)?,
+            u32_at(&b, at + 20)?,
+        ))
     };
     let (_, _, strtab, _) = header(shstrndx).ok_or_else(bad)?;
-    let mut s = Sections { path: path.to_path_buf(), ..Sections::default() };
+    let mut s = Sections {
+        path: path.to_path_buf(),
+        ..Sections::default()
+    };
     for i in 0..shnum {
         let (name_at, flags, _, size) = header(i).ok_or_else(bad)?;
         const ALLOC: u64 = 2;
@@ -56,7 +77,11 @@ pub fn sections(path: &Path) -> Result<Sections, String> {
             continue;
         }
         let start = (strtab + name_at) as usize;
-        let name = b.get(start..).and_then(|t| t.split(|c| *c == 0).next()).map(String::from_utf8_lossy).unwrap_or_default();
+        let name = b
+            .get(start..)
+            .and_then(|t| t.split(|c| *c == 0).next())
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         let slot = match name.as_ref() {
             n if n.starts_with(".text") => &mut s.text,
             n if n.starts_with(".rodata") || n.starts_with(".srodata") => &mut s.rodata,
@@ -86,11 +111,23 @@ impl Sections {
 }
 
 /// `tidemark image`.
-pub fn run(board: crate::Board, guests: bool, bare_wasmi: bool, json: bool) -> Result<ExitCode, String> {
+pub fn run(
+    board: crate::Board,
+    guests: bool,
+    bare_wasmi: bool,
+    json: bool,
+) -> Result<ExitCode, String> {
     if board.manifest().build.is_none() {
-        return Err(format!("board `{}` has no kernel image of its own (it runs inside the workbench)", board.name()));
+        return Err(format!(
+            "board `{}` has no kernel image of its own (it runs inside the workbench)",
+            board.name()
+        ));
     }
-    let variant = if bare_wasmi { Variant::BareWasmi } else { Variant::Kernel { guests } };
+    let variant = if bare_wasmi {
+        Variant::BareWasmi
+    } else {
+        Variant::Kernel { guests }
+    };
     let s = sections(&crate::qemu::build(board, variant)?)?;
     if json {
         println!("{}", serde_json::to_string(&s).map_err(|e| e.to_string())?);

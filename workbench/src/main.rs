@@ -154,23 +154,72 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    miette::set_hook(Box::new(|_| Box::new(miette::MietteHandlerOpts::new().terminal_links(false).build()))).ok();
+    miette::set_hook(Box::new(|_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .terminal_links(false)
+                .build(),
+        )
+    }))
+    .ok();
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Shell { on } => match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
-            Ok(preload) => boot::session(on.board, on.attach.as_deref(), &preload).and_then(|(mut s, _k)| interact(&mut s, on.json)),
+        Cmd::Shell { on } => match boot::project_guests(on.project.as_deref(), on.attach.is_some())
+        {
+            Ok(preload) => boot::session(on.board, on.attach.as_deref(), &preload)
+                .and_then(|(mut s, _k)| interact(&mut s, on.json)),
             Err(code) => Ok(code),
         },
-        Cmd::Attach { addr, json } => boot::session(Board::get("hosted").expect("the hosted board"), Some(&addr), &[]).and_then(|(mut s, _k)| interact(&mut s, json)),
-        Cmd::Boot { board, listen, json } => boot::boot(board, listen.as_deref(), json),
-        Cmd::Dev { dir, board, script, no_tui, json } => dev::run(dev::DevOptions { dir, board, script, no_tui, json }),
-        Cmd::New { name, template, list, json } => new::run(name.as_deref(), &template, list, json),
-        Cmd::Image { board, no_guests, bare_wasmi, json } => image::run(board, !no_guests, bare_wasmi, json),
+        Cmd::Attach { addr, json } => boot::session(
+            Board::get("hosted").expect("the hosted board"),
+            Some(&addr),
+            &[],
+        )
+        .and_then(|(mut s, _k)| interact(&mut s, json)),
+        Cmd::Boot {
+            board,
+            listen,
+            json,
+        } => boot::boot(board, listen.as_deref(), json),
+        Cmd::Dev {
+            dir,
+            board,
+            script,
+            no_tui,
+            json,
+        } => dev::run(dev::DevOptions {
+            dir,
+            board,
+            script,
+            no_tui,
+            json,
+        }),
+        Cmd::New {
+            name,
+            template,
+            list,
+            json,
+        } => new::run(name.as_deref(), &template, list, json),
+        Cmd::Image {
+            board,
+            no_guests,
+            bare_wasmi,
+            json,
+        } => image::run(board, !no_guests, bare_wasmi, json),
         Cmd::Schema { command } => schema::run(&command),
-        Cmd::Run { scripts, on, junit } => match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
-            Ok(preload) => run::scripts(&scripts, on.board, on.attach.as_deref(), &preload, on.json, junit.as_deref()),
-            Err(code) => Ok(code),
-        },
+        Cmd::Run { scripts, on, junit } => {
+            match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
+                Ok(preload) => run::scripts(
+                    &scripts,
+                    on.board,
+                    on.attach.as_deref(),
+                    &preload,
+                    on.json,
+                    junit.as_deref(),
+                ),
+                Err(code) => Ok(code),
+            }
+        }
     };
     match result {
         Ok(code) => code,
@@ -206,9 +255,15 @@ pub fn interact(s: &mut Session, json: bool) -> Result<ExitCode, String> {
         failures
     };
     if s.client.is_closed() {
-        return Err("the link to the kernel is gone (the kernel hung up or its machine stopped)".into());
+        return Err(
+            "the link to the kernel is gone (the kernel hung up or its machine stopped)".into(),
+        );
     }
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 #[cfg(test)]
@@ -228,7 +283,10 @@ mod tests {
                 *flags += 1;
                 match arg.get_env() {
                     Some(env) if env.to_string_lossy().starts_with("TIDEMARK_") => {}
-                    _ => missing.push(format!("{path} --{}", arg.get_long().unwrap_or(arg.get_id().as_str()))),
+                    _ => missing.push(format!(
+                        "{path} --{}",
+                        arg.get_long().unwrap_or(arg.get_id().as_str())
+                    )),
                 }
             }
             for sub in cmd.get_subcommands() {
@@ -237,7 +295,13 @@ mod tests {
         }
         let (mut missing, mut flags) = (Vec::new(), 0);
         walk(&super::Cli::command(), "tidemark", &mut missing, &mut flags);
-        assert!(flags >= 20, "only {flags} flags seen: the walk missed the subcommands");
-        assert!(missing.is_empty(), "flags without a TIDEMARK_* variable: {missing:?}");
+        assert!(
+            flags >= 20,
+            "only {flags} flags seen: the walk missed the subcommands"
+        );
+        assert!(
+            missing.is_empty(),
+            "flags without a TIDEMARK_* variable: {missing:?}"
+        );
     }
 }

@@ -59,25 +59,43 @@ impl Template {
 
 /// Writes `template` into `dir` (which must not exist or be empty), naming the project after `dir`.
 pub fn scaffold(template: &Template, dir: &Path) -> Result<Vec<String>, String> {
-    if dir.exists() && std::fs::read_dir(dir).map_err(|e| e.to_string())?.next().is_some() {
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map_err(|e| e.to_string())?
+            .next()
+            .is_some()
+    {
         return Err(format!("{} exists and is not empty", dir.display()));
     }
-    let name = dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| format!("{}: not a usable project name", dir.display()))?;
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{}: not a usable project name", dir.display()))?;
     // The Rust guests build against a copy of the SDK inside the project, so
     // the project builds wherever it is, whatever became of our checkout.
-    let needs_sdk = template.files.iter().any(|(rel, text)| rel.ends_with("Cargo.toml") && text.contains(SDK_IN_REPO));
+    let needs_sdk = template
+        .files
+        .iter()
+        .any(|(rel, text)| rel.ends_with("Cargo.toml") && text.contains(SDK_IN_REPO));
     let mut written = Vec::new();
     for (rel, text) in template.files {
         let text = if rel.ends_with("Cargo.toml") {
-            let depth = Path::new(rel).parent().map_or(0, |p| p.components().count());
+            let depth = Path::new(rel)
+                .parent()
+                .map_or(0, |p| p.components().count());
             text_sdk(text, depth)
         } else if *rel == "Tidemark.toml" {
-            text.replacen(&format!("name = \"{}\"", template.name), &format!("name = \"{name}\""), 1)
+            text.replacen(
+                &format!("name = \"{}\"", template.name),
+                &format!("name = \"{name}\""),
+                1,
+            )
         } else {
             text.to_string()
         };
         let path = dir.join(rel);
-        std::fs::create_dir_all(path.parent().expect("files live in a directory")).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::create_dir_all(path.parent().expect("files live in a directory"))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         written.push(rel.to_string());
     }
@@ -85,7 +103,8 @@ pub fn scaffold(template: &Template, dir: &Path) -> Result<Vec<String>, String> 
         for (rel, text) in SDK_FILES {
             let rel = format!("{SDK_DIR}/{rel}");
             let path = dir.join(&rel);
-            std::fs::create_dir_all(path.parent().expect("files live in a directory")).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::create_dir_all(path.parent().expect("files live in a directory"))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             written.push(rel);
         }
@@ -108,7 +127,10 @@ mod tests {
             super::text_sdk(t, 1),
             "[dependencies]\ntidemark-sdk = { path = \"../.tidemark/sdk/sdk\" }\nother = { path = \"x/kernel/sdk2\" }\n"
         );
-        assert_eq!(super::text_sdk("a = \"../../kernel/sdk\"", 0), "a = \".tidemark/sdk/sdk\"");
+        assert_eq!(
+            super::text_sdk("a = \"../../kernel/sdk\"", 0),
+            "a = \".tidemark/sdk/sdk\""
+        );
     }
 }
 
@@ -132,9 +154,18 @@ pub fn run(dir: Option<&Path>, template: &str, list: bool, json: bool) -> Result
         .ok_or_else(|| format!("no template `{template}` (`tidemark new --list` lists them)"))?;
     let files = scaffold(t, dir)?;
     if json {
-        println!("{}", serde_json::json!({ "project": dir.display().to_string(), "template": t.name, "files": files }));
+        println!(
+            "{}",
+            serde_json::json!({ "project": dir.display().to_string(), "template": t.name, "files": files })
+        );
     } else {
-        println!("created {} from `{}` ({} files); run it with: tidemark dev {}", dir.display(), t.name, files.len(), dir.display());
+        println!(
+            "created {} from `{}` ({} files); run it with: tidemark dev {}",
+            dir.display(),
+            t.name,
+            files.len(),
+            dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -160,31 +160,56 @@ impl Project {
 
     /// Parses and validates manifest text; `dir` resolves guest paths.
     pub fn parse(dir: &Path, name: &str, text: &str) -> Result<Project, Box<ManifestError>> {
-        let err = |message: String, span: Option<Range<usize>>, label: &str, help: Option<String>| ManifestError::new("tidemark::manifest", name, text, message, span, label, help);
-        let raw: RawManifest = toml::from_str(text).map_err(|e| err(e.message().to_string(), e.span(), "here", None))?;
+        let err =
+            |message: String, span: Option<Range<usize>>, label: &str, help: Option<String>| {
+                ManifestError::new("tidemark::manifest", name, text, message, span, label, help)
+            };
+        let raw: RawManifest = toml::from_str(text)
+            .map_err(|e| err(e.message().to_string(), e.span(), "here", None))?;
         let board = match raw.project.board {
             None => "hosted".to_string(),
             Some(b) if crate::board::Board::get(b.get_ref()).is_some() => b.into_inner(),
             Some(b) => {
                 return Err(err(
-                    format!("board `{}` is not supported by this workbench yet", b.get_ref()),
+                    format!(
+                        "board `{}` is not supported by this workbench yet",
+                        b.get_ref()
+                    ),
                     Some(b.span()),
                     "unknown board",
-                    Some(format!("supported boards: {}", crate::board::Board::names())),
+                    Some(format!(
+                        "supported boards: {}",
+                        crate::board::Board::names()
+                    )),
                 ));
             }
         };
         let mut channels: Vec<ChannelSpec> = Vec::new();
         for c in raw.channels {
             if channels.iter().any(|x| x.name == *c.name.get_ref()) {
-                return Err(err(format!("channel `{}` is declared twice", c.name.get_ref()), Some(c.name.span()), "again here", None));
+                return Err(err(
+                    format!("channel `{}` is declared twice", c.name.get_ref()),
+                    Some(c.name.span()),
+                    "again here",
+                    None,
+                ));
             }
-            channels.push(ChannelSpec { name: c.name.into_inner(), bytes: c.bytes.unwrap_or(4096), frames: c.frames.unwrap_or(64), drop: c.drop });
+            channels.push(ChannelSpec {
+                name: c.name.into_inner(),
+                bytes: c.bytes.unwrap_or(4096),
+                frames: c.frames.unwrap_or(64),
+                drop: c.drop,
+            });
         }
         let mut guests: Vec<GuestSpec> = Vec::new();
         for g in raw.guests {
             if guests.iter().any(|x| x.name == *g.name.get_ref()) {
-                return Err(err(format!("guest `{}` is declared twice", g.name.get_ref()), Some(g.name.span()), "again here", None));
+                return Err(err(
+                    format!("guest `{}` is declared twice", g.name.get_ref()),
+                    Some(g.name.span()),
+                    "again here",
+                    None,
+                ));
             }
             let p = dir.join(g.path.get_ref());
             let source = if p.is_dir() {
@@ -198,7 +223,10 @@ impl Project {
                             format!("{} has no Cargo.toml with a package name", p.display()),
                             Some(g.path.span()),
                             "not a crate",
-                            Some("a guest path is a Cargo crate directory or a .wat/.wasm file".into()),
+                            Some(
+                                "a guest path is a Cargo crate directory or a .wat/.wasm file"
+                                    .into(),
+                            ),
                         )
                     })?;
                 Source::Cargo { dir: p, krate }
@@ -206,7 +234,11 @@ impl Project {
                 Source::File(p)
             } else {
                 return Err(err(
-                    format!("guest `{}`: {} is neither a crate directory nor a .wat/.wasm file", g.name.get_ref(), p.display()),
+                    format!(
+                        "guest `{}`: {} is neither a crate directory nor a .wat/.wasm file",
+                        g.name.get_ref(),
+                        p.display()
+                    ),
                     Some(g.path.span()),
                     "no such guest source",
                     None,
@@ -215,8 +247,17 @@ impl Project {
             let mut caps = Vec::new();
             for c in g.caps {
                 let spec = c.get_ref();
-                let bad = |why: String| err(why, Some(c.span()), "in this capability", Some("capabilities are NAME=CHANNEL[:RIGHTS], rights from `rwgd`".into()));
-                let (_, rest) = spec.split_once('=').ok_or_else(|| bad(format!("`{spec}` has no `=`")))?;
+                let bad = |why: String| {
+                    err(
+                        why,
+                        Some(c.span()),
+                        "in this capability",
+                        Some("capabilities are NAME=CHANNEL[:RIGHTS], rights from `rwgd`".into()),
+                    )
+                };
+                let (_, rest) = spec
+                    .split_once('=')
+                    .ok_or_else(|| bad(format!("`{spec}` has no `=`")))?;
                 let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
                 if !channels.iter().any(|x| x.name == chan) {
                     return Err(bad(format!("no channel `{chan}` is declared")));
@@ -226,14 +267,28 @@ impl Project {
                 }
                 caps.push(c.into_inner());
             }
-            guests.push(GuestSpec { name: g.name.into_inner(), source, caps, args: g.args, memory: g.memory });
+            guests.push(GuestSpec {
+                name: g.name.into_inner(),
+                source,
+                caps,
+                args: g.args,
+                memory: g.memory,
+            });
         }
-        Ok(Project { dir: dir.to_path_buf(), name: raw.project.name, board, channels, guests })
+        Ok(Project {
+            dir: dir.to_path_buf(),
+            name: raw.project.name,
+            board,
+            channels,
+            guests,
+        })
     }
 
     /// The guest whose sources contain `path`, if any.
     pub fn guest_for(&self, path: &Path) -> Option<&GuestSpec> {
-        self.guests.iter().find(|g| path.starts_with(g.watch_root()))
+        self.guests
+            .iter()
+            .find(|g| path.starts_with(g.watch_root()))
     }
 }
 
@@ -251,7 +306,9 @@ mod tests {
 
     fn report(e: &ManifestError) -> String {
         let mut s = String::new();
-        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).render_report(&mut s, e).unwrap();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut s, e)
+            .unwrap();
         s
     }
 
@@ -266,8 +323,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.board, "hosted");
-        assert_eq!(p.channels[1], ChannelSpec { name: "b".into(), bytes: 4096, frames: 64, drop: true });
-        assert_eq!(p.guests[0].source, Source::Cargo { dir: d.join("svc"), krate: "my-svc".into() });
+        assert_eq!(
+            p.channels[1],
+            ChannelSpec {
+                name: "b".into(),
+                bytes: 4096,
+                frames: 64,
+                drop: true
+            }
+        );
+        assert_eq!(
+            p.guests[0].source,
+            Source::Cargo {
+                dir: d.join("svc"),
+                krate: "my-svc".into()
+            }
+        );
         assert_eq!(p.guests[1].source, Source::File(d.join("tiny.wat")));
         assert_eq!(p.guest_for(&d.join("svc/src/lib.rs")).unwrap().name, "svc");
     }
@@ -280,11 +351,25 @@ mod tests {
         let r = report(&e);
         assert!(r.contains("no channel `nochan` is declared"), "{r}");
         assert!(r.contains("8 │ caps = [\"in=nochan:r\"]"), "{r}");
-        let e = Project::parse(&d, "T.toml", "[project]\nname = \"x\"\nboard = \"esp32c6\"\n").unwrap_err();
+        let e = Project::parse(
+            &d,
+            "T.toml",
+            "[project]\nname = \"x\"\nboard = \"esp32c6\"\n",
+        )
+        .unwrap_err();
         assert!(report(&e).contains("unknown board"));
         let e = Project::parse(&d, "T.toml", "[project]\nname = \"x\"\ncolour = 3\n").unwrap_err();
-        assert!(report(&e).contains("unknown field `colour`"), "{}", report(&e));
-        let e = Project::parse(&d, "T.toml", "[project]\nname = \"x\"\n[[guest]]\nname = \"g\"\npath = \"missing\"\n").unwrap_err();
+        assert!(
+            report(&e).contains("unknown field `colour`"),
+            "{}",
+            report(&e)
+        );
+        let e = Project::parse(
+            &d,
+            "T.toml",
+            "[project]\nname = \"x\"\n[[guest]]\nname = \"g\"\npath = \"missing\"\n",
+        )
+        .unwrap_err();
         assert!(report(&e).contains("no such guest source"));
     }
 }

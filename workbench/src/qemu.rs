@@ -27,18 +27,32 @@ fn parts(board: Board) -> Result<(&'static Emulator, &'static Build, &'static st
 }
 
 fn boards_dir() -> PathBuf {
-    std::env::var_os("TIDEMARK_BOARDS_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards"), PathBuf::from)
+    std::env::var_os("TIDEMARK_BOARDS_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards"),
+        PathBuf::from,
+    )
 }
 
 fn build_dir() -> PathBuf {
-    std::env::var_os("TIDEMARK_BOARD_TARGET_DIR").map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/boards"), PathBuf::from)
+    std::env::var_os("TIDEMARK_BOARD_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/boards"),
+        PathBuf::from,
+    )
 }
 
 /// Checks that the board's QEMU is installed, saying how to install it when it is not.
 pub fn ensure_qemu(q: &Emulator) -> Result<(), String> {
-    match Command::new(&q.command).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+    match Command::new(&q.command)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
         Ok(s) if s.success() => Ok(()),
-        _ => Err(format!("{} not found: install it with `{}` (Debian/Ubuntu) or run ./scripts/setup", q.command, q.install)),
+        _ => Err(format!(
+            "{} not found: install it with `{}` (Debian/Ubuntu) or run ./scripts/setup",
+            q.command, q.install
+        )),
     }
 }
 
@@ -59,7 +73,9 @@ fn write_bundle(dir: &Path) -> Result<(), String> {
 /// bundle) once per run of the workbench; returns its path.
 pub fn image(board: Board) -> Result<PathBuf, String> {
     static IMAGES: Mutex<Vec<(&str, Result<PathBuf, String>)>> = Mutex::new(Vec::new());
-    let mut images = IMAGES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut images = IMAGES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, r)) = images.iter().find(|(n, _)| *n == board.name()) {
         return r.clone();
     }
@@ -87,7 +103,10 @@ pub fn build(board: Board, variant: Variant) -> Result<PathBuf, String> {
     crate::guest_build::ensure_target(target)?;
     let krate = boards_dir().join(name).join(&spec.krate);
     if !krate.join("Cargo.toml").exists() {
-        return Err(format!("the {name} kernel crate is not at {} (set TIDEMARK_BOARDS_DIR)", krate.display()));
+        return Err(format!(
+            "the {name} kernel crate is not at {} (set TIDEMARK_BOARDS_DIR)",
+            krate.display()
+        ));
     }
     // An image without guests gets its own target dir, so switching does
     // not relink the usual one every time.
@@ -96,7 +115,11 @@ pub fn build(board: Board, variant: Variant) -> Result<PathBuf, String> {
         Variant::Kernel { guests: true } | Variant::BareWasmi => {
             let bundle = base.join(format!("{name}-bundle"));
             write_bundle(&bundle)?;
-            let bin = if variant == Variant::BareWasmi { "bare-wasmi" } else { spec.bin.as_str() };
+            let bin = if variant == Variant::BareWasmi {
+                "bare-wasmi"
+            } else {
+                spec.bin.as_str()
+            };
             (base.clone(), bundle, bin)
         }
         Variant::Kernel { guests: false } => {
@@ -109,16 +132,35 @@ pub fn build(board: Board, variant: Variant) -> Result<PathBuf, String> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     // Run inside the crate: its .cargo/config.toml picks the target and linker script.
     cmd.current_dir(&krate)
-        .args(["build", "--profile", &spec.profile, "--locked", "--color", "never", "--bin", bin, "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            &spec.profile,
+            "--locked",
+            "--color",
+            "never",
+            "--bin",
+            bin,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .env("TIDEMARK_BUNDLE", &bundle);
     crate::guest_build::clean_env(&mut cmd);
-    let out = cmd.output().map_err(|e| format!("could not run cargo: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
     if !out.status.success() {
-        return Err(format!("building {bin} for {name} failed:\n{}", String::from_utf8_lossy(&out.stderr).trim_end()));
+        return Err(format!(
+            "building {bin} for {name} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        ));
     }
     // Cargo's `dev` profile writes to `debug`; every other to its own name.
-    let profile_dir = if spec.profile == "dev" { "debug" } else { spec.profile.as_str() };
+    let profile_dir = if spec.profile == "dev" {
+        "debug"
+    } else {
+        spec.profile.as_str()
+    };
     Ok(target_dir.join(target).join(profile_dir).join(bin))
 }
 
@@ -155,16 +197,26 @@ impl Qemu {
             Path::to_path_buf,
         );
         if socket.exists() {
-            return Err(format!("{} exists; refusing to replace it", socket.display()));
+            return Err(format!(
+                "{} exists; refusing to replace it",
+                socket.display()
+            ));
         }
-        let mut cmd = board.manifest().qemu_command(image, &socket).ok_or_else(|| format!("board `{}` is not booted by QEMU", board.name()))?;
+        let mut cmd = board
+            .manifest()
+            .qemu_command(image, &socket)
+            .ok_or_else(|| format!("board `{}` is not booted by QEMU", board.name()))?;
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", emulator.command))?;
-        let mut q = Qemu { child, socket, owns_socket };
+        let mut q = Qemu {
+            child,
+            socket,
+            owns_socket,
+        };
         // QEMU binds the socket (the path appears) a moment before it
         // listens, so wait until a connection is accepted, not for the path:
         // attaching in between is refused. The probe is closed at once and
@@ -175,7 +227,9 @@ impl Qemu {
                 return Err(format!("QEMU exited at boot ({status}): {}", q.stderr()));
             }
             if Instant::now() > deadline {
-                return Err("QEMU did not accept connections on its serial socket within 20 s".into());
+                return Err(
+                    "QEMU did not accept connections on its serial socket within 20 s".into(),
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -33,7 +33,9 @@ pub fn one(path: &Path, session: &mut tidemark_shell::Session, json: bool) -> Ex
             return ExitCode::from(2);
         }
     };
-    match script.run(session, json, &mut |line, cmd, out| echo(&name, json, line, cmd, out)) {
+    match script.run(session, json, &mut |line, cmd, out| {
+        echo(&name, json, line, cmd, out)
+    }) {
         Ok(checks) => {
             eprintln!("{name}: ok ({checks} expectations)");
             ExitCode::SUCCESS
@@ -48,8 +50,12 @@ pub fn one(path: &Path, session: &mut tidemark_shell::Session, json: bool) -> Ex
 /// Prints a command and its output as a script runs.
 fn echo(name: &str, json: bool, line: &tidemark_shell::script::Line, cmd: &str, out: &str) {
     if json {
-        let output = serde_json::from_str::<serde_json::Value>(out).unwrap_or_else(|_| serde_json::Value::String(out.into()));
-        println!("{}", serde_json::json!({ "script": name, "line": line.number, "command": cmd, "output": output }));
+        let output = serde_json::from_str::<serde_json::Value>(out)
+            .unwrap_or_else(|_| serde_json::Value::String(out.into()));
+        println!(
+            "{}",
+            serde_json::json!({ "script": name, "line": line.number, "command": cmd, "output": output })
+        );
     } else {
         println!("tms> {cmd}");
         if !out.is_empty() {
@@ -60,7 +66,14 @@ fn echo(name: &str, json: bool, line: &tidemark_shell::script::Line, cmd: &str, 
 
 /// Runs each script on a fresh kernel (or the attached one).
 /// Each fresh kernel's package cache also holds `preload`.
-pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, preload: &[Built], json: bool, junit: Option<&Path>) -> Result<ExitCode, String> {
+pub fn scripts(
+    paths: &[PathBuf],
+    board: Board,
+    attach: Option<&Path>,
+    preload: &[Built],
+    json: bool,
+    junit: Option<&Path>,
+) -> Result<ExitCode, String> {
     let mut outcomes = Vec::new();
     for path in paths {
         let name = path.display().to_string();
@@ -74,12 +87,19 @@ pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, preload: 
         };
         if script.hosted_only && (board.name() != "hosted" || attach.is_some()) {
             eprintln!("{name}: skipped (hosted-only)");
-            outcomes.push(Outcome { name, seconds: 0.0, failure: None, skipped: true });
+            outcomes.push(Outcome {
+                name,
+                seconds: 0.0,
+                failure: None,
+                skipped: true,
+            });
             continue;
         }
         let start = Instant::now();
         let (mut session, _kernel) = crate::boot::session(board, attach, preload)?;
-        let result = script.run(&mut session, json, &mut |line, cmd, out| echo(&name, json, line, cmd, out));
+        let result = script.run(&mut session, json, &mut |line, cmd, out| {
+            echo(&name, json, line, cmd, out)
+        });
         let seconds = start.elapsed().as_secs_f64();
         let failure = match result {
             Ok(checks) => {
@@ -92,20 +112,36 @@ pub fn scripts(paths: &[PathBuf], board: Board, attach: Option<&Path>, preload: 
                 Some(text)
             }
         };
-        outcomes.push(Outcome { name, seconds, failure, skipped: false });
+        outcomes.push(Outcome {
+            name,
+            seconds,
+            failure,
+            skipped: false,
+        });
     }
     let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
-    let passed = outcomes.iter().filter(|o| o.failure.is_none() && !o.skipped).count();
+    let passed = outcomes
+        .iter()
+        .filter(|o| o.failure.is_none() && !o.skipped)
+        .count();
     let skipped = outcomes.iter().filter(|o| o.skipped).count();
     eprintln!("scripts: {passed} passed, {failed} failed, {skipped} skipped");
     if let Some(path) = junit {
-        std::fs::write(path, junit_xml(&outcomes)).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, junit_xml(&outcomes))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn junit_xml(outcomes: &[Outcome]) -> String {
@@ -116,9 +152,16 @@ fn junit_xml(outcomes: &[Outcome]) -> String {
         outcomes.len()
     );
     for o in outcomes {
-        x.push_str(&format!("  <testcase name=\"{}\" time=\"{:.3}\"", xml_escape(&o.name), o.seconds));
+        x.push_str(&format!(
+            "  <testcase name=\"{}\" time=\"{:.3}\"",
+            xml_escape(&o.name),
+            o.seconds
+        ));
         match (&o.failure, o.skipped) {
-            (Some(f), _) => x.push_str(&format!(">\n    <failure message=\"expectation failed\">{}</failure>\n  </testcase>\n", xml_escape(f))),
+            (Some(f), _) => x.push_str(&format!(
+                ">\n    <failure message=\"expectation failed\">{}</failure>\n  </testcase>\n",
+                xml_escape(f)
+            )),
             (None, true) => x.push_str(">\n    <skipped/>\n  </testcase>\n"),
             (None, false) => x.push_str("/>\n"),
         }

@@ -8,8 +8,12 @@ use tidemark_shell::commands::{REGISTRY, find};
 
 /// Every command's schema, plus the error object, keyed by name.
 pub fn all() -> Vec<(String, serde_json::Value)> {
-    let mut out: Vec<(String, serde_json::Value)> = REGISTRY.iter().map(|c| (c.name.to_string(), (c.schema)().to_value())).collect();
-    let error = schemars::SchemaGenerator::default().into_root_schema_for::<tidemark_shell::session::JsonError>();
+    let mut out: Vec<(String, serde_json::Value)> = REGISTRY
+        .iter()
+        .map(|c| (c.name.to_string(), (c.schema)().to_value()))
+        .collect();
+    let error = schemars::SchemaGenerator::default()
+        .into_root_schema_for::<tidemark_shell::session::JsonError>();
     out.push(("error".into(), error.to_value()));
     out
 }
@@ -21,7 +25,12 @@ pub fn run(command: &[String]) -> Result<ExitCode, String> {
     } else if command == ["error"] {
         all().pop().expect("the error schema").1
     } else {
-        let (c, n) = find(command).ok_or_else(|| format!("unknown command `{}` (try `tidemark schema` for all)", command.join(" ")))?;
+        let (c, n) = find(command).ok_or_else(|| {
+            format!(
+                "unknown command `{}` (try `tidemark schema` for all)",
+                command.join(" ")
+            )
+        })?;
         if n != command.len() {
             return Err(format!("unknown command `{}`", command.join(" ")));
         }
@@ -60,6 +69,10 @@ mod tests {
                 Err(_) => failures.push(format!("{name}: no schema golden at {}", path.display())),
             }
         }
-        assert!(failures.is_empty(), "TIDEMARK_BLESS=1 to accept:\n{}", failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "TIDEMARK_BLESS=1 to accept:\n{}",
+            failures.join("\n")
+        );
     }
 }

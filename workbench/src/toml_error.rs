@@ -21,7 +21,15 @@ pub struct TomlError {
 impl TomlError {
     /// An error in file `name` holding `text`; `code` is the diagnostic code
     /// (`tidemark::manifest`, `tidemark::board`).
-    pub fn new(code: &'static str, name: &str, text: &str, message: String, span: Option<Range<usize>>, label: &str, help: Option<String>) -> Box<TomlError> {
+    pub fn new(
+        code: &'static str,
+        name: &str,
+        text: &str,
+        message: String,
+        span: Option<Range<usize>>,
+        label: &str,
+        help: Option<String>,
+    ) -> Box<TomlError> {
         Box::new(TomlError {
             code,
             message,
@@ -48,9 +56,14 @@ impl Diagnostic for TomlError {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(self.label.clone()), span))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            Some(self.label.clone()),
+            span,
+        ))))
     }
     fn help<'a>(&'a self) -> Option<Box<dyn Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn Display + 'a>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn Display + 'a>)
     }
 }

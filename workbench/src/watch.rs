@@ -31,8 +31,13 @@ pub struct Change {
 /// project that itself lives under some `target/` still sees its edits.
 pub fn relevant(root: &Path, path: &Path) -> bool {
     let inside = path.strip_prefix(root).unwrap_or(path);
-    let ignored_dir = inside.components().any(|c| matches!(c, Component::Normal(n) if n == "target" || n == ".git"));
-    let ext_ok = path.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "rs" | "toml" | "wat" | "wasm"));
+    let ignored_dir = inside
+        .components()
+        .any(|c| matches!(c, Component::Normal(n) if n == "target" || n == ".git"));
+    let ext_ok = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "rs" | "toml" | "wat" | "wasm"));
     !ignored_dir && ext_ok
 }
 
@@ -48,18 +53,38 @@ pub fn watch_plan(project: &Project) -> Vec<(PathBuf, RecursiveMode)> {
         .iter()
         .map(|g| match &g.source {
             Source::Cargo { dir, .. } => (dir.clone(), true),
-            Source::File(f) => (f.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf(), false),
+            Source::File(f) => (
+                f.parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf(),
+                false,
+            ),
         })
         .collect();
     // Recursive watches first, outermost first, so covered ones are dropped.
     wanted.sort_by_key(|(p, recursive)| (!*recursive, p.components().count()));
     let mut plan: Vec<(PathBuf, bool)> = Vec::new();
     for (p, recursive) in wanted {
-        if !plan.iter().any(|(q, q_recursive)| p.starts_with(q) && (*q_recursive || *q == p)) {
+        if !plan
+            .iter()
+            .any(|(q, q_recursive)| p.starts_with(q) && (*q_recursive || *q == p))
+        {
             plan.push((p, recursive));
         }
     }
-    plan.into_iter().map(|(p, r)| (p, if r { RecursiveMode::Recursive } else { RecursiveMode::NonRecursive })).collect()
+    plan.into_iter()
+        .map(|(p, r)| {
+            (
+                p,
+                if r {
+                    RecursiveMode::Recursive
+                } else {
+                    RecursiveMode::NonRecursive
+                },
+            )
+        })
+        .collect()
 }
 
 /// Starts watching every guest of `project`; changes arrive on the returned
@@ -71,12 +96,21 @@ pub fn start(project: &Project) -> notify::Result<(notify::RecommendedWatcher, R
     let handler = move |res: notify::Result<notify::Event>| {
         if let Some(path) = &log {
             use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
                 let _ = writeln!(f, "{res:?}");
             }
         }
         if let Ok(ev) = res {
-            if matches!(ev.kind, notify::EventKind::Create(_) | notify::EventKind::Modify(_) | notify::EventKind::Remove(_)) {
+            if matches!(
+                ev.kind,
+                notify::EventKind::Create(_)
+                    | notify::EventKind::Modify(_)
+                    | notify::EventKind::Remove(_)
+            ) {
                 for p in ev.paths {
                     let _ = raw_tx.send(p);
                 }
@@ -89,7 +123,10 @@ pub fn start(project: &Project) -> notify::Result<(notify::RecommendedWatcher, R
     }
     let (tx, rx) = channel();
     let p = project.clone();
-    std::thread::Builder::new().name("watch-debounce".into()).spawn(move || debounce(&p, raw_rx, tx)).expect("watch thread");
+    std::thread::Builder::new()
+        .name("watch-debounce".into())
+        .spawn(move || debounce(&p, raw_rx, tx))
+        .expect("watch thread");
     Ok((watcher, rx))
 }
 
@@ -99,12 +136,19 @@ fn debounce(project: &Project, raw: Receiver<std::path::PathBuf>, tx: Sender<Cha
     // unrelated churn cannot hold a rebuild back.
     let mut quiet_at = Instant::now();
     loop {
-        let timeout = if pending.is_empty() { Duration::from_secs(3600) } else { quiet_at.saturating_duration_since(Instant::now()) };
+        let timeout = if pending.is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            quiet_at.saturating_duration_since(Instant::now())
+        };
         match raw.recv_timeout(timeout) {
             Ok(path) => {
                 // A single-file guest's directory is watched: `guest_for`
                 // keeps only events for the file itself.
-                if let Some(g) = project.guest_for(&path).filter(|g| relevant(g.watch_root(), &path)) {
+                if let Some(g) = project
+                    .guest_for(&path)
+                    .filter(|g| relevant(g.watch_root(), &path))
+                {
                     pending.entry(g.name.clone()).or_insert_with(Instant::now);
                     quiet_at = Instant::now() + DEBOUNCE;
                 }
@@ -128,11 +172,23 @@ mod tests {
     use crate::project::GuestSpec;
 
     fn guest(name: &str, source: Source) -> GuestSpec {
-        GuestSpec { name: name.into(), source, caps: vec![], args: String::new(), memory: None }
+        GuestSpec {
+            name: name.into(),
+            source,
+            caps: vec![],
+            args: String::new(),
+            memory: None,
+        }
     }
 
     fn project(dir: &Path, guests: Vec<GuestSpec>) -> Project {
-        Project { dir: dir.to_path_buf(), name: "p".into(), board: "hosted".into(), channels: vec![], guests }
+        Project {
+            dir: dir.to_path_buf(),
+            name: "p".into(),
+            board: "hosted".into(),
+            channels: vec![],
+            guests,
+        }
     }
 
     #[test]
@@ -140,8 +196,14 @@ mod tests {
         let svc = Path::new("/p/svc");
         assert!(relevant(svc, Path::new("/p/svc/src/lib.rs")));
         assert!(relevant(svc, Path::new("/p/svc/Cargo.toml")));
-        assert!(!relevant(svc, Path::new("/p/svc/target/wasm32-unknown-unknown/release/svc.wasm")));
-        assert!(!relevant(Path::new("/p"), Path::new("/p/target/wasm32-unknown-unknown/release/svc.wasm")));
+        assert!(!relevant(
+            svc,
+            Path::new("/p/svc/target/wasm32-unknown-unknown/release/svc.wasm")
+        ));
+        assert!(!relevant(
+            Path::new("/p"),
+            Path::new("/p/target/wasm32-unknown-unknown/release/svc.wasm")
+        ));
         assert!(!relevant(svc, Path::new("/p/svc/src/.lib.rs.swp")));
         assert!(!relevant(svc, Path::new("/p/svc/src/lib.rs~")));
         assert!(!relevant(svc, Path::new("/p/svc/.git/index.toml")));
@@ -152,10 +214,16 @@ mod tests {
         let proj = Path::new("/tmp/x/target/proj");
         assert!(relevant(proj, Path::new("/tmp/x/target/proj/src/lib.rs")));
         assert!(relevant(proj, Path::new("/tmp/x/target/proj/Cargo.toml")));
-        assert!(!relevant(proj, Path::new("/tmp/x/target/proj/target/release/build/out.rs")));
+        assert!(!relevant(
+            proj,
+            Path::new("/tmp/x/target/proj/target/release/build/out.rs")
+        ));
         assert!(!relevant(proj, Path::new("/tmp/x/target/proj/.git/x.toml")));
         let repo = Path::new("/home/u/.git/work/proj/svc");
-        assert!(relevant(repo, Path::new("/home/u/.git/work/proj/svc/src/main.rs")));
+        assert!(relevant(
+            repo,
+            Path::new("/home/u/.git/work/proj/svc/src/main.rs")
+        ));
         // A single-file guest: the root is the file itself.
         let wat = Path::new("/tmp/x/target/proj/tiny.wat");
         assert!(relevant(wat, wat));
@@ -164,17 +232,41 @@ mod tests {
     #[test]
     fn debounce_filters_by_guest_and_project_relative_path() {
         let dir = Path::new("/tmp/x/target/proj");
-        let p = project(dir, vec![guest("svc", Source::Cargo { dir: dir.join("svc"), krate: "svc".into() }), guest("tiny", Source::File(dir.join("tiny.wat")))]);
+        let p = project(
+            dir,
+            vec![
+                guest(
+                    "svc",
+                    Source::Cargo {
+                        dir: dir.join("svc"),
+                        krate: "svc".into(),
+                    },
+                ),
+                guest("tiny", Source::File(dir.join("tiny.wat"))),
+            ],
+        );
         let (raw_tx, raw_rx) = channel();
         let (tx, rx) = channel();
         let p2 = p.clone();
         let t = std::thread::spawn(move || debounce(&p2, raw_rx, tx));
-        for ignored in ["svc/target/debug/x.rs", "target/wasm32-unknown-unknown/release/svc.wasm", "other.wat", "tiny.wat.swp", ".tiny.wat.tmp"] {
+        for ignored in [
+            "svc/target/debug/x.rs",
+            "target/wasm32-unknown-unknown/release/svc.wasm",
+            "other.wat",
+            "tiny.wat.swp",
+            ".tiny.wat.tmp",
+        ] {
             raw_tx.send(dir.join(ignored)).unwrap();
         }
         raw_tx.send(dir.join("svc/src/lib.rs")).unwrap();
         raw_tx.send(dir.join("tiny.wat")).unwrap();
-        let mut got: Vec<String> = (0..2).map(|_| rx.recv_timeout(Duration::from_secs(30)).expect("a change").guest).collect();
+        let mut got: Vec<String> = (0..2)
+            .map(|_| {
+                rx.recv_timeout(Duration::from_secs(30))
+                    .expect("a change")
+                    .guest
+            })
+            .collect();
         got.sort();
         assert_eq!(got, ["svc", "tiny"]);
         drop(raw_tx);
@@ -190,7 +282,13 @@ mod tests {
             vec![
                 guest("a", Source::File(dir.join("a.wat"))),
                 guest("b", Source::File(dir.join("b.wat"))),
-                guest("svc", Source::Cargo { dir: dir.join("svc"), krate: "svc".into() }),
+                guest(
+                    "svc",
+                    Source::Cargo {
+                        dir: dir.join("svc"),
+                        krate: "svc".into(),
+                    },
+                ),
                 guest("c", Source::File(dir.join("svc/c.wat"))),
                 guest("d", Source::File(dir.join("wat/d.wat"))),
             ],
@@ -198,7 +296,11 @@ mod tests {
         let plan = watch_plan(&p);
         assert_eq!(
             plan,
-            [(dir.join("svc"), RecursiveMode::Recursive), (dir.to_path_buf(), RecursiveMode::NonRecursive), (dir.join("wat"), RecursiveMode::NonRecursive)]
+            [
+                (dir.join("svc"), RecursiveMode::Recursive),
+                (dir.to_path_buf(), RecursiveMode::NonRecursive),
+                (dir.join("wat"), RecursiveMode::NonRecursive)
+            ]
         );
     }
 
@@ -218,7 +320,9 @@ mod tests {
             let tmp = dir.join(format!(".tiny.wat.{i}.tmp"));
             std::fs::write(&tmp, format!("(module) ;; save {i}")).unwrap();
             std::fs::rename(&tmp, &file).unwrap();
-            let c = changes.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|e| panic!("save {i} was not seen: {e}"));
+            let c = changes
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|e| panic!("save {i} was not seen: {e}"));
             assert_eq!(c.guest, "tiny");
             // Let this burst's debounce finish before the next save.
             while changes.recv_timeout(DEBOUNCE * 4).is_ok() {}

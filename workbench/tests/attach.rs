@@ -18,10 +18,18 @@ impl Drop for Kernel {
 }
 
 fn boot(sock: &Path) -> Kernel {
-    let child = Command::new(BIN).args(["boot", "hosted", "--listen"]).arg(sock).stderr(Stdio::null()).spawn().unwrap();
+    let child = Command::new(BIN)
+        .args(["boot", "hosted", "--listen"])
+        .arg(sock)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while !sock.exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "the kernel never listened");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the kernel never listened"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     Kernel(child)
@@ -34,8 +42,21 @@ fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn run(sock: &Path, script: &Path) -> (bool, String) {
-    let out = Command::new(BIN).arg("run").arg("--attach").arg(sock).arg(script).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg("--attach")
+        .arg(sock)
+        .arg(script)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -44,9 +65,17 @@ fn attach_detach_reattach_without_disturbing_guests() {
     std::fs::create_dir_all(&dir).unwrap();
     let sock = dir.join("kernel.sock");
     let mut kernel = boot(&sock);
-    assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o600, "the monitor socket is private");
+    assert_eq!(
+        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the monitor socket is private"
+    );
 
-    let setup = script(&dir, "setup.tms", "chan new req\nchan new resp\nspawn counter --cap req=req:r --cap resp=resp:w\nexpect event /counter: ready/\nchan send req \"add 5\"\n");
+    let setup = script(
+        &dir,
+        "setup.tms",
+        "chan new req\nchan new resp\nspawn counter --cap req=req:r --cap resp=resp:w\nexpect event /counter: ready/\nchan send req \"add 5\"\n",
+    );
     let (ok, out) = run(&sock, &setup);
     assert!(ok, "{out}");
 
@@ -60,12 +89,24 @@ fn attach_detach_reattach_without_disturbing_guests() {
     assert!(ok, "{out}");
 
     // A second kernel may not take over a live socket.
-    let second = Command::new(BIN).args(["boot", "hosted", "--listen"]).arg(&sock).output().unwrap();
+    let second = Command::new(BIN)
+        .args(["boot", "hosted", "--listen"])
+        .arg(&sock)
+        .output()
+        .unwrap();
     assert!(!second.status.success());
-    assert!(String::from_utf8_lossy(&second.stderr).contains("in use"), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
 
     // Interrupting the kernel removes its socket and exits cleanly.
-    Command::new("kill").arg("-INT").arg(kernel.0.id().to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-INT")
+        .arg(kernel.0.id().to_string())
+        .status()
+        .unwrap();
     let status = kernel.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert!(!sock.exists());
@@ -78,7 +119,11 @@ fn listen_refuses_to_replace_a_file_that_is_not_a_socket() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("precious.txt");
     std::fs::write(&path, "keep me").unwrap();
-    let out = Command::new(BIN).args(["boot", "hosted", "--listen"]).arg(&path).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["boot", "hosted", "--listen"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a socket"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
@@ -88,7 +133,14 @@ fn listen_refuses_to_replace_a_file_that_is_not_a_socket() {
 #[test]
 fn attaching_to_nothing_is_a_clear_error() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sessions/counter.tms");
-    let out = Command::new(BIN).args(["run", "--attach", "/nonexistent/tidemark.sock"]).arg(script).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--attach", "/nonexistent/tidemark.sock"])
+        .arg(script)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot attach to /nonexistent/tidemark.sock"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot attach to /nonexistent/tidemark.sock")
+    );
 }

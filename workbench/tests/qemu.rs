@@ -15,7 +15,10 @@ fn wait_exit(child: &mut std::process::Child, what: &str) -> std::process::ExitS
         if let Some(s) = child.try_wait().unwrap() {
             return s;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "{what} hung after QEMU died");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what} hung after QEMU died"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -24,45 +27,90 @@ fn wait_exit(child: &mut std::process::Child, what: &str) -> std::process::ExitS
 fn qemu_dying_is_reported_not_hung_on() {
     let sock = std::env::temp_dir().join(format!("tidemark-qemu-test-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&sock);
-    let mut boot = Command::new(BIN).args(["boot", "qemu-riscv32", "--listen"]).arg(&sock).stderr(Stdio::piped()).spawn().unwrap();
+    let mut boot = Command::new(BIN)
+        .args(["boot", "qemu-riscv32", "--listen"])
+        .arg(&sock)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let start = Instant::now();
     while !sock.exists() {
         assert!(boot.try_wait().unwrap().is_none(), "boot ended early");
-        assert!(start.elapsed() < Duration::from_secs(600), "QEMU never created its UART socket");
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "QEMU never created its UART socket"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut attach = Command::new(BIN).arg("attach").arg(&sock).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut attach = Command::new(BIN)
+        .arg("attach")
+        .arg(&sock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut input = attach.stdin.take().unwrap();
     input.write_all(b"info\n").unwrap();
     std::thread::sleep(Duration::from_millis(1500));
 
     // Kill the machine under both of them.
     let pattern = format!("qemu-system-riscv32 .*{}", sock.display());
-    let qemu = Command::new("pkill").arg("-9").arg("-f").arg(&pattern).status().unwrap();
+    let qemu = Command::new("pkill")
+        .arg("-9")
+        .arg("-f")
+        .arg(&pattern)
+        .status()
+        .unwrap();
     assert!(qemu.success(), "no QEMU process serving {}", sock.display());
     let _ = input.write_all(b"ps\ninfo\n");
     drop(input);
 
     let status = wait_exit(&mut attach, "tidemark attach");
     let out = attach.wait_with_output().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("board     qemu-riscv32"), "the first command ran over the UART:\n{stdout}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stdout.contains("board     qemu-riscv32"),
+        "the first command ran over the UART:\n{stdout}"
+    );
     // `info` reports what the board's manifest says: its engine, and a heap
     // of the rest of RAM (all but the image and the stacks).
-    let manifest: toml::Table = include_str!("../../boards/qemu-riscv32/board.toml").parse().unwrap();
+    let manifest: toml::Table = include_str!("../../boards/qemu-riscv32/board.toml")
+        .parse()
+        .unwrap();
     let engine = manifest["board"]["engine"].as_str().unwrap();
-    assert!(stdout.contains(&format!("\nengine    {engine}\n")), "engine {engine} per the manifest:\n{stdout}");
-    let (ram, heap) = (manifest["memory"]["ram"].as_str().unwrap(), manifest["memory"]["heap"].as_str().unwrap());
+    assert!(
+        stdout.contains(&format!("\nengine    {engine}\n")),
+        "engine {engine} per the manifest:\n{stdout}"
+    );
+    let (ram, heap) = (
+        manifest["memory"]["ram"].as_str().unwrap(),
+        manifest["memory"]["heap"].as_str().unwrap(),
+    );
     let ram_mib: f64 = ram.strip_suffix('M').expect("ram in M").parse().unwrap();
-    let heap_mib: f64 = stdout.split("used of ").nth(1).and_then(|t| t.split(" MiB").next()).and_then(|n| n.parse().ok()).expect("a heap size in MiB");
+    let heap_mib: f64 = stdout
+        .split("used of ")
+        .nth(1)
+        .and_then(|t| t.split(" MiB").next())
+        .and_then(|n| n.parse().ok())
+        .expect("a heap size in MiB");
     assert_eq!(heap, "rest");
-    assert!(heap_mib < ram_mib && heap_mib > ram_mib - 16.0, "heap {heap_mib} MiB is not the rest of {ram}:\n{stdout}");
+    assert!(
+        heap_mib < ram_mib && heap_mib > ram_mib - 16.0,
+        "heap {heap_mib} MiB is not the rest of {ram}:\n{stdout}"
+    );
     assert!(!status.success(), "attach must fail once the link is gone");
     assert!(stderr.contains("link to the kernel is gone"), "{stderr}");
 
     let status = wait_exit(&mut boot, "tidemark boot");
     let out = boot.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!status.success() && stderr.contains("QEMU exited"), "{status:?}\n{stderr}");
+    assert!(
+        !status.success() && stderr.contains("QEMU exited"),
+        "{status:?}\n{stderr}"
+    );
     assert!(!sock.exists(), "the socket is cleaned up");
 }

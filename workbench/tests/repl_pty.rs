@@ -14,7 +14,10 @@ fn wait_for(buf: &Arc<Mutex<Vec<u8>>>, needle: &str, from: usize) -> usize {
         if let Some(i) = text[from.min(text.len())..].find(needle) {
             return from + i + needle.len();
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "never saw {needle:?}; screen so far:\n{text}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never saw {needle:?}; screen so far:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -67,6 +70,9 @@ fn ctrl_c_stops_tail_and_the_shell_goes_on() {
     assert!(status.success(), "{status:?}");
     let _ = at;
     let hist = std::fs::read_to_string(&history).unwrap_or_default();
-    assert!(hist.contains("chan tail c") && hist.contains("info"), "history file: {hist:?}");
+    assert!(
+        hist.contains("chan tail c") && hist.contains("info"),
+        "history file: {hist:?}"
+    );
     let _ = std::fs::remove_file(history);
 }

@@ -11,16 +11,27 @@ use serde_json::Value;
 
 fn scripts() -> Vec<PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sessions");
-    let mut scripts: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "tms")).collect();
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tms"))
+        .collect();
     scripts.sort();
-    assert!(scripts.len() >= 5, "expected the session suite in {}", dir.display());
+    assert!(
+        scripts.len() >= 5,
+        "expected the session suite in {}",
+        dir.display()
+    );
     scripts
 }
 
 /// Runs the suite on `board`; checks the JUnit report; returns the `--json` lines.
 fn sessions_pass_on(board: &str) -> Vec<Value> {
     let scripts = scripts();
-    let junit = std::env::temp_dir().join(format!("tidemark-sessions-{board}-{}.xml", std::process::id()));
+    let junit = std::env::temp_dir().join(format!(
+        "tidemark-sessions-{board}-{}.xml",
+        std::process::id()
+    ));
     let out = Command::new(env!("CARGO_BIN_EXE_tidemark"))
         .arg("run")
         .args(&scripts)
@@ -31,12 +42,30 @@ fn sessions_pass_on(board: &str) -> Vec<Value> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "sessions failed:\n{stderr}");
     let report = std::fs::read_to_string(&junit).unwrap();
-    assert!(report.contains(&format!("tests=\"{}\" failures=\"0\"", scripts.len())), "{report}");
-    let hosted_only = scripts.iter().filter(|p| std::fs::read_to_string(p).unwrap().lines().any(|l| l.trim() == "# hosted-only")).count();
+    assert!(
+        report.contains(&format!("tests=\"{}\" failures=\"0\"", scripts.len())),
+        "{report}"
+    );
+    let hosted_only = scripts
+        .iter()
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .any(|l| l.trim() == "# hosted-only")
+        })
+        .count();
     let skipped = if board == "hosted" { 0 } else { hosted_only };
-    assert!(report.contains(&format!("skipped=\"{skipped}\"")), "{report}");
+    assert!(
+        report.contains(&format!("skipped=\"{skipped}\"")),
+        "{report}"
+    );
     let _ = std::fs::remove_file(junit);
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
 }
 
 /// Fields whose values are the engine's or the board's, not the session's:
@@ -47,7 +76,12 @@ const BOARD_FIELDS: &[&str] = &["hostcalls", "parks", "memory", "memory_limit"];
 
 fn without_board_fields(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.iter().filter(|(k, _)| !BOARD_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), without_board_fields(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !BOARD_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), without_board_fields(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.iter().map(without_board_fields).collect()),
         v => v.clone(),
     }
@@ -65,14 +99,36 @@ fn sessions_pass_on_qemu_riscv32_and_answer_as_hosted_does() {
     // Sessions marked hosted-only are skipped on the board: compare the rest.
     let hosted_only: Vec<String> = scripts()
         .iter()
-        .filter(|p| std::fs::read_to_string(p).unwrap().lines().any(|l| l.trim() == "# hosted-only"))
+        .filter(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .any(|l| l.trim() == "# hosted-only")
+        })
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    let shared = |v: &Value| !hosted_only.iter().any(|s| v["script"].as_str().is_some_and(|p| p.ends_with(s.as_str())));
+    let shared = |v: &Value| {
+        !hosted_only.iter().any(|s| {
+            v["script"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(s.as_str()))
+        })
+    };
     let hosted: Vec<&Value> = hosted.iter().filter(|v| shared(v)).collect();
-    assert_eq!(hosted.len(), qemu.len(), "the boards ran different commands");
+    assert_eq!(
+        hosted.len(),
+        qemu.len(),
+        "the boards ran different commands"
+    );
     assert!(!qemu.is_empty());
     for (h, q) in hosted.iter().zip(&qemu) {
-        assert_eq!(without_board_fields(h), without_board_fields(q), "`{}` ({} line {}) answered differently", h["command"], h["script"], h["line"]);
+        assert_eq!(
+            without_board_fields(h),
+            without_board_fields(q),
+            "`{}` ({} line {}) answered differently",
+            h["command"],
+            h["script"],
+            h["line"]
+        );
     }
 }

@@ -16,9 +16,9 @@
 
 mod catalogue;
 mod reference;
-mod wire;
 #[cfg(feature = "serde")]
 mod serde_impls;
+mod wire;
 
 pub use catalogue::*;
 pub use reference::write_reference;
@@ -31,8 +31,7 @@ pub use wire::*;
 /// stable Rust does not reflect in `cfg`). A guest built without it stays
 /// on the copying path. Engines without the threads proposal lower the
 /// atomics (they run one guest at a time on one core).
-pub const GUEST_BUILD_CONFIG: &str =
-    r#"target.wasm32-unknown-unknown.rustflags=["-C", "target-feature=+atomics,+bulk-memory", "--cfg", "tidemark_atomics"]"#;
+pub const GUEST_BUILD_CONFIG: &str = r#"target.wasm32-unknown-unknown.rustflags=["-C", "target-feature=+atomics,+bulk-memory", "--cfg", "tidemark_atomics"]"#;
 
 /// The wasm import module every hostcall lives in.
 pub const IMPORT_MODULE: &str = "tidemark";
@@ -150,10 +149,16 @@ impl Error {
     /// One-line description (the rustdoc above, for the reference page).
     pub const fn describe(self) -> &'static str {
         match self {
-            Error::PermissionDenied => "the process lacks the capability class or right this call needs",
-            Error::InvalidHandle => "the handle does not name a live entry of the caller's capability table",
+            Error::PermissionDenied => {
+                "the process lacks the capability class or right this call needs"
+            }
+            Error::InvalidHandle => {
+                "the handle does not name a live entry of the caller's capability table"
+            }
             Error::OutOfBounds => "a pointer/length pair lies outside the caller's linear memory",
-            Error::InvalidArgument => "an argument is malformed (unknown flag, bad UTF-8, zero size)",
+            Error::InvalidArgument => {
+                "an argument is malformed (unknown flag, bad UTF-8, zero size)"
+            }
             Error::NotFound => "the named capability, package or process does not exist",
             Error::Full => "non-blocking write to a full channel",
             Error::Empty => "non-blocking read from an empty channel",
@@ -179,7 +184,11 @@ impl core::fmt::Display for Error {
 /// Hostcall groups. A process is granted a set of classes at spawn; a
 /// hostcall of a class it lacks is linked to a `PermissionDenied` stub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(u32)]
 pub enum Class {
@@ -199,7 +208,14 @@ pub enum Class {
 
 impl Class {
     /// Every class.
-    pub const ALL: [Class; 6] = [Class::Core, Class::Log, Class::Time, Class::Channel, Class::Shm, Class::Process];
+    pub const ALL: [Class; 6] = [
+        Class::Core,
+        Class::Log,
+        Class::Time,
+        Class::Channel,
+        Class::Shm,
+        Class::Process,
+    ];
 
     /// Lower-case name used in manifests and output.
     pub const fn name(self) -> &'static str {
@@ -323,7 +339,12 @@ impl Rights {
 
 impl core::fmt::Display for Rights {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        for (bit, c) in [(Rights::READ, 'r'), (Rights::WRITE, 'w'), (Rights::GRANT, 'g'), (Rights::DELETE, 'd')] {
+        for (bit, c) in [
+            (Rights::READ, 'r'),
+            (Rights::WRITE, 'w'),
+            (Rights::GRANT, 'g'),
+            (Rights::DELETE, 'd'),
+        ] {
             core::fmt::Write::write_char(f, if self.contains(bit) { c } else { '-' })?;
         }
         Ok(())
@@ -359,13 +380,20 @@ impl Handle {
         if generation == 0 {
             return None;
         }
-        Some(Handle { index: raw as u16, generation })
+        Some(Handle {
+            index: raw as u16,
+            generation,
+        })
     }
 }
 
 /// Backpressure policy of a channel, chosen at creation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(u32)]
 pub enum Backpressure {
@@ -395,7 +423,11 @@ impl Backpressure {
 
 /// Which end of a channel an attachment is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(u32)]
 pub enum Role {
@@ -424,7 +456,11 @@ pub mod io_flags {
 
 /// Log levels for the `log` hostcall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "UPPERCASE"))]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "UPPERCASE")
+)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[repr(u32)]
 pub enum Level {

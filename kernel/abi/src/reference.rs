@@ -6,9 +6,16 @@ use crate::{Class, Error, HOSTCALLS, Wire};
 
 /// Writes the ABI reference as Markdown.
 pub fn write_reference(out: &mut impl Write) -> fmt::Result {
-    writeln!(out, "# Tidemark guest ABI reference (version {})", crate::ABI_VERSION)?;
+    writeln!(
+        out,
+        "# Tidemark guest ABI reference (version {})",
+        crate::ABI_VERSION
+    )?;
     writeln!(out)?;
-    writeln!(out, "<!-- Generated from kernel/abi by `TIDEMARK_BLESS=1 cargo test -p tidemark-abi`; do not edit. -->")?;
+    writeln!(
+        out,
+        "<!-- Generated from kernel/abi by `TIDEMARK_BLESS=1 cargo test -p tidemark-abi`; do not edit. -->"
+    )?;
     writeln!(out)?;
     writeln!(
         out,
@@ -29,7 +36,13 @@ pub fn write_reference(out: &mut impl Write) -> fmt::Result {
         for h in HOSTCALLS.iter().filter(|h| h.class == class) {
             write!(out, "| {} | `{}(", h.number, h.name)?;
             for (i, p) in h.params.iter().enumerate() {
-                write!(out, "{}{}: {}", if i > 0 { ", " } else { "" }, p.name, p.ty.name())?;
+                write!(
+                    out,
+                    "{}{}: {}",
+                    if i > 0 { ", " } else { "" },
+                    p.name,
+                    p.ty.name()
+                )?;
             }
             writeln!(out, ")` | `{}` | {} |", h.result.name(), h.doc.trim())?;
         }
@@ -55,13 +68,32 @@ pub fn write_reference(out: &mut impl Write) -> fmt::Result {
          `NONBLOCK` = 1."
     )?;
     writeln!(out)?;
-    writeln!(out, "Structures written by hostcalls are little-endian `u32` words:")?;
+    writeln!(
+        out,
+        "Structures written by hostcalls are little-endian `u32` words:"
+    )?;
     writeln!(out)?;
     writeln!(out, "| type | bytes | words |")?;
     writeln!(out, "|---|---|---|")?;
-    writeln!(out, "| `ChannelDescriptor` | {} | channel, role, endpoint, arena, offset, len, mapped_at, backpressure |", crate::ChannelDescriptor::SIZE)?;
-    writeln!(out, "| `ShmRegion` | {} | arena, offset, len, mapped_at |", crate::ShmRegion::SIZE)?;
-    writeln!(out, "| `FrameMeta` | {} | writer, seq, len, pid |", crate::FrameMeta::SIZE)?;
-    writeln!(out, "| `CapInfo` | {} | kind (1 channel, 2 region), rights, object, generation |", crate::CapInfo::SIZE)?;
+    writeln!(
+        out,
+        "| `ChannelDescriptor` | {} | channel, role, endpoint, arena, offset, len, mapped_at, backpressure |",
+        crate::ChannelDescriptor::SIZE
+    )?;
+    writeln!(
+        out,
+        "| `ShmRegion` | {} | arena, offset, len, mapped_at |",
+        crate::ShmRegion::SIZE
+    )?;
+    writeln!(
+        out,
+        "| `FrameMeta` | {} | writer, seq, len, pid |",
+        crate::FrameMeta::SIZE
+    )?;
+    writeln!(
+        out,
+        "| `CapInfo` | {} | kind (1 channel, 2 region), rights, object, generation |",
+        crate::CapInfo::SIZE
+    )?;
     Ok(())
 }

@@ -12,7 +12,15 @@ impl Serialize for Rights {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
             let mut buf = [0u8; 4];
-            for (i, (bit, c)) in [(Rights::READ, b'r'), (Rights::WRITE, b'w'), (Rights::GRANT, b'g'), (Rights::DELETE, b'd')].into_iter().enumerate() {
+            for (i, (bit, c)) in [
+                (Rights::READ, b'r'),
+                (Rights::WRITE, b'w'),
+                (Rights::GRANT, b'g'),
+                (Rights::DELETE, b'd'),
+            ]
+            .into_iter()
+            .enumerate()
+            {
                 buf[i] = if self.contains(bit) { c } else { b'-' };
             }
             s.serialize_str(core::str::from_utf8(&buf).expect("ascii"))
@@ -31,13 +39,22 @@ impl<'de> Deserialize<'de> for Rights {
                 f.write_str("rights as `rwgd` letters (`-` for absent) or bits")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Rights, E> {
-                u32::try_from(v).ok().filter(|v| v & !Rights::ALL.0 == 0).map(Rights).ok_or_else(|| E::custom("rights bits out of range"))
+                u32::try_from(v)
+                    .ok()
+                    .filter(|v| v & !Rights::ALL.0 == 0)
+                    .map(Rights)
+                    .ok_or_else(|| E::custom("rights bits out of range"))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Rights, E> {
-                Rights::parse(&v.replace('-', "")).ok_or_else(|| E::custom("rights are letters from `rwgd`"))
+                Rights::parse(&v.replace('-', ""))
+                    .ok_or_else(|| E::custom("rights are letters from `rwgd`"))
             }
         }
-        if d.is_human_readable() { d.deserialize_str(V) } else { d.deserialize_u32(V) }
+        if d.is_human_readable() {
+            d.deserialize_str(V)
+        } else {
+            d.deserialize_u32(V)
+        }
     }
 }
 
@@ -64,7 +81,11 @@ impl<'de> Deserialize<'de> for Classes {
                 f.write_str("a list of capability classes or their bits")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Classes, E> {
-                u32::try_from(v).ok().filter(|v| v & !Classes::ALL.0 == 0).map(Classes).ok_or_else(|| E::custom("class bits out of range"))
+                u32::try_from(v)
+                    .ok()
+                    .filter(|v| v & !Classes::ALL.0 == 0)
+                    .map(Classes)
+                    .ok_or_else(|| E::custom("class bits out of range"))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Classes, A::Error> {
                 let mut out = Classes::CORE;
@@ -74,7 +95,11 @@ impl<'de> Deserialize<'de> for Classes {
                 Ok(out)
             }
         }
-        if d.is_human_readable() { d.deserialize_seq(V) } else { d.deserialize_u32(V) }
+        if d.is_human_readable() {
+            d.deserialize_seq(V)
+        } else {
+            d.deserialize_u32(V)
+        }
     }
 }
 

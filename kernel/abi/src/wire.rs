@@ -154,10 +154,17 @@ mod tests {
 
     #[test]
     fn handles_pack_non_negative_and_reject_forgeries() {
-        let h = crate::Handle { index: 0xFFFF, generation: crate::Handle::MAX_GENERATION };
+        let h = crate::Handle {
+            index: 0xFFFF,
+            generation: crate::Handle::MAX_GENERATION,
+        };
         assert!(h.to_raw() >= 0);
         assert_eq!(crate::Handle::from_raw(h.to_raw()), Some(h));
         assert_eq!(crate::Handle::from_raw(-5), None);
-        assert_eq!(crate::Handle::from_raw(12), None, "generation 0 is never minted");
+        assert_eq!(
+            crate::Handle::from_raw(12),
+            None,
+            "generation 0 is never minted"
+        );
     }
 }

@@ -17,7 +17,11 @@ fn abi_reference_page_is_current() {
         "docs/abi.md is stale: regenerate it with `TIDEMARK_BLESS=1 cargo test -p tidemark-abi`"
     );
     for h in tidemark_abi::HOSTCALLS {
-        assert!(page.contains(&format!("`{}(", h.name)), "{} missing", h.name);
+        assert!(
+            page.contains(&format!("`{}(", h.name)),
+            "{} missing",
+            h.name
+        );
     }
 }
 
@@ -26,8 +30,16 @@ fn catalogue_numbers_and_names_are_unique() {
     let hs = tidemark_abi::HOSTCALLS;
     for (i, a) in hs.iter().enumerate() {
         for b in &hs[i + 1..] {
-            assert!(a.number != b.number && a.name != b.name, "{} / {}", a.name, b.name);
+            assert!(
+                a.number != b.number && a.name != b.name,
+                "{} / {}",
+                a.name,
+                b.name
+            );
         }
-        assert_eq!(tidemark_abi::signature(a.number), Some((a.class, a.params.len())));
+        assert_eq!(
+            tidemark_abi::signature(a.number),
+            Some((a.class, a.params.len()))
+        );
     }
 }

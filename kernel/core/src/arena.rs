@@ -122,7 +122,11 @@ impl Arena {
         let gaps = self.gaps();
         let free: usize = gaps.iter().map(|g| g.1).sum();
         let largest = gaps.iter().map(|g| g.1).max().unwrap_or(0);
-        if free == 0 { 0.0 } else { 1.0 - largest as f32 / free as f32 }
+        if free == 0 {
+            0.0
+        } else {
+            1.0 - largest as f32 / free as f32
+        }
     }
 
     fn fit(&self, len: usize, align: usize) -> Option<usize> {
@@ -161,9 +165,25 @@ impl Arenas {
 
     /// As [`Arenas::new`] with a platform's backing allocator whose
     /// mappable granule is `page` (a power of two, at most 4096).
-    pub fn with_backing(arena_size: usize, budget: usize, new_backing: fn(usize) -> Box<dyn Backing>, page: usize) -> Arenas {
-        assert!(page.is_power_of_two() && page <= 4096, "arena page must be a power of two up to 4096");
-        Arenas { arenas: BTreeMap::new(), by_region: BTreeMap::new(), next_arena: 1, arena_size, budget, page, new_backing }
+    pub fn with_backing(
+        arena_size: usize,
+        budget: usize,
+        new_backing: fn(usize) -> Box<dyn Backing>,
+        page: usize,
+    ) -> Arenas {
+        assert!(
+            page.is_power_of_two() && page <= 4096,
+            "arena page must be a power of two up to 4096"
+        );
+        Arenas {
+            arenas: BTreeMap::new(),
+            by_region: BTreeMap::new(),
+            next_arena: 1,
+            arena_size,
+            budget,
+            page,
+            new_backing,
+        }
     }
 
     /// An arena by id.
@@ -177,12 +197,22 @@ impl Arenas {
     }
 
     /// Allocates a region; opens a new arena when none has room.
-    pub fn alloc(&mut self, id: u32, len: usize, align: usize, owner: Pid, purpose: Purpose) -> Result<Region, Error> {
+    pub fn alloc(
+        &mut self,
+        id: u32,
+        len: usize,
+        align: usize,
+        owner: Pid,
+        purpose: Purpose,
+    ) -> Result<Region, Error> {
         if len == 0 || !align.is_power_of_two() || align > 4096 {
             return Err(Error::InvalidArgument);
         }
         let align = align.max(8);
-        let found = self.arenas.values().find_map(|a| a.fit(len, align).map(|off| (a.id, off)));
+        let found = self
+            .arenas
+            .values()
+            .find_map(|a| a.fit(len, align).map(|off| (a.id, off)));
         let (arena_id, offset) = match found {
             Some(f) => f,
             None => {
@@ -193,11 +223,27 @@ impl Arenas {
                 let id = self.next_arena;
                 self.next_arena += 1;
                 let backing = (self.new_backing)(size);
-                self.arenas.insert(id, Arena { id, backing, regions: BTreeMap::new(), used: 0, high_water: 0 });
+                self.arenas.insert(
+                    id,
+                    Arena {
+                        id,
+                        backing,
+                        regions: BTreeMap::new(),
+                        used: 0,
+                        high_water: 0,
+                    },
+                );
                 (id, 0)
             }
         };
-        let region = Region { id, arena: arena_id, offset, len, owner, purpose };
+        let region = Region {
+            id,
+            arena: arena_id,
+            offset,
+            len,
+            owner,
+            purpose,
+        };
         let arena = self.arenas.get_mut(&arena_id).expect("just found");
         // Fresh regions read as zeroes, whatever their previous tenant left.
         // SAFETY: the range was free and lies inside the arena.
@@ -253,10 +299,17 @@ mod tests {
         let arena = a.iter().next().unwrap();
         assert_eq!((arena.used(), arena.high_water()), (2000, 3000));
         assert!(arena.fragmentation() > 0.0);
-        assert_eq!(a.alloc(4, 900, 8, 1, Purpose::Shm).unwrap().offset, r1.len, "first fit reuses the hole");
+        assert_eq!(
+            a.alloc(4, 900, 8, 1, Purpose::Shm).unwrap().offset,
+            r1.len,
+            "first fit reuses the hole"
+        );
         assert!(a.region(r1.id).is_some());
         // A region larger than an arena gets its own arena; the budget caps the total.
         assert_eq!(a.alloc(5, 10000, 8, 1, Purpose::Shm).unwrap().arena, 2);
-        assert_eq!(a.alloc(6, 8192, 8, 1, Purpose::Shm).unwrap_err(), Error::NoMemory);
+        assert_eq!(
+            a.alloc(6, 8192, 8, 1, Purpose::Shm).unwrap_err(),
+            Error::NoMemory
+        );
     }
 }

@@ -74,10 +74,17 @@ impl CapTable {
     /// Inserts an entry into a free slot under a generation no handle for
     /// the slot has carried yet. Retired slots count against [`MAX_CAPS`].
     pub fn insert(&mut self, entry: CapEntry) -> Result<Handle, Error> {
-        let index = match self.slots.iter().position(|s| s.entry.is_none() && s.generation < RETIRED) {
+        let index = match self
+            .slots
+            .iter()
+            .position(|s| s.entry.is_none() && s.generation < RETIRED)
+        {
             Some(i) => i,
             None if self.slots.len() < MAX_CAPS => {
-                self.slots.push(Slot { generation: 1, entry: None });
+                self.slots.push(Slot {
+                    generation: 1,
+                    entry: None,
+                });
                 self.slots.len() - 1
             }
             None => return Err(Error::NoMemory),
@@ -86,7 +93,10 @@ impl CapTable {
         slot.entry = Some(entry);
         let generation = slot.generation as u16;
         self.changed();
-        Ok(Handle { index: index as u16, generation })
+        Ok(Handle {
+            index: index as u16,
+            generation,
+        })
     }
 
     /// Resolves a raw guest handle. Forged values fail closed.
@@ -100,11 +110,16 @@ impl CapTable {
     /// Resolves a handle.
     #[inline]
     pub fn get(&self, h: Handle) -> Result<&CapEntry, Error> {
-        let slot = self.slots.get(h.index as usize).ok_or(Error::InvalidHandle)?;
+        let slot = self
+            .slots
+            .get(h.index as usize)
+            .ok_or(Error::InvalidHandle)?;
         match &slot.entry {
             Some(e) if slot.generation == u32::from(h.generation) => Ok(e),
             // A handle this table once minted for the slot: it was revoked.
-            _ if h.generation != 0 && u32::from(h.generation) < slot.generation => Err(Error::Revoked),
+            _ if h.generation != 0 && u32::from(h.generation) < slot.generation => {
+                Err(Error::Revoked)
+            }
             _ => Err(Error::InvalidHandle),
         }
     }
@@ -113,7 +128,10 @@ impl CapTable {
     pub fn get_mut(&mut self, h: Handle) -> Result<&mut CapEntry, Error> {
         self.get(h)?;
         self.changed();
-        Ok(self.slots[h.index as usize].entry.as_mut().expect("checked"))
+        Ok(self.slots[h.index as usize]
+            .entry
+            .as_mut()
+            .expect("checked"))
     }
 
     /// Removes a live entry and bumps the slot's generation, so every copy
@@ -135,10 +153,17 @@ impl CapTable {
 
     /// Live entries.
     pub fn iter(&self) -> impl Iterator<Item = (Handle, &CapEntry)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.entry.as_ref().map(|e| (Handle { index: i as u16, generation: s.generation as u16 }, e)))
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.entry.as_ref().map(|e| {
+                (
+                    Handle {
+                        index: i as u16,
+                        generation: s.generation as u16,
+                    },
+                    e,
+                )
+            })
+        })
     }
 
     /// Number of live entries.
@@ -157,7 +182,13 @@ mod tests {
     use super::*;
 
     fn entry() -> CapEntry {
-        CapEntry { object: Object::Channel(1), rights: Rights::ALL, name: "c".into(), parent: None, children: Vec::new() }
+        CapEntry {
+            object: Object::Channel(1),
+            rights: Rights::ALL,
+            name: "c".into(),
+            parent: None,
+            children: Vec::new(),
+        }
     }
 
     #[test]
@@ -184,9 +215,15 @@ mod tests {
         // Well past the 15-bit generation space of one slot (and of the next).
         for i in 0..3 * u32::from(Handle::MAX_GENERATION) {
             let h = t.insert(entry()).unwrap();
-            assert!(seen.insert(h.to_raw()), "cycle {i}: handle {h:?} minted twice");
+            assert!(
+                seen.insert(h.to_raw()),
+                "cycle {i}: handle {h:?} minted twice"
+            );
             assert_eq!(t.get(first).unwrap_err(), Error::Revoked, "cycle {i}");
-            assert_eq!(t.get_raw(i64::from(first.to_raw())).unwrap_err(), Error::Revoked);
+            assert_eq!(
+                t.get_raw(i64::from(first.to_raw())).unwrap_err(),
+                Error::Revoked
+            );
             t.remove(h).unwrap();
         }
         assert_eq!(t.get(first).unwrap_err(), Error::Revoked);

@@ -70,7 +70,9 @@ pub struct Channel {
 impl Channel {
     /// The ring, over the arena memory.
     pub fn ring<'a>(&self, arenas: &'a Arenas) -> Ring<'a> {
-        let (ptr, len) = arenas.region_ptr(self.region).expect("channel region exists");
+        let (ptr, len) = arenas
+            .region_ptr(self.region)
+            .expect("channel region exists");
         debug_assert!(len >= self.geo.region_size());
         // SAFETY: the region is reserved for this ring, 8-aligned, and lives
         // as long as the channel, which the borrow of `arenas` outlives here.
@@ -83,7 +85,9 @@ impl Channel {
     }
 
     fn attachment(&self, pid: Pid, role: Role) -> Option<&Attachment> {
-        self.attachments.iter().find(|a| a.pid == pid && a.role == role)
+        self.attachments
+            .iter()
+            .find(|a| a.pid == pid && a.role == role)
     }
 }
 
@@ -96,7 +100,10 @@ pub(crate) enum Io {
 }
 
 /// A channel that can still be used, or why not.
-fn usable(channels: &mut alloc::collections::BTreeMap<u32, Channel>, id: u32) -> Result<&mut Channel, Error> {
+fn usable(
+    channels: &mut alloc::collections::BTreeMap<u32, Channel>,
+    id: u32,
+) -> Result<&mut Channel, Error> {
     match channels.get_mut(&id) {
         None => Err(Error::Closed),
         Some(c) if c.deleted => Err(Error::Closed),
@@ -107,12 +114,26 @@ fn usable(channels: &mut alloc::collections::BTreeMap<u32, Channel>, id: u32) ->
 
 impl Kernel {
     /// Creates a channel. `owner` 0 makes it kernel-held: it lives until deleted.
-    pub fn create_channel(&mut self, name: &str, data_bytes: u32, frames: u32, bp: Backpressure, owner: Pid) -> Result<u32, Error> {
-        let geo = Geometry::new(data_bytes, frames, MAX_ENDPOINTS, MAX_ENDPOINTS, bp as u32).ok_or(Error::InvalidArgument)?;
+    pub fn create_channel(
+        &mut self,
+        name: &str,
+        data_bytes: u32,
+        frames: u32,
+        bp: Backpressure,
+        owner: Pid,
+    ) -> Result<u32, Error> {
+        let geo = Geometry::new(data_bytes, frames, MAX_ENDPOINTS, MAX_ENDPOINTS, bp as u32)
+            .ok_or(Error::InvalidArgument)?;
         let id = self.object_id();
         let region = self.object_id();
         let page = self.arenas.page;
-        self.arenas.alloc(region, geo.region_size().next_multiple_of(page), page.max(64), owner, Purpose::Channel(id))?;
+        self.arenas.alloc(
+            region,
+            geo.region_size().next_multiple_of(page),
+            page.max(64),
+            owner,
+            Purpose::Channel(id),
+        )?;
         let (ptr, _) = self.arenas.region_ptr(region).expect("just allocated");
         // SAFETY: fresh region of region_size bytes, 64-aligned, no other user yet.
         unsafe { Ring::init(ptr, geo) };
@@ -138,7 +159,10 @@ impl Kernel {
 
     /// Finds a live channel by name.
     pub fn channel_by_name(&self, name: &str) -> Option<u32> {
-        self.channels.values().find(|c| c.name == name && !c.deleted).map(|c| c.id)
+        self.channels
+            .values()
+            .find(|c| c.name == name && !c.deleted)
+            .map(|c| c.id)
     }
 
     /// A channel by id.
@@ -165,9 +189,9 @@ impl Kernel {
         let c = self.channels.get_mut(&id).ok_or(Error::NotFound)?;
         c.deleted = true;
         c.kernel_held = false;
-        let wake: Vec<Pid> = c.readers_waiting.drain(..).chain(c.writers_waiting.drain(..)).collect();
-        self.effects.wake.extend(wake);
-        if c.holders == 0 {
+        let holders = c.holders;
+        self.wake_parked(id, true, true);
+        if holders == 0 {
             self.destroy(crate::caps::Object::Channel(id));
         }
         Ok(())
@@ -177,9 +201,11 @@ impl Kernel {
         if let Some(c) = self.channels.get_mut(&id) {
             if c.corrupt.is_none() {
                 c.corrupt = Some(what);
-                let wake: Vec<Pid> = c.readers_waiting.drain(..).chain(c.writers_waiting.drain(..)).collect();
-                self.effects.wake.extend(wake);
-                self.event(EventKind::Corrupt { channel: id, what: what.describe().into() });
+                self.wake_parked(id, true, true);
+                self.event(EventKind::Corrupt {
+                    channel: id,
+                    what: what.describe().into(),
+                });
             }
         }
         Error::Corrupt
@@ -188,7 +214,7 @@ impl Kernel {
     fn ring_error(&mut self, id: u32, e: RingError) -> Error {
         match e {
             RingError::Full => Error::Full,
-            RingError::Empty => Error::Empty,
+            RingError::Empty | RingError::Skipped { .. } => Error::Empty,
             RingError::TooLarge(_) => Error::TooLarge,
             RingError::NoSlot => Error::NoMemory,
             RingError::Busy => Error::Busy,
@@ -209,15 +235,26 @@ impl Kernel {
         let ring = c.ring(&self.arenas);
         let endpoint = match role {
             Role::Reader => ring.attach_reader(),
-            Role::Writer => ring.attach_writer().inspect(|id| ring.set_writer_owner(*id, pid)),
+            Role::Writer => ring
+                .attach_writer()
+                .inspect(|id| ring.set_writer_owner(*id, pid)),
         };
         let endpoint = match endpoint {
             Ok(e) => e,
             Err(e) => return Err(self.ring_error(id, e)),
         };
-        let base = if role == Role::Reader { ring.reader_seq(endpoint) } else { 0 };
+        let base = if role == Role::Reader {
+            ring.reader_seq(endpoint)
+        } else {
+            0
+        };
         let c = self.channels.get_mut(&id).expect("usable");
-        c.attachments.push(crate::channel::Attachment { pid, role, endpoint, base });
+        c.attachments.push(crate::channel::Attachment {
+            pid,
+            role,
+            endpoint,
+            base,
+        });
         Ok(self.descriptor(id, role, endpoint))
     }
 
@@ -241,53 +278,119 @@ impl Kernel {
     }
 
     /// Detaches `pid` from a channel (one role, or both with `None`).
+    ///
+    /// The process must not touch the ring afterwards: it has stopped, or
+    /// its window is unmapped here *before* its endpoints are released and
+    /// repaired, so a running guest can never hold the lock (or a
+    /// reservation) the kernel just released.
     pub fn detach_channel(&mut self, pid: Pid, id: u32, role: Option<Role>) -> bool {
-        let Some(c) = self.channels.get_mut(&id) else { return false };
-        let mut found = false;
-        let mut wake_writers = false;
+        let Some(c) = self.channels.get_mut(&id) else {
+            return false;
+        };
+        let (leaving, staying): (Vec<Attachment>, Vec<Attachment>) = c
+            .attachments
+            .iter()
+            .partition(|a| a.pid == pid && role.is_none_or(|r| r == a.role));
+        if leaving.is_empty() {
+            return false;
+        }
+        c.attachments = staying;
+        c.readers_waiting.retain(|w| *w != pid);
+        c.writers_waiting.retain(|w| *w != pid);
+        let (region, lost) = (c.region, !c.attachments.iter().any(|a| a.pid == pid));
+        if lost {
+            self.unmapped(pid, region);
+        }
+        let c = &self.channels[&id];
         let ring = c.ring(&self.arenas);
         let (mut frames_in, mut frames_out) = (0u64, 0u64);
-        c.attachments.retain(|a| {
-            if a.pid != pid || role.is_some_and(|r| r != a.role) {
-                return true;
-            }
-            found = true;
+        for a in &leaving {
             match a.role {
-                Role::Reader => frames_in += u64::from(a.frames(&ring)),
-                Role::Writer => frames_out += u64::from(a.frames(&ring)),
+                Role::Reader => {
+                    frames_in += u64::from(a.frames(&ring));
+                    ring.detach_reader(a.endpoint);
+                }
+                Role::Writer => {
+                    frames_out += u64::from(a.frames(&ring));
+                    ring.detach_writer(a.endpoint);
+                }
             }
-            match a.role {
-                Role::Reader => wake_writers |= ring.detach_reader(a.endpoint),
-                Role::Writer => ring.detach_writer(a.endpoint),
-            }
-            false
-        });
-        c.readers_waiting.retain(|w| *w != pid);
+        }
         if let Some(p) = self.procs.get_mut(&pid) {
             p.counters.frames_in += frames_in;
             p.counters.frames_out += frames_out;
         }
-        let (region, lost) = (c.region, found && !c.attachments.iter().any(|a| a.pid == pid));
-        if wake_writers || found {
-            // A departing reader can free room for everyone.
-            let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
-            self.effects.wake.extend(w);
+        // A departing reader can free room, a departing writer's repair can
+        // publish tombstones: both sides look again.
+        self.wake_parked(id, true, true);
+        true
+    }
+
+    /// Repairs what `pid`'s stopped instance left in the rings it writes
+    /// (a reload swapped it out, or its trial was rolled back): a lock it
+    /// held, reservations it never published. Its attachments stay, for
+    /// its successor.
+    pub(crate) fn instance_stopped(&mut self, pid: Pid) {
+        let ids: Vec<u32> = self
+            .channels
+            .values()
+            .filter(|c| c.attachments.iter().any(|a| a.pid == pid))
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            let c = &self.channels[&id];
+            let ring = c.ring(&self.arenas);
+            let locked = ring.lock_holder();
+            let mut repaired = 0;
+            for a in c
+                .attachments
+                .iter()
+                .filter(|a| a.pid == pid && a.role == Role::Writer)
+            {
+                repaired += ring.repair_writer(a.endpoint);
+            }
+            if repaired > 0 || locked != ring.lock_holder() {
+                self.wake_parked(id, true, true);
+            }
         }
-        if lost {
-            self.unmapped(pid, region);
+    }
+
+    /// Progress the ring cannot see (a repair, a detach, a drain, a
+    /// deletion): ring its doorbell, so processes parked in place on it
+    /// return, and wake the parked sides.
+    fn wake_parked(&mut self, id: u32, readers: bool, writers: bool) {
+        let Some(c) = self.channels.get_mut(&id) else {
+            return;
+        };
+        c.ring(&self.arenas).ring_bell();
+        if readers {
+            self.effects.wake.extend(c.readers_waiting.drain(..));
         }
-        found
+        if writers {
+            self.effects.wake.extend(c.writers_waiting.drain(..));
+        }
     }
 
     pub(crate) fn detach_all(&mut self, pid: Pid) {
-        let ids: Vec<u32> = self.channels.values().filter(|c| c.attachments.iter().any(|a| a.pid == pid)).map(|c| c.id).collect();
+        let ids: Vec<u32> = self
+            .channels
+            .values()
+            .filter(|c| c.attachments.iter().any(|a| a.pid == pid))
+            .map(|c| c.id)
+            .collect();
         for id in ids {
             self.detach_channel(pid, id, None);
         }
     }
 
     /// Writes a frame as `pid`'s writer. `block` chooses parking over `Full`.
-    pub(crate) fn chan_write_as(&mut self, pid: Pid, id: u32, payload: &[u8], block: bool) -> Result<Io, Error> {
+    pub(crate) fn chan_write_as(
+        &mut self,
+        pid: Pid,
+        id: u32,
+        payload: &[u8],
+        block: bool,
+    ) -> Result<Io, Error> {
         let c = usable(&mut self.channels, id)?;
         let a = *c.attachment(pid, Role::Writer).ok_or(Error::NotAttached)?;
         let ring = c.ring(&self.arenas);
@@ -306,7 +409,12 @@ impl Kernel {
                     let r: Vec<Pid> = c.readers_waiting.drain(..).collect();
                     self.effects.wake.extend(r);
                 }
-                let meta = tidemark_abi::FrameMeta { writer: a.endpoint, seq: w.seq, len: payload.len() as u32, pid };
+                let meta = tidemark_abi::FrameMeta {
+                    writer: a.endpoint,
+                    seq: w.seq,
+                    len: payload.len() as u32,
+                    pid,
+                };
                 Ok(Io::Done(payload.len() as u32, meta))
             }
             Err(RingError::Full) if c.backpressure() == Backpressure::Drop => {
@@ -326,7 +434,13 @@ impl Kernel {
     /// The in-place path's sleep: parks `pid` (attached as `role`) until the
     /// ring's doorbell moves past `seen`, which the other side rings when it
     /// finds this side's waiter bit set. Returns at once if it already moved.
-    pub(crate) fn chan_wait(&mut self, pid: Pid, id: u32, role: Role, seen: u32) -> Result<Io, Error> {
+    pub(crate) fn chan_wait(
+        &mut self,
+        pid: Pid,
+        id: u32,
+        role: Role,
+        seen: u32,
+    ) -> Result<Io, Error> {
         let c = usable(&mut self.channels, id)?;
         c.attachment(pid, role).ok_or(Error::NotAttached)?;
         let ring = c.ring(&self.arenas);
@@ -339,7 +453,7 @@ impl Kernel {
                 return Err(self.ring_error(id, e));
             }
         }
-        if ring.doorbell().load(core::sync::atomic::Ordering::Acquire) != seen {
+        if ring.doorbell() != seen {
             return Ok(Io::Done(0, Default::default()));
         }
         let (list, wait) = match role {
@@ -368,15 +482,34 @@ impl Kernel {
     }
 
     /// Reads a frame as `pid`'s reader into `buf`.
-    pub(crate) fn chan_read_as(&mut self, pid: Pid, id: u32, buf: &mut [u8], block: bool) -> Result<Io, Error> {
+    pub(crate) fn chan_read_as(
+        &mut self,
+        pid: Pid,
+        id: u32,
+        buf: &mut [u8],
+        block: bool,
+    ) -> Result<Io, Error> {
         let c = usable(&mut self.channels, id)?;
         let a = *c.attachment(pid, Role::Reader).ok_or(Error::NotAttached)?;
         let ring = c.ring(&self.arenas);
-        let mut result = ring.read(a.endpoint, buf);
+        let mut wake_writers = false;
+        let mut read = |buf: &mut [u8]| match ring.read(a.endpoint, buf) {
+            Err(RingError::Skipped { wake_writers: w }) => {
+                // Tombstones skipped: room for writers, no frame.
+                wake_writers |= w || !c.writers_waiting.is_empty();
+                Err(RingError::Empty)
+            }
+            r => r,
+        };
+        let mut result = read(buf);
         if block && result == Err(RingError::Empty) {
             ring.set_waiting(tidemark_ring::WAIT_READERS);
             // As for writes: an in-place writer may have published in between.
-            result = ring.read(a.endpoint, buf);
+            result = read(buf);
+        }
+        if wake_writers {
+            let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
+            self.effects.wake.extend(w);
         }
         if result == Err(RingError::Empty) {
             // Emptiness, or a cursor scribbled out of the live window?
@@ -388,9 +521,16 @@ impl Kernel {
                     let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
                     self.effects.wake.extend(w);
                 }
-                let writer_pid =
-                    c.attachments.iter().find(|x| x.role == Role::Writer && x.endpoint == r.writer).map_or(0, |x| x.pid);
-                Ok(Io::Done(r.len, tidemark_abi::FrameMeta { writer: r.writer, seq: r.seq, len: r.len, pid: writer_pid }))
+                // The owner recorded with the frame: its writer may have left.
+                Ok(Io::Done(
+                    r.len,
+                    tidemark_abi::FrameMeta {
+                        writer: r.writer,
+                        seq: r.seq,
+                        len: r.len,
+                        pid: r.owner,
+                    },
+                ))
             }
             Err(RingError::Empty) if block => {
                 if !c.readers_waiting.contains(&pid) {
@@ -407,19 +547,28 @@ impl Kernel {
     pub fn drain(&mut self, pid: Pid, id: u32) -> Result<u32, Error> {
         let c = usable(&mut self.channels, id)?;
         let a = *c.attachment(pid, Role::Reader).ok_or(Error::NotAttached)?;
-        let n = c.ring(&self.arenas).drain(a.endpoint);
-        if let (Ok(skipped), Some(a)) = (n, c.attachments.iter_mut().find(|a| a.pid == pid && a.role == Role::Reader)) {
+        let drained = c.ring(&self.arenas).drain(a.endpoint);
+        let d = drained.map_err(|e| self.ring_error(id, e))?;
+        if let Some(a) = self.channels.get_mut(&id).and_then(|c| {
+            c.attachments
+                .iter_mut()
+                .find(|a| a.pid == pid && a.role == Role::Reader)
+        }) {
             // Skipped frames were not read.
-            a.base = a.base.wrapping_add(skipped);
+            a.base = a.base.wrapping_add(d.frames);
         }
-        let w: Vec<Pid> = c.writers_waiting.drain(..).collect();
-        self.effects.wake.extend(w);
-        n.map_err(|e| self.ring_error(id, e))
+        // The ring rang the doorbell if a writer had announced itself.
+        let c = self.channels.get_mut(&id).expect("usable");
+        self.effects.wake.extend(c.writers_waiting.drain(..));
+        Ok(d.frames)
     }
 
     /// The monitor's `send`: writes a frame as the kernel (never parks).
     pub fn send(&mut self, id: u32, payload: &[u8]) -> Result<u32, Error> {
-        if usable(&mut self.channels, id)?.attachment(KERNEL_PID, Role::Writer).is_none() {
+        if usable(&mut self.channels, id)?
+            .attachment(KERNEL_PID, Role::Writer)
+            .is_none()
+        {
             self.attach(KERNEL_PID, id, Role::Writer)?;
         }
         match self.chan_write_as(KERNEL_PID, id, payload, false)? {
@@ -432,8 +581,15 @@ impl Kernel {
     /// attached on first use at the oldest retained frame. While attached it
     /// counts as a reader that bounds writers: detach it with
     /// [`Kernel::detach_channel`]`(KERNEL_PID, ..)` when done.
-    pub fn recv(&mut self, id: u32, buf: &mut [u8]) -> Result<Option<tidemark_abi::FrameMeta>, Error> {
-        if usable(&mut self.channels, id)?.attachment(KERNEL_PID, Role::Reader).is_none() {
+    pub fn recv(
+        &mut self,
+        id: u32,
+        buf: &mut [u8],
+    ) -> Result<Option<tidemark_abi::FrameMeta>, Error> {
+        if usable(&mut self.channels, id)?
+            .attachment(KERNEL_PID, Role::Reader)
+            .is_none()
+        {
             self.attach(KERNEL_PID, id, Role::Reader)?;
         }
         match self.chan_read_as(KERNEL_PID, id, buf, false) {

@@ -12,9 +12,16 @@ use crate::{EventKind, Kernel, Outcome, Pid, ProcState, SpawnSpec, Wait};
 /// Bounds-checks a guest pointer/length pair against linear memory.
 fn span(mem: &[u8], ptr: i64, len: i64) -> Result<Range<usize>, Error> {
     let ptr = u32::try_from(ptr & 0xFFFF_FFFF).map_err(|_| Error::OutOfBounds)? as usize;
-    let len = i32::try_from(len).ok().and_then(|l| usize::try_from(l).ok()).ok_or(Error::InvalidArgument)?;
+    let len = i32::try_from(len)
+        .ok()
+        .and_then(|l| usize::try_from(l).ok())
+        .ok_or(Error::InvalidArgument)?;
     let end = ptr.checked_add(len).ok_or(Error::OutOfBounds)?;
-    if end > mem.len() { Err(Error::OutOfBounds) } else { Ok(ptr..end) }
+    if end > mem.len() {
+        Err(Error::OutOfBounds)
+    } else {
+        Ok(ptr..end)
+    }
 }
 
 fn out<T: Wire>(mem: &mut [u8], ptr: i64, v: &T) -> Result<(), Error> {
@@ -51,7 +58,13 @@ pub const fn is_local(number: u16) -> bool {
 /// copy (a call that races a revoke is ordered before it). Arguments are
 /// the catalogue's, already checked for count and class.
 #[inline]
-pub fn answer_local(caps: &CapTable, pid: Pid, number: u16, args: &[i64], now: impl FnOnce() -> u64) -> Option<i64> {
+pub fn answer_local(
+    caps: &CapTable,
+    pid: Pid,
+    number: u16,
+    args: &[i64],
+    now: impl FnOnce() -> u64,
+) -> Option<i64> {
     match number {
         nr::cap_check => Some(match caps.get_raw(args[0]) {
             Ok((_, e)) if e.rights.contains(Rights(args[1] as u32)) => 0,
@@ -69,7 +82,9 @@ impl Kernel {
     /// sign-extended) over the process's linear memory.
     pub fn hostcall(&mut self, pid: Pid, number: u16, args: &[i64], mem: &mut [u8]) -> Outcome {
         let time = self.time();
-        let Some(p) = self.procs.get_mut(&pid) else { return Outcome::Exit(-1) };
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return Outcome::Exit(-1);
+        };
         p.counters.hostcalls += 1;
         let classes = p.classes;
         let Some((class, nargs)) = abi::signature(number) else {
@@ -86,11 +101,23 @@ impl Kernel {
         let outcome = match number {
             nr::cap_lookup => ret(text(mem, a(0), a(1)).and_then(|name| {
                 let p = &self.procs[&pid];
-                p.caps.lookup(name).map(|h| h.to_raw() as i64).ok_or(Error::NotFound)
+                p.caps
+                    .lookup(name)
+                    .map(|h| h.to_raw() as i64)
+                    .ok_or(Error::NotFound)
             })),
             nr::cap_info => ret(self.handle(pid, a(0)).and_then(|(h, o, r)| {
-                out(mem, a(1), &CapInfo { kind: o.kind() as u32, rights: r.0, object: o.id(), generation: h.generation as u32 })
-                    .map(|_| 0)
+                out(
+                    mem,
+                    a(1),
+                    &CapInfo {
+                        kind: o.kind() as u32,
+                        rights: r.0,
+                        object: o.id(),
+                        generation: h.generation as u32,
+                    },
+                )
+                .map(|_| 0)
             })),
             nr::cap_drop => ret(self.handle(pid, a(0)).map(|(h, _, _)| {
                 self.remove_cap(crate::caps::CapRef { pid, handle: h });
@@ -99,7 +126,8 @@ impl Kernel {
             nr::cap_delegate => ret(self.handle(pid, a(0)).and_then(|(h, _, _)| {
                 let name = String::from(text(mem, a(3), a(4))?);
                 let to = u32::try_from(a(1)).map_err(|_| Error::NotFound)?;
-                self.delegate(pid, h, to, Rights(a(2) as u32), &name).map(|h| h.to_raw() as i64)
+                self.delegate(pid, h, to, Rights(a(2) as u32), &name)
+                    .map(|h| h.to_raw() as i64)
             })),
             nr::cap_revoke => ret(self.handle(pid, a(0)).and_then(|(h, _, r)| {
                 if !r.contains(Rights::GRANT) {
@@ -125,14 +153,21 @@ impl Kernel {
             nr::yield_now => Outcome::Block(Wait::Yield),
             nr::log => ret(text(mem, a(1), a(2)).map(|t| {
                 let text = String::from(t);
-                self.event(EventKind::Log { pid, level: Level::from_u32(a(0) as u32), text });
+                self.event(EventKind::Log {
+                    pid,
+                    level: Level::from_u32(a(0) as u32),
+                    text,
+                });
                 0
             })),
             nr::sleep if a(0) <= 0 => Outcome::Block(Wait::Yield),
             nr::sleep => Outcome::Block(Wait::Until(self.now().saturating_add(a(0) as u64))),
             nr::chan_create => ret((|| {
                 let bp = abi::Backpressure::from_u32(a(2) as u32).ok_or(Error::InvalidArgument)?;
-                let (data, frames) = (u32::try_from(a(0)).map_err(|_| Error::InvalidArgument)?, u32::try_from(a(1)).map_err(|_| Error::InvalidArgument)?);
+                let (data, frames) = (
+                    u32::try_from(a(0)).map_err(|_| Error::InvalidArgument)?,
+                    u32::try_from(a(1)).map_err(|_| Error::InvalidArgument)?,
+                );
                 let name = alloc::format!("chan-{pid}");
                 let id = self.create_channel(&name, data, frames, bp, pid)?;
                 let h = self.grant(pid, &name, Object::Channel(id), Rights::ALL);
@@ -144,7 +179,11 @@ impl Kernel {
             nr::chan_attach => ret((|| {
                 let id = self.channel_cap(pid, a(0), Rights::NONE)?;
                 let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
-                let need = if role == Role::Reader { Rights::READ } else { Rights::WRITE };
+                let need = if role == Role::Reader {
+                    Rights::READ
+                } else {
+                    Rights::WRITE
+                };
                 self.channel_cap(pid, a(0), need)?;
                 if a(2) != 0 {
                     span(mem, a(2), abi::ChannelDescriptor::SIZE as i64)?;
@@ -153,14 +192,22 @@ impl Kernel {
                 out(mem, a(2), &d)?;
                 if a(2) != 0 {
                     // An engine that can map the ring into the guest does so now.
-                    self.effects.attached.push(crate::Attached { pid, channel: id, descriptor: a(2) as u32 });
+                    self.effects.attached.push(crate::Attached {
+                        pid,
+                        channel: id,
+                        descriptor: a(2) as u32,
+                    });
                 }
                 Ok(0)
             })()),
             nr::chan_detach => ret((|| {
                 let id = self.channel_cap(pid, a(0), Rights::NONE)?;
                 let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
-                if self.detach_channel(pid, id, Some(role)) { Ok(0) } else { Err(Error::NotAttached) }
+                if self.detach_channel(pid, id, Some(role)) {
+                    Ok(0)
+                } else {
+                    Err(Error::NotAttached)
+                }
             })()),
             nr::chan_write => match (|| {
                 let id = self.channel_cap(pid, a(0), Rights::WRITE)?;
@@ -185,7 +232,10 @@ impl Kernel {
             })() {
                 Ok(Io::Done(n, meta)) => ret(out(mem, a(3), &meta).map(|_| n as i64)),
                 Ok(Io::TooLarge(len)) => {
-                    let meta = abi::FrameMeta { len, ..Default::default() };
+                    let meta = abi::FrameMeta {
+                        len,
+                        ..Default::default()
+                    };
                     ret(out(mem, a(3), &meta).and(Err(Error::TooLarge)))
                 }
                 Ok(Io::Block(w)) => Outcome::Block(w),
@@ -205,11 +255,17 @@ impl Kernel {
                 let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
                 self.chan_notify(pid, id, role).map(|_| 0)
             })()),
-            nr::chan_drain => ret(self.channel_cap(pid, a(0), Rights::READ).and_then(|id| self.drain(pid, id).map(i64::from))),
-            nr::chan_delete => ret(self.channel_cap(pid, a(0), Rights::DELETE).and_then(|id| self.delete_channel(id).map(|_| 0))),
+            nr::chan_drain => ret(self
+                .channel_cap(pid, a(0), Rights::READ)
+                .and_then(|id| self.drain(pid, id).map(i64::from))),
+            nr::chan_delete => ret(self
+                .channel_cap(pid, a(0), Rights::DELETE)
+                .and_then(|id| self.delete_channel(id).map(|_| 0))),
             nr::shm_alloc => ret((|| {
                 let size = usize::try_from(a(0)).map_err(|_| Error::InvalidArgument)?;
-                let align = usize::try_from(a(1)).map_err(|_| Error::InvalidArgument)?.max(1);
+                let align = usize::try_from(a(1))
+                    .map_err(|_| Error::InvalidArgument)?
+                    .max(1);
                 let id = self.alloc_region(pid, size, align)?;
                 let name = alloc::format!("region-{id}");
                 match self.grant(pid, &name, Object::Region(id), Rights::ALL) {
@@ -223,13 +279,19 @@ impl Kernel {
             nr::shm_attach => ret((|| {
                 let id = self.region_cap(pid, a(0), Rights::NONE)?;
                 let r = self.arenas.region(id).ok_or(Error::Closed)?;
-                let region = abi::ShmRegion { arena: r.arena, offset: r.offset as u32, len: r.len as u32, mapped_at: 0 };
+                let region = abi::ShmRegion {
+                    arena: r.arena,
+                    offset: r.offset as u32,
+                    len: r.len as u32,
+                    mapped_at: 0,
+                };
                 out(mem, a(1), &region).map(|_| 0)
             })()),
             nr::shm_detach => ret(self.region_cap(pid, a(0), Rights::NONE).map(|_| 0)),
             nr::shm_read | nr::shm_write => ret((|| {
                 let write = number == nr::shm_write;
-                let id = self.region_cap(pid, a(0), if write { Rights::WRITE } else { Rights::READ })?;
+                let id =
+                    self.region_cap(pid, a(0), if write { Rights::WRITE } else { Rights::READ })?;
                 let (base, len) = self.arenas.region_ptr(id).ok_or(Error::Closed)?;
                 let g = span(mem, a(2), a(3))?;
                 let off = usize::try_from(a(1)).map_err(|_| Error::OutOfBounds)?;
@@ -238,7 +300,11 @@ impl Kernel {
                 }
                 // SAFETY: off..off+len lies inside the live region.
                 let region = unsafe { core::slice::from_raw_parts_mut(base.add(off), g.len()) };
-                if write { region.copy_from_slice(&mem[g.clone()]) } else { mem[g.clone()].copy_from_slice(region) }
+                if write {
+                    region.copy_from_slice(&mem[g.clone()])
+                } else {
+                    mem[g.clone()].copy_from_slice(region)
+                }
                 Ok(g.len() as i64)
             })()),
             nr::proc_spawn => ret((|| {
@@ -278,8 +344,14 @@ impl Kernel {
         if let Some(p) = self.procs.get_mut(&pid) {
             p.counters.denials += 1;
         }
-        let hostcall = abi::HOSTCALLS.iter().find(|h| h.number == number).map_or("?", |h| h.name);
-        self.event(EventKind::Denied { pid, hostcall: hostcall.into() });
+        let hostcall = abi::HOSTCALLS
+            .iter()
+            .find(|h| h.number == number)
+            .map_or("?", |h| h.name);
+        self.event(EventKind::Denied {
+            pid,
+            hostcall: hostcall.into(),
+        });
         Error::PermissionDenied.code() as i64
     }
 

@@ -30,9 +30,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 pub use tidemark_abi as abi;
+use tidemark_abi::{Classes, Error, Handle, Rights};
 pub use tidemark_protocol as protocol;
 pub use tidemark_protocol::{Counters, Event, EventKind, Exit, ProcState, Trap, Wait};
-use tidemark_abi::{Classes, Error, Handle, Rights};
 
 use arena::Arenas;
 use caps::{CapEntry, CapRef, CapTable, Object};
@@ -187,7 +187,11 @@ impl SpawnSpec {
     }
     /// Adds a grant.
     pub fn grant(mut self, name: &str, object: Object, rights: Rights) -> SpawnSpec {
-        self.grants.push(Grant { name: name.into(), object, rights });
+        self.grants.push(Grant {
+            name: name.into(),
+            object,
+            rights,
+        });
         self
     }
     /// Sets the class ceiling.
@@ -283,7 +287,10 @@ pub struct Attached {
 impl Effects {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.wake.is_empty() && self.kill.is_empty() && self.spawn.is_empty() && self.attached.is_empty()
+        self.wake.is_empty()
+            && self.kill.is_empty()
+            && self.spawn.is_empty()
+            && self.attached.is_empty()
     }
 }
 
@@ -353,7 +360,10 @@ impl Kernel {
 
     /// The kernel's clock, to read without the kernel.
     pub fn time(&self) -> Time {
-        Time { clock: self.clock, boot_ns: self.boot_ns }
+        Time {
+            clock: self.clock,
+            boot_ns: self.boot_ns,
+        }
     }
 
     /// Adds hostcalls an engine answered on its own ([`hostcall::answer_local`])
@@ -394,7 +404,11 @@ impl Kernel {
 
     fn event(&mut self, kind: EventKind) {
         self.event_seq += 1;
-        let e = Event { seq: self.event_seq, time_ns: self.now(), kind };
+        let e = Event {
+            seq: self.event_seq,
+            time_ns: self.now(),
+            kind,
+        };
         if self.events.len() >= self.config.event_capacity {
             self.events.pop_front();
         }
@@ -428,7 +442,11 @@ impl Kernel {
     /// Creates a process from a cached package. The engine must then
     /// instantiate it and report [`Kernel::started`] or [`Kernel::exit`].
     pub fn spawn(&mut self, spec: SpawnSpec) -> Result<Spawned, SpawnError> {
-        let pkg = self.packages.resolve(&spec.package).ok_or_else(|| SpawnError::NoPackage(spec.package.clone()))?.clone();
+        let pkg = self
+            .packages
+            .resolve(&spec.package)
+            .ok_or_else(|| SpawnError::NoPackage(spec.package.clone()))?
+            .clone();
         let manifest = manifest::parse(&pkg.bytes).map_err(SpawnError::Manifest)?;
         for g in &spec.grants {
             if !self.object_exists(g.object) {
@@ -468,8 +486,17 @@ impl Kernel {
                 return Err(SpawnError::Caps(e));
             }
         }
-        self.event(EventKind::Spawned { pid, package: pkg.name.clone() });
-        Ok(Spawned { pid, hash: pkg.hash, bytes: pkg.bytes, classes, memory_limit })
+        self.event(EventKind::Spawned {
+            pid,
+            package: pkg.name.clone(),
+        });
+        Ok(Spawned {
+            pid,
+            hash: pkg.hash,
+            bytes: pkg.bytes,
+            classes,
+            memory_limit,
+        })
     }
 
     /// The engine reports that `pid` is about to run its first instruction.
@@ -491,7 +518,9 @@ impl Kernel {
     /// Ends a process: releases its capabilities (revoking what it
     /// delegated) and attachments, and records how it ended.
     pub fn exit(&mut self, pid: Pid, exit: Exit) {
-        let Some(p) = self.procs.get_mut(&pid) else { return };
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
         if matches!(p.state, ProcState::Ended(_)) {
             return;
         }
@@ -575,7 +604,9 @@ impl Kernel {
                         self.unmapped(a.pid, c.region);
                     }
                     self.arenas.free(c.region);
-                    self.effects.wake.extend(c.readers_waiting.iter().chain(&c.writers_waiting));
+                    self.effects
+                        .wake
+                        .extend(c.readers_waiting.iter().chain(&c.writers_waiting));
                 }
             }
             Object::Region(id) => {
@@ -586,8 +617,23 @@ impl Kernel {
     }
 
     /// Gives `pid` a capability (the monitor's `grant`, and spawn grants).
-    pub fn grant(&mut self, pid: Pid, name: &str, object: Object, rights: Rights) -> Result<Handle, Error> {
-        self.insert_cap(pid, CapEntry { object, rights, name: name.into(), parent: None, children: Vec::new() })
+    pub fn grant(
+        &mut self,
+        pid: Pid,
+        name: &str,
+        object: Object,
+        rights: Rights,
+    ) -> Result<Handle, Error> {
+        self.insert_cap(
+            pid,
+            CapEntry {
+                object,
+                rights,
+                name: name.into(),
+                parent: None,
+                children: Vec::new(),
+            },
+        )
     }
 
     fn insert_cap(&mut self, pid: Pid, entry: CapEntry) -> Result<Handle, Error> {
@@ -595,7 +641,11 @@ impl Kernel {
             return Err(Error::Closed);
         }
         let object = entry.object;
-        let p = self.procs.get_mut(&pid).filter(|p| !matches!(p.state, ProcState::Ended(_))).ok_or(Error::NotFound)?;
+        let p = self
+            .procs
+            .get_mut(&pid)
+            .filter(|p| !matches!(p.state, ProcState::Ended(_)))
+            .ok_or(Error::NotFound)?;
         let h = p.caps.insert(entry)?;
         self.hold(object, 1);
         Ok(h)
@@ -624,12 +674,20 @@ impl Kernel {
     fn remove_cap(&mut self, r: CapRef) {
         let mut stack = alloc::vec![r];
         while let Some(r) = stack.pop() {
-            let Some(p) = self.procs.get_mut(&r.pid) else { continue };
-            let Some(entry) = p.caps.remove(r.handle) else { continue };
+            let Some(p) = self.procs.get_mut(&r.pid) else {
+                continue;
+            };
+            let Some(entry) = p.caps.remove(r.handle) else {
+                continue;
+            };
             stack.extend(entry.children.iter().copied());
             let still_held = p.caps.iter().any(|(_, e)| e.object == entry.object);
             if let Some(parent) = entry.parent {
-                if let Some(pe) = self.procs.get_mut(&parent.pid).and_then(|pp| pp.caps.get_mut(parent.handle).ok()) {
+                if let Some(pe) = self
+                    .procs
+                    .get_mut(&parent.pid)
+                    .and_then(|pp| pp.caps.get_mut(parent.handle).ok())
+                {
                     pe.children.retain(|c| *c != r);
                 }
             }
@@ -643,7 +701,14 @@ impl Kernel {
     }
 
     /// Delegates `from`'s capability to `to`, narrowed to `rights`.
-    pub fn delegate(&mut self, from: Pid, handle: Handle, to: Pid, rights: Rights, name: &str) -> Result<Handle, Error> {
+    pub fn delegate(
+        &mut self,
+        from: Pid,
+        handle: Handle,
+        to: Pid,
+        rights: Rights,
+        name: &str,
+    ) -> Result<Handle, Error> {
         let src = self.live(from)?.caps.get(handle)?.clone();
         if !src.rights.contains(Rights::GRANT) {
             return Err(Error::PermissionDenied);
@@ -657,7 +722,17 @@ impl Kernel {
             children: Vec::new(),
         };
         let child = self.insert_cap(to, entry)?;
-        self.procs.get_mut(&from).expect("live").caps.get_mut(handle).expect("checked").children.push(CapRef { pid: to, handle: child });
+        self.procs
+            .get_mut(&from)
+            .expect("live")
+            .caps
+            .get_mut(handle)
+            .expect("checked")
+            .children
+            .push(CapRef {
+                pid: to,
+                handle: child,
+            });
         Ok(child)
     }
 
@@ -666,7 +741,8 @@ impl Kernel {
     /// Allocates a shared-memory region owned by `owner`, without granting it.
     pub fn alloc_region(&mut self, owner: Pid, size: usize, align: usize) -> Result<u32, Error> {
         let id = self.object_id();
-        self.arenas.alloc(id, size, align, owner, arena::Purpose::Shm)?;
+        self.arenas
+            .alloc(id, size, align, owner, arena::Purpose::Shm)?;
         self.region_holders.insert(id, 0);
         Ok(id)
     }

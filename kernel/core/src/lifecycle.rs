@@ -96,8 +96,13 @@ impl core::fmt::Display for EngineError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             EngineError::Spawn(e) => write!(f, "spawn refused: {e}"),
-            EngineError::Module { pid, message } => write!(f, "process {pid} failed to start: {message}"),
-            EngineError::Reload { pid, message } => write!(f, "reload of process {pid} refused, the previous module runs: {message}"),
+            EngineError::Module { pid, message } => {
+                write!(f, "process {pid} failed to start: {message}")
+            }
+            EngineError::Reload { pid, message } => write!(
+                f,
+                "reload of process {pid} refused, the previous module runs: {message}"
+            ),
         }
     }
 }
@@ -108,7 +113,9 @@ impl SpawnError {
     /// The ABI error closest to this refusal.
     pub fn code(&self) -> Error {
         match self {
-            SpawnError::NoPackage(_) | SpawnError::NoObject(_) | SpawnError::NoProcess(_) => Error::NotFound,
+            SpawnError::NoPackage(_) | SpawnError::NoObject(_) | SpawnError::NoProcess(_) => {
+                Error::NotFound
+            }
             SpawnError::Manifest(_) => Error::InvalidArgument,
             SpawnError::Caps(e) => *e,
         }
@@ -131,7 +138,9 @@ impl From<&EngineError> for ErrorReply {
 pub fn rollback_message(reason: &str, restart: Option<&dyn core::fmt::Display>) -> String {
     match restart {
         None => format!("the new module failed before serving and was rolled back: {reason}"),
-        Some(e) => format!("the new module {reason}, and the previous one could not be restarted: {e}"),
+        Some(e) => {
+            format!("the new module {reason}, and the previous one could not be restarted: {e}")
+        }
     }
 }
 
@@ -144,21 +153,50 @@ impl Kernel {
             Ok(p) => (p.allowed, p.memory_limit),
             Err(_) => return Err(SpawnError::NoProcess(pid)),
         };
-        let pkg = self.packages.resolve(package).ok_or_else(|| SpawnError::NoPackage(package.into()))?.clone();
+        let pkg = self
+            .packages
+            .resolve(package)
+            .ok_or_else(|| SpawnError::NoPackage(package.into()))?
+            .clone();
         let manifest = crate::manifest::parse(&pkg.bytes).map_err(SpawnError::Manifest)?;
-        Ok(Spawned { pid, hash: pkg.hash, bytes: pkg.bytes, classes: manifest.classes.and(allowed), memory_limit })
+        Ok(Spawned {
+            pid,
+            hash: pkg.hash,
+            bytes: pkg.bytes,
+            classes: manifest.classes.and(allowed),
+            memory_limit,
+        })
     }
 
     /// The engine swapped `pid` to the module of `s`; `state` is what the
     /// old instance handed over (cut to [`crate::Config::max_state`]). The
     /// successor is on trial from now until [`Kernel::trial_passed`] or
-    /// [`Kernel::trial_ended`].
+    /// [`Kernel::trial_ended`]. The old instance has stopped wherever its
+    /// safe point was, possibly inside a ring operation: what it left there
+    /// is repaired before the successor runs.
     pub fn reloaded(&mut self, s: &Spawned, mut state: Vec<u8>) {
         state.truncate(self.config.max_state);
-        let new_package = self.packages.iter().find(|x| x.hash == s.hash).map(|x| x.name.clone());
-        let Some(p) = self.procs.get_mut(&s.pid) else { return };
-        let previous = Spawned { pid: p.pid, hash: p.hash, bytes: p.module.clone(), classes: p.classes, memory_limit: p.memory_limit };
-        p.trial = Some(Trial { previous, package: p.package.clone(), state: state.clone() });
+        self.instance_stopped(s.pid);
+        let new_package = self
+            .packages
+            .iter()
+            .find(|x| x.hash == s.hash)
+            .map(|x| x.name.clone());
+        let Some(p) = self.procs.get_mut(&s.pid) else {
+            return;
+        };
+        let previous = Spawned {
+            pid: p.pid,
+            hash: p.hash,
+            bytes: p.module.clone(),
+            classes: p.classes,
+            memory_limit: p.memory_limit,
+        };
+        p.trial = Some(Trial {
+            previous,
+            package: p.package.clone(),
+            state: state.clone(),
+        });
         let package = new_package.unwrap_or_else(|| p.package.clone());
         p.hash = s.hash;
         p.module = s.bytes.clone();
@@ -168,7 +206,11 @@ impl Kernel {
         p.reloads += 1;
         p.state = ProcState::Running;
         let hash = s.hash.hex();
-        self.event(EventKind::Reloaded { pid: s.pid, package, hash });
+        self.event(EventKind::Reloaded {
+            pid: s.pid,
+            package,
+            hash,
+        });
     }
 
     /// The successor served (or its budget is spent): the reload is
@@ -182,7 +224,9 @@ impl Kernel {
     /// `pid` ended with `exit`; if a successor was on trial and failed (a
     /// trap, an error exit), the verdict is to roll back.
     pub fn trial_ended(&mut self, pid: Pid, exit: &Exit) -> Verdict {
-        let Some(trial) = self.procs.get(&pid).and_then(|p| p.trial.as_ref()) else { return Verdict::End };
+        let Some(trial) = self.procs.get(&pid).and_then(|p| p.trial.as_ref()) else {
+            return Verdict::End;
+        };
         let reason = match exit {
             Exit::Trap(t) => format!("trapped: {}", t.reason),
             Exit::Code(c) if *c != 0 => format!("exited with code {c}"),
@@ -193,14 +237,21 @@ impl Kernel {
                 return Verdict::End;
             }
         };
-        Verdict::RollBack { module: trial.previous.clone(), state: trial.state.clone(), reason }
+        Verdict::RollBack {
+            module: trial.previous.clone(),
+            state: trial.state.clone(),
+            reason,
+        }
     }
 
     /// The engine runs the previous module again after [`Verdict::RollBack`]:
     /// undoes [`Kernel::reloaded`] (hash, package, classes, reload count)
     /// and records why.
     pub fn rolled_back(&mut self, pid: Pid, state: Vec<u8>, reason: String) {
-        let Some(p) = self.procs.get_mut(&pid) else { return };
+        self.instance_stopped(pid);
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
         let Some(trial) = p.trial.take() else { return };
         p.hash = trial.previous.hash;
         p.module = trial.previous.bytes;
@@ -210,7 +261,12 @@ impl Kernel {
         p.reloads = p.reloads.saturating_sub(1);
         p.state = ProcState::Running;
         let (package, hash) = (trial.package, trial.previous.hash.hex());
-        self.event(EventKind::RolledBack { pid, package, hash, reason });
+        self.event(EventKind::RolledBack {
+            pid,
+            package,
+            hash,
+            reason,
+        });
     }
 }
 
@@ -233,7 +289,10 @@ pub struct ReloadReport {
 /// outside memory or is larger than `max` (a misbehaving save loses only
 /// its own state).
 pub fn saved_state(packed: i64, memory: &[u8], max: usize) -> Vec<u8> {
-    let (ptr, len) = ((packed as u64 >> 32) as usize, (packed as u64 & 0xFFFF_FFFF) as usize);
+    let (ptr, len) = (
+        (packed as u64 >> 32) as usize,
+        (packed as u64 & 0xFFFF_FFFF) as usize,
+    );
     match ptr.checked_add(len) {
         Some(end) if end <= memory.len() && len <= max => memory[ptr..end].to_vec(),
         _ => Vec::new(),

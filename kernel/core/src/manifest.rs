@@ -26,7 +26,9 @@ fn leb_u32(b: &[u8], at: &mut usize) -> Result<u32, ManifestError> {
     for shift in (0..35).step_by(7) {
         let byte = *b.get(*at).ok_or(ManifestError::Truncated)?;
         *at += 1;
-        v |= u32::from(byte & 0x7F).checked_shl(shift).ok_or(ManifestError::Truncated)?;
+        v |= u32::from(byte & 0x7F)
+            .checked_shl(shift)
+            .ok_or(ManifestError::Truncated)?;
         if byte & 0x80 == 0 {
             return Ok(v);
         }
@@ -41,23 +43,35 @@ pub fn parse(module: &[u8]) -> Result<ModuleManifest, ManifestError> {
         return Err(ManifestError::NotWasm);
     }
     let mut at = 8;
-    let mut manifest = ModuleManifest { classes: Classes::CORE };
+    let mut manifest = ModuleManifest {
+        classes: Classes::CORE,
+    };
     while at < module.len() {
         let id = module[at];
         at += 1;
         let len = leb_u32(module, &mut at)? as usize;
-        let end = at.checked_add(len).filter(|e| *e <= module.len()).ok_or(ManifestError::Truncated)?;
+        let end = at
+            .checked_add(len)
+            .filter(|e| *e <= module.len())
+            .ok_or(ManifestError::Truncated)?;
         if id == 0 {
             let mut p = at;
             let nlen = leb_u32(module, &mut p)? as usize;
             let name = module.get(p..p + nlen).ok_or(ManifestError::Truncated)?;
             if name == MANIFEST_SECTION.as_bytes() {
-                let body = core::str::from_utf8(&module[p + nlen..end]).map_err(|_| ManifestError::BadManifest)?;
-                for line in body.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                let body = core::str::from_utf8(&module[p + nlen..end])
+                    .map_err(|_| ManifestError::BadManifest)?;
+                for line in body
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                {
                     let (k, v) = line.split_once('=').ok_or(ManifestError::BadManifest)?;
                     if k.trim() == "classes" {
                         for c in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-                            manifest.classes = manifest.classes.with(Class::parse(c).ok_or(ManifestError::BadManifest)?);
+                            manifest.classes = manifest
+                                .classes
+                                .with(Class::parse(c).ok_or(ManifestError::BadManifest)?);
                         }
                     }
                 }
@@ -86,9 +100,19 @@ mod tests {
     #[test]
     fn reads_classes_and_rejects_garbage() {
         let m = parse(&module_with(b"classes=log, channel\n")).unwrap();
-        assert!(m.classes.has(Class::Log) && m.classes.has(Class::Channel) && !m.classes.has(Class::Time));
-        assert_eq!(parse(&module_with(b"classes=root")), Err(ManifestError::BadManifest));
-        assert_eq!(parse(b"\0asm\x01\0\0\0\x00\x7f"), Err(ManifestError::Truncated));
+        assert!(
+            m.classes.has(Class::Log)
+                && m.classes.has(Class::Channel)
+                && !m.classes.has(Class::Time)
+        );
+        assert_eq!(
+            parse(&module_with(b"classes=root")),
+            Err(ManifestError::BadManifest)
+        );
+        assert_eq!(
+            parse(b"\0asm\x01\0\0\0\x00\x7f"),
+            Err(ManifestError::Truncated)
+        );
         assert_eq!(parse(b"ELF"), Err(ManifestError::NotWasm));
         assert_eq!(parse(b"\0asm\x01\0\0\0").unwrap().classes, Classes::CORE);
     }

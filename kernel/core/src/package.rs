@@ -84,7 +84,12 @@ impl PackageCache {
 
     /// An empty cache of `slots` slots.
     pub fn new(slots: usize) -> PackageCache {
-        PackageCache { slots: slots.max(1), entries: Vec::new(), clock: 0, counters: CacheCounters::default() }
+        PackageCache {
+            slots: slots.max(1),
+            entries: Vec::new(),
+            clock: 0,
+            counters: CacheCounters::default(),
+        }
     }
 
     /// Installs `bytes` under `name` (replacing an older version of that
@@ -93,7 +98,13 @@ impl PackageCache {
         let hash = Hash::of(&bytes);
         self.clock += 1;
         if let Some(p) = self.entries.iter_mut().find(|p| p.name == name) {
-            *p = Package { name: p.name.clone(), hash, bytes, pinned: pinned || p.pinned, last_used: self.clock };
+            *p = Package {
+                name: p.name.clone(),
+                hash,
+                bytes,
+                pinned: pinned || p.pinned,
+                last_used: self.clock,
+            };
             return Ok(hash);
         }
         if self.entries.len() >= self.slots {
@@ -108,7 +119,13 @@ impl PackageCache {
             self.entries.remove(victim);
             self.counters.evictions += 1;
         }
-        self.entries.push(Package { name: name.into(), hash, bytes, pinned, last_used: self.clock });
+        self.entries.push(Package {
+            name: name.into(),
+            hash,
+            bytes,
+            pinned,
+            last_used: self.clock,
+        });
         Ok(hash)
     }
 
@@ -117,7 +134,11 @@ impl PackageCache {
         self.clock += 1;
         let hash = Hash::parse_hex(name_or_hash);
         let clock = self.clock;
-        match self.entries.iter_mut().find(|p| p.name == name_or_hash || Some(p.hash) == hash) {
+        match self
+            .entries
+            .iter_mut()
+            .find(|p| p.name == name_or_hash || Some(p.hash) == hash)
+        {
             Some(p) => {
                 p.last_used = clock;
                 self.counters.hits += 1;
@@ -137,14 +158,22 @@ impl PackageCache {
 
     /// Sets or clears a pin.
     pub fn pin(&mut self, name: &str, pinned: bool) -> Result<(), Error> {
-        let p = self.entries.iter_mut().find(|p| p.name == name).ok_or(Error::NotFound)?;
+        let p = self
+            .entries
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or(Error::NotFound)?;
         p.pinned = pinned;
         Ok(())
     }
 
     /// Evicts a package by name; pinned ones must be unpinned first.
     pub fn evict(&mut self, name: &str) -> Result<Package, Error> {
-        let i = self.entries.iter().position(|p| p.name == name).ok_or(Error::NotFound)?;
+        let i = self
+            .entries
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or(Error::NotFound)?;
         if self.entries[i].pinned {
             return Err(Error::PermissionDenied);
         }
@@ -185,10 +214,21 @@ mod tests {
         assert!(c.resolve("zzz").is_none());
         let h = Hash::of(b"b");
         assert_eq!(c.resolve(&h.hex()).unwrap().name, "b");
-        assert_eq!(c.counters(), CacheCounters { hits: 2, misses: 1, evictions: 1 });
+        assert_eq!(
+            c.counters(),
+            CacheCounters {
+                hits: 2,
+                misses: 1,
+                evictions: 1
+            }
+        );
         assert_eq!(c.evict("sys").unwrap_err(), Error::PermissionDenied);
         c.pin("b", true).unwrap();
-        assert_eq!(c.insert("c", bytes("c"), false).unwrap_err(), Error::NoMemory, "everything pinned");
+        assert_eq!(
+            c.insert("c", bytes("c"), false).unwrap_err(),
+            Error::NoMemory,
+            "everything pinned"
+        );
         assert_eq!(Hash::parse_hex(&h.hex()), Some(h));
     }
 }

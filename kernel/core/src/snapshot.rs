@@ -7,7 +7,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use tidemark_abi::Role;
 use tidemark_protocol::{
-    ArenaInfo, CacheInfo, CapInfo, ChanRef, ChannelInfo, PackageInfo, ProcRef, ProcessInfo, ReaderInfo, RegionInfo, WriterInfo,
+    ArenaInfo, CacheInfo, CapInfo, ChanRef, ChannelInfo, PackageInfo, ProcRef, ProcessInfo,
+    ReaderInfo, RegionInfo, WriterInfo,
 };
 
 use crate::{Kernel, Pid};
@@ -75,17 +76,29 @@ impl Kernel {
 
     /// Every channel.
     pub fn channel_views(&self) -> Vec<ChannelInfo> {
-        self.channels.values().filter(|c| !c.deleted).map(|c| self.channel_view(c)).collect()
+        self.channels
+            .values()
+            .filter(|c| !c.deleted)
+            .map(|c| self.channel_view(c))
+            .collect()
     }
 
     /// One channel.
     pub fn channel_info(&self, id: u32) -> Option<ChannelInfo> {
-        self.channels.get(&id).filter(|c| !c.deleted).map(|c| self.channel_view(c))
+        self.channels
+            .get(&id)
+            .filter(|c| !c.deleted)
+            .map(|c| self.channel_view(c))
     }
 
     fn channel_view(&self, c: &crate::channel::Channel) -> ChannelInfo {
         let ring = c.ring(&self.arenas);
-        let pid_of = |role: Role, ep: u32| c.attachments.iter().find(|a| a.role == role && a.endpoint == ep).map_or(0, |a| a.pid);
+        let pid_of = |role: Role, ep: u32| {
+            c.attachments
+                .iter()
+                .find(|a| a.role == role && a.endpoint == ep)
+                .map_or(0, |a| a.pid)
+        };
         let stats = ring.stats();
         ChannelInfo {
             id: c.id,
@@ -97,8 +110,23 @@ impl Kernel {
             frames_in_flight: stats.frames_in_flight,
             head_seq: stats.head_seq,
             drops: stats.drops,
-            readers: ring.readers().map(|r| ReaderInfo { pid: pid_of(Role::Reader, r.slot), slot: r.slot, seq: r.seq, lag: r.lag }).collect(),
-            writers: ring.writers().map(|w| WriterInfo { pid: pid_of(Role::Writer, w.id), id: w.id, frames: w.frames }).collect(),
+            readers: ring
+                .readers()
+                .map(|r| ReaderInfo {
+                    pid: pid_of(Role::Reader, r.slot),
+                    slot: r.slot,
+                    seq: r.seq,
+                    lag: r.lag,
+                })
+                .collect(),
+            writers: ring
+                .writers()
+                .map(|w| WriterInfo {
+                    pid: pid_of(Role::Writer, w.id),
+                    id: w.id,
+                    frames: w.frames,
+                })
+                .collect(),
             parked_readers: c.readers_waiting.clone(),
             parked_writers: c.writers_waiting.clone(),
             corrupt: c.corrupt.map(|x| String::from(x.describe())),
@@ -119,7 +147,13 @@ impl Kernel {
                 fragmentation: a.fragmentation(),
                 regions: a
                     .regions()
-                    .map(|r| RegionInfo { id: r.id, offset: r.offset as u64, len: r.len as u64, owner: r.owner, purpose: r.purpose })
+                    .map(|r| RegionInfo {
+                        id: r.id,
+                        offset: r.offset as u64,
+                        len: r.len as u64,
+                        owner: r.owner,
+                        purpose: r.purpose,
+                    })
                     .collect(),
             })
             .collect()
@@ -144,7 +178,10 @@ impl Kernel {
             ProcRef::Pid(p) => self.procs.contains_key(p).then_some(*p),
             ProcRef::Name(n) => {
                 let named = || self.procs.values().rev().filter(|p| p.name == *n);
-                named().find(|p| p.state.is_live()).or_else(|| named().next()).map(|p| p.pid)
+                named()
+                    .find(|p| p.state.is_live())
+                    .or_else(|| named().next())
+                    .map(|p| p.pid)
             }
         }
     }
@@ -161,6 +198,11 @@ impl Kernel {
 impl crate::package::Package {
     /// As the protocol reports it.
     pub fn info(&self) -> PackageInfo {
-        PackageInfo { name: self.name.clone(), hash: self.hash.hex(), size: self.bytes.len() as u64, pinned: self.pinned }
+        PackageInfo {
+            name: self.name.clone(),
+            hash: self.hash.hex(),
+            size: self.bytes.len() as u64,
+            pinned: self.pinned,
+        }
     }
 }

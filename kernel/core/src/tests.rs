@@ -14,7 +14,8 @@ fn clock() -> u64 {
 
 fn kernel() -> Kernel {
     let mut k = Kernel::new(Config::default(), clock);
-    k.install("empty", Arc::from(&b"\0asm\x01\0\0\0"[..]), true).unwrap();
+    k.install("empty", Arc::from(&b"\0asm\x01\0\0\0"[..]), true)
+        .unwrap();
     k
 }
 
@@ -37,15 +38,23 @@ fn manifest_without_classes_gets_permission_denied_and_an_event() {
     let mut k = kernel();
     let pid = spawn(&mut k, &[]);
     let mut mem = vec![0u8; 64];
-    assert_eq!(call(&mut k, pid, nr::log, &[3, 0, 4], &mut mem), Outcome::Return(Error::PermissionDenied.code() as i64));
+    assert_eq!(
+        call(&mut k, pid, nr::log, &[3, 0, 4], &mut mem),
+        Outcome::Return(Error::PermissionDenied.code() as i64)
+    );
     assert_eq!(k.process(pid).unwrap().counters.denials, 1);
-    assert!(k.events_since(0).any(|e| matches!(&e.kind, EventKind::Denied { hostcall, .. } if hostcall == "log")));
+    assert!(
+        k.events_since(0)
+            .any(|e| matches!(&e.kind, EventKind::Denied { hostcall, .. } if hostcall == "log"))
+    );
 }
 
 #[test]
 fn frames_flow_between_processes_and_parked_readers_are_woken() {
     let mut k = kernel();
-    let ch = k.create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID).unwrap();
+    let ch = k
+        .create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     let w = spawn(&mut k, &[("c", Object::Channel(ch), Rights::WRITE)]);
     let r = spawn(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
     for p in [w, r] {
@@ -55,51 +64,109 @@ fn frames_flow_between_processes_and_parked_readers_are_woken() {
     let mut rm = vec![0u8; 128];
     wm[..1].copy_from_slice(b"c");
     rm[..1].copy_from_slice(b"c");
-    let wh = match call(&mut k, w, nr::cap_lookup, &[0, 1], &mut wm) { Outcome::Return(h) => h, o => panic!("{o:?}") };
-    let rh = match call(&mut k, r, nr::cap_lookup, &[0, 1], &mut rm) { Outcome::Return(h) => h, o => panic!("{o:?}") };
-    assert_eq!(call(&mut k, w, nr::chan_attach, &[wh, 2, 0], &mut wm), Outcome::Return(0));
-    assert_eq!(call(&mut k, r, nr::chan_attach, &[rh, 2, 0], &mut rm), Outcome::Return(Error::PermissionDenied.code() as i64), "read-only cap cannot write");
-    assert_eq!(call(&mut k, r, nr::chan_attach, &[rh, 1, 0], &mut rm), Outcome::Return(0));
-    assert_eq!(call(&mut k, r, nr::chan_read, &[rh, 16, 64, 0, 0], &mut rm), Outcome::Block(Wait::Readable(ch)));
+    let wh = match call(&mut k, w, nr::cap_lookup, &[0, 1], &mut wm) {
+        Outcome::Return(h) => h,
+        o => panic!("{o:?}"),
+    };
+    let rh = match call(&mut k, r, nr::cap_lookup, &[0, 1], &mut rm) {
+        Outcome::Return(h) => h,
+        o => panic!("{o:?}"),
+    };
+    assert_eq!(
+        call(&mut k, w, nr::chan_attach, &[wh, 2, 0], &mut wm),
+        Outcome::Return(0)
+    );
+    assert_eq!(
+        call(&mut k, r, nr::chan_attach, &[rh, 2, 0], &mut rm),
+        Outcome::Return(Error::PermissionDenied.code() as i64),
+        "read-only cap cannot write"
+    );
+    assert_eq!(
+        call(&mut k, r, nr::chan_attach, &[rh, 1, 0], &mut rm),
+        Outcome::Return(0)
+    );
+    assert_eq!(
+        call(&mut k, r, nr::chan_read, &[rh, 16, 64, 0, 0], &mut rm),
+        Outcome::Block(Wait::Readable(ch))
+    );
     wm[16..21].copy_from_slice(b"hello");
-    assert_eq!(call(&mut k, w, nr::chan_write, &[wh, 16, 5, 0], &mut wm), Outcome::Return(5));
+    assert_eq!(
+        call(&mut k, w, nr::chan_write, &[wh, 16, 5, 0], &mut wm),
+        Outcome::Return(5)
+    );
     assert_eq!(k.take_effects().wake, vec![r]);
-    assert_eq!(call(&mut k, r, nr::chan_read, &[rh, 16, 64, 100, 0], &mut rm), Outcome::Return(5));
+    assert_eq!(
+        call(&mut k, r, nr::chan_read, &[rh, 16, 64, 100, 0], &mut rm),
+        Outcome::Return(5)
+    );
     assert_eq!(&rm[16..21], b"hello");
     let meta = <tidemark_abi::FrameMeta as tidemark_abi::Wire>::decode(&rm[100..]);
     assert_eq!((meta.pid, meta.len), (w, 5));
     // Out-of-bounds pointers are errors, not panics.
-    for args in [[wh, 120, 64, 0], [wh, -1, 5, 0], [wh, 0, -7, 0], [wh, i64::MAX, 1, 0]] {
+    for args in [
+        [wh, 120, 64, 0],
+        [wh, -1, 5, 0],
+        [wh, 0, -7, 0],
+        [wh, i64::MAX, 1, 0],
+    ] {
         let o = call(&mut k, w, nr::chan_write, &args, &mut wm);
-        assert!(matches!(o, Outcome::Return(c) if c < 0), "{args:?} gave {o:?}");
+        assert!(
+            matches!(o, Outcome::Return(c) if c < 0),
+            "{args:?} gave {o:?}"
+        );
     }
 }
 
 #[test]
 fn revocation_cascades_through_delegation_and_stale_copies_fail() {
     let mut k = kernel();
-    let ch = k.create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID).unwrap();
+    let ch = k
+        .create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     let a = spawn(&mut k, &[("c", Object::Channel(ch), Rights::ALL)]);
     let b = spawn(&mut k, &[]);
     let c = spawn(&mut k, &[]);
     let ha = k.process(a).unwrap().caps.lookup("c").unwrap();
-    let hb = k.delegate(a, ha, b, Rights::READ.union(Rights::GRANT), "c").unwrap();
+    let hb = k
+        .delegate(a, ha, b, Rights::READ.union(Rights::GRANT), "c")
+        .unwrap();
     let hc = k.delegate(b, hb, c, Rights::ALL, "c").unwrap();
-    assert_eq!(k.caps(c).unwrap()[0].rights, Rights::READ.union(Rights::GRANT), "delegation only narrows");
+    assert_eq!(
+        k.caps(c).unwrap()[0].rights,
+        Rights::READ.union(Rights::GRANT),
+        "delegation only narrows"
+    );
     assert_eq!(k.delegate(c, hc, a, Rights::ALL, "x").map(|_| ()), Ok(()));
     k.revoke(a, ha).unwrap();
     let mut mem = vec![0u8; 8];
     for (pid, h) in [(a, ha), (b, hb), (c, hc)] {
-        assert_eq!(call(&mut k, pid, nr::cap_check, &[h.to_raw() as i64, 0], &mut mem), Outcome::Return(Error::Revoked.code() as i64));
+        assert_eq!(
+            call(
+                &mut k,
+                pid,
+                nr::cap_check,
+                &[h.to_raw() as i64, 0],
+                &mut mem
+            ),
+            Outcome::Return(Error::Revoked.code() as i64)
+        );
     }
-    assert!(k.caps(a).unwrap().is_empty(), "the copy delegated back to a went too");
-    let _ = Handle { index: 0, generation: 1 };
+    assert!(
+        k.caps(a).unwrap().is_empty(),
+        "the copy delegated back to a went too"
+    );
+    let _ = Handle {
+        index: 0,
+        generation: 1,
+    };
 }
 
 #[test]
 fn drop_backpressure_counts_exactly() {
     let mut k = kernel();
-    let ch = k.create_channel("d", 64, 4, Backpressure::Drop, KERNEL_PID).unwrap();
+    let ch = k
+        .create_channel("d", 64, 4, Backpressure::Drop, KERNEL_PID)
+        .unwrap();
     let mut dropped = 0;
     for i in 0..100u32 {
         match k.send(ch, &i.to_le_bytes()) {
@@ -116,13 +183,28 @@ fn drop_backpressure_counts_exactly() {
 #[test]
 fn scribbled_ring_is_reported_and_isolated() {
     let mut k = kernel();
-    let bad = k.create_channel("bad", 64, 4, Backpressure::Park, KERNEL_PID).unwrap();
-    let good = k.create_channel("good", 64, 4, Backpressure::Park, KERNEL_PID).unwrap();
+    let bad = k
+        .create_channel("bad", 64, 4, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let good = k
+        .create_channel("good", 64, 4, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     k.channel_memory(bad).unwrap()[..4].copy_from_slice(b"junk");
     assert_eq!(k.send(bad, b"x"), Err(Error::Corrupt));
     assert_eq!(k.send(good, b"x").map(|_| ()), Ok(()));
-    assert!(k.events_since(0).any(|e| matches!(e.kind, EventKind::Corrupt { channel, .. } if channel == bad)));
-    assert_eq!(k.channel_views().iter().find(|c| c.id == bad).unwrap().corrupt.is_some(), true);
+    assert!(
+        k.events_since(0)
+            .any(|e| matches!(e.kind, EventKind::Corrupt { channel, .. } if channel == bad))
+    );
+    assert_eq!(
+        k.channel_views()
+            .iter()
+            .find(|c| c.id == bad)
+            .unwrap()
+            .corrupt
+            .is_some(),
+        true
+    );
 }
 
 #[test]
@@ -131,12 +213,19 @@ fn pids_are_never_reused_and_exit_releases_everything() {
     let a = spawn(&mut k, &[]);
     k.procs.get_mut(&a).unwrap().classes = Classes::ALL;
     let mut mem = vec![0u8; 64];
-    let h = match call(&mut k, a, nr::chan_create, &[128, 4, 0], &mut mem) { Outcome::Return(h) => h, o => panic!("{o:?}") };
+    let h = match call(&mut k, a, nr::chan_create, &[128, 4, 0], &mut mem) {
+        Outcome::Return(h) => h,
+        o => panic!("{o:?}"),
+    };
     assert!(h > 0);
     assert_eq!(k.channel_views().len(), 1);
     assert!(k.arena_views()[0].used > 0);
     k.exit(a, Exit::Code(0));
-    assert_eq!(k.channel_views().len(), 0, "last holder gone: channel destroyed");
+    assert_eq!(
+        k.channel_views().len(),
+        0,
+        "last holder gone: channel destroyed"
+    );
     assert_eq!(k.arena_views()[0].used, 0);
     let b = spawn(&mut k, &[]);
     assert!(b > a);

@@ -30,7 +30,10 @@ const IS64: [bool; 7] = [false, true, false, false, true, true, true];
 /// The mask a `cmpxchg` applies to `expected` at each width (0: none).
 const MASK: [u64; 7] = [0, 0, 0xFF, 0xFFFF, 0xFF, 0xFFFF, 0xFFFF_FFFF];
 /// add, sub, and, or, xor for i32 and for i64.
-const BINOPS: [[u8; 5]; 2] = [[0x6A, 0x6B, 0x71, 0x72, 0x73], [0x7C, 0x7D, 0x83, 0x84, 0x85]];
+const BINOPS: [[u8; 5]; 2] = [
+    [0x6A, 0x6B, 0x71, 0x72, 0x73],
+    [0x7C, 0x7D, 0x83, 0x84, 0x85],
+];
 
 const LOCAL_GET: u8 = 0x20;
 const LOCAL_SET: u8 = 0x21;
@@ -67,7 +70,9 @@ fn read_leb(bytes: &[u8], at: usize) -> Result<(u32, usize), String> {
         let b = *bytes.get(at + i).ok_or("truncated LEB128")?;
         v |= u64::from(b & 0x7F) << (7 * i);
         if b & 0x80 == 0 {
-            return u32::try_from(v).map(|v| (v, i + 1)).map_err(|_| "LEB128 out of range".into());
+            return u32::try_from(v)
+                .map(|v| (v, i + 1))
+                .map_err(|_| "LEB128 out of range".into());
         }
     }
     Err("LEB128 too long".into())
@@ -84,7 +89,12 @@ struct Scratch {
 impl Scratch {
     fn new(base: u32) -> Scratch {
         // Declared as four i32 (addr, v32, e32, o32) then three i64.
-        Scratch { addr: base, v: [base + 1, base + 4], e: [base + 2, base + 5], o: [base + 3, base + 6] }
+        Scratch {
+            addr: base,
+            v: [base + 1, base + 4],
+            e: [base + 2, base + 5],
+            o: [base + 3, base + 6],
+        }
     }
 }
 
@@ -188,7 +198,10 @@ pub fn lower_atomics(wasm: &[u8]) -> Result<Option<Vec<u8>>, String> {
         let id = wasm[pos];
         let (size, n) = read_leb(wasm, pos + 1)?;
         let start = pos + 1 + n;
-        let end = start.checked_add(size as usize).filter(|e| *e <= wasm.len()).ok_or("section past the end")?;
+        let end = start
+            .checked_add(size as usize)
+            .filter(|e| *e <= wasm.len())
+            .ok_or("section past the end")?;
         let reader = BinaryReader::new(&wasm[start..end], start);
         match id {
             1 => {
@@ -212,11 +225,14 @@ pub fn lower_atomics(wasm: &[u8]) -> Result<Option<Vec<u8>>, String> {
         }
         pos = end;
     }
-    let Some((header, start, end)) = code else { return Ok(None) };
+    let Some((header, start, end)) = code else {
+        return Ok(None);
+    };
 
     let mut bodies = Vec::new();
     let mut changed = false;
-    let reader = CodeSectionReader::new(BinaryReader::new(&wasm[start..end], start)).map_err(err)?;
+    let reader =
+        CodeSectionReader::new(BinaryReader::new(&wasm[start..end], start)).map_err(err)?;
     for (i, body) in reader.into_iter().enumerate() {
         let body = body.map_err(err)?;
         let range = body.range();
@@ -247,10 +263,17 @@ pub fn lower_atomics(wasm: &[u8]) -> Result<Option<Vec<u8>>, String> {
         let mut declared = 0u32;
         let mut locals = body.get_locals_reader().map_err(err)?;
         for _ in 0..locals.get_count() {
-            declared = declared.checked_add(locals.read().map_err(err)?.0).ok_or("too many locals")?;
+            declared = declared
+                .checked_add(locals.read().map_err(err)?.0)
+                .ok_or("too many locals")?;
         }
         let ty = *func_types.get(i).ok_or("code without a function entry")?;
-        let base = params.get(ty as usize).copied().ok_or("function type out of range")?.checked_add(declared).ok_or("too many locals")?;
+        let base = params
+            .get(ty as usize)
+            .copied()
+            .ok_or("function type out of range")?
+            .checked_add(declared)
+            .ok_or("too many locals")?;
         let scratch = Scratch::new(base);
         let mut out = Vec::with_capacity(range.len() + 64);
         leb_u32(&mut out, groups + 2);

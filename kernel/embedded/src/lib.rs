@@ -32,11 +32,14 @@ use core::cell::RefCell;
 use core::fmt;
 
 use tidemark_abi::{Classes, ENTRY_EXPORT, IMPORT_MODULE};
-use tidemark_kernel::package::Hash;
 use tidemark_kernel::lifecycle::{MAX_TABLE_ELEMENTS, memory_limit_exceeded};
-use tidemark_kernel::{Config, Effects, Exit, Kernel, Outcome, Pid, SpawnSpec, Spawned, Trap, Wait};
+use tidemark_kernel::package::Hash;
+use tidemark_kernel::{
+    Config, Effects, Exit, Kernel, Outcome, Pid, SpawnSpec, Spawned, Trap, Wait,
+};
 use wasmi::{
-    Caller, Engine, Func, Instance, Linker, Memory, Module, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store, Val,
+    Caller, Engine, Func, Instance, Linker, Memory, Module, ResumableCall, ResumableCallHostTrap,
+    ResumableCallOutOfFuel, Store, Val,
 };
 
 /// Fuel per turn: about this many wasm instructions before the next process.
@@ -49,7 +52,12 @@ pub const START_FUEL: u64 = 2_000_000;
 #[derive(Debug)]
 enum Park {
     /// The core answered `Block`: retry `number(args)` when it may succeed.
-    Blocked { number: u16, args: [i64; 8], argc: usize, wait: Wait },
+    Blocked {
+        number: u16,
+        args: [i64; 8],
+        argc: usize,
+        wait: Wait,
+    },
     /// `proc_exit`.
     Exit(i32),
 }
@@ -77,7 +85,12 @@ pub struct ProcData {
 }
 
 impl wasmi::ResourceLimiter for ProcData {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool, wasmi_core::LimiterError> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
         if desired > self.memory_limit {
             // Trap, as the hosted engine does: a guest past its limit is a bug
             // worth seeing, not a `memory.grow` returning -1 it may ignore.
@@ -87,7 +100,12 @@ impl wasmi::ResourceLimiter for ProcData {
         self.kernel.borrow_mut().report_memory(self.pid, desired);
         Ok(true)
     }
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool, wasmi_core::LimiterError> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> Result<bool, wasmi_core::LimiterError> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
     fn instances(&self) -> usize {
@@ -108,7 +126,13 @@ enum Run {
     /// Ran out of fuel: resume on its next turn.
     Sliced(ResumableCallOutOfFuel),
     /// Suspended in a hostcall the core said would block.
-    Blocked { call: ResumableCallHostTrap, number: u16, args: [i64; 8], argc: usize, wait: Wait },
+    Blocked {
+        call: ResumableCallHostTrap,
+        number: u16,
+        args: [i64; 8],
+        argc: usize,
+        wait: Wait,
+    },
 }
 
 struct Proc {
@@ -163,44 +187,69 @@ fn link(linker: &mut Linker<ProcData>, classes: Classes) -> Result<(), wasmi::Er
     };
     for h in tidemark_abi::HOSTCALLS {
         let func_ty = wasmi::FuncType::new(h.params.iter().map(|p| ty(p.ty)), [ty(h.result)]);
-        let (number, granted, wide) = (h.number, classes.has(h.class), h.result == tidemark_abi::ValType::I64);
-        linker.func_new(IMPORT_MODULE, h.name, func_ty, move |mut caller: Caller<'_, ProcData>, params: &[Val], results: &mut [Val]| {
-            let mut args = [0i64; 8];
-            for (a, p) in args.iter_mut().zip(params) {
-                *a = match p {
-                    Val::I32(v) => i64::from(*v),
-                    Val::I64(v) => *v,
-                    _ => 0,
+        let (number, granted, wide) = (
+            h.number,
+            classes.has(h.class),
+            h.result == tidemark_abi::ValType::I64,
+        );
+        linker.func_new(
+            IMPORT_MODULE,
+            h.name,
+            func_ty,
+            move |mut caller: Caller<'_, ProcData>, params: &[Val], results: &mut [Val]| {
+                let mut args = [0i64; 8];
+                for (a, p) in args.iter_mut().zip(params) {
+                    *a = match p {
+                        Val::I32(v) => i64::from(*v),
+                        Val::I64(v) => *v,
+                        _ => 0,
+                    };
+                }
+                let v = if granted {
+                    dispatch(&mut caller, number, &args[..params.len()])?
+                } else {
+                    let d = caller.data();
+                    d.kernel.borrow_mut().deny(d.pid, number)
                 };
-            }
-            let v = if granted {
-                dispatch(&mut caller, number, &args[..params.len()])?
-            } else {
-                let d = caller.data();
-                d.kernel.borrow_mut().deny(d.pid, number)
-            };
-            results[0] = if wide { Val::I64(v) } else { Val::I32(v as i32) };
-            Ok(())
-        })?;
+                results[0] = if wide {
+                    Val::I64(v)
+                } else {
+                    Val::I32(v as i32)
+                };
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }
 
 /// One hostcall from a running guest: the core's answer, or a [`Park`].
-fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> Result<i64, wasmi::Error> {
+fn dispatch(
+    caller: &mut Caller<'_, ProcData>,
+    number: u16,
+    args: &[i64],
+) -> Result<i64, wasmi::Error> {
     let memory = caller.data().memory;
     let (mem, data): (&mut [u8], &mut ProcData) = match memory {
         Some(m) => m.data_and_store_mut(&mut *caller),
         None => (&mut [], caller.data_mut()),
     };
-    let outcome = data.kernel.borrow_mut().hostcall(data.pid, number, args, mem);
+    let outcome = data
+        .kernel
+        .borrow_mut()
+        .hostcall(data.pid, number, args, mem);
     match outcome {
         Outcome::Return(v) => Ok(v),
         Outcome::Exit(code) => Err(wasmi::Error::host(Park::Exit(code))),
         Outcome::Block(wait) => {
             let mut a = [0i64; 8];
             a[..args.len()].copy_from_slice(args);
-            Err(wasmi::Error::host(Park::Blocked { number, args: a, argc: args.len(), wait }))
+            Err(wasmi::Error::host(Park::Blocked {
+                number,
+                args: a,
+                argc: args.len(),
+                wait,
+            }))
         }
     }
 }
@@ -220,7 +269,13 @@ impl Embedded {
     pub fn boot(config: Config, clock: fn() -> u64, board: &'static str) -> Embedded {
         Embedded {
             kernel: Rc::new(RefCell::new(Kernel::new(config, clock))),
-            inner: RefCell::new(Inner { engine: Engine::new(&engine_config()), linkers: BTreeMap::new(), modules: BTreeMap::new(), procs: BTreeMap::new(), doomed: BTreeSet::new() }),
+            inner: RefCell::new(Inner {
+                engine: Engine::new(&engine_config()),
+                linkers: BTreeMap::new(),
+                modules: BTreeMap::new(),
+                procs: BTreeMap::new(),
+                doomed: BTreeSet::new(),
+            }),
             board,
             memory: None,
         }
@@ -249,13 +304,19 @@ impl Embedded {
 
     /// Installs a module into the package cache.
     pub fn install(&self, name: &str, bytes: &[u8]) -> Result<Hash, tidemark_abi::Error> {
-        self.kernel.borrow_mut().install(name, Arc::from(bytes), false)
+        self.kernel
+            .borrow_mut()
+            .install(name, Arc::from(bytes), false)
     }
 
     /// Spawns a process and instantiates it (its start function runs now,
     /// within [`START_FUEL`]); its entry point runs on later turns.
     pub fn spawn(&self, spec: SpawnSpec) -> Result<Pid, EngineError> {
-        let s = self.kernel.borrow_mut().spawn(spec).map_err(EngineError::Spawn)?;
+        let s = self
+            .kernel
+            .borrow_mut()
+            .spawn(spec)
+            .map_err(EngineError::Spawn)?;
         let pid = s.pid;
         self.start(s)?;
         Ok(pid)
@@ -266,7 +327,12 @@ impl Embedded {
         let removed = self.inner.borrow_mut().procs.remove(&pid).is_some();
         if removed {
             self.end(pid, Exit::Killed);
-        } else if self.kernel.borrow().process(pid).is_some_and(|p| !matches!(p.state, tidemark_kernel::ProcState::Ended(_))) {
+        } else if self
+            .kernel
+            .borrow()
+            .process(pid)
+            .is_some_and(|p| !matches!(p.state, tidemark_kernel::ProcState::Ended(_)))
+        {
             // Mid-turn (a guest killing itself or the one running): after it.
             self.inner.borrow_mut().doomed.insert(pid);
         }
@@ -283,11 +349,15 @@ impl Embedded {
         let pids: Vec<Pid> = self.inner.borrow().procs.keys().copied().collect();
         let mut turn = Turn::default();
         for pid in pids {
-            let Some(mut p) = self.inner.borrow_mut().procs.remove(&pid) else { continue };
+            let Some(mut p) = self.inner.borrow_mut().procs.remove(&pid) else {
+                continue;
+            };
             let outcome = self.step(&mut p);
             match outcome {
                 Step::Ran | Step::Idle(None) => {}
-                Step::Idle(Some(t)) => turn.next_deadline = Some(turn.next_deadline.map_or(t, |d: u64| d.min(t))),
+                Step::Idle(Some(t)) => {
+                    turn.next_deadline = Some(turn.next_deadline.map_or(t, |d: u64| d.min(t)))
+                }
                 Step::Ended(exit) => {
                     self.end(pid, exit);
                     turn.ran += 1;
@@ -310,7 +380,9 @@ impl Embedded {
 
     /// One turn of one process.
     fn step(&self, p: &mut Proc) -> Step {
-        let Some(run) = p.run.take() else { return Step::Ended(Exit::Code(0)) };
+        let Some(run) = p.run.take() else {
+            return Step::Ended(Exit::Code(0));
+        };
         let result = match run {
             Run::Fresh(f) => {
                 let _ = p.store.set_fuel(SLICE_FUEL);
@@ -322,11 +394,23 @@ impl Embedded {
                 let _ = p.store.set_fuel(SLICE_FUEL);
                 call.resume(&mut p.store, &mut [])
             }
-            Run::Blocked { call, number, args, argc, wait } => {
+            Run::Blocked {
+                call,
+                number,
+                args,
+                argc,
+                wait,
+            } => {
                 let retried = match wait {
                     // Sleeps and yields complete once resumed; 0 is their result.
                     Wait::Until(t) if self.kernel.borrow().now() < t => {
-                        p.run = Some(Run::Blocked { call, number, args, argc, wait });
+                        p.run = Some(Run::Blocked {
+                            call,
+                            number,
+                            args,
+                            argc,
+                            wait,
+                        });
                         return Step::Idle(Some(t));
                     }
                     Wait::Until(_) | Wait::Yield => Outcome::Return(0),
@@ -336,7 +420,10 @@ impl Embedded {
                             Some(m) => m.data_and_store_mut(&mut p.store),
                             None => (&mut [][..], p.store.data_mut()),
                         };
-                        let o = data.kernel.borrow_mut().hostcall(pid, number, &args[..argc], mem);
+                        let o = data
+                            .kernel
+                            .borrow_mut()
+                            .hostcall(pid, number, &args[..argc], mem);
                         let effects = self.kernel.borrow_mut().take_effects();
                         self.apply(effects);
                         o
@@ -344,7 +431,13 @@ impl Embedded {
                 };
                 match retried {
                     Outcome::Block(w) => {
-                        p.run = Some(Run::Blocked { call, number, args, argc, wait: w });
+                        p.run = Some(Run::Blocked {
+                            call,
+                            number,
+                            args,
+                            argc,
+                            wait: w,
+                        });
                         return Step::Idle(match w {
                             Wait::Until(t) => Some(t),
                             _ => None,
@@ -373,9 +466,20 @@ impl Embedded {
             }
             Ok(ResumableCall::HostTrap(call)) => match call.host_error().downcast_ref::<Park>() {
                 Some(Park::Exit(code)) => Step::Ended(Exit::Code(*code)),
-                Some(Park::Blocked { number, args, argc, wait }) => {
+                Some(Park::Blocked {
+                    number,
+                    args,
+                    argc,
+                    wait,
+                }) => {
                     let (number, args, argc, wait) = (*number, *args, *argc, *wait);
-                    p.run = Some(Run::Blocked { call, number, args, argc, wait });
+                    p.run = Some(Run::Blocked {
+                        call,
+                        number,
+                        args,
+                        argc,
+                        wait,
+                    });
                     Step::Ran
                 }
                 None => Step::Ended(Exit::Trap(Trap::new(call.host_error().to_string()))),
@@ -430,7 +534,8 @@ impl Embedded {
                     // Same guest binaries as the hosted kernel: their atomics
                     // become plain accesses here (see `atomics`).
                     let lowered = atomics::lower_atomics(&s.bytes)?;
-                    let m = Module::new(&engine, lowered.as_deref().unwrap_or(&s.bytes[..])).map_err(|e| format!("{e}"))?;
+                    let m = Module::new(&engine, lowered.as_deref().unwrap_or(&s.bytes[..]))
+                        .map_err(|e| format!("{e}"))?;
                     inner.modules.insert(s.hash, m.clone());
                     m
                 }
@@ -448,22 +553,36 @@ impl Embedded {
             };
             (engine, module, linker)
         };
-        let data = ProcData { pid: s.pid, kernel: self.kernel.clone(), memory: None, memory_limit: s.memory_limit, over_limit: None };
+        let data = ProcData {
+            pid: s.pid,
+            kernel: self.kernel.clone(),
+            memory: None,
+            memory_limit: s.memory_limit,
+            over_limit: None,
+        };
         let mut store = Store::new(&engine, data);
         store.limiter(|d| d as &mut dyn wasmi::ResourceLimiter);
         store.set_fuel(START_FUEL).map_err(|e| format!("{e}"))?;
-        let instance = linker.instantiate_and_start(&mut store, &module).map_err(|e| start_error(&e))?;
+        let instance = linker
+            .instantiate_and_start(&mut store, &module)
+            .map_err(|e| start_error(&e))?;
         let memory = instance.get_memory(&store, "memory");
         store.data_mut().memory = memory;
         if let Some(m) = memory {
             let size = m.data_size(&store);
             self.kernel.borrow_mut().report_memory(s.pid, size);
         }
-        let entry = instance.get_func(&store, ENTRY_EXPORT).ok_or_else(|| format!("the module exports no `{ENTRY_EXPORT}`"))?;
+        let entry = instance
+            .get_func(&store, ENTRY_EXPORT)
+            .ok_or_else(|| format!("the module exports no `{ENTRY_EXPORT}`"))?;
         if entry.ty(&store).params().len() + entry.ty(&store).results().len() != 0 {
             return Err(format!("`{ENTRY_EXPORT}` must take and return nothing"));
         }
-        Ok(Proc { store, instance, run: Some(Run::Fresh(entry)) })
+        Ok(Proc {
+            store,
+            instance,
+            run: Some(Run::Fresh(entry)),
+        })
     }
 }
 

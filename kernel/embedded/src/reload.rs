@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use tidemark_kernel::lifecycle::{Verdict, rollback_message, saved_state};
 use tidemark_kernel::{Exit, Pid};
 
-use crate::{EngineError, Embedded, Proc, Reloaded, Run, SLICE_FUEL, START_FUEL, Step};
+use crate::{Embedded, EngineError, Proc, Reloaded, Run, SLICE_FUEL, START_FUEL, Step};
 
 impl Embedded {
     /// Swaps `pid` to `package`: the new module is compiled and instantiated
@@ -26,7 +26,11 @@ impl Embedded {
     pub fn reload(&self, pid: Pid, package: &str) -> Result<Reloaded, EngineError> {
         let now = || self.kernel.borrow().now();
         let t0 = now();
-        let s = self.kernel.borrow_mut().prepare_reload(pid, package).map_err(EngineError::Spawn)?;
+        let s = self
+            .kernel
+            .borrow_mut()
+            .prepare_reload(pid, package)
+            .map_err(EngineError::Spawn)?;
         let fail = |message: String| EngineError::Reload { pid, message };
         if !self.is_live(pid) {
             return Err(fail("no live instance".into()));
@@ -42,14 +46,21 @@ impl Embedded {
         self.kernel.borrow_mut().reloaded(&s, state);
         let swap = core::time::Duration::from_nanos(now() - t1);
         self.trial(pid)?;
-        Ok(Reloaded { pid, hash: s.hash, prepare: core::time::Duration::from_nanos(t1 - t0), swap })
+        Ok(Reloaded {
+            pid,
+            hash: s.hash,
+            prepare: core::time::Duration::from_nanos(t1 - t0),
+            swap,
+        })
     }
 
     /// Runs a reloaded process on trial until the core's lifecycle settles it.
     fn trial(&self, pid: Pid) -> Result<(), EngineError> {
         let mut fuel = 0;
         loop {
-            let Some(mut p) = self.inner.borrow_mut().procs.remove(&pid) else { return Ok(()) };
+            let Some(mut p) = self.inner.borrow_mut().procs.remove(&pid) else {
+                return Ok(());
+            };
             let step = self.step(&mut p);
             let doomed = self.inner.borrow_mut().doomed.remove(&pid);
             let exit = match step {
@@ -74,11 +85,20 @@ impl Embedded {
                     self.end(pid, exit);
                     Ok(())
                 }
-                Verdict::RollBack { module, state, reason } => match self.instantiate(&module) {
+                Verdict::RollBack {
+                    module,
+                    state,
+                    reason,
+                } => match self.instantiate(&module) {
                     Ok(back) => {
                         self.inner.borrow_mut().procs.insert(pid, back);
-                        self.kernel.borrow_mut().rolled_back(pid, state, reason.clone());
-                        Err(EngineError::Reload { pid, message: rollback_message(&reason, None) })
+                        self.kernel
+                            .borrow_mut()
+                            .rolled_back(pid, state, reason.clone());
+                        Err(EngineError::Reload {
+                            pid,
+                            message: rollback_message(&reason, None),
+                        })
                     }
                     Err(e) => {
                         let message = rollback_message(&reason, Some(&e));
@@ -89,19 +109,26 @@ impl Embedded {
             };
         }
     }
-
 }
 
 /// Calls the old instance's `tidemark_save`, if any, within [`START_FUEL`];
 /// returns the bytes it points at (empty when absent or misbehaving).
 fn save_state(p: &mut Proc) -> Vec<u8> {
-    let Ok(save) = p.instance.get_typed_func::<(), i64>(&p.store, tidemark_abi::SAVE_EXPORT) else { return Vec::new() };
+    let Ok(save) = p
+        .instance
+        .get_typed_func::<(), i64>(&p.store, tidemark_abi::SAVE_EXPORT)
+    else {
+        return Vec::new();
+    };
     if p.store.set_fuel(START_FUEL).is_err() {
         return Vec::new();
     }
-    let Ok(packed) = save.call(&mut p.store, ()) else { return Vec::new() };
-    let Some(memory) = p.store.data().memory else { return Vec::new() };
+    let Ok(packed) = save.call(&mut p.store, ()) else {
+        return Vec::new();
+    };
+    let Some(memory) = p.store.data().memory else {
+        return Vec::new();
+    };
     let max = p.store.data().kernel.borrow().config().max_state;
     saved_state(packed, memory.data(&p.store), max)
 }
-

@@ -36,10 +36,18 @@ const STORES: [(&str, &str); 7] = [
 
 /// `value` as the width's type from the i64 parameter `$p`.
 fn arg(ty: &str, p: &str) -> String {
-    if ty == "i32" { format!("(i32.wrap_i64 (local.get {p}))") } else { format!("(local.get {p})") }
+    if ty == "i32" {
+        format!("(i32.wrap_i64 (local.get {p}))")
+    } else {
+        format!("(local.get {p})")
+    }
 }
 fn widen(ty: &str) -> &'static str {
-    if ty == "i32" { "i64.extend_i32_u" } else { "nop" }
+    if ty == "i32" {
+        "i64.extend_i32_u"
+    } else {
+        "nop"
+    }
 }
 
 /// One module whose export `f(addr, v, e) -> i64` runs `body`; a declared
@@ -63,16 +71,33 @@ fn every_case() -> Vec<(String, Vec<u8>)> {
     let mut cases = Vec::new();
     for (ty, prefix, suffix) in WIDTHS {
         for op in RMW {
-            let operands = if op == "cmpxchg" { format!("{} {}", arg(ty, "$e"), arg(ty, "$v")) } else { arg(ty, "$v") };
-            let body = format!("({}.{op}{suffix} (local.get $a) {operands}) ({})", prefix, widen(ty));
+            let operands = if op == "cmpxchg" {
+                format!("{} {}", arg(ty, "$e"), arg(ty, "$v"))
+            } else {
+                arg(ty, "$v")
+            };
+            let body = format!(
+                "({}.{op}{suffix} (local.get $a) {operands}) ({})",
+                prefix,
+                widen(ty)
+            );
             cases.push((format!("{prefix}.{op}{suffix}"), module(&body)));
         }
     }
     for (ty, name) in LOADS {
-        cases.push((name.into(), module(&format!("({name} (local.get $a)) ({})", widen(ty)))));
+        cases.push((
+            name.into(),
+            module(&format!("({name} (local.get $a)) ({})", widen(ty))),
+        ));
     }
     for (ty, name) in STORES {
-        cases.push((name.into(), module(&format!("({name} (local.get $a) {}) (i64.const 0)", arg(ty, "$v")))));
+        cases.push((
+            name.into(),
+            module(&format!(
+                "({name} (local.get $a) {}) (i64.const 0)",
+                arg(ty, "$v")
+            )),
+        ));
     }
     cases
 }
@@ -84,9 +109,15 @@ fn on_wasmtime(bytes: &[u8], args: (i32, i64, i64)) -> (i64, Vec<u8>) {
     let module = wasmtime::Module::new(&engine, bytes).unwrap();
     let mut store = wasmtime::Store::new(&engine, ());
     let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-    let f = instance.get_typed_func::<(i32, i64, i64), i64>(&mut store, "f").unwrap();
+    let f = instance
+        .get_typed_func::<(i32, i64, i64), i64>(&mut store, "f")
+        .unwrap();
     let r = f.call(&mut store, args).unwrap();
-    let mem = instance.get_memory(&mut store, "memory").unwrap().data(&store)[..32].to_vec();
+    let mem = instance
+        .get_memory(&mut store, "memory")
+        .unwrap()
+        .data(&store)[..32]
+        .to_vec();
     (r, mem)
 }
 
@@ -94,8 +125,12 @@ fn on_wasmi(bytes: &[u8], args: (i32, i64, i64)) -> (i64, Vec<u8>) {
     let engine = wasmi::Engine::default();
     let module = wasmi::Module::new(&engine, bytes).unwrap();
     let mut store = wasmi::Store::new(&engine, ());
-    let instance = wasmi::Linker::<()>::new(&engine).instantiate_and_start(&mut store, &module).unwrap();
-    let f = instance.get_typed_func::<(i32, i64, i64), i64>(&store, "f").unwrap();
+    let instance = wasmi::Linker::<()>::new(&engine)
+        .instantiate_and_start(&mut store, &module)
+        .unwrap();
+    let f = instance
+        .get_typed_func::<(i32, i64, i64), i64>(&store, "f")
+        .unwrap();
     let r = f.call(&mut store, args).unwrap();
     let mem = instance.get_memory(&store, "memory").unwrap().data(&store)[..32].to_vec();
     (r, mem)
@@ -117,10 +152,19 @@ fn lowered_atomics_match_real_atomics_at_every_width() {
         (24, 5, 0),
     ];
     for (name, bytes) in &cases {
-        assert!(wasmi::Module::new(&wasmi::Engine::default(), &bytes[..]).is_err(), "{name}: wasmi takes atomics as written?");
-        let lowered = lower_atomics(bytes).unwrap().unwrap_or_else(|| panic!("{name}: nothing lowered"));
+        assert!(
+            wasmi::Module::new(&wasmi::Engine::default(), &bytes[..]).is_err(),
+            "{name}: wasmi takes atomics as written?"
+        );
+        let lowered = lower_atomics(bytes)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: nothing lowered"));
         for args in inputs {
-            assert_eq!(on_wasmi(&lowered, args), on_wasmtime(bytes, args), "{name} with {args:x?}");
+            assert_eq!(
+                on_wasmi(&lowered, args),
+                on_wasmtime(bytes, args),
+                "{name} with {args:x?}"
+            );
         }
     }
 }
@@ -144,8 +188,14 @@ fn truncated_modules_are_errors_not_panics() {
 fn the_example_guests_compile_on_wasmi_after_lowering() {
     // The guests with channel code carry the SDK's in-place ring (atomics).
     for name in ["ping", "pong", "counter"] {
-        let g = tidemark_guest_artifacts::ALL.iter().find(|g| g.name == name).unwrap();
-        let lowered = lower_atomics(g.bytes).unwrap().unwrap_or_else(|| panic!("{name}: built without atomics?"));
-        wasmi::Module::new(&wasmi::Engine::default(), &lowered[..]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let g = tidemark_guest_artifacts::ALL
+            .iter()
+            .find(|g| g.name == name)
+            .unwrap();
+        let lowered = lower_atomics(g.bytes)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}: built without atomics?"));
+        wasmi::Module::new(&wasmi::Engine::default(), &lowered[..])
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }

@@ -16,7 +16,10 @@ include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
 /// A guest by name.
 pub fn get(name: &str) -> &'static [u8] {
-    ALL.iter().find(|g| g.name == name).unwrap_or_else(|| panic!("no guest `{name}`")).bytes
+    ALL.iter()
+        .find(|g| g.name == name)
+        .unwrap_or_else(|| panic!("no guest `{name}`"))
+        .bytes
 }
 
 /// The same code under a different hash: `bytes` with an extra custom

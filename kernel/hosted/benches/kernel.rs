@@ -37,13 +37,16 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use tidemark_abi::{Backpressure, Rights};
-use tidemark_hosted::{Hosted, Options};
 use tidemark_hosted::kernel::caps::Object;
 use tidemark_hosted::kernel::{Config, Exit, KERNEL_PID, SpawnSpec};
+use tidemark_hosted::{Hosted, Options};
 use wasmtime::{Caller, Linker, Module, Store};
 
 fn rounds() -> usize {
-    std::env::var("TIDEMARK_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5)
+    std::env::var("TIDEMARK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -77,8 +80,13 @@ fn exit_code(e: Option<Exit>) -> i32 {
 
 /// ns per `cap_check` through the kernel, from the guest's own clock.
 fn hostcall_ours(h: &Hosted) -> f64 {
-    let c = h.kernel().create_channel("nop", 64, 2, Backpressure::Park, KERNEL_PID).unwrap();
-    let pid = h.spawn(SpawnSpec::new("nop").grant("c", Object::Channel(c), Rights::ALL)).unwrap();
+    let c = h
+        .kernel()
+        .create_channel("nop", 64, 2, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let pid = h
+        .spawn(SpawnSpec::new("nop").grant("c", Object::Channel(c), Rights::ALL))
+        .unwrap();
     exit_code(h.wait(pid, Duration::from_secs(120))) as f64 * 1000.0 / 2_000_000.0
 }
 
@@ -89,20 +97,34 @@ fn hostcall_bare(h: &Hosted) -> f64 {
     let exit = Arc::new(AtomicI32::new(0));
     let mut linker: Linker<()> = Linker::new(engine);
     let start = Instant::now();
-    linker.func_wrap("tidemark", "cap_lookup", |_: i32, _: i32| -> i32 { 1 }).unwrap();
-    linker.func_wrap("tidemark", "cap_check", |_: i32, _: i32| -> i32 { 0 }).unwrap();
-    linker.func_wrap("tidemark", "time_now", move || -> i64 { start.elapsed().as_nanos() as i64 }).unwrap();
+    linker
+        .func_wrap("tidemark", "cap_lookup", |_: i32, _: i32| -> i32 { 1 })
+        .unwrap();
+    linker
+        .func_wrap("tidemark", "cap_check", |_: i32, _: i32| -> i32 { 0 })
+        .unwrap();
+    linker
+        .func_wrap("tidemark", "time_now", move || -> i64 {
+            start.elapsed().as_nanos() as i64
+        })
+        .unwrap();
     let e = exit.clone();
     linker
-        .func_wrap("tidemark", "proc_exit", move |_: Caller<'_, ()>, code: i32| -> wasmtime::Result<i32> {
-            e.store(code, Ordering::Relaxed);
-            Err(wasmtime::Error::msg("exit"))
-        })
+        .func_wrap(
+            "tidemark",
+            "proc_exit",
+            move |_: Caller<'_, ()>, code: i32| -> wasmtime::Result<i32> {
+                e.store(code, Ordering::Relaxed);
+                Err(wasmtime::Error::msg("exit"))
+            },
+        )
         .unwrap();
     let mut store = Store::new(engine, ());
     store.set_epoch_deadline(u64::MAX / 2);
     let instance = linker.instantiate(&mut store, &module).unwrap();
-    let main = instance.get_typed_func::<(), ()>(&mut store, "tidemark_main").unwrap();
+    let main = instance
+        .get_typed_func::<(), ()>(&mut store, "tidemark_main")
+        .unwrap();
     let _ = main.call(&mut store, ());
     exit.load(Ordering::Relaxed) as f64 * 1000.0 / 2_000_000.0
 }
@@ -131,16 +153,24 @@ fn spawn_bare(h: &Hosted, thread: bool) -> f64 {
     let module = Module::new(engine, tidemark_guest_artifacts::get("first")).unwrap();
     let mut linker: Linker<(Instant, Duration)> = Linker::new(engine);
     linker
-        .func_wrap("tidemark", "time_now", |mut c: Caller<'_, (Instant, Duration)>| -> i64 {
-            let d = c.data().0.elapsed();
-            c.data_mut().1 = d;
-            d.as_nanos() as i64
-        })
+        .func_wrap(
+            "tidemark",
+            "time_now",
+            |mut c: Caller<'_, (Instant, Duration)>| -> i64 {
+                let d = c.data().0.elapsed();
+                c.data_mut().1 = d;
+                d.as_nanos() as i64
+            },
+        )
         .unwrap();
     linker
-        .func_wrap("tidemark", "proc_exit", |_: Caller<'_, (Instant, Duration)>, _: i32| -> wasmtime::Result<i32> {
-            Err(wasmtime::Error::msg("exit"))
-        })
+        .func_wrap(
+            "tidemark",
+            "proc_exit",
+            |_: Caller<'_, (Instant, Duration)>, _: i32| -> wasmtime::Result<i32> {
+                Err(wasmtime::Error::msg("exit"))
+            },
+        )
         .unwrap();
     let pre = linker.instantiate_pre(&module).unwrap();
     let mut v = Vec::new();
@@ -151,11 +181,17 @@ fn spawn_bare(h: &Hosted, thread: bool) -> f64 {
             let mut store = Store::new(&engine, (t0, Duration::ZERO));
             store.set_epoch_deadline(u64::MAX / 2);
             let instance = pre.instantiate(&mut store).unwrap();
-            let main = instance.get_typed_func::<(), ()>(&mut store, "tidemark_main").unwrap();
+            let main = instance
+                .get_typed_func::<(), ()>(&mut store, "tidemark_main")
+                .unwrap();
             let _ = main.call(&mut store, ());
             store.data().1
         };
-        let first = if thread { std::thread::spawn(run).join().unwrap() } else { run() };
+        let first = if thread {
+            std::thread::spawn(run).join().unwrap()
+        } else {
+            run()
+        };
         v.push(first.as_nanos() as f64 / 1000.0);
     }
     median(v)
@@ -163,11 +199,21 @@ fn spawn_bare(h: &Hosted, thread: bool) -> f64 {
 
 /// ns per frame, writer guest → reader guest.
 fn channel_ours(h: &Hosted, size: usize, n: u32) -> f64 {
-    let data = h.kernel().create_channel("bench", 1 << 18, 256, Backpressure::Park, KERNEL_PID).unwrap();
-    let ctl = h.kernel().create_channel("bench-ctl", 64, 2, Backpressure::Park, KERNEL_PID).unwrap();
+    let data = h
+        .kernel()
+        .create_channel("bench", 1 << 18, 256, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let ctl = h
+        .kernel()
+        .create_channel("bench-ctl", 64, 2, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     let start = Instant::now();
     let reader = h
-        .spawn(SpawnSpec::new("pong").args(format!("sink {n}").as_bytes()).grant("in", Object::Channel(data), Rights::READ))
+        .spawn(
+            SpawnSpec::new("pong")
+                .args(format!("sink {n}").as_bytes())
+                .grant("in", Object::Channel(data), Rights::READ),
+        )
         .unwrap();
     let writer = h
         .spawn(
@@ -177,13 +223,21 @@ fn channel_ours(h: &Hosted, size: usize, n: u32) -> f64 {
                 .grant("ctl", Object::Channel(ctl), Rights::WRITE),
         )
         .unwrap();
-    assert_eq!(exit_code(h.wait(reader, Duration::from_secs(300))), n as i32);
+    assert_eq!(
+        exit_code(h.wait(reader, Duration::from_secs(300))),
+        n as i32
+    );
     assert_eq!(exit_code(h.wait(writer, Duration::from_secs(300))), 0);
     let ns = start.elapsed().as_nanos() as f64 / n as f64;
     if std::env::var_os("TIDEMARK_BENCH_HOSTCALLS").is_some() {
         let k = h.kernel();
         let calls = |pid| k.process(pid).unwrap().counters.hostcalls as f64 / n as f64;
-        eprintln!("{size} B, zero-copy {}: hostcalls per frame: writer {:.3}, reader {:.3}", h.zero_copy(), calls(writer), calls(reader));
+        eprintln!(
+            "{size} B, zero-copy {}: hostcalls per frame: writer {:.3}, reader {:.3}",
+            h.zero_copy(),
+            calls(writer),
+            calls(reader)
+        );
     }
     h.with_kernel(|k| {
         k.delete_channel(data).unwrap();
@@ -210,17 +264,26 @@ fn compute_bare() -> (f64, i32) {
     let mut linker: Linker<()> = Linker::new(&engine);
     let c = code.clone();
     linker
-        .func_wrap("tidemark", "proc_exit", move |_: Caller<'_, ()>, v: i32| -> wasmtime::Result<i32> {
-            c.store(v, Ordering::Relaxed);
-            Err(wasmtime::Error::msg("exit"))
-        })
+        .func_wrap(
+            "tidemark",
+            "proc_exit",
+            move |_: Caller<'_, ()>, v: i32| -> wasmtime::Result<i32> {
+                c.store(v, Ordering::Relaxed);
+                Err(wasmtime::Error::msg("exit"))
+            },
+        )
         .unwrap();
     let t0 = Instant::now();
     let mut store = Store::new(&engine, ());
     let instance = linker.instantiate(&mut store, &module).unwrap();
-    let main = instance.get_typed_func::<(), ()>(&mut store, "tidemark_main").unwrap();
+    let main = instance
+        .get_typed_func::<(), ()>(&mut store, "tidemark_main")
+        .unwrap();
     let _ = main.call(&mut store, ());
-    (t0.elapsed().as_secs_f64() * 1e3, code.load(Ordering::Relaxed))
+    (
+        t0.elapsed().as_secs_f64() * 1e3,
+        code.load(Ordering::Relaxed),
+    )
 }
 
 static TAGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -228,15 +291,26 @@ static TAGS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::ne
 /// (µs swap, µs prepare) per hot reload of a blocked `counter`, medians of
 /// `n` reloads, each to a module with a new hash.
 fn reload_ours(h: &Hosted, n: usize) -> (f64, f64) {
-    let req = h.kernel().create_channel("req", 1024, 16, Backpressure::Park, KERNEL_PID).unwrap();
-    let resp = h.kernel().create_channel("resp", 1024, 16, Backpressure::Park, KERNEL_PID).unwrap();
-    let spec = SpawnSpec::new("counter").grant("req", Object::Channel(req), Rights::READ).grant("resp", Object::Channel(resp), Rights::WRITE);
+    let req = h
+        .kernel()
+        .create_channel("req", 1024, 16, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let resp = h
+        .kernel()
+        .create_channel("resp", 1024, 16, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let spec = SpawnSpec::new("counter")
+        .grant("req", Object::Channel(req), Rights::READ)
+        .grant("resp", Object::Channel(resp), Rights::WRITE);
     let pid = h.spawn(spec).unwrap();
     let (mut swap, mut prepare) = (Vec::new(), Vec::new());
     for _ in 0..n {
         // A tag never used before: a new hash, so nothing is cached.
         let tag = format!("r{}", TAGS.fetch_add(1, Ordering::Relaxed));
-        let hash = h.install("counter-next", &tidemark_guest_artifacts::variant(tidemark_guest_artifacts::get("counter"), &tag));
+        let hash = h.install(
+            "counter-next",
+            &tidemark_guest_artifacts::variant(tidemark_guest_artifacts::get("counter"), &tag),
+        );
         let r = h.reload(pid, &hash.hex()).unwrap();
         swap.push(r.swap.as_nanos() as f64 / 1000.0);
         prepare.push(r.prepare.as_nanos() as f64 / 1000.0);
@@ -251,11 +325,16 @@ fn reload_ours(h: &Hosted, n: usize) -> (f64, f64) {
 
 /// µs until `spawn` of the compiled `counter` returned with its instance ready.
 fn spawn_counter(h: &Hosted, n: usize) -> f64 {
-    let req = h.kernel().create_channel("req", 1024, 16, Backpressure::Park, KERNEL_PID).unwrap();
+    let req = h
+        .kernel()
+        .create_channel("req", 1024, 16, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     let mut v = Vec::new();
     for _ in 0..n {
         let t0 = Instant::now();
-        let pid = h.spawn(SpawnSpec::new("counter").grant("req", Object::Channel(req), Rights::READ)).unwrap();
+        let pid = h
+            .spawn(SpawnSpec::new("counter").grant("req", Object::Channel(req), Rights::READ))
+            .unwrap();
         v.push(t0.elapsed().as_nanos() as f64 / 1000.0);
         h.kill(pid);
         h.wait(pid, Duration::from_secs(10));
@@ -268,7 +347,10 @@ fn spawn_counter(h: &Hosted, n: usize) -> f64 {
 fn compile_bare(h: &Hosted, n: usize) -> f64 {
     let v: Vec<f64> = (0..n)
         .map(|i| {
-            let bytes = tidemark_guest_artifacts::variant(tidemark_guest_artifacts::get("counter"), &format!("c{i}"));
+            let bytes = tidemark_guest_artifacts::variant(
+                tidemark_guest_artifacts::get("counter"),
+                &format!("c{i}"),
+            );
             let t0 = Instant::now();
             Module::new(h.engine(), &bytes).unwrap();
             t0.elapsed().as_nanos() as f64 / 1000.0
@@ -323,10 +405,21 @@ fn unix_socket_frames(size: usize, n: u32) -> f64 {
 
 /// ns one way (half a round trip) for 64 B frames between two guests.
 fn latency_ours(h: &Hosted, n: u32) -> f64 {
-    let there = h.kernel().create_channel("lat-there", 4096, 16, Backpressure::Park, KERNEL_PID).unwrap();
-    let back = h.kernel().create_channel("lat-back", 4096, 16, Backpressure::Park, KERNEL_PID).unwrap();
+    let there = h
+        .kernel()
+        .create_channel("lat-there", 4096, 16, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let back = h
+        .kernel()
+        .create_channel("lat-back", 4096, 16, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     let pong = h
-        .spawn(SpawnSpec::new("pong").args(b"echo").grant("in", Object::Channel(there), Rights::READ).grant("out", Object::Channel(back), Rights::WRITE))
+        .spawn(
+            SpawnSpec::new("pong")
+                .args(b"echo")
+                .grant("in", Object::Channel(there), Rights::READ)
+                .grant("out", Object::Channel(back), Rights::WRITE),
+        )
         .unwrap();
     let t0 = Instant::now();
     let ping = h
@@ -350,18 +443,37 @@ fn latency_ours(h: &Hosted, n: u32) -> f64 {
 /// ns per frame written, `writers` x `n` frames of 8 B into one channel
 /// that `readers` guests each read in full.
 fn fan_ours(h: &Hosted, writers: u32, readers: u32, n: u32) -> f64 {
-    let data = h.kernel().create_channel("fan", 1 << 16, 1024, Backpressure::Park, KERNEL_PID).unwrap();
-    let ctl = h.kernel().create_channel("fan-ctl", 4096, 64, Backpressure::Park, KERNEL_PID).unwrap();
+    let data = h
+        .kernel()
+        .create_channel("fan", 1 << 16, 1024, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let ctl = h
+        .kernel()
+        .create_channel("fan-ctl", 4096, 64, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     let total = writers * n;
     let sinks: Vec<_> = (0..readers)
         .map(|_| {
-            h.spawn(SpawnSpec::new("pong").args(format!("sink {total}").as_bytes()).grant("in", Object::Channel(data), Rights::READ))
-                .unwrap()
+            h.spawn(
+                SpawnSpec::new("pong")
+                    .args(format!("sink {total}").as_bytes())
+                    .grant("in", Object::Channel(data), Rights::READ),
+            )
+            .unwrap()
         })
         .collect();
     // Every reader must hold a cursor before the first frame, or it misses some.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while h.kernel().channel_views().iter().find(|c| c.id == data).unwrap().readers.len() < readers as usize {
+    while h
+        .kernel()
+        .channel_views()
+        .iter()
+        .find(|c| c.id == data)
+        .unwrap()
+        .readers
+        .len()
+        < readers as usize
+    {
         assert!(Instant::now() < deadline, "readers never attached");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -378,7 +490,10 @@ fn fan_ours(h: &Hosted, writers: u32, readers: u32, n: u32) -> f64 {
         })
         .collect();
     for pid in sinks {
-        assert_eq!(exit_code(h.wait(pid, Duration::from_secs(300))), total as i32);
+        assert_eq!(
+            exit_code(h.wait(pid, Duration::from_secs(300))),
+            total as i32
+        );
     }
     let ns = start.elapsed().as_nanos() as f64 / total as f64;
     for pid in sources {
@@ -502,7 +617,10 @@ fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let r = if quick { 1 } else { rounds() };
     // The first free argument filters benchmarks by name, as with libtest.
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-')).unwrap_or_default();
+    let filter = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
     let want = |name: &str| name.contains(filter.as_str());
     let h = boot(true);
     // The same kernel with every frame through the copying hostcalls.
@@ -510,87 +628,217 @@ fn main() {
     let mut rows = Vec::new();
 
     if want("hostcall") {
-    let ours = median((0..r).map(|_| hostcall_ours(&h)).collect());
-    let base = median((0..r).map(|_| hostcall_bare(&h)).collect());
-    rows.push(Row { name: "cap-checked no-op hostcall".into(), ours, base, unit: "ns", baseline: "bare Func::wrap", goal: "<= 1.5x" });
+        let ours = median((0..r).map(|_| hostcall_ours(&h)).collect());
+        let base = median((0..r).map(|_| hostcall_bare(&h)).collect());
+        rows.push(Row {
+            name: "cap-checked no-op hostcall".into(),
+            ours,
+            base,
+            unit: "ns",
+            baseline: "bare Func::wrap",
+            goal: "<= 1.5x",
+        });
     }
 
     if want("spawn") {
-    let runs: Vec<(f64, f64)> = (0..r).map(|_| spawn_ours(&h)).collect();
-    let base = median((0..r).map(|_| spawn_bare(&h, false)).collect());
-    let base_thread = median((0..r).map(|_| spawn_bare(&h, true)).collect());
-    let ours = median(runs.iter().map(|r| r.0).collect());
-    rows.push(Row { name: "spawn to first instruction".into(), ours, base, unit: "us", baseline: "InstancePre::instantiate", goal: "<= 1.5x" });
-    let ours = median(runs.iter().map(|r| r.1).collect());
-    rows.push(Row { name: "spawn until instance ready".into(), ours, base, unit: "us", baseline: "InstancePre::instantiate", goal: "(breakdown)" });
-    let ours = median(runs.iter().map(|r| r.0).collect());
-    rows.push(Row { name: "spawn to first instruction".into(), ours, base: base_thread, unit: "us", baseline: "instantiate on new thread", goal: "(breakdown)" });
+        let runs: Vec<(f64, f64)> = (0..r).map(|_| spawn_ours(&h)).collect();
+        let base = median((0..r).map(|_| spawn_bare(&h, false)).collect());
+        let base_thread = median((0..r).map(|_| spawn_bare(&h, true)).collect());
+        let ours = median(runs.iter().map(|r| r.0).collect());
+        rows.push(Row {
+            name: "spawn to first instruction".into(),
+            ours,
+            base,
+            unit: "us",
+            baseline: "InstancePre::instantiate",
+            goal: "<= 1.5x",
+        });
+        let ours = median(runs.iter().map(|r| r.1).collect());
+        rows.push(Row {
+            name: "spawn until instance ready".into(),
+            ours,
+            base,
+            unit: "us",
+            baseline: "InstancePre::instantiate",
+            goal: "(breakdown)",
+        });
+        let ours = median(runs.iter().map(|r| r.0).collect());
+        rows.push(Row {
+            name: "spawn to first instruction".into(),
+            ours,
+            base: base_thread,
+            unit: "us",
+            baseline: "instantiate on new thread",
+            goal: "(breakdown)",
+        });
     }
 
     if want("reload") {
-    let n = if quick { 5 } else { 50 };
-    let runs: Vec<(f64, f64)> = (0..r).map(|_| reload_ours(&h, n)).collect();
-    let ours = median(runs.iter().map(|r| r.0).collect());
-    let base = median((0..r).map(|_| spawn_counter(&h, n)).collect());
-    rows.push(Row { name: "hot swap (blocked counter)".into(), ours, base, unit: "us", baseline: "spawn until ready", goal: "report" });
-    let ours = median(runs.iter().map(|r| r.1).collect());
-    let base = median((0..r).map(|_| compile_bare(&h, n)).collect());
-    rows.push(Row { name: "reload prepare".into(), ours, base, unit: "us", baseline: "bare Module::new", goal: "report" });
+        let n = if quick { 5 } else { 50 };
+        let runs: Vec<(f64, f64)> = (0..r).map(|_| reload_ours(&h, n)).collect();
+        let ours = median(runs.iter().map(|r| r.0).collect());
+        let base = median((0..r).map(|_| spawn_counter(&h, n)).collect());
+        rows.push(Row {
+            name: "hot swap (blocked counter)".into(),
+            ours,
+            base,
+            unit: "us",
+            baseline: "spawn until ready",
+            goal: "report",
+        });
+        let ours = median(runs.iter().map(|r| r.1).collect());
+        let base = median((0..r).map(|_| compile_bare(&h, n)).collect());
+        rows.push(Row {
+            name: "reload prepare".into(),
+            ours,
+            base,
+            unit: "us",
+            baseline: "bare Module::new",
+            goal: "report",
+        });
     }
 
     if want("preemption") {
-    let runs: Vec<((f64, i32), (f64, i32))> = (0..r).map(|_| (compute_ours(&h), compute_bare())).collect();
-    assert!(runs.iter().all(|(a, b)| a.1 == b.1), "the guest computed different results");
-    let ours = median(runs.iter().map(|r| r.0.0).collect());
-    let base = median(runs.iter().map(|r| r.1.0).collect());
-    rows.push(Row { name: "compute-bound guest, epoch on".into(), ours, base, unit: "ms", baseline: "bare store, epoch off", goal: "<= 1.10x" });
+        let runs: Vec<((f64, i32), (f64, i32))> =
+            (0..r).map(|_| (compute_ours(&h), compute_bare())).collect();
+        assert!(
+            runs.iter().all(|(a, b)| a.1 == b.1),
+            "the guest computed different results"
+        );
+        let ours = median(runs.iter().map(|r| r.0.0).collect());
+        let base = median(runs.iter().map(|r| r.1.0).collect());
+        rows.push(Row {
+            name: "compute-bound guest, epoch on".into(),
+            ours,
+            base,
+            unit: "ms",
+            baseline: "bare store, epoch off",
+            goal: "<= 1.10x",
+        });
     }
 
     if want("latency") {
-    let n = if quick { 2_000 } else { 50_000 };
-    let cross = median((0..r).map(|_| latency_crossbeam(n)).collect());
-    let atomic = median((0..r).map(|_| latency_atomic(n)).collect());
-    let ours = median((0..r).map(|_| latency_ours(&h, n)).collect());
-    rows.push(Row { name: "one-way latency 64 B".into(), ours, base: cross, unit: "ns", baseline: "crossbeam ping-pong / 2", goal: "<= 1.0x" });
-    rows.push(Row { name: "one-way latency 64 B".into(), ours, base: atomic, unit: "ns", baseline: "atomic round trip / 2", goal: "<= 3x" });
-    let ours = median((0..r).map(|_| latency_ours(&hc, n)).collect());
-    rows.push(Row { name: "one-way latency 64 B (copying)".into(), ours, base: cross, unit: "ns", baseline: "crossbeam ping-pong / 2", goal: "report" });
+        let n = if quick { 2_000 } else { 50_000 };
+        let cross = median((0..r).map(|_| latency_crossbeam(n)).collect());
+        let atomic = median((0..r).map(|_| latency_atomic(n)).collect());
+        let ours = median((0..r).map(|_| latency_ours(&h, n)).collect());
+        rows.push(Row {
+            name: "one-way latency 64 B".into(),
+            ours,
+            base: cross,
+            unit: "ns",
+            baseline: "crossbeam ping-pong / 2",
+            goal: "<= 1.0x",
+        });
+        rows.push(Row {
+            name: "one-way latency 64 B".into(),
+            ours,
+            base: atomic,
+            unit: "ns",
+            baseline: "atomic round trip / 2",
+            goal: "<= 3x",
+        });
+        let ours = median((0..r).map(|_| latency_ours(&hc, n)).collect());
+        rows.push(Row {
+            name: "one-way latency 64 B (copying)".into(),
+            ours,
+            base: cross,
+            unit: "ns",
+            baseline: "crossbeam ping-pong / 2",
+            goal: "report",
+        });
     }
 
     if want("channel") {
-    // TIDEMARK_BENCH_FRAMES=8,64 keeps only those frame sizes (for profiling one).
-    let sizes: Option<Vec<usize>> = std::env::var("TIDEMARK_BENCH_FRAMES").ok().map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
-    for (size, label, n_full) in [(8usize, "8 B", 500_000u32), (64, "64 B", 500_000), (4096, "4 KiB", 100_000), (65536, "64 KiB", 10_000)] {
-        if sizes.as_ref().is_some_and(|s| !s.contains(&size)) {
-            continue;
+        // TIDEMARK_BENCH_FRAMES=8,64 keeps only those frame sizes (for profiling one).
+        let sizes: Option<Vec<usize>> = std::env::var("TIDEMARK_BENCH_FRAMES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
+        for (size, label, n_full) in [
+            (8usize, "8 B", 500_000u32),
+            (64, "64 B", 500_000),
+            (4096, "4 KiB", 100_000),
+            (65536, "64 KiB", 10_000),
+        ] {
+            if sizes.as_ref().is_some_and(|s| !s.contains(&size)) {
+                continue;
+            }
+            let n = if quick {
+                (n_full / 25).max(200)
+            } else {
+                n_full
+            };
+            let name = format!("channel {label} frames");
+            let zero = median((0..r).map(|_| channel_ours(&h, size, n)).collect());
+            let copying = median((0..r).map(|_| channel_ours(&hc, size, n)).collect());
+            let cross = median((0..r).map(|_| crossbeam_sized(size, n)).collect());
+            let socket = median((0..r).map(|_| unix_socket_frames(size, n)).collect());
+            let goal = if size == 8 { "<= 1.0x" } else { "report" };
+            rows.push(Row {
+                name: name.clone(),
+                ours: zero,
+                base: cross,
+                unit: "ns/frame",
+                baseline: "crossbeam, 2 threads",
+                goal,
+            });
+            rows.push(Row {
+                name: name.clone(),
+                ours: zero,
+                base: socket,
+                unit: "ns/frame",
+                baseline: "unix socket pair",
+                goal: "report",
+            });
+            rows.push(Row {
+                name: name.clone(),
+                ours: zero,
+                base: copying,
+                unit: "ns/frame",
+                baseline: "copying path",
+                goal: "report",
+            });
+            if size == 65536 {
+                let base = median((0..r).map(|_| memcpy_ns(size)).collect());
+                rows.push(Row {
+                    name: name.clone(),
+                    ours: zero,
+                    base,
+                    unit: "ns/frame",
+                    baseline: "memcpy, one thread",
+                    goal: "<= 1.43x (>= 0.7x bw)",
+                });
+            }
+            rows.push(Row {
+                name: format!("{name} (copying)"),
+                ours: copying,
+                base: cross,
+                unit: "ns/frame",
+                baseline: "crossbeam, 2 threads",
+                goal: "report",
+            });
         }
-        let n = if quick { (n_full / 25).max(200) } else { n_full };
-        let name = format!("channel {label} frames");
-        let zero = median((0..r).map(|_| channel_ours(&h, size, n)).collect());
-        let copying = median((0..r).map(|_| channel_ours(&hc, size, n)).collect());
-        let cross = median((0..r).map(|_| crossbeam_sized(size, n)).collect());
-        let socket = median((0..r).map(|_| unix_socket_frames(size, n)).collect());
-        let goal = if size == 8 { "<= 1.0x" } else { "report" };
-        rows.push(Row { name: name.clone(), ours: zero, base: cross, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal });
-        rows.push(Row { name: name.clone(), ours: zero, base: socket, unit: "ns/frame", baseline: "unix socket pair", goal: "report" });
-        rows.push(Row { name: name.clone(), ours: zero, base: copying, unit: "ns/frame", baseline: "copying path", goal: "report" });
-        if size == 65536 {
-            let base = median((0..r).map(|_| memcpy_ns(size)).collect());
-            rows.push(Row { name: name.clone(), ours: zero, base, unit: "ns/frame", baseline: "memcpy, one thread", goal: "<= 1.43x (>= 0.7x bw)" });
-        }
-        rows.push(Row { name: format!("{name} (copying)"), ours: copying, base: cross, unit: "ns/frame", baseline: "crossbeam, 2 threads", goal: "report" });
-    }
     }
 
     if want("fan") {
-    let n = if quick { 2_000 } else { 100_000 };
-    let ours = median((0..r).map(|_| fan_ours(&h, 4, 4, n)).collect());
-    let base = median((0..r).map(|_| fan_crossbeam(4, 4, n)).collect());
-    rows.push(Row { name: "4 writers / 4 readers, 8 B".into(), ours, base, unit: "ns/frame", baseline: "crossbeam MPMC 4/4", goal: "<= 1.43x (>= 0.7x tput)" });
+        let n = if quick { 2_000 } else { 100_000 };
+        let ours = median((0..r).map(|_| fan_ours(&h, 4, 4, n)).collect());
+        let base = median((0..r).map(|_| fan_crossbeam(4, 4, n)).collect());
+        rows.push(Row {
+            name: "4 writers / 4 readers, 8 B".into(),
+            ours,
+            base,
+            unit: "ns/frame",
+            baseline: "crossbeam MPMC 4/4",
+            goal: "<= 1.43x (>= 0.7x tput)",
+        });
     }
 
     println!();
-    println!("{:<32} {:>12} {:>12} {:>8}  {:<26} {}", "benchmark", "tidemark", "baseline", "ratio", "baseline is", "goal");
+    println!(
+        "{:<32} {:>12} {:>12} {:>8}  {:<26} {}",
+        "benchmark", "tidemark", "baseline", "ratio", "baseline is", "goal"
+    );
     for row in &rows {
         println!(
             "{:<32} {:>9.2} {:<2} {:>9.2} {:<2} {:>7.2}x  {:<26} {}",
@@ -604,5 +852,11 @@ fn main() {
             row.goal
         );
     }
-    println!("(rounds: {r}; units: {})", rows.iter().map(|r| format!("{} {}", r.name, r.unit)).collect::<Vec<_>>().join(", "));
+    println!(
+        "(rounds: {r}; units: {})",
+        rows.iter()
+            .map(|r| format!("{} {}", r.name, r.unit))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 }

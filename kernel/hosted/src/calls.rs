@@ -80,7 +80,9 @@ fn sync_local(d: &mut ProcData) {
     if version != d.caps_seen {
         // Changes happen only under the lock: the copy matches `version`.
         d.caps_seen = version;
-        d.caps = k.process(d.pid).map_or_else(CapTable::default, |p| p.caps.clone());
+        d.caps = k
+            .process(d.pid)
+            .map_or_else(CapTable::default, |p| p.caps.clone());
     }
     count_local(d.pid, &mut d.uncounted, &mut k);
 }
@@ -106,7 +108,11 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
             (o, k.take_effects(), remaining)
         };
         // This call's own attachment is mapped here, where its memory is at hand.
-        let attached = effects.attached.iter().position(|a| a.pid == pid).map(|i| effects.attached.swap_remove(i));
+        let attached = effects
+            .attached
+            .iter()
+            .position(|a| a.pid == pid)
+            .map(|i| effects.attached.swap_remove(i));
         if !effects.is_empty() {
             data.shared.apply(effects);
         }
@@ -126,7 +132,10 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
             Outcome::Block(Wait::Until(_)) => {
                 data.settle(true);
                 let deadline = Instant::now() + Duration::from_nanos(remaining);
-                while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
+                while let Some(left) = deadline
+                    .checked_duration_since(Instant::now())
+                    .filter(|d| !d.is_zero())
+                {
                     if let Some(stop) = data.stop_reason() {
                         return Err(stop);
                     }
@@ -162,18 +171,35 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
 fn map_window(caller: &mut Caller<'_, ProcData>, desc_ptr: u32) {
     use tidemark_abi::{ChannelDescriptor, Wire};
     let shared = caller.data().shared.clone();
-    let (Some(windows), Some(memory)) = (shared.windows.as_ref(), caller.data().memory) else { return };
+    let (Some(windows), Some(memory)) = (shared.windows.as_ref(), caller.data().memory) else {
+        return;
+    };
     let pid = caller.data().pid;
     let at = desc_ptr as usize..(desc_ptr as usize).saturating_add(ChannelDescriptor::SIZE);
-    let Some(mut desc) = memory.data(&*caller).get(at.clone()).map(ChannelDescriptor::decode) else { return };
+    let Some(mut desc) = memory
+        .data(&*caller)
+        .get(at.clone())
+        .map(ChannelDescriptor::decode)
+    else {
+        return;
+    };
     // The ring's region, when its arena can be mapped page by page.
     let mappable = |k: &Kernel| -> Option<tidemark_kernel::arena::Region> {
-        let c = k.channel(desc.channel).filter(|c| c.attachments.iter().any(|a| a.pid == pid))?;
+        let c = k
+            .channel(desc.channel)
+            .filter(|c| c.attachments.iter().any(|a| a.pid == pid))?;
         let r = *k.arenas().region(c.region)?;
-        let memfd = k.arenas().arena(r.arena)?.backing().as_any().is::<MemfdBacking>();
+        let memfd = k
+            .arenas()
+            .arena(r.arena)?
+            .backing()
+            .as_any()
+            .is::<MemfdBacking>();
         (memfd && r.offset % window::PAGE == 0 && r.len % window::PAGE == 0).then_some(r)
     };
-    let Some(region) = mappable(&shared.kernel.lock()) else { return };
+    let Some(region) = mappable(&shared.kernel.lock()) else {
+        return;
+    };
     let base = memory.data_ptr(&*caller) as usize;
     let wasm_addr = match windows.existing(base, region.id) {
         Some(w) => w.wasm_addr,
@@ -197,8 +223,21 @@ fn map_window(caller: &mut Caller<'_, ProcData>, desc_ptr: u32) {
         match mappable(&k).filter(|r| r.id == region.id) {
             Some(r) => {
                 let arena = k.arenas().arena(r.arena).expect("region's arena");
-                let backing = arena.backing().as_any().downcast_ref::<MemfdBacking>().expect("checked mappable");
-                let w = Window { pid, region: r.id, memory: base, wasm_addr, len: r.len, arena: r.arena, offset: r.offset, mapped: true };
+                let backing = arena
+                    .backing()
+                    .as_any()
+                    .downcast_ref::<MemfdBacking>()
+                    .expect("checked mappable");
+                let w = Window {
+                    pid,
+                    region: r.id,
+                    memory: base,
+                    wasm_addr,
+                    len: r.len,
+                    arena: r.arena,
+                    offset: r.offset,
+                    mapped: true,
+                };
                 windows.map(backing, w).is_ok()
             }
             None => false,

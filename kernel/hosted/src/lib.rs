@@ -92,7 +92,6 @@ impl Default for Options {
     }
 }
 
-
 impl Hosted {
     /// Boots a hosted kernel with `config` and zero-copy channels.
     pub fn boot(config: Config) -> Hosted {
@@ -104,14 +103,17 @@ impl Hosted {
         let mut wasm = engine_config();
         let (kernel, windows) = if options.zero_copy {
             let windows = Arc::new(Windows::default());
-            wasm.with_host_memory(Arc::new(window::Creator { windows: windows.clone() }));
+            wasm.with_host_memory(Arc::new(window::Creator {
+                windows: windows.clone(),
+            }));
             // Memories never move, so windows mapped into them stay put.
             wasm.memory_may_move(false);
             wasm.memory_reservation(1 << 32);
             // wasmtime 48 assumes copy-on-write images only for its own mmap
             // memories (an `unreachable!` otherwise): initialise by copying.
             wasm.memory_init_cow(false);
-            let mut k = Kernel::with_arena_backing(config, clock, window::memfd_backing, window::PAGE);
+            let mut k =
+                Kernel::with_arena_backing(config, clock, window::memfd_backing, window::PAGE);
             let w = windows.clone();
             k.set_unmap_hook(Box::new(move |pid, region| w.unmap(pid, region)));
             (k, Some(windows))
@@ -143,7 +145,11 @@ impl Hosted {
                 }
             })
             .expect("epoch thread");
-        Hosted { shared, ticker_stop, ticker: Some(ticker) }
+        Hosted {
+            shared,
+            ticker_stop,
+            ticker: Some(ticker),
+        }
     }
 
     /// Whether channels are mapped into guests.
@@ -153,7 +159,10 @@ impl Hosted {
 
     /// The channel windows mapped into `pid`'s instances (empty on the copying path).
     pub fn windows(&self, pid: Pid) -> Vec<Window> {
-        self.shared.windows.as_ref().map_or_else(Vec::new, |w| w.of(pid))
+        self.shared
+            .windows
+            .as_ref()
+            .map_or_else(Vec::new, |w| w.of(pid))
     }
 
     /// The wasmtime engine (for baselines measured on the same configuration).
@@ -181,7 +190,9 @@ impl Hosted {
 
     /// Installs a module into the package cache.
     pub fn install(&self, name: &str, bytes: &[u8]) -> Hash {
-        self.kernel().install(name, Arc::from(bytes), false).expect("package cache full of pinned packages")
+        self.kernel()
+            .install(name, Arc::from(bytes), false)
+            .expect("package cache full of pinned packages")
     }
 
     /// Spawns a process and starts its thread. Compile and link errors are
@@ -202,7 +213,9 @@ impl Hosted {
         let deadline = Instant::now() + timeout;
         let mut g = self.shared.ended_lock.lock();
         loop {
-            if let Some(tidemark_kernel::ProcState::Ended(e)) = self.kernel().process(pid).map(|p| p.state.clone()) {
+            if let Some(tidemark_kernel::ProcState::Ended(e)) =
+                self.kernel().process(pid).map(|p| p.state.clone())
+            {
                 return Some(e);
             }
             if self.shared.ended.wait_until(&mut g, deadline).timed_out() {
@@ -222,7 +235,14 @@ impl Hosted {
             let pids: Vec<Pid> = self.shared.procs.lock().keys().copied().collect();
             let live: Vec<Pid> = {
                 let k = self.kernel();
-                pids.into_iter().filter(|p| !matches!(k.process(*p).map(|p| &p.state), Some(tidemark_kernel::ProcState::Ended(_)))).collect()
+                pids.into_iter()
+                    .filter(|p| {
+                        !matches!(
+                            k.process(*p).map(|p| &p.state),
+                            Some(tidemark_kernel::ProcState::Ended(_))
+                        )
+                    })
+                    .collect()
             };
             if live.is_empty() {
                 break;
@@ -247,4 +267,3 @@ impl Drop for Hosted {
         self.shutdown();
     }
 }
-

@@ -47,7 +47,11 @@ pub fn engine_name() -> &'static str {
 const EVENT_POLL: Duration = Duration::from_millis(20);
 
 /// Serves one connection until the peer hangs up or `stop` is set.
-pub fn serve_stream(target: &dyn Target, mut stream: UnixStream, stop: &AtomicBool) -> io::Result<()> {
+pub fn serve_stream(
+    target: &dyn Target,
+    mut stream: UnixStream,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     stream.set_read_timeout(Some(EVENT_POLL))?;
     let mut conn = Connection::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -58,7 +62,11 @@ pub fn serve_stream(target: &dyn Target, mut stream: UnixStream, stop: &AtomicBo
                 let out = conn.on_bytes(target, &buf[..n]);
                 stream.write_all(&out)?;
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
             Err(e) => return Err(e),
         }
         let events = conn.poll_events(target);
@@ -73,10 +81,12 @@ pub fn serve_stream(target: &dyn Target, mut stream: UnixStream, stop: &AtomicBo
 /// other served by a thread running the same code as a Unix socket listener.
 pub fn connect_in_process(hosted: Arc<Hosted>) -> io::Result<UnixStream> {
     let (ours, theirs) = UnixStream::pair()?;
-    thread::Builder::new().name("monitor".into()).spawn(move || {
-        let stop = AtomicBool::new(false);
-        let _ = serve_stream(&*hosted, theirs, &stop);
-    })?;
+    thread::Builder::new()
+        .name("monitor".into())
+        .spawn(move || {
+            let stop = AtomicBool::new(false);
+            let _ = serve_stream(&*hosted, theirs, &stop);
+        })?;
     Ok(ours)
 }
 
@@ -107,13 +117,26 @@ impl Drop for Listener {
 fn bind_owner_only(path: &Path) -> io::Result<UnixListener> {
     use std::os::unix::fs::DirBuilderExt;
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let staging = dir.join(format!(".tidemark-monitor-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let staging = dir.join(format!(
+        ".tidemark-monitor-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::DirBuilder::new().mode(0o700).create(&staging)?;
     let tmp = staging.join("sock");
     let bound = UnixListener::bind(&tmp).and_then(|l| {
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-        rustix::fs::renameat_with(rustix::fs::CWD, &tmp, rustix::fs::CWD, path, rustix::fs::RenameFlags::NOREPLACE)?;
+        rustix::fs::renameat_with(
+            rustix::fs::CWD,
+            &tmp,
+            rustix::fs::CWD,
+            path,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )?;
         Ok(l)
     });
     let _ = std::fs::remove_file(&tmp);
@@ -126,10 +149,19 @@ fn bind_owner_only(path: &Path) -> io::Result<UnixListener> {
 pub fn listen(hosted: Arc<Hosted>, path: &Path) -> io::Result<Listener> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
-            return Err(io::Error::new(ErrorKind::AlreadyExists, format!("{} exists and is not a socket; refusing to replace it", path.display())));
+            return Err(io::Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a socket; refusing to replace it",
+                    path.display()
+                ),
+            ));
         }
         if UnixStream::connect(path).is_ok() {
-            return Err(io::Error::new(ErrorKind::AddrInUse, format!("{} is in use by a running kernel", path.display())));
+            return Err(io::Error::new(
+                ErrorKind::AddrInUse,
+                format!("{} is in use by a running kernel", path.display()),
+            ));
         }
         std::fs::remove_file(path)?;
     }
@@ -137,20 +169,30 @@ pub fn listen(hosted: Arc<Hosted>, path: &Path) -> io::Result<Listener> {
     listener.set_nonblocking(true)?;
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    thread::Builder::new().name("monitor-listen".into()).spawn(move || {
-        while !s.load(Ordering::Acquire) {
-            match listener.accept() {
-                Ok((stream, _)) => {
-                    let (h, s) = (hosted.clone(), s.clone());
-                    let _ = stream.set_nonblocking(false);
-                    let _ = thread::Builder::new().name("monitor-conn".into()).spawn(move || {
-                        let _ = serve_stream(&*h, stream, &s);
-                    });
+    thread::Builder::new()
+        .name("monitor-listen".into())
+        .spawn(move || {
+            while !s.load(Ordering::Acquire) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (h, s) = (hosted.clone(), s.clone());
+                        let _ = stream.set_nonblocking(false);
+                        let _ =
+                            thread::Builder::new()
+                                .name("monitor-conn".into())
+                                .spawn(move || {
+                                    let _ = serve_stream(&*h, stream, &s);
+                                });
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        thread::sleep(Duration::from_millis(20))
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(20)),
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(20)),
-                Err(_) => thread::sleep(Duration::from_millis(20)),
             }
-        }
-    })?;
-    Ok(Listener { path: path.to_path_buf(), stop })
+        })?;
+    Ok(Listener {
+        path: path.to_path_buf(),
+        stop,
+    })
 }

@@ -33,13 +33,23 @@ impl Pool {
     pub(crate) fn run(self: &Arc<Self>, name: String, job: Job) -> Thread {
         if let Some(w) = self.idle.lock().pop() {
             *w.job.lock() = Some((name, job));
-            let t = w.thread.get().expect("set before the worker went idle").clone();
+            let t = w
+                .thread
+                .get()
+                .expect("set before the worker went idle")
+                .clone();
             t.unpark();
             return t;
         }
-        let w = Arc::new(Worker { thread: OnceLock::new(), job: Mutex::new(Some((name.clone(), job))) });
+        let w = Arc::new(Worker {
+            thread: OnceLock::new(),
+            job: Mutex::new(Some((name.clone(), job))),
+        });
         let (pool, me) = (self.clone(), w.clone());
-        let handle = thread::Builder::new().name(name).spawn(move || pool.work(me)).expect("spawning a process thread");
+        let handle = thread::Builder::new()
+            .name(name)
+            .spawn(move || pool.work(me))
+            .expect("spawning a process thread");
         let t = handle.thread().clone();
         let _ = w.thread.set(t.clone());
         let mut all = self.all.lock();

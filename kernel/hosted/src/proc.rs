@@ -66,10 +66,20 @@ pub struct ProcData {
 pub(crate) const COUNT_BATCH: u32 = 4096;
 
 impl ProcData {
-    pub(crate) fn new(pid: Pid, shared: Arc<Shared>, memory_limit: usize, killed: Arc<AtomicBool>, reload: Arc<AtomicBool>) -> ProcData {
+    pub(crate) fn new(
+        pid: Pid,
+        shared: Arc<Shared>,
+        memory_limit: usize,
+        killed: Arc<AtomicBool>,
+        reload: Arc<AtomicBool>,
+    ) -> ProcData {
         let (caps_version, time) = {
             let k = shared.kernel.lock();
-            (k.process(pid).map_or_else(Default::default, |p| p.caps.version()), k.time())
+            (
+                k.process(pid)
+                    .map_or_else(Default::default, |p| p.caps.version()),
+                k.time(),
+            )
         };
         ProcData {
             pid,
@@ -93,7 +103,11 @@ impl ProcData {
     /// Ends a trial, if one runs and `serving` or its time is up: the new
     /// module has proven itself, the previous one is let go.
     pub(crate) fn settle(&mut self, serving: bool) {
-        if self.trial.as_ref().is_some_and(|t| serving || t.since.elapsed() >= TRIAL) {
+        if self
+            .trial
+            .as_ref()
+            .is_some_and(|t| serving || t.since.elapsed() >= TRIAL)
+        {
             let t = self.trial.take().expect("checked");
             self.shared.kernel.lock().trial_passed(self.pid);
             let _ = t.verdict.send(Ok(t.since));
@@ -118,15 +132,28 @@ impl ProcData {
 }
 
 impl ResourceLimiter for ProcData {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if !self.growing_window && desired.saturating_sub(self.window_bytes) > self.memory_limit {
-            return Err(wasmtime::Error::msg(memory_limit_exceeded(desired, self.memory_limit)));
+            return Err(wasmtime::Error::msg(memory_limit_exceeded(
+                desired,
+                self.memory_limit,
+            )));
         }
         self.shared.kernel.lock().report_memory(self.pid, desired);
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

@@ -55,22 +55,38 @@ pub(crate) struct Trial {
 pub(crate) fn trap(e: &wasmtime::Error) -> Trap {
     let root = e.root_cause().to_string();
     // wasmtime says `wasm trap: ...`; the words after it are wasmi's too.
-    let reason = tidemark_kernel::protocol::first_line(root.strip_prefix("wasm trap: ").unwrap_or(&root)).to_string();
-    let at = e.downcast_ref::<wasmtime::WasmBacktrace>().and_then(|b| b.frames().first()).map(|f| {
-        let func = f.func_name().map_or_else(|| format!("func {}", f.func_index()), |n| format!("`{n}`"));
-        match f.module_offset() {
-            Some(off) => format!("{func} at {off:#x}"),
-            None => func,
-        }
-    });
+    let reason =
+        tidemark_kernel::protocol::first_line(root.strip_prefix("wasm trap: ").unwrap_or(&root))
+            .to_string();
+    let at = e
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .and_then(|b| b.frames().first())
+        .map(|f| {
+            let func = f
+                .func_name()
+                .map_or_else(|| format!("func {}", f.func_index()), |n| format!("`{n}`"));
+            match f.module_offset() {
+                Some(off) => format!("{func} at {off:#x}"),
+                None => func,
+            }
+        });
     let full = format!("{e:?}");
     let backtrace = (full.trim() != reason).then_some(full);
-    Trap { reason, at, backtrace }
+    Trap {
+        reason,
+        at,
+        backtrace,
+    }
 }
 
 /// A process thread: run the entry point, swap in successors on reload,
 /// report the exit.
-pub(crate) fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry: Entry, successor: Arc<Mutex<Option<Successor>>>) {
+pub(crate) fn run(
+    mut store: Store<ProcData>,
+    mut instance: Instance,
+    mut entry: Entry,
+    successor: Arc<Mutex<Option<Successor>>>,
+) {
     let pid = store.data().pid;
     let shared = store.data().shared.clone();
     shared.kernel.lock().started(pid);
@@ -91,7 +107,10 @@ pub(crate) fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry:
                 }
                 let old = std::mem::replace(&mut store, next.store);
                 (instance, entry) = (next.instance, next.entry);
-                store.data_mut().trial = Some(Trial { since: Instant::now(), verdict: next.verdict });
+                store.data_mut().trial = Some(Trial {
+                    since: Instant::now(),
+                    verdict: next.verdict,
+                });
                 shared.notify_ended();
                 // Unmapping the old instance's memory is not part of the swap.
                 drop(old);
@@ -103,7 +122,9 @@ pub(crate) fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry:
             Err(e) => {
                 if let Some(Stop::Exit(code)) = e.downcast_ref::<Stop>() {
                     Exit::Code(*code)
-                } else if e.downcast_ref::<Stop>() == Some(&Stop::Killed) || store.data().killed.load(Ordering::Acquire) {
+                } else if e.downcast_ref::<Stop>() == Some(&Stop::Killed)
+                    || store.data().killed.load(Ordering::Acquire)
+                {
                     Exit::Killed
                 } else {
                     Exit::Trap(trap(&e))
@@ -115,9 +136,17 @@ pub(crate) fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry:
             match verdict {
                 // A clean exit is the module's own business; a kill is not its failure.
                 Outcome::End => {
-                    let _ = trial.verdict.send(if exit == Exit::Killed { Err("killed during the reload".into()) } else { Ok(trial.since) });
+                    let _ = trial.verdict.send(if exit == Exit::Killed {
+                        Err("killed during the reload".into())
+                    } else {
+                        Ok(trial.since)
+                    });
                 }
-                Outcome::RollBack { module, state, reason } => match roll_back(store, trial, &module, state, reason) {
+                Outcome::RollBack {
+                    module,
+                    state,
+                    reason,
+                } => match roll_back(store, trial, &module, state, reason) {
                     Ok(back) => {
                         (store, instance, entry) = back;
                         shared.notify_ended();
@@ -137,7 +166,9 @@ pub(crate) fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry:
     shared.end(pid, exit.clone());
     // A reload that never got to swap: tell whoever waits for it.
     if let Some(next) = successor.lock().take() {
-        let _ = next.verdict.send(Err(format!("the process ended during the reload: {exit:?}")));
+        let _ = next.verdict.send(Err(format!(
+            "the process ended during the reload: {exit:?}"
+        )));
     }
 }
 
@@ -145,14 +176,29 @@ pub(crate) fn run(mut store: Store<ProcData>, mut instance: Instance, mut entry:
 /// and attachments never left the process) after its successor failed on
 /// trial for `reason`, hands it the state it had saved, and tells the
 /// reloader. When even that fails, the exit to record.
-fn roll_back(failed: Store<ProcData>, trial: Trial, module: &Spawned, state: Vec<u8>, reason: String) -> Result<(Store<ProcData>, Instance, Entry), Exit> {
+fn roll_back(
+    failed: Store<ProcData>,
+    trial: Trial,
+    module: &Spawned,
+    state: Vec<u8>,
+    reason: String,
+) -> Result<(Store<ProcData>, Instance, Entry), Exit> {
     let mut failed = failed;
     let d = failed.data_mut();
-    let (pid, shared, limit, killed, reload) = (d.pid, d.shared.clone(), d.memory_limit, d.killed.clone(), d.reload.clone());
+    let (pid, shared, limit, killed, reload) = (
+        d.pid,
+        d.shared.clone(),
+        d.memory_limit,
+        d.killed.clone(),
+        d.reload.clone(),
+    );
     d.count_local(&mut shared.kernel.lock());
     drop(failed);
     let data = ProcData::new(pid, shared.clone(), limit, killed, reload);
-    match shared.prepare(module).and_then(|pre| instantiate(pre, data)) {
+    match shared
+        .prepare(module)
+        .and_then(|pre| instantiate(pre, data))
+    {
         Ok(back) => {
             shared.kernel.lock().rolled_back(pid, state, reason.clone());
             let _ = trial.verdict.send(Err(rollback_message(&reason, None)));
@@ -185,20 +231,46 @@ impl Hosted {
     /// returned.
     pub fn reload(&self, pid: Pid, package: &str) -> Result<Reloaded, EngineError> {
         let t0 = Instant::now();
-        let s = self.kernel().prepare_reload(pid, package).map_err(EngineError::Spawn)?;
+        let s = self
+            .kernel()
+            .prepare_reload(pid, package)
+            .map_err(EngineError::Spawn)?;
         let (thread, killed, reload, slot, reloading) = {
             let procs = self.shared.procs.lock();
-            let h = procs.get(&pid).ok_or(EngineError::Spawn(SpawnError::NoProcess(pid)))?;
-            (h.thread.clone(), h.killed.clone(), h.reload.clone(), h.successor.clone(), h.reloading.clone())
+            let h = procs
+                .get(&pid)
+                .ok_or(EngineError::Spawn(SpawnError::NoProcess(pid)))?;
+            (
+                h.thread.clone(),
+                h.killed.clone(),
+                h.reload.clone(),
+                h.successor.clone(),
+                h.reloading.clone(),
+            )
         };
         let _one_at_a_time = reloading.lock();
         let refuse = |message: String| EngineError::Reload { pid, message };
-        let data = ProcData::new(pid, self.shared.clone(), s.memory_limit, killed, reload.clone());
-        let (store, instance, entry) =
-            self.shared.prepare(&s).and_then(|pre| instantiate(pre, data)).map_err(|e| refuse(format!("{e:#}")))?;
+        let data = ProcData::new(
+            pid,
+            self.shared.clone(),
+            s.memory_limit,
+            killed,
+            reload.clone(),
+        );
+        let (store, instance, entry) = self
+            .shared
+            .prepare(&s)
+            .and_then(|pre| instantiate(pre, data))
+            .map_err(|e| refuse(format!("{e:#}")))?;
         let hash = s.hash;
         let (verdict, verdicts) = mpsc::channel();
-        *slot.lock() = Some(Successor { store, instance, entry, spawned: s, verdict });
+        *slot.lock() = Some(Successor {
+            store,
+            instance,
+            entry,
+            spawned: s,
+            verdict,
+        });
         let prepare = t0.elapsed();
         let t1 = Instant::now();
         reload.store(true, Ordering::Release);
@@ -206,11 +278,18 @@ impl Hosted {
         self.shared.engine.increment_epoch();
         let wait = Duration::from_secs(30);
         let deadline = Instant::now() + wait;
-        let ended = || matches!(self.kernel().process(pid).map(|p| p.state.clone()), Some(tidemark_kernel::ProcState::Ended(_)));
+        let ended = || {
+            matches!(
+                self.kernel().process(pid).map(|p| p.state.clone()),
+                Some(tidemark_kernel::ProcState::Ended(_))
+            )
+        };
         let verdict = loop {
             match verdicts.recv_timeout(Duration::from_millis(50)) {
                 Ok(v) => break v,
-                Err(RecvTimeoutError::Disconnected) => break Err("the process ended during the reload".into()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    break Err("the process ended during the reload".into());
+                }
                 // It ended before its thread looked for a successor: nobody will.
                 Err(RecvTimeoutError::Timeout) if ended() && slot.lock().take().is_some() => {
                     break Err("the process ended before it reached a safe point".into());
@@ -222,12 +301,19 @@ impl Hosted {
                 }
                 // Swapped: the trial ends within TRIAL of the new instance running.
                 Err(RecvTimeoutError::Timeout) => {
-                    break verdicts.recv_timeout(wait).unwrap_or_else(|_| Err("the new module's trial did not end".into()));
+                    break verdicts
+                        .recv_timeout(wait)
+                        .unwrap_or_else(|_| Err("the new module's trial did not end".into()));
                 }
             }
         };
         match verdict {
-            Ok(swapped) => Ok(Reloaded { pid, hash, prepare, swap: swapped.saturating_duration_since(t1) }),
+            Ok(swapped) => Ok(Reloaded {
+                pid,
+                hash,
+                prepare,
+                swap: swapped.saturating_duration_since(t1),
+            }),
             Err(message) => Err(refuse(message)),
         }
     }

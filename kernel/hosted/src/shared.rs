@@ -38,7 +38,9 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn arc(&self) -> Arc<Shared> {
-        self.me.upgrade().expect("engine alive while its processes run")
+        self.me
+            .upgrade()
+            .expect("engine alive while its processes run")
     }
 
     /// Carries out what the kernel asked of the engine.
@@ -106,8 +108,15 @@ impl Shared {
         let pid = s.pid;
         let killed = Arc::new(AtomicBool::new(false));
         let reload = Arc::new(AtomicBool::new(false));
-        let data = ProcData::new(pid, self.arc(), s.memory_limit, killed.clone(), reload.clone());
-        let (store, instance, entry) = match self.prepare(&s).and_then(|pre| instantiate(pre, data)) {
+        let data = ProcData::new(
+            pid,
+            self.arc(),
+            s.memory_limit,
+            killed.clone(),
+            reload.clone(),
+        );
+        let (store, instance, entry) = match self.prepare(&s).and_then(|pre| instantiate(pre, data))
+        {
             Ok(ready) => ready,
             Err(e) => {
                 let message = format!("{e:#}");
@@ -120,8 +129,20 @@ impl Shared {
         let mut procs = self.procs.lock();
         let successor = Arc::new(Mutex::new(None));
         let next = successor.clone();
-        let thread = self.pool.run(format!("pid-{pid}"), Box::new(move || run(store, instance, entry, next)));
-        procs.insert(pid, ProcHandle { thread, killed, reload, successor, reloading: Arc::default() });
+        let thread = self.pool.run(
+            format!("pid-{pid}"),
+            Box::new(move || run(store, instance, entry, next)),
+        );
+        procs.insert(
+            pid,
+            ProcHandle {
+                thread,
+                killed,
+                reload,
+                successor,
+                reloading: Arc::default(),
+            },
+        );
         Ok(pid)
     }
 
@@ -147,14 +168,21 @@ pub(crate) const START_BUDGET: u64 = 10;
 pub(crate) type Entry = wasmtime::TypedFunc<(), ()>;
 
 /// Creates the process's store and instance, up to its entry point.
-pub(crate) fn instantiate(pre: InstancePre<ProcData>, data: ProcData) -> wasmtime::Result<(Store<ProcData>, Instance, Entry)> {
+pub(crate) fn instantiate(
+    pre: InstancePre<ProcData>,
+    data: ProcData,
+) -> wasmtime::Result<(Store<ProcData>, Instance, Entry)> {
     let pid = data.pid;
     let shared = data.shared.clone();
     let mut store = Store::new(pre.module().engine(), data);
     store.limiter(|d| d);
     // The start function runs on the spawner's thread: bound it.
     store.set_epoch_deadline(START_BUDGET);
-    store.epoch_deadline_callback(|_| Err(wasmtime::Error::msg("start function ran past its time budget")));
+    store.epoch_deadline_callback(|_| {
+        Err(wasmtime::Error::msg(
+            "start function ran past its time budget",
+        ))
+    });
     let instance = pre.instantiate(&mut store)?;
     let memory = instance.get_memory(&mut store, "memory");
     store.data_mut().memory = memory;
@@ -169,12 +197,21 @@ pub(crate) fn instantiate(pre: InstancePre<ProcData>, data: ProcData) -> wasmtim
 /// Calls the old instance's `tidemark_save`, if it has one, within the start
 /// budget; returns the bytes it points at (empty when absent or misbehaving).
 pub(crate) fn save_state(store: &mut Store<ProcData>, instance: &Instance) -> Vec<u8> {
-    let Ok(save) = instance.get_typed_func::<(), i64>(&mut *store, tidemark_abi::SAVE_EXPORT) else { return Vec::new() };
+    let Ok(save) = instance.get_typed_func::<(), i64>(&mut *store, tidemark_abi::SAVE_EXPORT)
+    else {
+        return Vec::new();
+    };
     store.set_epoch_deadline(START_BUDGET);
-    store.epoch_deadline_callback(|_| Err(wasmtime::Error::msg("state save ran past its time budget")));
-    let Ok(packed) = save.call(&mut *store, ()) else { return Vec::new() };
+    store.epoch_deadline_callback(|_| {
+        Err(wasmtime::Error::msg("state save ran past its time budget"))
+    });
+    let Ok(packed) = save.call(&mut *store, ()) else {
+        return Vec::new();
+    };
     let max = store.data().shared.kernel.lock().config().max_state;
-    let Some(memory) = store.data().memory else { return Vec::new() };
+    let Some(memory) = store.data().memory else {
+        return Vec::new();
+    };
     saved_state(packed, memory.data(&*store), max)
 }
 

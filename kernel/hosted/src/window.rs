@@ -50,9 +50,20 @@ impl MemfdBacking {
         rustix::fs::ftruncate(&fd, len as u64)?;
         // SAFETY: a fresh shared mapping of the whole file, owned by this value.
         let ptr = unsafe {
-            rustix::mm::mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, &fd, 0)?
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )?
         };
-        Ok(MemfdBacking { fd, ptr: NonNull::new(ptr.cast()).expect("mmap returned null"), len })
+        Ok(MemfdBacking {
+            fd,
+            ptr: NonNull::new(ptr.cast()).expect("mmap returned null"),
+            len,
+        })
     }
 }
 
@@ -81,7 +92,9 @@ pub fn memfd_backing(len: usize) -> Box<dyn Backing> {
     match MemfdBacking::new(len) {
         Ok(b) => Box::new(b),
         Err(e) => {
-            eprintln!("tidemark: memfd arena unavailable ({e}); channels in it use the copying path");
+            eprintln!(
+                "tidemark: memfd arena unavailable ({e}); channels in it use the copying path"
+            );
             Box::new(HeapBacking::new(len))
         }
     }
@@ -119,12 +132,21 @@ pub struct Windows {
 impl Windows {
     /// Windows of `pid`, for introspection and tests.
     pub fn of(&self, pid: Pid) -> Vec<Window> {
-        self.all.lock().iter().filter(|w| w.pid == pid).copied().collect()
+        self.all
+            .lock()
+            .iter()
+            .filter(|w| w.pid == pid)
+            .copied()
+            .collect()
     }
 
     /// The window this instance already has for `region`, if any.
     pub(crate) fn existing(&self, memory: usize, region: u32) -> Option<Window> {
-        self.all.lock().iter().find(|w| w.memory == memory && w.region == region).copied()
+        self.all
+            .lock()
+            .iter()
+            .find(|w| w.memory == memory && w.region == region)
+            .copied()
     }
 
     /// Maps `len` bytes of `backing` at `offset` into the instance whose
@@ -147,7 +169,10 @@ impl Windows {
             )?;
         }
         let w = Window { mapped: true, ..w };
-        match all.iter_mut().find(|x| x.memory == w.memory && x.region == w.region) {
+        match all
+            .iter_mut()
+            .find(|x| x.memory == w.memory && x.region == w.region)
+        {
             Some(x) => *x = w,
             None => all.push(w),
         }
@@ -158,14 +183,23 @@ impl Windows {
     /// replace the ring. Called by the kernel under its lock.
     pub fn unmap(&self, pid: Pid, region: u32) {
         let mut all = self.all.lock();
-        for w in all.iter_mut().filter(|w| w.pid == pid && w.region == region && w.mapped) {
+        for w in all
+            .iter_mut()
+            .filter(|w| w.pid == pid && w.region == region && w.mapped)
+        {
             // SAFETY: as in `map`; the range stays inside the guest memory.
             let r = unsafe { zero_pages((w.memory + w.wasm_addr as usize) as *mut u8, w.len) };
             // If even that fails, a window onto a ring must not survive: make
             // it inaccessible (the process traps on its next touch).
             if r.is_err() {
                 // SAFETY: as above.
-                let _ = unsafe { rustix::mm::mprotect((w.memory + w.wasm_addr as usize) as *mut _, w.len, MprotectFlags::empty()) };
+                let _ = unsafe {
+                    rustix::mm::mprotect(
+                        (w.memory + w.wasm_addr as usize) as *mut _,
+                        w.len,
+                        MprotectFlags::empty(),
+                    )
+                };
             }
             w.mapped = false;
         }
@@ -224,14 +258,29 @@ unsafe impl MemoryCreator for Creator {
         if ty.is_shared() || ty.is_64() {
             return Err("tidemark guests use one unshared 32-bit memory".into());
         }
-        let capacity = reserved_size_in_bytes.unwrap_or(DEFAULT_RESERVATION).max(maximum.unwrap_or(0).min(DEFAULT_RESERVATION));
-        let total = capacity.checked_add(guard_size_in_bytes).ok_or("memory reservation overflows")?;
+        let capacity = reserved_size_in_bytes
+            .unwrap_or(DEFAULT_RESERVATION)
+            .max(maximum.unwrap_or(0).min(DEFAULT_RESERVATION));
+        let total = capacity
+            .checked_add(guard_size_in_bytes)
+            .ok_or("memory reservation overflows")?;
         // SAFETY: a fresh inaccessible reservation, owned by the new memory.
         let base = unsafe {
-            rustix::mm::mmap_anonymous(std::ptr::null_mut(), total, ProtFlags::empty(), MapFlags::PRIVATE | MapFlags::NORESERVE)
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                total,
+                ProtFlags::empty(),
+                MapFlags::PRIVATE | MapFlags::NORESERVE,
+            )
         }
         .map_err(|e| format!("reserving {total} bytes for a guest memory: {e}"))?;
-        let mut m = GuestMemory { base: base.cast(), size: 0, capacity, total, windows: self.windows.clone() };
+        let mut m = GuestMemory {
+            base: base.cast(),
+            size: 0,
+            capacity,
+            total,
+            windows: self.windows.clone(),
+        };
         m.grow_to(minimum).map_err(|e| format!("{e:#}"))?;
         Ok(Box::new(m))
     }
@@ -259,14 +308,23 @@ unsafe impl LinearMemory for GuestMemory {
     }
     fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
         if new_size > self.capacity {
-            wasmtime::bail!("memory cannot grow past its {} byte reservation", self.capacity);
+            wasmtime::bail!(
+                "memory cannot grow past its {} byte reservation",
+                self.capacity
+            );
         }
         if new_size > self.size {
             let start = self.size.next_multiple_of(PAGE).min(new_size);
             let len = new_size.next_multiple_of(PAGE) - start;
             if len > 0 {
                 // SAFETY: inside our reservation, past every accessible page.
-                unsafe { rustix::mm::mprotect(self.base.add(start).cast(), len, MprotectFlags::READ | MprotectFlags::WRITE) }?;
+                unsafe {
+                    rustix::mm::mprotect(
+                        self.base.add(start).cast(),
+                        len,
+                        MprotectFlags::READ | MprotectFlags::WRITE,
+                    )
+                }?;
             }
             self.size = new_size;
         }

@@ -50,11 +50,19 @@ fn boot(path: Options) -> Hosted {
 }
 
 fn chan(h: &Hosted, name: &str, data: u32, frames: u32, bp: Backpressure) -> u32 {
-    h.kernel().create_channel(name, data, frames, bp, KERNEL_PID).unwrap()
+    h.kernel()
+        .create_channel(name, data, frames, bp, KERNEL_PID)
+        .unwrap()
 }
 
 /// ping `args` on out/in, pong `pong_args` on in/out; returns (ping, pong).
-fn pair(h: &Hosted, tag: &str, ping_args: &str, pong_args: &str, bp: Backpressure) -> (Pid, Pid, u32, u32) {
+fn pair(
+    h: &Hosted,
+    tag: &str,
+    ping_args: &str,
+    pong_args: &str,
+    bp: Backpressure,
+) -> (Pid, Pid, u32, u32) {
     let there = chan(h, &format!("{tag}-there"), 4096, 64, bp);
     let back = chan(h, &format!("{tag}-back"), 4096, 64, Backpressure::Park);
     let pong = h
@@ -82,24 +90,47 @@ fn wait(h: &Hosted, pid: Pid) -> Exit {
     h.wait(pid, LONG).unwrap_or_else(|| {
         let k = h.kernel();
         let events: Vec<_> = k.events_since(0).map(|e| format!("{:?}", e.kind)).collect();
-        panic!("process {pid} did not end; state: {:?}\nevents:\n{}", k.process(pid).map(|p| p.state.clone()), events.join("\n"))
+        panic!(
+            "process {pid} did not end; state: {:?}\nevents:\n{}",
+            k.process(pid).map(|p| p.state.clone()),
+            events.join("\n")
+        )
     })
 }
 
 fn ping_pong_exchange_100k_messages_under_park_with_none_lost(path: Options) {
     let h = boot(path);
     let (ping, pong, there, back) = pair(&h, "pp", "rr 100000", "echo", Backpressure::Park);
-    assert_eq!(wait(&h, ping), Exit::Code(0), "ping checks every echo in order");
-    assert_eq!(wait(&h, pong), Exit::Code(100_000), "pong echoed every request");
+    assert_eq!(
+        wait(&h, ping),
+        Exit::Code(0),
+        "ping checks every echo in order"
+    );
+    assert_eq!(
+        wait(&h, pong),
+        Exit::Code(100_000),
+        "pong echoed every request"
+    );
     let k = h.kernel();
     // Frames are counted from the rings, whoever moved them: the same on both paths.
     let (p, q) = (k.process(ping).unwrap(), k.process(pong).unwrap());
-    assert_eq!((p.counters.frames_out, p.counters.frames_in), (100_001, 100_000));
-    assert_eq!((q.counters.frames_in, q.counters.frames_out), (100_001, 100_000));
+    assert_eq!(
+        (p.counters.frames_out, p.counters.frames_in),
+        (100_001, 100_000)
+    );
+    assert_eq!(
+        (q.counters.frames_in, q.counters.frames_out),
+        (100_001, 100_000)
+    );
     // Copying: at least a hostcall per frame each way. (Zero-copy guests call
     // only to park or wake, which depends on scheduling: not asserted.)
     if !path.zero_copy {
-        assert!(p.counters.hostcalls >= 200_001 && q.counters.hostcalls >= 200_001, "{} {}", p.counters.hostcalls, q.counters.hostcalls);
+        assert!(
+            p.counters.hostcalls >= 200_001 && q.counters.hostcalls >= 200_001,
+            "{} {}",
+            p.counters.hostcalls,
+            q.counters.hostcalls
+        );
     }
     let views = k.channel_views();
     for id in [there, back] {
@@ -126,34 +157,74 @@ fn park_backpressure_parks_the_writer_and_loses_nothing(path: Options) {
     // drop). Only then does the reader start, so the park is certain.
     let start = Instant::now();
     let parked = |h: &Hosted| {
-        let v = h.kernel().channel_views().into_iter().find(|c| c.id == data).unwrap();
+        let v = h
+            .kernel()
+            .channel_views()
+            .into_iter()
+            .find(|c| c.id == data)
+            .unwrap();
         v.parked_writers.contains(&ping) && v.head_seq == 4
     };
     while !parked(&h) {
-        assert!(start.elapsed() < LONG, "the writer never parked on the full ring: {:?}", h.kernel().process(ping).map(|p| p.state.clone()));
+        assert!(
+            start.elapsed() < LONG,
+            "the writer never parked on the full ring: {:?}",
+            h.kernel().process(ping).map(|p| p.state.clone())
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert!(matches!(h.kernel().process(ping).unwrap().state, tidemark_hosted::kernel::ProcState::Blocked(_)));
+    assert!(matches!(
+        h.kernel().process(ping).unwrap().state,
+        tidemark_hosted::kernel::ProcState::Blocked(_)
+    ));
     let pong = h
-        .spawn(SpawnSpec::new("pong").args(b"sink 100000").grant("in", Object::Channel(data), Rights::READ))
+        .spawn(SpawnSpec::new("pong").args(b"sink 100000").grant(
+            "in",
+            Object::Channel(data),
+            Rights::READ,
+        ))
         .unwrap();
-    assert_eq!(wait(&h, pong), Exit::Code(100_000), "the reader got every frame");
+    assert_eq!(
+        wait(&h, pong),
+        Exit::Code(100_000),
+        "the reader got every frame"
+    );
     assert_eq!(wait(&h, ping), Exit::Code(0), "the writer dropped none");
     let k = h.kernel();
-    let v = k.channel_views().into_iter().find(|c| c.id == data).unwrap();
+    let v = k
+        .channel_views()
+        .into_iter()
+        .find(|c| c.id == data)
+        .unwrap();
     assert_eq!((v.drops, v.head_seq), (0, 100_000));
-    assert!(k.process(ping).unwrap().counters.parks >= 1, "the kernel counted the writer's park");
+    assert!(
+        k.process(ping).unwrap().counters.parks >= 1,
+        "the kernel counted the writer's park"
+    );
 }
 
 fn drop_backpressure_delivered_plus_dropped_adds_up_exactly(path: Options) {
     let h = boot(path);
     // Concurrent: pong drains while ping floods a small Drop ring.
     let (ping, pong, there, _) = pair(&h, "drop", "stream 100000", "count", Backpressure::Drop);
-    let Exit::Code(dropped) = wait(&h, ping) else { panic!("ping failed") };
-    let Exit::Code(received) = wait(&h, pong) else { panic!("pong failed") };
+    let Exit::Code(dropped) = wait(&h, ping) else {
+        panic!("ping failed")
+    };
+    let Exit::Code(received) = wait(&h, pong) else {
+        panic!("pong failed")
+    };
     assert_eq!(received + dropped, 100_000);
-    let drops = h.kernel().channel_views().iter().find(|c| c.id == there).unwrap().drops;
-    assert_eq!(drops as i32, dropped, "the ring's drop counter matches what the writer saw");
+    let drops = h
+        .kernel()
+        .channel_views()
+        .iter()
+        .find(|c| c.id == there)
+        .unwrap()
+        .drops;
+    assert_eq!(
+        drops as i32, dropped,
+        "the ring's drop counter matches what the writer saw"
+    );
 }
 
 fn drop_backpressure_without_a_reader_keeps_exactly_the_ring(path: Options) {
@@ -168,7 +239,11 @@ fn drop_backpressure_without_a_reader_keeps_exactly_the_ring(path: Options) {
                 .grant("ctl", Object::Channel(ctl), Rights::WRITE),
         )
         .unwrap();
-    assert_eq!(wait(&h, ping), Exit::Code(5000 - 16), "all but the 16 retained frames dropped");
+    assert_eq!(
+        wait(&h, ping),
+        Exit::Code(5000 - 16),
+        "all but the 16 retained frames dropped"
+    );
     let pong = h
         .spawn(
             SpawnSpec::new("pong")
@@ -185,7 +260,11 @@ fn revoked_capability_fails_on_every_stale_copy_across_processes(path: Options) 
     let c = chan(&h, "c", 256, 4, Backpressure::Park);
     let holder = h.spawn(SpawnSpec::new("probe").args(b"hold")).unwrap();
     let owner = h
-        .spawn(SpawnSpec::new("probe").args(format!("delegate {holder}").as_bytes()).grant("c", Object::Channel(c), Rights::ALL))
+        .spawn(
+            SpawnSpec::new("probe")
+                .args(format!("delegate {holder}").as_bytes())
+                .grant("c", Object::Channel(c), Rights::ALL),
+        )
         .unwrap();
     // Revoke only once the holder has looked the handle up and copied it.
     let start = Instant::now();
@@ -208,25 +287,45 @@ fn forged_handles_never_grant_access(path: Options) {
     let secret = chan(&h, "secret", 256, 4, Backpressure::Park);
     let mine = chan(&h, "mine", 256, 4, Backpressure::Park);
     // One process holds nothing; one holds a read-only capability on another channel.
-    let bare = h.spawn(SpawnSpec::new("probe").args(b"forge 99991 20000")).unwrap();
-    let some = h.spawn(SpawnSpec::new("probe").args(b"forge 4242 20000").grant("m", Object::Channel(mine), Rights::READ)).unwrap();
+    let bare = h
+        .spawn(SpawnSpec::new("probe").args(b"forge 99991 20000"))
+        .unwrap();
+    let some = h
+        .spawn(SpawnSpec::new("probe").args(b"forge 4242 20000").grant(
+            "m",
+            Object::Channel(mine),
+            Rights::READ,
+        ))
+        .unwrap();
     assert_eq!(wait(&h, bare), Exit::Code(0));
-    assert_eq!(wait(&h, some), Exit::Code(0), "none of 140,000 forged calls succeeded");
+    assert_eq!(
+        wait(&h, some),
+        Exit::Code(0),
+        "none of 140,000 forged calls succeeded"
+    );
     let k = h.kernel();
     let v = k.channel_views();
-    assert!(v.iter().all(|c| c.head_seq == 0 && c.readers.is_empty() && c.writers.is_empty()));
+    assert!(
+        v.iter()
+            .all(|c| c.head_seq == 0 && c.readers.is_empty() && c.writers.is_empty())
+    );
     assert!(v.iter().any(|c| c.id == secret));
 }
 
 fn spinning_guests_do_not_stop_ping_pong_and_can_be_killed(path: Options) {
     let h = boot(path);
-    let spinners: Vec<Pid> = (0..3).map(|_| h.spawn(SpawnSpec::new("spin")).unwrap()).collect();
+    let spinners: Vec<Pid> = (0..3)
+        .map(|_| h.spawn(SpawnSpec::new("spin")).unwrap())
+        .collect();
     let rust_spinner = h.spawn(SpawnSpec::new("probe").args(b"spin")).unwrap();
     let (ping, pong, _, _) = pair(&h, "spin", "rr 1000", "echo", Backpressure::Park);
     assert_eq!(wait(&h, ping), Exit::Code(0));
     assert_eq!(wait(&h, pong), Exit::Code(1000));
     for pid in spinners.iter().chain([&rust_spinner]) {
-        assert!(h.kernel().process(*pid).unwrap().state == tidemark_hosted::kernel::ProcState::Running, "still spinning");
+        assert!(
+            h.kernel().process(*pid).unwrap().state == tidemark_hosted::kernel::ProcState::Running,
+            "still spinning"
+        );
         h.kill(*pid);
         assert_eq!(wait(&h, *pid), Exit::Killed);
     }
@@ -234,7 +333,9 @@ fn spinning_guests_do_not_stop_ping_pong_and_can_be_killed(path: Options) {
 
 fn growing_past_the_memory_limit_traps_that_guest_alone(path: Options) {
     let h = boot(path);
-    let grow = h.spawn(SpawnSpec::new("grow").memory_limit(4 << 20)).unwrap();
+    let grow = h
+        .spawn(SpawnSpec::new("grow").memory_limit(4 << 20))
+        .unwrap();
     let (ping, pong, _, _) = pair(&h, "grow", "rr 2000", "echo", Backpressure::Park);
     match wait(&h, grow) {
         Exit::Trap(reason) => assert!(reason.reason.contains("memory limit exceeded"), "{reason}"),
@@ -248,8 +349,18 @@ fn growing_past_the_memory_limit_traps_that_guest_alone(path: Options) {
 fn out_of_bounds_pointers_get_error_codes_not_panics(path: Options) {
     let h = boot(path);
     let c = chan(&h, "c", 256, 4, Backpressure::Park);
-    let oob = h.spawn(SpawnSpec::new("oob").grant("c", Object::Channel(c), Rights::READ.union(Rights::WRITE))).unwrap();
-    assert_eq!(wait(&h, oob), Exit::Code(0), "every out-of-bounds call returned an error");
+    let oob = h
+        .spawn(SpawnSpec::new("oob").grant(
+            "c",
+            Object::Channel(c),
+            Rights::READ.union(Rights::WRITE),
+        ))
+        .unwrap();
+    assert_eq!(
+        wait(&h, oob),
+        Exit::Code(0),
+        "every out-of-bounds call returned an error"
+    );
     // The kernel is fine: a pair still runs.
     let (ping, _, _, _) = pair(&h, "after", "rr 100", "echo", Backpressure::Park);
     assert_eq!(wait(&h, ping), Exit::Code(0));
@@ -261,7 +372,15 @@ fn scribbled_ring_header_reports_corruption_and_other_channels_work(path: Option
     let (ping_b, pong_b, _, _) = pair(&h, "b", "rr 20000", "echo", Backpressure::Park);
     // Let pair A get going, then scribble on its ring's header.
     let start = Instant::now();
-    while h.kernel().channel_views().iter().find(|c| c.id == there_a).unwrap().head_seq < 100 {
+    while h
+        .kernel()
+        .channel_views()
+        .iter()
+        .find(|c| c.id == there_a)
+        .unwrap()
+        .head_seq
+        < 100
+    {
         assert!(start.elapsed() < LONG);
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -271,7 +390,12 @@ fn scribbled_ring_header_reports_corruption_and_other_channels_work(path: Option
     // reader of a channel whose writer died would, and is killed.
     let corrupt = Exit::Code(Error::Corrupt.code());
     let start = Instant::now();
-    let ended = |pid| matches!(h.kernel().process(pid).unwrap().state, tidemark_hosted::kernel::ProcState::Ended(_));
+    let ended = |pid| {
+        matches!(
+            h.kernel().process(pid).unwrap().state,
+            tidemark_hosted::kernel::ProcState::Ended(_)
+        )
+    };
     while !ended(ping_a) && !ended(pong_a) {
         assert!(start.elapsed() < LONG, "nobody noticed the scribble");
         std::thread::sleep(Duration::from_millis(1));
@@ -281,16 +405,25 @@ fn scribbled_ring_header_reports_corruption_and_other_channels_work(path: Option
     h.kill(pong_a);
     let exits = [wait(&h, ping_a), wait(&h, pong_a)];
     assert!(exits.contains(&corrupt), "{exits:?}");
-    assert!(exits.iter().all(|e| *e == corrupt || *e == Exit::Killed), "{exits:?}");
+    assert!(
+        exits.iter().all(|e| *e == corrupt || *e == Exit::Killed),
+        "{exits:?}"
+    );
     assert_eq!(wait(&h, ping_b), Exit::Code(0));
     assert_eq!(wait(&h, pong_b), Exit::Code(20000));
     let k = h.kernel();
-    assert!(k.events_since(0).any(|e| matches!(e.kind, EventKind::Corrupt { channel, .. } if channel == there_a)));
+    assert!(
+        k.events_since(0)
+            .any(|e| matches!(e.kind, EventKind::Corrupt { channel, .. } if channel == there_a))
+    );
 }
 
 fn missing_classes_get_permission_denied_not_a_trap(path: Options) {
     let h = boot(path);
-    let (there, back) = (chan(&h, "t", 256, 4, Backpressure::Park), chan(&h, "b", 256, 4, Backpressure::Park));
+    let (there, back) = (
+        chan(&h, "t", 256, 4, Backpressure::Park),
+        chan(&h, "b", 256, 4, Backpressure::Park),
+    );
     let ping = h
         .spawn(
             SpawnSpec::new("ping")
@@ -311,11 +444,17 @@ fn a_module_that_does_not_link_is_refused_with_the_reason(path: Options) {
     match h.spawn(SpawnSpec::new("badimport")) {
         Err(HostedError::Module { pid, message }) => {
             assert!(message.contains("format_disk"), "{message}");
-            assert!(matches!(h.kernel().process(pid).unwrap().state, tidemark_hosted::kernel::ProcState::Ended(Exit::Failed(_))));
+            assert!(matches!(
+                h.kernel().process(pid).unwrap().state,
+                tidemark_hosted::kernel::ProcState::Ended(Exit::Failed(_))
+            ));
         }
         other => panic!("expected a link error, got {other:?}"),
     }
-    assert!(matches!(h.spawn(SpawnSpec::new("nonexistent")), Err(HostedError::Spawn(_))));
+    assert!(matches!(
+        h.spawn(SpawnSpec::new("nonexistent")),
+        Err(HostedError::Spawn(_))
+    ));
 }
 
 fn counter_service_answers_requests_from_the_kernel(path: Options) {
@@ -323,24 +462,46 @@ fn counter_service_answers_requests_from_the_kernel(path: Options) {
     let req = chan(&h, "req", 1024, 16, Backpressure::Park);
     let resp = chan(&h, "resp", 1024, 16, Backpressure::Park);
     let counter = h
-        .spawn(SpawnSpec::new("counter").grant("req", Object::Channel(req), Rights::READ).grant("resp", Object::Channel(resp), Rights::WRITE))
+        .spawn(
+            SpawnSpec::new("counter")
+                .grant("req", Object::Channel(req), Rights::READ)
+                .grant("resp", Object::Channel(resp), Rights::WRITE),
+        )
         .unwrap();
     let mut answers = Vec::new();
-    for cmd in ["inc", "inc", "inc", "add 10", "get", "bogus", "reset", "get"] {
+    for cmd in [
+        "inc", "inc", "inc", "add 10", "get", "bogus", "reset", "get",
+    ] {
         h.with_kernel(|k| k.send(req, cmd.as_bytes())).unwrap();
         let start = Instant::now();
         let mut buf = [0u8; 16];
         loop {
             if let Some(meta) = h.with_kernel(|k| k.recv(resp, &mut buf)).unwrap() {
                 assert_eq!(meta.pid, counter, "frames are attributed to their writer");
-                answers.push(if meta.len == 8 { Some(u64::from_le_bytes(buf[..8].try_into().unwrap())) } else { None });
+                answers.push(if meta.len == 8 {
+                    Some(u64::from_le_bytes(buf[..8].try_into().unwrap()))
+                } else {
+                    None
+                });
                 break;
             }
             assert!(start.elapsed() < LONG, "no answer to {cmd}");
             std::thread::sleep(Duration::from_millis(1));
         }
     }
-    assert_eq!(answers, [Some(1), Some(2), Some(3), Some(13), Some(13), None, Some(0), Some(0)]);
+    assert_eq!(
+        answers,
+        [
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(13),
+            Some(13),
+            None,
+            Some(0),
+            Some(0)
+        ]
+    );
     h.kill(counter);
     assert_eq!(wait(&h, counter), Exit::Killed);
 }
@@ -348,12 +509,20 @@ fn counter_service_answers_requests_from_the_kernel(path: Options) {
 fn a_revoked_window_shows_no_ring_and_the_others_run_on(path: Options) {
     let h = boot(path);
     let c = chan(&h, "c", 4096, 16, Backpressure::Park);
-    let probe = h.spawn(SpawnSpec::new("probe").args(b"window").grant("c", Object::Channel(c), Rights::READ.union(Rights::WRITE))).unwrap();
+    let probe = h
+        .spawn(SpawnSpec::new("probe").args(b"window").grant(
+            "c",
+            Object::Channel(c),
+            Rights::READ.union(Rights::WRITE),
+        ))
+        .unwrap();
     let (ping, pong, _, _) = pair(&h, "bystander", "rr 20000", "echo", Backpressure::Park);
     let start = Instant::now();
     let logged = |h: &Hosted| {
         h.kernel().events_since(0).find_map(|e| match &e.kind {
-            EventKind::Log { pid, text, .. } if *pid == probe && text.contains("window at") => Some(text.clone()),
+            EventKind::Log { pid, text, .. } if *pid == probe && text.contains("window at") => {
+                Some(text.clone())
+            }
             _ => None,
         })
     };
@@ -372,20 +541,46 @@ fn a_revoked_window_shows_no_ring_and_the_others_run_on(path: Options) {
         assert_eq!(windows.len(), 1, "{windows:?}");
         let r = *h.kernel().arenas().region(region).unwrap();
         let w = windows[0];
-        assert!(w.mapped && w.region == region && w.arena == r.arena && w.offset == r.offset && w.len == r.len, "{w:?} vs {r:?}");
-        assert!(line.contains(&format!("window at {} ", w.wasm_addr)), "{line}");
-        assert!(h.windows(ping).iter().all(|w| w.region != region), "a bystander sees a ring it holds no capability for");
+        assert!(
+            w.mapped
+                && w.region == region
+                && w.arena == r.arena
+                && w.offset == r.offset
+                && w.len == r.len,
+            "{w:?} vs {r:?}"
+        );
+        assert!(
+            line.contains(&format!("window at {} ", w.wasm_addr)),
+            "{line}"
+        );
+        assert!(
+            h.windows(ping).iter().all(|w| w.region != region),
+            "a bystander sees a ring it holds no capability for"
+        );
     } else {
-        assert!(line.starts_with("probe: window at 0 in place false"), "{line}");
+        assert!(
+            line.starts_with("probe: window at 0 in place false"),
+            "{line}"
+        );
         assert!(windows.is_empty());
     }
     let handle = h.kernel().process(probe).unwrap().caps.lookup("c").unwrap();
     h.with_kernel(|k| k.revoke(probe, handle)).unwrap();
-    assert!(h.windows(probe).iter().all(|w| !w.mapped), "the window outlived the capability");
-    assert_eq!(wait(&h, probe), Exit::Code(0), "the probe saw the ring gone and got Revoked");
+    assert!(
+        h.windows(probe).iter().all(|w| !w.mapped),
+        "the window outlived the capability"
+    );
+    assert_eq!(
+        wait(&h, probe),
+        Exit::Code(0),
+        "the probe saw the ring gone and got Revoked"
+    );
     // The ring is untouched by the scribbling: the one frame is there, intact.
     let mut buf = [0u8; 16];
-    let meta = h.with_kernel(|k| k.recv(c, &mut buf)).unwrap().expect("the frame written before the revoke");
+    let meta = h
+        .with_kernel(|k| k.recv(c, &mut buf))
+        .unwrap()
+        .expect("the frame written before the revoke");
     assert_eq!(&buf[..meta.len as usize], b"hello");
     assert!(h.kernel().channel(c).unwrap().corrupt.is_none());
     assert_eq!(wait(&h, ping), Exit::Code(0));

@@ -27,16 +27,29 @@ fn ask(h: &Hosted, req: u32, resp: u32, cmd: &str) -> Option<u64> {
         if let Some(m) = h.with_kernel(|k| k.recv(resp, &mut buf)).unwrap() {
             return (m.len == 8).then(|| u64::from_le_bytes(buf[..8].try_into().unwrap()));
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "no answer to {cmd}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no answer to {cmd}"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
 fn counter(h: &Hosted) -> (Pid, u32, u32) {
-    let req = h.kernel().create_channel("req", 1024, 16, Backpressure::Park, KERNEL_PID).unwrap();
-    let resp = h.kernel().create_channel("resp", 1024, 16, Backpressure::Park, KERNEL_PID).unwrap();
+    let req = h
+        .kernel()
+        .create_channel("req", 1024, 16, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let resp = h
+        .kernel()
+        .create_channel("resp", 1024, 16, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     let pid = h
-        .spawn(SpawnSpec::new("counter").grant("req", Object::Channel(req), Rights::READ).grant("resp", Object::Channel(resp), Rights::WRITE))
+        .spawn(
+            SpawnSpec::new("counter")
+                .grant("req", Object::Channel(req), Rights::READ)
+                .grant("resp", Object::Channel(resp), Rights::WRITE),
+        )
         .unwrap();
     (pid, req, resp)
 }
@@ -54,15 +67,33 @@ fn reload_keeps_pid_caps_attachments_and_state() {
     {
         let k = h.kernel();
         let p = k.process(pid).unwrap();
-        assert_eq!((p.hash, p.package.as_str(), p.reloads), (v2_hash, "counter-v2", 1), "the hash running is the hash installed");
-        assert_eq!(k.caps(pid).unwrap(), caps_before, "same capability table, same handles");
+        assert_eq!(
+            (p.hash, p.package.as_str(), p.reloads),
+            (v2_hash, "counter-v2", 1),
+            "the hash running is the hash installed"
+        );
+        assert_eq!(
+            k.caps(pid).unwrap(),
+            caps_before,
+            "same capability table, same handles"
+        );
         let views = k.channel_views();
         let reqv = views.iter().find(|c| c.id == req).unwrap();
-        assert_eq!(reqv.readers.iter().filter(|r| r.pid == pid).count(), 1, "still one reader attachment");
+        assert_eq!(
+            reqv.readers.iter().filter(|r| r.pid == pid).count(),
+            1,
+            "still one reader attachment"
+        );
         assert!(k.events_since(0).any(|e| matches!(&e.kind, EventKind::Reloaded { pid: p, package, .. } if *p == pid && package == "counter-v2")));
     }
-    assert_eq!(ask(&h, req, resp, "inc"), Some(6), "the count was handed over");
-    assert!(h.kernel().events_since(0).any(|e| matches!(&e.kind, EventKind::Log { text, .. } if text.contains("count 5 restored"))));
+    assert_eq!(
+        ask(&h, req, resp, "inc"),
+        Some(6),
+        "the count was handed over"
+    );
+    assert!(h.kernel().events_since(0).any(
+        |e| matches!(&e.kind, EventKind::Log { text, .. } if text.contains("count 5 restored"))
+    ));
 }
 
 #[test]
@@ -77,9 +108,16 @@ fn a_module_that_cannot_start_leaves_the_old_one_serving() {
             other => panic!("reloading {bad} gave {other:?}"),
         }
         assert_eq!(h.kernel().process(pid).unwrap().hash, hash);
-        assert_eq!(ask(&h, req, resp, "get"), Some(7), "still serving after the failed {bad}");
+        assert_eq!(
+            ask(&h, req, resp, "get"),
+            Some(7),
+            "still serving after the failed {bad}"
+        );
     }
-    assert!(matches!(h.reload(pid, "nonexistent"), Err(HostedError::Spawn(_))));
+    assert!(matches!(
+        h.reload(pid, "nonexistent"),
+        Err(HostedError::Spawn(_))
+    ));
 }
 
 #[test]
@@ -100,21 +138,38 @@ fn a_module_that_traps_in_its_main_is_rolled_back() {
         match h.reload(pid, "maintrap") {
             Err(HostedError::Reload { pid: p, message }) => {
                 assert_eq!(p, pid);
-                assert!(message.contains("unreachable"), "the trap is reported: {message}");
+                assert!(
+                    message.contains("unreachable"),
+                    "the trap is reported: {message}"
+                );
             }
             other => panic!("reloading maintrap gave {other:?}"),
         }
         {
             let k = h.kernel();
             let p = k.process(pid).unwrap();
-            assert_eq!((p.hash, p.package.as_str(), p.reloads), (hash, "counter", reloads), "the old hash runs again");
-            assert!(!matches!(p.state, ProcState::Ended(_)), "still alive: {:?}", p.state);
+            assert_eq!(
+                (p.hash, p.package.as_str(), p.reloads),
+                (hash, "counter", reloads),
+                "the old hash runs again"
+            );
+            assert!(
+                !matches!(p.state, ProcState::Ended(_)),
+                "still alive: {:?}",
+                p.state
+            );
             assert_eq!(k.caps(pid).unwrap(), caps, "same capability table");
             assert!(k.events_since(0).any(|e| matches!(&e.kind,
                 EventKind::RolledBack { pid: p, package, reason, .. } if *p == pid && package == "counter" && reason.contains("unreachable"))));
         }
-        assert_eq!(ask(&h, req, resp, "inc"), Some(10), "serving on its channel, the count survived (zero_copy {zero_copy})");
-        assert!(h.kernel().events_since(0).any(|e| matches!(&e.kind, EventKind::Log { text, .. } if text.contains("count 9 restored"))));
+        assert_eq!(
+            ask(&h, req, resp, "inc"),
+            Some(10),
+            "serving on its channel, the count survived (zero_copy {zero_copy})"
+        );
+        assert!(h.kernel().events_since(0).any(
+            |e| matches!(&e.kind, EventKind::Log { text, .. } if text.contains("count 9 restored"))
+        ));
         // A good module still reloads over the rolled-back one.
         let v2 = variant(tidemark_guest_artifacts::get("counter"), "v2");
         let v2_hash = h.install("counter-v2", &v2);

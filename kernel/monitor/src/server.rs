@@ -46,11 +46,13 @@ fn refused(e: Error) -> ErrorReply {
 }
 
 fn process(k: &Kernel, r: &ProcRef) -> Reply<Pid> {
-    k.resolve_process(r).ok_or_else(|| ErrorReply::not_found(format!("no {r}")))
+    k.resolve_process(r)
+        .ok_or_else(|| ErrorReply::not_found(format!("no {r}")))
 }
 
 fn channel(k: &Kernel, r: &ChanRef) -> Reply<u32> {
-    k.resolve_channel(r).ok_or_else(|| ErrorReply::not_found(format!("no {r}")))
+    k.resolve_channel(r)
+        .ok_or_else(|| ErrorReply::not_found(format!("no {r}")))
 }
 
 fn object(k: &Kernel, o: &ObjectRef) -> Reply<Object> {
@@ -90,21 +92,32 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
         Request::Ps(_) => answer::<Ps>(Ok(kernel(t, |k| k.ps()))),
         Request::Process(r) => answer::<req::Process>(kernel(t, |k| {
             let pid = process(k, &r.process)?;
-            k.ps().into_iter().find(|p| p.pid == pid).ok_or_else(|| ErrorReply::not_found(format!("no {}", r.process)))
+            k.ps()
+                .into_iter()
+                .find(|p| p.pid == pid)
+                .ok_or_else(|| ErrorReply::not_found(format!("no {}", r.process)))
         })),
-        Request::Caps(r) => answer::<Caps>(kernel(t, |k| process(k, &r.process).map(|pid| k.caps(pid).unwrap_or_default()))),
+        Request::Caps(r) => answer::<Caps>(kernel(t, |k| {
+            process(k, &r.process).map(|pid| k.caps(pid).unwrap_or_default())
+        })),
         Request::Channels(_) => answer::<Channels>(Ok(kernel(t, |k| k.channel_views()))),
         Request::Channel(r) => answer::<req::Channel>(kernel(t, |k| {
             let id = channel(k, &r.channel)?;
-            k.channel_info(id).ok_or_else(|| ErrorReply::not_found(format!("no {}", r.channel)))
+            k.channel_info(id)
+                .ok_or_else(|| ErrorReply::not_found(format!("no {}", r.channel)))
         })),
         Request::Arenas(_) => answer::<Arenas>(Ok(kernel(t, |k| k.arena_views()))),
         Request::Packages(_) => answer::<Packages>(Ok(kernel(t, |k| k.cache_view()))),
         Request::CreateChannel(r) => answer::<CreateChannel>(kernel(t, |k| {
             if k.channel_by_name(&r.name).is_some() {
-                return Err(ErrorReply::abi(Error::Exists, format!("a channel `{}` already exists", r.name)));
+                return Err(ErrorReply::abi(
+                    Error::Exists,
+                    format!("a channel `{}` already exists", r.name),
+                ));
             }
-            let id = k.create_channel(&r.name, r.data_bytes, r.frames, r.backpressure, KERNEL_PID).map_err(refused)?;
+            let id = k
+                .create_channel(&r.name, r.data_bytes, r.frames, r.backpressure, KERNEL_PID)
+                .map_err(refused)?;
             k.channel_info(id).ok_or_else(|| refused(Error::Closed))
         })),
         Request::DeleteChannel(r) => answer::<DeleteChannel>(kernel(t, |k| {
@@ -115,12 +128,18 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
         Request::Reload(r) => answer::<req::Reload>(reload(t, r)),
         Request::Kill(r) => answer::<Kill>(kill(t, r)),
         Request::Upload(r) => answer::<Upload>(kernel(t, |k| {
-            k.install(&r.name, Arc::from(r.bytes), r.pin).map_err(refused)?;
-            k.packages().peek(&r.name).map(|p| p.info()).ok_or_else(|| ErrorReply::not_found(r.name.clone()))
+            k.install(&r.name, Arc::from(r.bytes), r.pin)
+                .map_err(refused)?;
+            k.packages()
+                .peek(&r.name)
+                .map(|p| p.info())
+                .ok_or_else(|| ErrorReply::not_found(r.name.clone()))
         })),
         Request::Send(r) => answer::<req::Send>(kernel(t, |k| {
             let id = channel(k, &r.channel)?;
-            k.send(id, &r.data).map(|seq| Sent { channel: id, seq }).map_err(refused)
+            k.send(id, &r.data)
+                .map(|seq| Sent { channel: id, seq })
+                .map_err(refused)
         })),
         Request::Tail(r) => answer::<Tail>(kernel(t, |k| {
             let id = channel(k, &r.channel)?;
@@ -128,7 +147,12 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             let mut buf = alloc::vec![0u8; k.config().max_frame];
             while frames.len() < r.max as usize {
                 match k.recv(id, &mut buf).map_err(refused)? {
-                    Some(m) => frames.push(FrameRecord { seq: m.seq, pid: m.pid, writer: m.writer, data: buf[..m.len as usize].to_vec() }),
+                    Some(m) => frames.push(FrameRecord {
+                        seq: m.seq,
+                        pid: m.pid,
+                        writer: m.writer,
+                        data: buf[..m.len as usize].to_vec(),
+                    }),
                     None => break,
                 }
             }
@@ -142,7 +166,9 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
         Request::Grant(r) => answer::<Grant>(kernel(t, |k| {
             let pid = process(k, &r.process)?;
             let o = object(k, &r.object)?;
-            k.grant(pid, &r.name, o, r.rights).map(|h| h.to_raw()).map_err(refused)
+            k.grant(pid, &r.name, o, r.rights)
+                .map(|h| h.to_raw())
+                .map_err(refused)
         })),
         Request::Revoke(r) => answer::<Revoke>(kernel(t, |k| {
             let pid = process(k, &r.process)?;
@@ -150,16 +176,22 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             k.revoke(pid, h).map_err(refused)
         })),
         Request::Resolve(r) => answer::<Resolve>(
-            kernel(t, |k| k.packages_mut().resolve(&r.name).map(|p| p.info()))
-                .ok_or_else(|| ErrorReply::not_found(format!("no package `{}` in the cache", r.name))),
+            kernel(t, |k| k.packages_mut().resolve(&r.name).map(|p| p.info())).ok_or_else(|| {
+                ErrorReply::not_found(format!("no package `{}` in the cache", r.name))
+            }),
         ),
-        Request::Evict(r) => answer::<Evict>(kernel(t, |k| k.packages_mut().evict(&r.name).map(|_| ())).map_err(|e| match e {
-            Error::NotFound => ErrorReply::not_found(format!("no package `{}` in the cache", r.name)),
-            e => refused(e),
-        })),
+        Request::Evict(r) => answer::<Evict>(
+            kernel(t, |k| k.packages_mut().evict(&r.name).map(|_| ())).map_err(|e| match e {
+                Error::NotFound => {
+                    ErrorReply::not_found(format!("no package `{}` in the cache", r.name))
+                }
+                e => refused(e),
+            }),
+        ),
         Request::Pin(r) => answer::<Pin>(
-            kernel(t, |k| k.packages_mut().pin(&r.name, r.pinned))
-                .map_err(|_| ErrorReply::not_found(format!("no package `{}` in the cache", r.name))),
+            kernel(t, |k| k.packages_mut().pin(&r.name, r.pinned)).map_err(|_| {
+                ErrorReply::not_found(format!("no package `{}` in the cache", r.name))
+            }),
         ),
         Request::Events(r) => answer::<Events>(Ok(kernel(t, |k| events(k, r.after)))),
     }
@@ -169,7 +201,10 @@ fn hello<T: Target + ?Sized>(t: &T, r: Hello) -> Reply<KernelInfo> {
     if r.version != PROTOCOL_VERSION {
         return Err(ErrorReply::new(
             ErrorKind::Version,
-            format!("kernel speaks monitor protocol v{PROTOCOL_VERSION}, client v{}", r.version),
+            format!(
+                "kernel speaks monitor protocol v{PROTOCOL_VERSION}, client v{}",
+                r.version
+            ),
         ));
     }
     Ok(info(t))
@@ -180,7 +215,12 @@ fn snapshot<T: Target + ?Sized>(t: &T, r: req::Snapshot) -> Reply<KernelSnapshot
     Ok(kernel(t, |k| KernelSnapshot {
         info,
         ps: k.ps(),
-        caps: r.caps_of.as_ref().and_then(|p| k.resolve_process(p)).and_then(|pid| k.caps(pid)).unwrap_or_default(),
+        caps: r
+            .caps_of
+            .as_ref()
+            .and_then(|p| k.resolve_process(p))
+            .and_then(|pid| k.caps(pid))
+            .unwrap_or_default(),
         channels: k.channel_views(),
         arenas: k.arena_views(),
         packages: k.cache_view(),
@@ -201,15 +241,27 @@ fn spawn<T: Target + ?Sized>(t: &T, r: Spawn) -> Reply<u32> {
 
 fn reload<T: Target + ?Sized>(t: &T, r: req::Reload) -> Reply<Reloaded> {
     let pid = kernel(t, |k| process(k, &r.process))?;
-    let rep = t.reload(pid, &r.package).map_err(|e| ErrorReply::from(&e))?;
-    let timing = ReloadTiming { prepare_ns: rep.prepare.as_nanos() as u64, swap_ns: rep.swap.as_nanos() as u64 };
-    Ok(Reloaded { pid: rep.pid, hash: rep.hash.hex(), timing })
+    let rep = t
+        .reload(pid, &r.package)
+        .map_err(|e| ErrorReply::from(&e))?;
+    let timing = ReloadTiming {
+        prepare_ns: rep.prepare.as_nanos() as u64,
+        swap_ns: rep.swap.as_nanos() as u64,
+    };
+    Ok(Reloaded {
+        pid: rep.pid,
+        hash: rep.hash.hex(),
+        timing,
+    })
 }
 
 fn kill<T: Target + ?Sized>(t: &T, r: Kill) -> Reply<u32> {
     let pid = kernel(t, |k| process(k, &r.process))?;
     if !kernel(t, |k| k.process(pid).is_some_and(|p| p.state.is_live())) {
-        return Err(ErrorReply::abi(Error::Closed, format!("process {pid} has already ended")));
+        return Err(ErrorReply::abi(
+            Error::Closed,
+            format!("process {pid} has already ended"),
+        ));
     }
     t.kill(pid);
     Ok(pid)
@@ -241,7 +293,12 @@ impl Default for Connection {
 impl Connection {
     /// A fresh session that pushes events from now on.
     pub fn new() -> Connection {
-        Connection { decoder: Decoder::new(), last_event: 0, attached: false, lost: 0 }
+        Connection {
+            decoder: Decoder::new(),
+            last_event: 0,
+            attached: false,
+            lost: 0,
+        }
     }
 
     /// Handles received bytes; returns the bytes to send back.
@@ -257,11 +314,18 @@ impl Connection {
                         if hello && matches!(resp, Response::Hello(_)) {
                             self.attached = true;
                             // Push only what happens after attaching.
-                            self.last_event = kernel(t, |k| k.events_since(0).last().map_or(0, |e| e.seq));
+                            self.last_event =
+                                kernel(t, |k| k.events_since(0).last().map_or(0, |e| e.seq));
                         }
                         (frame.id, resp)
                     }
-                    _ => (frame.id, Response::Error(ErrorReply::new(ErrorKind::Malformed, "expected a request"))),
+                    _ => (
+                        frame.id,
+                        Response::Error(ErrorReply::new(
+                            ErrorKind::Malformed,
+                            "expected a request",
+                        )),
+                    ),
                 },
                 Err(e) => (e.id(), Response::Error(decode_error(&e))),
             };
@@ -284,13 +348,27 @@ impl Connection {
             let wrapped = first.saturating_sub(after + 1);
             let keep = all.len().min(EVENT_QUEUE);
             let dropped = (all.len() - keep) as u64;
-            (all[all.len() - keep..].iter().map(|e| (*e).clone()).collect::<Vec<_>>(), wrapped + dropped, k.now())
+            (
+                all[all.len() - keep..]
+                    .iter()
+                    .map(|e| (*e).clone())
+                    .collect::<Vec<_>>(),
+                wrapped + dropped,
+                k.now(),
+            )
         });
         let mut out = Vec::new();
         if skipped > 0 {
             self.lost += skipped;
             let seq = evs.first().map_or(after, |e| e.seq.saturating_sub(1));
-            out.extend(encode(0, &Body::Event(Event { seq, time_ns, kind: EventKind::Lost { count: skipped } })));
+            out.extend(encode(
+                0,
+                &Body::Event(Event {
+                    seq,
+                    time_ns,
+                    kind: EventKind::Lost { count: skipped },
+                }),
+            ));
         }
         for e in evs {
             self.last_event = e.seq;
@@ -302,14 +380,24 @@ impl Connection {
 
 fn decode_error(e: &DecodeError) -> ErrorReply {
     match e {
-        DecodeError::Garbage { skipped } => ErrorReply::new(ErrorKind::Malformed, format!("skipped {skipped} bytes that were not a frame")),
-        DecodeError::Version { version, .. } => {
-            ErrorReply::new(ErrorKind::Version, format!("frame of protocol v{version}; this kernel speaks v{PROTOCOL_VERSION}"))
-        }
+        DecodeError::Garbage { skipped } => ErrorReply::new(
+            ErrorKind::Malformed,
+            format!("skipped {skipped} bytes that were not a frame"),
+        ),
+        DecodeError::Version { version, .. } => ErrorReply::new(
+            ErrorKind::Version,
+            format!("frame of protocol v{version}; this kernel speaks v{PROTOCOL_VERSION}"),
+        ),
         DecodeError::Oversized { len, .. } => ErrorReply::new(
             ErrorKind::Oversized,
-            format!("frame of {len} bytes exceeds the {} byte limit", tidemark_protocol::frame::MAX_PAYLOAD),
+            format!(
+                "frame of {len} bytes exceeds the {} byte limit",
+                tidemark_protocol::frame::MAX_PAYLOAD
+            ),
         ),
-        DecodeError::Malformed { .. } => ErrorReply::new(ErrorKind::Malformed, "payload does not decode as a monitor request"),
+        DecodeError::Malformed { .. } => ErrorReply::new(
+            ErrorKind::Malformed,
+            "payload does not decode as a monitor request",
+        ),
     }
 }

@@ -8,7 +8,9 @@ use tidemark_kernel::lifecycle::{EngineError, ReloadReport};
 use tidemark_kernel::{Config, Kernel, Pid, SpawnError, SpawnSpec};
 use tidemark_monitor::server::{Connection, Target};
 use tidemark_protocol::frame::{HEADER, MAGIC, MAX_PAYLOAD};
-use tidemark_protocol::{Body, Decoder, ErrorKind, PROTOCOL_VERSION, Request, Response, encode, req};
+use tidemark_protocol::{
+    Body, Decoder, ErrorKind, PROTOCOL_VERSION, Request, Response, encode, req,
+};
 
 /// The kernel core without an engine: everything but spawn works.
 struct Core(RefCell<Kernel>);
@@ -18,11 +20,17 @@ impl Target for Core {
         f(&mut self.0.borrow_mut());
     }
     fn spawn(&self, s: SpawnSpec) -> Result<Pid, EngineError> {
-        Err(EngineError::Spawn(SpawnError::NoPackage(format!("{} (no engine in this test)", s.package))))
+        Err(EngineError::Spawn(SpawnError::NoPackage(format!(
+            "{} (no engine in this test)",
+            s.package
+        ))))
     }
     fn kill(&self, _: Pid) {}
     fn reload(&self, pid: Pid, _: &str) -> Result<ReloadReport, EngineError> {
-        Err(EngineError::Reload { pid, message: "no engine in this test".into() })
+        Err(EngineError::Reload {
+            pid,
+            message: "no engine in this test".into(),
+        })
     }
     fn board(&self) -> String {
         "test".into()
@@ -54,7 +62,9 @@ fn responses(bytes: &[u8]) -> Vec<(u32, Response)> {
 fn ids(bytes: &[u8]) -> Vec<u32> {
     let mut d = Decoder::new();
     d.push(bytes);
-    std::iter::from_fn(|| d.next_frame()).map(|f| f.unwrap().id).collect()
+    std::iter::from_fn(|| d.next_frame())
+        .map(|f| f.unwrap().id)
+        .collect()
 }
 
 fn info_request(id: u32) -> Vec<u8> {
@@ -133,7 +143,16 @@ fn oversized_and_foreign_version_frames_get_errors_and_the_link_stays_usable() {
 fn hello_with_another_version_is_refused_clearly() {
     let t = core();
     let mut c = Connection::new();
-    let out = c.on_bytes(&t, &encode(1, &Body::Request(Request::Hello(req::Hello { version: 99, client: "old".into() }))));
+    let out = c.on_bytes(
+        &t,
+        &encode(
+            1,
+            &Body::Request(Request::Hello(req::Hello {
+                version: 99,
+                client: "old".into(),
+            })),
+        ),
+    );
     match &responses(&out)[0].1 {
         Response::Error(e) => {
             assert_eq!(e.kind, ErrorKind::Version);
@@ -148,23 +167,95 @@ fn hello_with_another_version_is_refused_clearly() {
 fn requests_are_served_from_the_kernel() {
     let t = core();
     let mut c = Connection::new();
-    let req = Request::CreateChannel(req::CreateChannel { name: "x".into(), data_bytes: 64, frames: 4, backpressure: tidemark_abi::Backpressure::Park });
+    let req = Request::CreateChannel(req::CreateChannel {
+        name: "x".into(),
+        data_bytes: 64,
+        frames: 4,
+        backpressure: tidemark_abi::Backpressure::Park,
+    });
     let mut out = c.on_bytes(&t, &encode(1, &Body::Request(req.clone())));
     out.extend(c.on_bytes(&t, &encode(2, &Body::Request(req))));
-    out.extend(c.on_bytes(&t, &encode(3, &Body::Request(Request::Send(req::Send { channel: "x".into(), data: b"hi".to_vec() })))));
-    out.extend(c.on_bytes(&t, &encode(4, &Body::Request(Request::Tail(req::Tail { channel: 1.into(), max: 8 })))));
-    out.extend(c.on_bytes(&t, &encode(5, &Body::Request(Request::Spawn(req::Spawn { package: "x".into(), name: None, args: vec![], grants: vec![], memory_limit: None })))));
+    out.extend(c.on_bytes(
+        &t,
+        &encode(
+            3,
+            &Body::Request(Request::Send(req::Send {
+                channel: "x".into(),
+                data: b"hi".to_vec(),
+            })),
+        ),
+    ));
+    out.extend(c.on_bytes(
+        &t,
+        &encode(
+            4,
+            &Body::Request(Request::Tail(req::Tail {
+                channel: 1.into(),
+                max: 8,
+            })),
+        ),
+    ));
+    out.extend(c.on_bytes(
+        &t,
+        &encode(
+            5,
+            &Body::Request(Request::Spawn(req::Spawn {
+                package: "x".into(),
+                name: None,
+                args: vec![],
+                grants: vec![],
+                memory_limit: None,
+            })),
+        ),
+    ));
     let module = b"\0asm\x01\0\0\0".to_vec();
-    out.extend(c.on_bytes(&t, &encode(6, &Body::Request(Request::Upload(req::Upload { name: "empty".into(), bytes: module, pin: true })))));
-    out.extend(c.on_bytes(&t, &encode(7, &Body::Request(Request::Evict(req::Evict { name: "empty".into() })))));
-    out.extend(c.on_bytes(&t, &encode(8, &Body::Request(Request::Resolve(req::Resolve { name: "empty".into() })))));
+    out.extend(c.on_bytes(
+        &t,
+        &encode(
+            6,
+            &Body::Request(Request::Upload(req::Upload {
+                name: "empty".into(),
+                bytes: module,
+                pin: true,
+            })),
+        ),
+    ));
+    out.extend(c.on_bytes(
+        &t,
+        &encode(
+            7,
+            &Body::Request(Request::Evict(req::Evict {
+                name: "empty".into(),
+            })),
+        ),
+    ));
+    out.extend(c.on_bytes(
+        &t,
+        &encode(
+            8,
+            &Body::Request(Request::Resolve(req::Resolve {
+                name: "empty".into(),
+            })),
+        ),
+    ));
     let rs = responses(&out);
-    assert!(matches!(&rs[5].1, Response::Upload(p) if p.pinned && p.size == 8 && p.hash.len() == 64));
-    assert!(matches!(&rs[6].1, Response::Error(e) if e.kind == ErrorKind::Refused), "pinned packages are not evicted");
+    assert!(
+        matches!(&rs[5].1, Response::Upload(p) if p.pinned && p.size == 8 && p.hash.len() == 64)
+    );
+    assert!(
+        matches!(&rs[6].1, Response::Error(e) if e.kind == ErrorKind::Refused),
+        "pinned packages are not evicted"
+    );
     assert!(matches!(&rs[7].1, Response::Resolve(p) if p.name == "empty"));
     assert!(matches!(&rs[0].1, Response::CreateChannel(c) if c.id == 1 && c.name == "x"));
-    assert!(matches!(&rs[1].1, Response::Error(e) if e.kind == ErrorKind::Refused), "names are unique");
-    assert!(matches!(rs[2].1, Response::Send(tidemark_protocol::Sent { channel: 1, seq: 0 })));
+    assert!(
+        matches!(&rs[1].1, Response::Error(e) if e.kind == ErrorKind::Refused),
+        "names are unique"
+    );
+    assert!(matches!(
+        rs[2].1,
+        Response::Send(tidemark_protocol::Sent { channel: 1, seq: 0 })
+    ));
     // The kernel's reader attaches at the oldest retained frame.
     assert!(matches!(&rs[3].1, Response::Tail(f) if f.len() == 1 && f[0].data == b"hi"));
     assert!(matches!(&rs[4].1, Response::Error(e) if e.message.contains("no engine")));
@@ -191,20 +282,50 @@ fn an_event_flood_is_bounded_per_client_and_counted() {
     use tidemark_protocol::EventKind;
     let t = core();
     let mut c = Connection::new();
-    c.on_bytes(&t, &encode(1, &Body::Request(Request::Hello(req::Hello { version: PROTOCOL_VERSION, client: "t".into() }))));
-    let deny = |n: usize| t.with_kernel(&mut |k| (0..n).for_each(|_| { let _ = k.deny(0, 1); }));
+    c.on_bytes(
+        &t,
+        &encode(
+            1,
+            &Body::Request(Request::Hello(req::Hello {
+                version: PROTOCOL_VERSION,
+                client: "t".into(),
+            })),
+        ),
+    );
+    let deny = |n: usize| {
+        t.with_kernel(&mut |k| {
+            (0..n).for_each(|_| {
+                let _ = k.deny(0, 1);
+            })
+        })
+    };
     deny(3000);
     let evs = events(&c.poll_events(&t));
     assert_eq!(evs.len(), EVENT_QUEUE + 1);
-    assert!(matches!(evs[0].kind, EventKind::Lost { count } if count == 3000 - EVENT_QUEUE as u64), "{:?}", evs[0]);
-    assert!(evs[1..].iter().all(|e| matches!(e.kind, EventKind::Denied { .. })));
+    assert!(
+        matches!(evs[0].kind, EventKind::Lost { count } if count == 3000 - EVENT_QUEUE as u64),
+        "{:?}",
+        evs[0]
+    );
+    assert!(
+        evs[1..]
+            .iter()
+            .all(|e| matches!(e.kind, EventKind::Denied { .. }))
+    );
     assert_eq!(evs.last().unwrap().seq, 3000, "the newest are kept");
     // More than the kernel's own log holds: what it let go of counts too.
     let capacity = Config::default().event_capacity;
     deny(10_000);
     let evs = events(&c.poll_events(&t));
     assert_eq!(evs.len(), EVENT_QUEUE + 1);
-    assert!(matches!(evs[0].kind, EventKind::Lost { count } if count == 10_000 - EVENT_QUEUE as u64), "{:?} (log of {capacity})", evs[0]);
+    assert!(
+        matches!(evs[0].kind, EventKind::Lost { count } if count == 10_000 - EVENT_QUEUE as u64),
+        "{:?} (log of {capacity})",
+        evs[0]
+    );
     assert_eq!(c.lost, (3000 - EVENT_QUEUE + 10_000 - EVENT_QUEUE) as u64);
-    assert!(events(&c.poll_events(&t)).is_empty(), "nothing new, nothing sent");
+    assert!(
+        events(&c.poll_events(&t)).is_empty(),
+        "nothing new, nothing sent"
+    );
 }

@@ -55,16 +55,32 @@ pub struct ErrorReply {
 impl ErrorReply {
     /// An error of `kind`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> ErrorReply {
-        ErrorReply { kind, code: None, message: message.into() }
+        ErrorReply {
+            kind,
+            code: None,
+            message: message.into(),
+        }
     }
     /// A refusal carrying the ABI error.
     pub fn abi(e: tidemark_abi::Error, message: impl Into<String>) -> ErrorReply {
-        let kind = if e == tidemark_abi::Error::NotFound { ErrorKind::NotFound } else { ErrorKind::Refused };
-        ErrorReply { kind, code: Some(e), message: message.into() }
+        let kind = if e == tidemark_abi::Error::NotFound {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Refused
+        };
+        ErrorReply {
+            kind,
+            code: Some(e),
+            message: message.into(),
+        }
     }
     /// Nothing by that name or id.
     pub fn not_found(message: impl Into<String>) -> ErrorReply {
-        ErrorReply { kind: ErrorKind::NotFound, code: Some(tidemark_abi::Error::NotFound), message: message.into() }
+        ErrorReply {
+            kind: ErrorKind::NotFound,
+            code: Some(tidemark_abi::Error::NotFound),
+            message: message.into(),
+        }
     }
 }
 

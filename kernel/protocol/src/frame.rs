@@ -4,9 +4,9 @@
 use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
+use crate::PROTOCOL_VERSION;
 use crate::endpoints::{Request, Response};
 use crate::types::Event;
-use crate::PROTOCOL_VERSION;
 
 /// Frame magic.
 pub const MAGIC: [u8; 2] = *b"TM";
@@ -81,7 +81,9 @@ impl DecodeError {
     pub fn id(&self) -> u32 {
         match self {
             DecodeError::Garbage { .. } => 0,
-            DecodeError::Version { id, .. } | DecodeError::Oversized { id, .. } | DecodeError::Malformed { id } => *id,
+            DecodeError::Version { id, .. }
+            | DecodeError::Oversized { id, .. }
+            | DecodeError::Malformed { id } => *id,
         }
     }
 }
@@ -116,7 +118,11 @@ impl Decoder {
         }
         // Resynchronise on the magic.
         if !self.buf.starts_with(&MAGIC[..self.buf.len().min(2)]) {
-            let skip = self.buf.windows(2).position(|w| w == MAGIC).unwrap_or(self.buf.len() - usize::from(self.buf.last() == Some(&MAGIC[0])));
+            let skip = self
+                .buf
+                .windows(2)
+                .position(|w| w == MAGIC)
+                .unwrap_or(self.buf.len() - usize::from(self.buf.last() == Some(&MAGIC[0])));
             let skip = skip.max(1);
             self.buf.drain(..skip);
             return Some(Err(DecodeError::Garbage { skipped: skip }));

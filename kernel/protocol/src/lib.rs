@@ -50,20 +50,49 @@ mod tests {
 
     #[test]
     fn requests_and_replies_round_trip_and_name_their_reply() {
-        round_trip(req::Spawn {
-            package: "counter".into(),
-            name: Some("c".into()),
-            args: vec![1, 2],
-            grants: vec![GrantSpec { name: "req".into(), object: ObjectRef::Channel("req".into()), rights: Rights::READ }],
-            memory_limit: Some(1 << 20),
-        }
-        .into());
-        round_trip(req::Reload { process: ProcRef::Name("svc".into()), package: "svc".into() }.into());
-        round_trip(req::CreateChannel { name: "c".into(), data_bytes: 64, frames: 4, backpressure: Backpressure::Drop }.into());
-        round_trip(req::Snapshot { caps_of: Some(3.into()), events_after: 9 }.into());
+        round_trip(
+            req::Spawn {
+                package: "counter".into(),
+                name: Some("c".into()),
+                args: vec![1, 2],
+                grants: vec![GrantSpec {
+                    name: "req".into(),
+                    object: ObjectRef::Channel("req".into()),
+                    rights: Rights::READ,
+                }],
+                memory_limit: Some(1 << 20),
+            }
+            .into(),
+        );
+        round_trip(
+            req::Reload {
+                process: ProcRef::Name("svc".into()),
+                package: "svc".into(),
+            }
+            .into(),
+        );
+        round_trip(
+            req::CreateChannel {
+                name: "c".into(),
+                data_bytes: 64,
+                frames: 4,
+                backpressure: Backpressure::Drop,
+            }
+            .into(),
+        );
+        round_trip(
+            req::Snapshot {
+                caps_of: Some(3.into()),
+                events_after: 9,
+            }
+            .into(),
+        );
         // Each endpoint takes its own reply and hands any other back.
         assert_eq!(<req::Kill as Endpoint>::reply(Response::Kill(4)), Ok(4));
-        assert!(matches!(<req::Kill as Endpoint>::reply(Response::Spawn(4)), Err(Response::Spawn(4))));
+        assert!(matches!(
+            <req::Kill as Endpoint>::reply(Response::Spawn(4)),
+            Err(Response::Spawn(4))
+        ));
         let e = Response::Error(ErrorReply::not_found("no process 9"));
         assert_eq!(<req::Ps as Endpoint>::reply(e.clone()), Err(e));
         assert_eq!(Request::from(req::Ps {}).name(), "Ps");
@@ -71,14 +100,42 @@ mod tests {
 
     #[test]
     fn states_and_events_read_the_same_everywhere() {
-        let trapped = ProcState::Ended(Exit::Trap(Trap { reason: "wasm `unreachable` instruction executed".into(), at: Some("func 0 at 0x29".into()), backtrace: Some("...".into()) }));
-        assert_eq!((trapped.name(), trapped.detail().as_str()), ("trapped", "wasm `unreachable` instruction executed in func 0 at 0x29"));
+        let trapped = ProcState::Ended(Exit::Trap(Trap {
+            reason: "wasm `unreachable` instruction executed".into(),
+            at: Some("func 0 at 0x29".into()),
+            backtrace: Some("...".into()),
+        }));
+        assert_eq!(
+            (trapped.name(), trapped.detail().as_str()),
+            (
+                "trapped",
+                "wasm `unreachable` instruction executed in func 0 at 0x29"
+            )
+        );
         assert_eq!(ProcState::Blocked(Wait::Yield).name(), "running");
-        assert_eq!(ProcState::Blocked(Wait::Writable(3)).detail(), "write chan 3");
-        let k = EventKind::RolledBack { pid: 1, package: "svc".into(), hash: "ab".into(), reason: "trapped: x".into() };
-        assert_eq!((k.name(), k.pid(), k.text().as_str()), ("rolled-back", 1, "svc sha256:ab: the new module failed: trapped: x"));
+        assert_eq!(
+            ProcState::Blocked(Wait::Writable(3)).detail(),
+            "write chan 3"
+        );
+        let k = EventKind::RolledBack {
+            pid: 1,
+            package: "svc".into(),
+            hash: "ab".into(),
+            reason: "trapped: x".into(),
+        };
+        assert_eq!(
+            (k.name(), k.pid(), k.text().as_str()),
+            (
+                "rolled-back",
+                1,
+                "svc sha256:ab: the new module failed: trapped: x"
+            )
+        );
         // Bit sets are integers on the wire (postcard is not human-readable).
         let bytes = postcard::to_allocvec(&(Rights(0b101), Classes::ALL)).unwrap();
-        assert_eq!(postcard::from_bytes::<(Rights, Classes)>(&bytes).unwrap(), (Rights(0b101), Classes::ALL));
+        assert_eq!(
+            postcard::from_bytes::<(Rights, Classes)>(&bytes).unwrap(),
+            (Rights(0b101), Classes::ALL)
+        );
     }
 }

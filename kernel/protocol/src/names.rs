@@ -40,7 +40,9 @@ pub enum ObjectRef {
 
 /// Digits are an id; anything else is a name (how the REPL reads a word).
 fn number(s: &str) -> Option<u32> {
-    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
 }
 
 impl From<&str> for ProcRef {
@@ -94,7 +96,11 @@ mod tests {
         assert_eq!(ProcRef::from("12"), ProcRef::Pid(12));
         assert_eq!(ProcRef::from("svc2"), ProcRef::Name("svc2".into()));
         assert_eq!(ChanRef::from("req"), ChanRef::Name("req".into()));
-        assert_eq!(ChanRef::from("99999999999"), ChanRef::Name("99999999999".into()), "too large for an id");
+        assert_eq!(
+            ChanRef::from("99999999999"),
+            ChanRef::Name("99999999999".into()),
+            "too large for an id"
+        );
         assert_eq!(ChanRef::from(""), ChanRef::Name(String::new()));
     }
 }

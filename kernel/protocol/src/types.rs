@@ -52,7 +52,11 @@ pub struct Trap {
 impl Trap {
     /// A trap whose report is one line.
     pub fn new(reason: impl Into<String>) -> Trap {
-        Trap { reason: reason.into(), at: None, backtrace: None }
+        Trap {
+            reason: reason.into(),
+            at: None,
+            backtrace: None,
+        }
     }
 }
 
@@ -582,9 +586,16 @@ impl EventKind {
             EventKind::Ended { exit, .. } => ProcState::Ended(exit.clone()).detail(),
             EventKind::Denied { hostcall, .. } => hostcall.clone(),
             EventKind::Reloaded { package, hash, .. } => format!("{package} sha256:{hash}"),
-            EventKind::RolledBack { package, hash, reason, .. } => format!("{package} sha256:{hash}: the new module failed: {reason}"),
+            EventKind::RolledBack {
+                package,
+                hash,
+                reason,
+                ..
+            } => format!("{package} sha256:{hash}: the new module failed: {reason}"),
             EventKind::Corrupt { channel, what } => format!("chan {channel}: {what}"),
-            EventKind::Lost { count } => format!("{count} events dropped: this client read too slowly"),
+            EventKind::Lost { count } => {
+                format!("{count} events dropped: this client read too slowly")
+            }
         }
     }
 }

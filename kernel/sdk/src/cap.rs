@@ -12,7 +12,8 @@ impl Cap {
     /// Looks up a capability granted under `name`.
     pub fn lookup(name: &str) -> Result<Cap> {
         // SAFETY: pointer and length describe `name`.
-        check(unsafe { sys::cap_lookup(name.as_ptr() as i32, name.len() as i32) }).map(|h| Cap(h as i32))
+        check(unsafe { sys::cap_lookup(name.as_ptr() as i32, name.len() as i32) })
+            .map(|h| Cap(h as i32))
     }
 
     /// Checks that the handle is live and carries `rights`.
@@ -32,8 +33,16 @@ impl Cap {
     /// Gives process `pid` a copy narrowed to `rights`, under `name`.
     pub fn delegate(self, pid: u32, rights: Rights, name: &str) -> Result<Cap> {
         // SAFETY: pointer and length describe `name`.
-        check(unsafe { sys::cap_delegate(self.0, pid as i32, rights.0 as i32, name.as_ptr() as i32, name.len() as i32) })
-            .map(|h| Cap(h as i32))
+        check(unsafe {
+            sys::cap_delegate(
+                self.0,
+                pid as i32,
+                rights.0 as i32,
+                name.as_ptr() as i32,
+                name.len() as i32,
+            )
+        })
+        .map(|h| Cap(h as i32))
     }
 
     /// Revokes every copy delegated from this handle; returns how many.

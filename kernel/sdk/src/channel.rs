@@ -49,13 +49,21 @@ impl Channel {
     /// Attaches as a writer.
     pub fn writer(&self) -> Result<Writer> {
         let desc = self.attach(Role::Writer)?;
-        Ok(Writer { cap: self.cap, ring: in_place(&desc), desc })
+        Ok(Writer {
+            cap: self.cap,
+            ring: in_place(&desc),
+            desc,
+        })
     }
 
     /// Attaches as a reader (starting at the oldest retained frame).
     pub fn reader(&self) -> Result<Reader> {
         let desc = self.attach(Role::Reader)?;
-        Ok(Reader { cap: self.cap, ring: in_place(&desc), desc })
+        Ok(Reader {
+            cap: self.cap,
+            ring: in_place(&desc),
+            desc,
+        })
     }
 
     /// Deletes the channel (needs the `d` right).
@@ -73,8 +81,17 @@ fn in_place(desc: &ChannelDescriptor) -> Option<Ring<'static>> {
     if !cfg!(tidemark_atomics) || desc.mapped_at == 0 || desc.mapped_at % 8 != 0 {
         return None;
     }
-    let geo = tidemark_ring::Geometry::new(desc.data_cap, desc.frame_cap, desc.max_readers, desc.max_writers, desc.backpressure)?;
-    if geo.data_cap != desc.data_cap || geo.frame_cap != desc.frame_cap || geo.region_size() > desc.len as usize {
+    let geo = tidemark_ring::Geometry::new(
+        desc.data_cap,
+        desc.frame_cap,
+        desc.max_readers,
+        desc.max_writers,
+        desc.backpressure,
+    )?;
+    if geo.data_cap != desc.data_cap
+        || geo.frame_cap != desc.frame_cap
+        || geo.region_size() > desc.len as usize
+    {
         return None;
     }
     // SAFETY: the kernel mapped `desc.len` bytes at `mapped_at` for as long
@@ -127,10 +144,6 @@ impl Backoff {
     }
 }
 
-fn doorbell(ring: &Ring<'_>) -> u32 {
-    ring.doorbell().load(core::sync::atomic::Ordering::Acquire)
-}
-
 /// The writing end of an attachment. Detaches on drop.
 #[derive(Debug)]
 pub struct Writer {
@@ -154,7 +167,14 @@ impl Writer {
     fn put(&self, frame: &[u8], flags: u32) -> Result<()> {
         loop {
             // SAFETY: pointer and length describe `frame`.
-            match check(unsafe { sys::chan_write(self.cap.0, frame.as_ptr() as i32, frame.len() as i32, flags as i32) }) {
+            match check(unsafe {
+                sys::chan_write(
+                    self.cap.0,
+                    frame.as_ptr() as i32,
+                    frame.len() as i32,
+                    flags as i32,
+                )
+            }) {
                 Err(Error::Busy) => crate::time::yield_now(),
                 r => return r.map(|_| ()),
             }
@@ -162,23 +182,29 @@ impl Writer {
     }
 
     fn write_with(&self, frame: &[u8], flags: u32) -> Result<()> {
-        let Some(ring) = &self.ring else { return self.put(frame, flags) };
+        let Some(ring) = &self.ring else {
+            return self.put(frame, flags);
+        };
         let id = self.desc.endpoint;
-        let park = self.desc.backpressure == Backpressure::Park as u32 && flags & io_flags::NONBLOCK == 0;
+        let park =
+            self.desc.backpressure == Backpressure::Park as u32 && flags & io_flags::NONBLOCK == 0;
         let mut backoff = Backoff::new();
         loop {
             let result = match ring.write(id, frame) {
                 Err(tidemark_ring::RingError::Full) if park && backoff.snooze() => {
                     // Let the readers get well ahead before trying again (see `has_room`).
                     let g = ring.geometry();
-                    while !ring.has_room(g.frame_cap / 4, (frame.len() as u32).max(g.data_cap / 4)) && backoff.snooze() {}
+                    while !ring.has_room(g.frame_cap / 4, (frame.len() as u32).max(g.data_cap / 4))
+                        && backoff.snooze()
+                    {}
                     continue;
                 }
                 Err(tidemark_ring::RingError::Full) if park => {
-                    // Announce, then look once more: a read in between rang
-                    // the doorbell (so `wait` returns at once) or made room.
+                    // Read the doorbell, announce, then look once more: a
+                    // read after the doorbell was read either made room or
+                    // rings it (so `wait` returns at once).
+                    let seen = ring.doorbell();
                     ring.set_waiting(tidemark_ring::WAIT_WRITERS);
-                    let seen = doorbell(ring);
                     match ring.write(id, frame) {
                         Err(tidemark_ring::RingError::Full) => {
                             wait(self.cap, Role::Writer, seen)?;
@@ -197,7 +223,9 @@ impl Writer {
                     }
                     return Ok(());
                 }
-                Err(tidemark_ring::RingError::Full) if self.desc.backpressure == Backpressure::Drop as u32 => {
+                Err(tidemark_ring::RingError::Full)
+                    if self.desc.backpressure == Backpressure::Drop as u32 =>
+                {
                     ring.count_drop();
                     return Err(Error::Dropped);
                 }
@@ -254,23 +282,42 @@ impl Reader {
         let mut meta = [0u8; FrameMeta::SIZE];
         // SAFETY: pointers and lengths describe `buf` and `meta`.
         check(unsafe {
-            sys::chan_read(self.cap.0, buf.as_mut_ptr() as i32, buf.len() as i32, meta.as_mut_ptr() as i32, flags as i32)
+            sys::chan_read(
+                self.cap.0,
+                buf.as_mut_ptr() as i32,
+                buf.len() as i32,
+                meta.as_mut_ptr() as i32,
+                flags as i32,
+            )
         })?;
         Ok(FrameMeta::decode(&meta))
     }
 
     fn read_with(&self, buf: &mut [u8], flags: u32) -> Result<Frame> {
-        let Some(ring) = &self.ring else { return self.get(buf, flags) };
+        let Some(ring) = &self.ring else {
+            return self.get(buf, flags);
+        };
         let slot = self.desc.endpoint;
         let block = flags & io_flags::NONBLOCK == 0;
         let mut backoff = Backoff::new();
+        // Tombstones skipped (a writer stopped mid-frame): room was freed,
+        // so parked writers may need waking, but there is no frame yet.
+        let read = |buf: &mut [u8]| match ring.read(slot, buf) {
+            Err(tidemark_ring::RingError::Skipped { wake_writers }) => {
+                if wake_writers {
+                    notify(self.cap, Role::Writer);
+                }
+                Err(tidemark_ring::RingError::Empty)
+            }
+            r => r,
+        };
         loop {
-            let result = match ring.read(slot, buf) {
+            let result = match read(buf) {
                 Err(tidemark_ring::RingError::Empty) if block && backoff.snooze() => continue,
                 Err(tidemark_ring::RingError::Empty) if block => {
+                    let seen = ring.doorbell();
                     ring.set_waiting(tidemark_ring::WAIT_READERS);
-                    let seen = doorbell(ring);
-                    match ring.read(slot, buf) {
+                    match read(buf) {
                         // The kernel checks the cursor before it parks us.
                         Err(tidemark_ring::RingError::Empty) => {
                             wait(self.cap, Role::Reader, seen)?;
@@ -287,7 +334,12 @@ impl Reader {
                     if r.wake_writers {
                         notify(self.cap, Role::Writer);
                     }
-                    Ok(FrameMeta { writer: r.writer, seq: r.seq, len: r.len, pid: ring.writer_owner(r.writer) })
+                    Ok(FrameMeta {
+                        writer: r.writer,
+                        seq: r.seq,
+                        len: r.len,
+                        pid: r.owner,
+                    })
                 }
                 Err(tidemark_ring::RingError::Empty) => Err(Error::Empty),
                 Err(tidemark_ring::RingError::TooLarge(_)) => Err(Error::TooLarge),

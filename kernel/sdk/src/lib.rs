@@ -52,7 +52,11 @@ pub type Result<T> = core::result::Result<T, Error>;
 
 /// Turns a hostcall's return value into a `Result`.
 pub fn check(ret: i32) -> Result<u32> {
-    if ret >= 0 { Ok(ret as u32) } else { Err(Error::from_code(ret as i64).unwrap_or(Error::InvalidArgument)) }
+    if ret >= 0 {
+        Ok(ret as u32)
+    } else {
+        Err(Error::from_code(ret as i64).unwrap_or(Error::InvalidArgument))
+    }
 }
 
 /// What an entry function may return.

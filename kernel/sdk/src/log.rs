@@ -28,7 +28,10 @@ impl Write for Line {
 
 /// Writes a formatted line at `level`. Fails silently without the `log` class.
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
-    let mut line = Line { buf: [0; LINE], len: 0 };
+    let mut line = Line {
+        buf: [0; LINE],
+        len: 0,
+    };
     let _ = line.write_fmt(args);
     // SAFETY: pointer and length describe `line.buf`, valid for the call.
     unsafe { sys::log(level as i32, line.buf.as_ptr() as i32, line.len as i32) };

@@ -29,7 +29,14 @@ pub fn exit(code: i32) -> ! {
 /// Spawns package `name` from the package cache with `args`.
 pub fn spawn(name: &str, args: &[u8]) -> Result<u32> {
     // SAFETY: pointers and lengths describe live slices.
-    check(unsafe { sys::proc_spawn(name.as_ptr() as i32, name.len() as i32, args.as_ptr() as i32, args.len() as i32) })
+    check(unsafe {
+        sys::proc_spawn(
+            name.as_ptr() as i32,
+            name.len() as i32,
+            args.as_ptr() as i32,
+            args.len() as i32,
+        )
+    })
 }
 
 /// Kills a child process.

@@ -15,7 +15,8 @@ impl Region {
     /// Allocates a region of `size` bytes aligned to `align`.
     pub fn alloc(size: u32, align: u32) -> Result<Region> {
         // SAFETY: no pointers.
-        check(unsafe { sys::shm_alloc(size as i32, align as i32) }).map(|h| Region { cap: Cap(h as i32) })
+        check(unsafe { sys::shm_alloc(size as i32, align as i32) })
+            .map(|h| Region { cap: Cap(h as i32) })
     }
 
     /// A region granted under `name`.
@@ -40,12 +41,28 @@ impl Region {
     /// Copies bytes at `offset` into `buf`.
     pub fn read(&self, offset: u32, buf: &mut [u8]) -> Result<()> {
         // SAFETY: pointer and length describe `buf`.
-        check(unsafe { sys::shm_read(self.cap.0, offset as i32, buf.as_mut_ptr() as i32, buf.len() as i32) }).map(|_| ())
+        check(unsafe {
+            sys::shm_read(
+                self.cap.0,
+                offset as i32,
+                buf.as_mut_ptr() as i32,
+                buf.len() as i32,
+            )
+        })
+        .map(|_| ())
     }
 
     /// Copies `data` to `offset`.
     pub fn write(&self, offset: u32, data: &[u8]) -> Result<()> {
         // SAFETY: pointer and length describe `data`.
-        check(unsafe { sys::shm_write(self.cap.0, offset as i32, data.as_ptr() as i32, data.len() as i32) }).map(|_| ())
+        check(unsafe {
+            sys::shm_write(
+                self.cap.0,
+                offset as i32,
+                data.as_ptr() as i32,
+                data.len() as i32,
+            )
+        })
+        .map(|_| ())
     }
 }

@@ -44,7 +44,10 @@ pub struct Command {
 impl Command {
     /// One-line description.
     pub fn about(&self) -> String {
-        (self.args)().get_about().map(|a| a.to_string()).unwrap_or_default()
+        (self.args)()
+            .get_about()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -92,18 +95,27 @@ pub fn find(words: &[String]) -> Option<(&'static Command, usize)> {
             return Some((c, 2));
         }
     }
-    REGISTRY.iter().find(|c| Some(&c.name.to_string()) == words.first()).map(|c| (c, 1))
+    REGISTRY
+        .iter()
+        .find(|c| Some(&c.name.to_string()) == words.first())
+        .map(|c| (c, 1))
 }
 
 /// Runs one command line; returns its result and whether `--json` was given.
-pub fn run_line(session: &mut Session, words: Vec<String>) -> Result<(Box<dyn Output>, bool), ShellError> {
+pub fn run_line(
+    session: &mut Session,
+    words: Vec<String>,
+) -> Result<(Box<dyn Output>, bool), ShellError> {
     let (cmd, n) = find(&words).ok_or_else(|| ShellError::UnknownCommand(words.join(" ")))?;
     (cmd.run)(session, words[n..].to_vec())
 }
 
 /// The `--json` flag every command takes.
 pub fn json_flag() -> clap::Arg {
-    clap::Arg::new("json").long("json").action(clap::ArgAction::SetTrue).help("Print the result (or error) as JSON")
+    clap::Arg::new("json")
+        .long("json")
+        .action(clap::ArgAction::SetTrue)
+        .help("Print the result (or error) as JSON")
 }
 
 /// A command's clap declaration with the flags every command shares.
@@ -113,16 +125,24 @@ pub fn declare<A: clap::CommandFactory>(name: &'static str) -> clap::Command {
 
 /// Parses a command's arguments and its `--json` flag; `--help` comes back
 /// as its help text.
-pub fn parse<A: clap::Parser>(name: &'static str, argv: Vec<String>) -> Result<(A, bool), ShellError> {
+pub fn parse<A: clap::Parser>(
+    name: &'static str,
+    argv: Vec<String>,
+) -> Result<(A, bool), ShellError> {
     let mut cmd = declare::<A>(name).no_binary_name(true);
-    let matches = cmd.try_get_matches_from_mut(argv).map_err(|e| ShellError::Usage(e.render().to_string().trim_end().to_string()))?;
+    let matches = cmd
+        .try_get_matches_from_mut(argv)
+        .map_err(|e| ShellError::Usage(e.render().to_string().trim_end().to_string()))?;
     let json = matches.get_flag("json");
-    let a = <A as clap::FromArgMatches>::from_arg_matches(&matches).map_err(|e| ShellError::Usage(e.to_string()))?;
+    let a = <A as clap::FromArgMatches>::from_arg_matches(&matches)
+        .map_err(|e| ShellError::Usage(e.to_string()))?;
     Ok((a, json))
 }
 
 /// The schema of what `run` returns.
-pub fn schema_of<A, O: schemars::JsonSchema>(_: fn(&mut Session, A) -> Result<O, ShellError>) -> schemars::Schema {
+pub fn schema_of<A, O: schemars::JsonSchema>(
+    _: fn(&mut Session, A) -> Result<O, ShellError>,
+) -> schemars::Schema {
     schemars::SchemaGenerator::default().into_root_schema_for::<O>()
 }
 
@@ -148,7 +168,12 @@ pub fn reference_markdown() -> String {
     let mut out = String::new();
     for c in REGISTRY {
         let help = (c.args)().render_long_help().to_string();
-        out.push_str(&format!("### `{}`\n\n{}\n\n```text\n{}\n```\n\n", c.name, c.about(), help.trim_end()));
+        out.push_str(&format!(
+            "### `{}`\n\n{}\n\n```text\n{}\n```\n\n",
+            c.name,
+            c.about(),
+            help.trim_end()
+        ));
     }
     out.trim_end().to_string() + "\n"
 }

@@ -4,7 +4,10 @@
 
 /// Repetitions of each measurement (`TIDEMARK_BENCH_ROUNDS`, default 5).
 pub fn rounds() -> usize {
-    std::env::var("TIDEMARK_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5)
+    std::env::var("TIDEMARK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
 }
 
 /// The median of `v` (not empty).

@@ -37,9 +37,22 @@ pub struct BuildStatus {
 /// a source position (cargo's short format, `path:line:col: error: msg`),
 /// else the first `error` line, else the first line.
 pub fn first_error(output: &str) -> String {
-    let lines: Vec<&str> = output.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
-    let positioned = |l: &&&str| l.contains(": error") && l.split(':').nth(1).is_some_and(|n| n.trim().parse::<u32>().is_ok());
-    let pick = lines.iter().find(positioned).or_else(|| lines.iter().find(|l| l.trim_start().starts_with("error"))).or(lines.first());
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let positioned = |l: &&&str| {
+        l.contains(": error")
+            && l.split(':')
+                .nth(1)
+                .is_some_and(|n| n.trim().parse::<u32>().is_ok())
+    };
+    let pick = lines
+        .iter()
+        .find(positioned)
+        .or_else(|| lines.iter().find(|l| l.trim_start().starts_with("error")))
+        .or(lines.first());
     pick.map_or_else(String::new, |l| l.trim().to_string())
 }
 
@@ -47,8 +60,20 @@ impl BuildStatus {
     /// Takes a reload report in: a failure sticks, a good build clears it.
     pub fn on(&mut self, e: &DevEvent) {
         match e {
-            DevEvent::Failed { guest, output, running, at } => {
-                self.failed.insert(guest.clone(), Failure { at: *at, running: *running, first: first_error(output) });
+            DevEvent::Failed {
+                guest,
+                output,
+                running,
+                at,
+            } => {
+                self.failed.insert(
+                    guest.clone(),
+                    Failure {
+                        at: *at,
+                        running: *running,
+                        first: first_error(output),
+                    },
+                );
                 self.show = true;
             }
             DevEvent::Reloaded(r) => {
@@ -75,7 +100,11 @@ impl BuildStatus {
                     FailedAt::Build => "build failed",
                     FailedAt::Reload => "reload failed",
                 };
-                let then = if f.running { "old version running" } else { "not running" };
+                let then = if f.running {
+                    "old version running"
+                } else {
+                    "not running"
+                };
                 format!("{g}: {what}, {then}")
             })
             .collect();
@@ -84,18 +113,33 @@ impl BuildStatus {
 
     /// Rows the panel needs (0 when hidden).
     pub fn height(&self) -> u16 {
-        if self.show && !self.failed.is_empty() { self.failed.len() as u16 + 2 } else { 0 }
+        if self.show && !self.failed.is_empty() {
+            self.failed.len() as u16 + 2
+        } else {
+            0
+        }
     }
 }
 
 impl Component for BuildStatus {
     fn draw(&self, f: &mut Frame, area: Rect, focused: bool) {
-        let lines: Vec<Line> = self.failed.iter().map(|(g, x)| Line::from(format!("{g}: {}", x.first))).collect();
-        let p = Paragraph::new(lines).wrap(Wrap { trim: false }).style(Style::default().fg(Color::Red)).block(block("first error (F3 hides)", focused));
+        let lines: Vec<Line> = self
+            .failed
+            .iter()
+            .map(|(g, x)| Line::from(format!("{g}: {}", x.first)))
+            .collect();
+        let p = Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .style(Style::default().fg(Color::Red))
+            .block(block("first error (F3 hides)", focused));
         f.render_widget(p, area);
     }
     fn text(&self) -> String {
-        self.failed.iter().map(|(g, x)| format!("{g}: {}", x.first)).collect::<Vec<_>>().join("\n")
+        self.failed
+            .iter()
+            .map(|(g, x)| format!("{g}: {}", x.first))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -106,8 +150,17 @@ mod tests {
     #[test]
     fn the_first_error_is_the_one_with_a_position() {
         let out = "   Compiling service v0.1.0\nwarning: unused variable\nservice/src/lib.rs:14:23: error: expected expression, found `;`\nerror: could not compile `service` (lib) due to 1 previous error\n";
-        assert_eq!(first_error(out), "service/src/lib.rs:14:23: error: expected expression, found `;`");
-        assert_eq!(first_error("error: could not find `Cargo.toml`\n"), "error: could not find `Cargo.toml`");
-        assert_eq!(first_error("the kernel refused\nmore"), "the kernel refused");
+        assert_eq!(
+            first_error(out),
+            "service/src/lib.rs:14:23: error: expected expression, found `;`"
+        );
+        assert_eq!(
+            first_error("error: could not find `Cargo.toml`\n"),
+            "error: could not find `Cargo.toml`"
+        );
+        assert_eq!(
+            first_error("the kernel refused\nmore"),
+            "the kernel refused"
+        );
     }
 }

@@ -30,8 +30,16 @@ impl InputLine {
     /// [`tidemark_shell::repl::history_path`]): loaded now, each entered line
     /// appended. A missing or unreadable file is an empty history.
     pub fn with_history_file(file: Option<PathBuf>) -> InputLine {
-        let history = file.as_deref().and_then(|f| std::fs::read_to_string(f).ok()).map(|t| parse_history(&t)).unwrap_or_default();
-        InputLine { history, file, ..InputLine::default() }
+        let history = file
+            .as_deref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .map(|t| parse_history(&t))
+            .unwrap_or_default();
+        InputLine {
+            history,
+            file,
+            ..InputLine::default()
+        }
     }
 
     pub(crate) fn take(&mut self) -> String {
@@ -131,7 +139,10 @@ fn append_history(path: &Path, entry: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     let len = f.metadata()?.len();
     let mut text = String::new();
     let v2 = if len == 0 {
@@ -151,4 +162,3 @@ fn append_history(path: &Path, entry: &str) -> std::io::Result<()> {
     text.push('\n');
     f.write_all(text.as_bytes())
 }
-

@@ -19,13 +19,17 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyModifiers};
 use crossterm::execute;
-use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
 use ratatui::Frame;
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
-use tidemark_protocol::{ArenaInfo, CacheInfo, CapInfo, ChannelInfo, Event as KernelEvent, KernelInfo, ProcessInfo, req};
+use tidemark_protocol::{
+    ArenaInfo, CacheInfo, CapInfo, ChannelInfo, Event as KernelEvent, KernelInfo, ProcessInfo, req,
+};
 use tidemark_shell::{Client, Session};
 
 use crate::dev::DevEvent;
@@ -68,7 +72,11 @@ pub struct Snapshot {
 }
 
 /// Polls the kernel on its own thread: one `Snapshot` request a poll.
-pub fn collector(mut c: Client, selected: Arc<AtomicU32>, stop: Arc<AtomicBool>) -> Receiver<Snapshot> {
+pub fn collector(
+    mut c: Client,
+    selected: Arc<AtomicU32>,
+    stop: Arc<AtomicBool>,
+) -> Receiver<Snapshot> {
     let (tx, rx) = channel();
     std::thread::Builder::new()
         .name("collector".into())
@@ -77,7 +85,10 @@ pub fn collector(mut c: Client, selected: Arc<AtomicU32>, stop: Arc<AtomicBool>)
             while !stop.load(Ordering::Acquire) {
                 let at = Some(Instant::now());
                 let pid = selected.load(Ordering::Relaxed);
-                let s = match c.call(req::Snapshot { caps_of: (pid != 0).then_some(pid.into()), events_after: after }) {
+                let s = match c.call(req::Snapshot {
+                    caps_of: (pid != 0).then_some(pid.into()),
+                    events_after: after,
+                }) {
                     Ok(k) => {
                         after = k.events.last().map_or(after, |e| e.seq);
                         Snapshot {
@@ -92,7 +103,11 @@ pub fn collector(mut c: Client, selected: Arc<AtomicU32>, stop: Arc<AtomicBool>)
                             link_ok: true,
                         }
                     }
-                    Err(_) => Snapshot { at, link_ok: false, ..Default::default() },
+                    Err(_) => Snapshot {
+                        at,
+                        link_ok: false,
+                        ..Default::default()
+                    },
                 };
                 if tx.send(s).is_err() {
                     return;
@@ -218,7 +233,12 @@ impl App {
     /// Takes a reload report in.
     pub fn dev_event(&mut self, e: &DevEvent) {
         if let DevEvent::Reloaded(r) = e {
-            self.last_reload = Some(format!("{} {:.2}s (swap {:.2}ms)", r.guest, r.save_to_running.as_secs_f64(), r.swap.as_secs_f64() * 1e3));
+            self.last_reload = Some(format!(
+                "{} {:.2}s (swap {:.2}ms)",
+                r.guest,
+                r.save_to_running.as_secs_f64(),
+                r.swap.as_secs_f64() * 1e3
+            ));
         }
         self.build.on(e);
         self.log.push(&e.to_string());
@@ -226,7 +246,9 @@ impl App {
 
     /// Takes in what the REPL worker finished.
     pub fn poll_worker(&mut self) {
-        let Some(w) = self.worker.as_mut() else { return };
+        let Some(w) = self.worker.as_mut() else {
+            return;
+        };
         for (_, r) in w.poll() {
             match r {
                 Ok(out) if out.is_empty() => {}
@@ -240,20 +262,39 @@ impl App {
     fn running(&self) -> Option<String> {
         let w = self.worker.as_ref()?;
         let first = w.pending.first()?;
-        let more = if w.pending.len() > 1 { format!(" (+{} queued)", w.pending.len() - 1) } else { String::new() };
-        Some(format!("{} running `{first}`{more}", SPINNER[self.tick % SPINNER.len()]))
+        let more = if w.pending.len() > 1 {
+            format!(" (+{} queued)", w.pending.len() - 1)
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "{} running `{first}`{more}",
+            SPINNER[self.tick % SPINNER.len()]
+        ))
     }
 
     fn status(&self) -> String {
-        let (board, uptime) = self.info.as_ref().map_or(("?".to_string(), 0.0), |i| (i.board.clone(), i.uptime_ns as f64 / 1e9));
-        let link = if self.link_ok { "attached" } else { "link down" };
-        let mut s = format!(" {} | board {board} | {link} | up {uptime:.0}s", self.project);
+        let (board, uptime) = self.info.as_ref().map_or(("?".to_string(), 0.0), |i| {
+            (i.board.clone(), i.uptime_ns as f64 / 1e9)
+        });
+        let link = if self.link_ok {
+            "attached"
+        } else {
+            "link down"
+        };
+        let mut s = format!(
+            " {} | board {board} | {link} | up {uptime:.0}s",
+            self.project
+        );
         if let Some(r) = self.running() {
             s.push_str(&format!(" | {r}"));
         }
         match self.build.status() {
             Some(failed) => s.push_str(&format!(" | {failed} (F3: error)")),
-            None => s.push_str(&format!(" | last reload: {}", self.last_reload.as_deref().unwrap_or("none"))),
+            None => s.push_str(&format!(
+                " | last reload: {}",
+                self.last_reload.as_deref().unwrap_or("none")
+            )),
         }
         s.push_str(" | ? help ");
         s
@@ -272,8 +313,14 @@ impl App {
                 Constraint::Length(1),
             ])
             .split(f.area());
-        let top = Layout::default().direction(Direction::Horizontal).constraints([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[0]);
-        let mid = Layout::default().direction(Direction::Horizontal).constraints([Constraint::Percentage(60), Constraint::Percentage(40)]).split(rows[1]);
+        let top = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
+            .split(rows[0]);
+        let mid = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
+            .split(rows[1]);
         self.procs.draw(f, top[0], self.focus == Focus::Processes);
         self.caps.draw(f, top[1], false);
         self.chans.draw(f, mid[0], false);
@@ -283,18 +330,31 @@ impl App {
             self.build.draw(f, rows[3], false);
         }
         self.input.draw(f, rows[4], self.focus == Focus::Input);
-        let style = if self.build.status().is_some() { Style::default().bg(Color::Red).fg(Color::White) } else { Style::default().add_modifier(Modifier::REVERSED) };
+        let style = if self.build.status().is_some() {
+            Style::default().bg(Color::Red).fg(Color::White)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        };
         f.render_widget(Paragraph::new(self.status()).style(style), rows[5]);
         if self.help {
             let area = centered(f.area(), 90, 12);
             f.render_widget(Clear, area);
-            f.render_widget(Paragraph::new(HELP).wrap(Wrap { trim: false }).block(Block::default().borders(Borders::ALL).title(" help ")), area);
+            f.render_widget(
+                Paragraph::new(HELP)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::default().borders(Borders::ALL).title(" help ")),
+                area,
+            );
         }
     }
 
     /// Every pane as plain text.
     pub fn dump(&self) -> String {
-        let build = if self.build.failed.is_empty() { String::new() } else { format!("== first error\n{}\n\n", self.build.text()) };
+        let build = if self.build.failed.is_empty() {
+            String::new()
+        } else {
+            format!("== first error\n{}\n\n", self.build.text())
+        };
         format!(
             "== processes\n{}\n\n== capabilities\n{}\n\n== channels\n{}\n\n== memory & packages\n{}\n\n== log\n{}\n\n{build}== status\n{}\n",
             self.procs.text(),
@@ -318,7 +378,12 @@ impl App {
                 self.log.event(k);
             }
             KeyCode::F(2) => {
-                let path = format!("tidemark-dump-{}.txt", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+                let path = format!(
+                    "tidemark-dump-{}.txt",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                );
                 match std::fs::write(&path, self.dump()) {
                     Ok(()) => self.log.push(&format!("dumped the screen to {path}")),
                     Err(e) => self.log.push(&format!("dump failed: {e}")),
@@ -364,16 +429,30 @@ impl App {
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }
 
 fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(std::io::stdout(), LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        std::io::stdout(),
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 /// Runs the screen until the user leaves.
-pub fn run(project: &Project, session: Session, poll: Client, reports: Receiver<DevEvent>) -> Result<ExitCode, String> {
+pub fn run(
+    project: &Project,
+    session: Session,
+    poll: Client,
+    reports: Receiver<DevEvent>,
+) -> Result<ExitCode, String> {
     let selected = Arc::new(AtomicU32::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let snaps = collector(poll, selected.clone(), stop.clone());
@@ -391,13 +470,23 @@ pub fn run(project: &Project, session: Session, poll: Client, reports: Receiver<
     result.map(|_| ExitCode::SUCCESS)
 }
 
-fn ui_loop(project: &Project, session: Session, snaps: &Receiver<Snapshot>, reports: &Receiver<DevEvent>, selected: &AtomicU32) -> Result<(), String> {
-    let mut term = ratatui::Terminal::new(CrosstermBackend::new(std::io::stdout())).map_err(|e| e.to_string())?;
+fn ui_loop(
+    project: &Project,
+    session: Session,
+    snaps: &Receiver<Snapshot>,
+    reports: &Receiver<DevEvent>,
+    selected: &AtomicU32,
+) -> Result<(), String> {
+    let mut term = ratatui::Terminal::new(CrosstermBackend::new(std::io::stdout()))
+        .map_err(|e| e.to_string())?;
     let mut app = App::new(&project.name);
     // The same history as `tidemark shell` (and `$TIDEMARK_HISTORY` overrides it).
     app.input = InputLine::with_history_file(tidemark_shell::repl::history_path());
     app.worker = Some(Worker::spawn(session));
-    app.log.push(&format!("tidemark dev: {} guests running; edit a guest and save to hot-swap it. ? for keys.", project.guests.len()));
+    app.log.push(&format!(
+        "tidemark dev: {} guests running; edit a guest and save to hot-swap it. ? for keys.",
+        project.guests.len()
+    ));
     while !app.quit {
         while let Ok(s) = snaps.try_recv() {
             app.update(s);
@@ -424,7 +513,9 @@ fn ui_loop(project: &Project, session: Session, snaps: &Receiver<Snapshot>, repo
 
 /// Renders `app` on any backend (crossterm, or the TestBackend in snapshot tests).
 pub fn render<B: Backend>(term: &mut ratatui::Terminal<B>, app: &App) -> Result<(), String> {
-    term.draw(|f| app.draw(f)).map(|_| ()).map_err(|e| e.to_string())
+    term.draw(|f| app.draw(f))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

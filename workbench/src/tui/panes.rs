@@ -33,9 +33,14 @@ pub trait Component {
 /// A bordered block whose title says whether it has the focus.
 pub fn block(title: &str, focused: bool) -> Block<'static> {
     if focused {
-        Block::default().borders(Borders::ALL).title(format!("[{title}]")).border_style(Style::default().add_modifier(Modifier::BOLD))
+        Block::default()
+            .borders(Borders::ALL)
+            .title(format!("[{title}]"))
+            .border_style(Style::default().add_modifier(Modifier::BOLD))
     } else {
-        Block::default().borders(Borders::ALL).title(format!(" {title} "))
+        Block::default()
+            .borders(Borders::ALL)
+            .title(format!(" {title} "))
     }
 }
 
@@ -70,7 +75,9 @@ impl Component for ProcessesPane {
     fn event(&mut self, key: KeyEvent) -> bool {
         match key.code {
             KeyCode::Up => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down => self.selected = (self.selected + 1).min(self.ps.len().saturating_sub(1)),
+            KeyCode::Down => {
+                self.selected = (self.selected + 1).min(self.ps.len().saturating_sub(1))
+            }
             _ => return false,
         }
         true
@@ -78,10 +85,28 @@ impl Component for ProcessesPane {
     fn draw(&self, f: &mut Frame, area: Rect, focused: bool) {
         let rows = self.rows().into_iter().enumerate().map(|(i, r)| {
             let row = Row::new(r);
-            if i == self.selected { row.style(Style::default().add_modifier(Modifier::REVERSED)) } else { row }
+            if i == self.selected {
+                row.style(Style::default().add_modifier(Modifier::REVERSED))
+            } else {
+                row
+            }
         });
-        let widths = [Constraint::Length(4), Constraint::Length(10), Constraint::Length(8), Constraint::Length(4), Constraint::Length(8), Constraint::Length(6), Constraint::Length(7), Constraint::Min(10)];
-        f.render_widget(Table::new(rows, widths).header(head(&PROCESS_HEAD)).block(block("processes", focused)), area);
+        let widths = [
+            Constraint::Length(4),
+            Constraint::Length(10),
+            Constraint::Length(8),
+            Constraint::Length(4),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Min(10),
+        ];
+        f.render_widget(
+            Table::new(rows, widths)
+                .header(head(&PROCESS_HEAD))
+                .block(block("processes", focused)),
+            area,
+        );
     }
     fn text(&self) -> String {
         table(&PROCESS_HEAD, &self.rows())
@@ -99,7 +124,17 @@ pub struct CapsPane {
 impl CapsPane {
     const HEAD: [&'static str; 4] = ["HANDLE", "NAME", "OBJECT", "RIGHTS"];
     fn rows(&self) -> Vec<Vec<String>> {
-        self.caps.iter().map(|c| vec![format!("{:#x}", c.handle), c.name.clone(), c.object.to_string(), c.rights.to_string()]).collect()
+        self.caps
+            .iter()
+            .map(|c| {
+                vec![
+                    format!("{:#x}", c.handle),
+                    c.name.clone(),
+                    c.object.to_string(),
+                    c.rights.to_string(),
+                ]
+            })
+            .collect()
     }
 }
 
@@ -108,9 +143,21 @@ impl Component for CapsPane {
         self.caps = s.caps.clone();
     }
     fn draw(&self, f: &mut Frame, area: Rect, focused: bool) {
-        let widths = [Constraint::Length(9), Constraint::Length(10), Constraint::Length(12), Constraint::Min(6)];
-        let title = self.pid.map_or("capabilities".to_string(), |p| format!("capabilities of pid {p}"));
-        f.render_widget(Table::new(self.rows().into_iter().map(Row::new), widths).header(head(&Self::HEAD)).block(block(&title, focused)), area);
+        let widths = [
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(12),
+            Constraint::Min(6),
+        ];
+        let title = self.pid.map_or("capabilities".to_string(), |p| {
+            format!("capabilities of pid {p}")
+        });
+        f.render_widget(
+            Table::new(self.rows().into_iter().map(Row::new), widths)
+                .header(head(&Self::HEAD))
+                .block(block(&title, focused)),
+            area,
+        );
     }
     fn text(&self) -> String {
         table(&Self::HEAD, &self.rows())
@@ -129,23 +176,41 @@ pub struct ChannelsPane {
 }
 
 impl ChannelsPane {
-    const HEAD: [&'static str; 7] = ["ID", "NAME", "OCCUPANCY", "RATE", "DROPS", "PARKED", "STATUS"];
+    const HEAD: [&'static str; 7] = [
+        "ID",
+        "NAME",
+        "OCCUPANCY",
+        "RATE",
+        "DROPS",
+        "PARKED",
+        "STATUS",
+    ];
 
     /// Frames per second over the samples of the last [`RATE_WINDOW`]:
     /// frames counted between the oldest and newest sample, over the time
     /// between them (a snapshot's own instant, not when it was drawn).
     pub fn rate(&self, id: u32) -> f64 {
-        let Some(h) = self.history.get(&id) else { return 0.0 };
+        let Some(h) = self.history.get(&id) else {
+            return 0.0;
+        };
         match (h.front(), h.back()) {
-            (Some(&(t0, s0)), Some(&(t1, s1))) if t1 > t0 => s1.wrapping_sub(s0) as f64 / t1.duration_since(t0).as_secs_f64(),
+            (Some(&(t0, s0)), Some(&(t1, s1))) if t1 > t0 => {
+                s1.wrapping_sub(s0) as f64 / t1.duration_since(t0).as_secs_f64()
+            }
             _ => 0.0,
         }
     }
 
     fn gauge(c: &ChannelInfo) -> String {
-        let pct = (c.bytes_in_flight as u64 * 100 / c.data_cap.max(1) as u64).max(c.frames_in_flight as u64 * 100 / c.frame_cap.max(1) as u64).min(100);
+        let pct = (c.bytes_in_flight as u64 * 100 / c.data_cap.max(1) as u64)
+            .max(c.frames_in_flight as u64 * 100 / c.frame_cap.max(1) as u64)
+            .min(100);
         let filled = (pct as usize).div_ceil(10);
-        format!("[{}{}] {pct:>3}%", "#".repeat(filled), ".".repeat(10 - filled))
+        format!(
+            "[{}{}] {pct:>3}%",
+            "#".repeat(filled),
+            ".".repeat(10 - filled)
+        )
     }
 
     fn rows(&self) -> Vec<Vec<String>> {
@@ -157,7 +222,11 @@ impl ChannelsPane {
                     c.id.to_string(),
                     c.name.clone(),
                     Self::gauge(c),
-                    if rate < 10.0 { format!("{rate:.1}/s") } else { format!("{rate:.0}/s") },
+                    if rate < 10.0 {
+                        format!("{rate:.1}/s")
+                    } else {
+                        format!("{rate:.0}/s")
+                    },
                     c.drops.to_string(),
                     format!("{}/{}", c.parked_readers.len(), c.parked_writers.len()),
                     c.corrupt.clone().unwrap_or_else(|| "ok".into()),
@@ -173,16 +242,33 @@ impl Component for ChannelsPane {
         for c in &s.channels {
             let h = self.history.entry(c.id).or_default();
             h.push_back((now, c.head_seq));
-            while h.len() > 2 && h.front().is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW) {
+            while h.len() > 2
+                && h.front()
+                    .is_some_and(|(t, _)| now.duration_since(*t) > RATE_WINDOW)
+            {
                 h.pop_front();
             }
         }
-        self.history.retain(|id, _| s.channels.iter().any(|c| c.id == *id));
+        self.history
+            .retain(|id, _| s.channels.iter().any(|c| c.id == *id));
         self.channels = s.channels.clone();
     }
     fn draw(&self, f: &mut Frame, area: Rect, focused: bool) {
-        let widths = [Constraint::Length(3), Constraint::Length(10), Constraint::Length(17), Constraint::Length(8), Constraint::Length(6), Constraint::Length(7), Constraint::Min(4)];
-        f.render_widget(Table::new(self.rows().into_iter().map(Row::new), widths).header(head(&Self::HEAD)).block(block("channels", focused)), area);
+        let widths = [
+            Constraint::Length(3),
+            Constraint::Length(10),
+            Constraint::Length(17),
+            Constraint::Length(8),
+            Constraint::Length(6),
+            Constraint::Length(7),
+            Constraint::Min(4),
+        ];
+        f.render_widget(
+            Table::new(self.rows().into_iter().map(Row::new), widths)
+                .header(head(&Self::HEAD))
+                .block(block("channels", focused)),
+            area,
+        );
     }
     fn text(&self) -> String {
         table(&Self::HEAD, &self.rows())
@@ -201,11 +287,36 @@ impl MemPane {
         let mut out: Vec<String> = self
             .arenas
             .iter()
-            .map(|a| format!("arena {}: {} of {} used, high {}, {} regions, frag {:.0}%", a.id, size(a.used), size(a.size), size(a.high_water), a.regions.len(), a.fragmentation * 100.0))
+            .map(|a| {
+                format!(
+                    "arena {}: {} of {} used, high {}, {} regions, frag {:.0}%",
+                    a.id,
+                    size(a.used),
+                    size(a.size),
+                    size(a.high_water),
+                    a.regions.len(),
+                    a.fragmentation * 100.0
+                )
+            })
             .collect();
         if let Some(p) = &self.packages {
-            out.push(format!("packages: {}/{} slots, {} hits, {} misses, {} evictions", p.packages.len(), p.slots, p.hits, p.misses, p.evictions));
-            out.extend(p.packages.iter().map(|k| format!("  {} {} {}{}", k.name, &k.hash[..12.min(k.hash.len())], size(k.size), if k.pinned { " pinned" } else { "" })));
+            out.push(format!(
+                "packages: {}/{} slots, {} hits, {} misses, {} evictions",
+                p.packages.len(),
+                p.slots,
+                p.hits,
+                p.misses,
+                p.evictions
+            ));
+            out.extend(p.packages.iter().map(|k| {
+                format!(
+                    "  {} {} {}{}",
+                    k.name,
+                    &k.hash[..12.min(k.hash.len())],
+                    size(k.size),
+                    if k.pinned { " pinned" } else { "" }
+                )
+            }));
         }
         out
     }
@@ -217,7 +328,11 @@ impl Component for MemPane {
         self.packages = s.packages.clone();
     }
     fn draw(&self, f: &mut Frame, area: Rect, focused: bool) {
-        f.render_widget(Paragraph::new(self.lines().into_iter().map(Line::from).collect::<Vec<_>>()).block(block("memory & packages", focused)), area);
+        f.render_widget(
+            Paragraph::new(self.lines().into_iter().map(Line::from).collect::<Vec<_>>())
+                .block(block("memory & packages", focused)),
+            area,
+        );
     }
     fn text(&self) -> String {
         self.lines().join("\n")
@@ -248,7 +363,10 @@ impl LogPane {
         }
     }
     fn scroll_by(&mut self, delta: isize) {
-        self.scroll = self.scroll.saturating_add_signed(delta).min(self.lines.len());
+        self.scroll = self
+            .scroll
+            .saturating_add_signed(delta)
+            .min(self.lines.len());
     }
 }
 
@@ -268,8 +386,16 @@ impl Component for LogPane {
         let h = area.height.saturating_sub(2) as usize;
         let end = self.lines.len().saturating_sub(self.scroll);
         let start = end.saturating_sub(h);
-        let lines: Vec<Line> = self.lines.range(start..end).map(|l| Line::from(l.as_str())).collect();
-        let title = if self.scroll > 0 { format!("log (scrolled {})", self.scroll) } else { "log".into() };
+        let lines: Vec<Line> = self
+            .lines
+            .range(start..end)
+            .map(|l| Line::from(l.as_str()))
+            .collect();
+        let title = if self.scroll > 0 {
+            format!("log (scrolled {})", self.scroll)
+        } else {
+            "log".into()
+        };
         f.render_widget(Paragraph::new(lines).block(block(&title, focused)), area);
     }
     fn text(&self) -> String {

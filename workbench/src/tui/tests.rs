@@ -4,7 +4,10 @@
 use super::*;
 use ratatui::backend::TestBackend;
 use tidemark_abi::{Backpressure, Class, Classes, Level, Rights};
-use tidemark_protocol::{Counters, EventKind, Object, PackageInfo, ProcState, Purpose, ReaderInfo, RegionInfo, Wait, WriterInfo};
+use tidemark_protocol::{
+    Counters, EventKind, Object, PackageInfo, ProcState, Purpose, ReaderInfo, RegionInfo, Wait,
+    WriterInfo,
+};
 
 fn known() -> Snapshot {
     let proc_ = |pid: u32, name: &str, state: ProcState| ProcessInfo {
@@ -19,13 +22,39 @@ fn known() -> Snapshot {
         memory_limit: 16 << 20,
         parent: 0,
         reloads: 0,
-        counters: Counters { hostcalls: 42, denials: 0, frames_out: 7, frames_in: 7, parks: 3 },
+        counters: Counters {
+            hostcalls: 42,
+            denials: 0,
+            frames_out: 7,
+            frames_in: 7,
+            parks: 3,
+        },
     };
     Snapshot {
         at: None,
-        info: Some(KernelInfo { version: "0.1.0".into(), protocol: 2, abi: 1, board: "hosted".into(), engine: "wasmtime 48".into(), uptime_ns: 12_000_000_000, memory: None }),
-        ps: vec![proc_(1, "service", ProcState::Blocked(Wait::Readable(1))), proc_(2, "client", ProcState::Blocked(Wait::Until(0)))],
-        caps: vec![CapInfo { handle: 0x10000, index: 0, generation: 1, object: Object::Channel(1), rights: Rights::READ, name: "req".into(), parent: None, children: 0 }],
+        info: Some(KernelInfo {
+            version: "0.1.0".into(),
+            protocol: 2,
+            abi: 1,
+            board: "hosted".into(),
+            engine: "wasmtime 48".into(),
+            uptime_ns: 12_000_000_000,
+            memory: None,
+        }),
+        ps: vec![
+            proc_(1, "service", ProcState::Blocked(Wait::Readable(1))),
+            proc_(2, "client", ProcState::Blocked(Wait::Until(0))),
+        ],
+        caps: vec![CapInfo {
+            handle: 0x10000,
+            index: 0,
+            generation: 1,
+            object: Object::Channel(1),
+            rights: Rights::READ,
+            name: "req".into(),
+            parent: None,
+            children: 0,
+        }],
         channels: vec![ChannelInfo {
             id: 1,
             name: "req".into(),
@@ -36,16 +65,58 @@ fn known() -> Snapshot {
             frames_in_flight: 3,
             head_seq: 10,
             drops: 0,
-            readers: vec![ReaderInfo { pid: 1, slot: 0, seq: 7, lag: 3 }],
-            writers: vec![WriterInfo { pid: 2, id: 0, frames: 10 }],
+            readers: vec![ReaderInfo {
+                pid: 1,
+                slot: 0,
+                seq: 7,
+                lag: 3,
+            }],
+            writers: vec![WriterInfo {
+                pid: 2,
+                id: 0,
+                frames: 10,
+            }],
             parked_readers: vec![],
             parked_writers: vec![2],
             corrupt: None,
             holders: 2,
         }],
-        arenas: vec![ArenaInfo { id: 1, size: 1 << 20, used: 5696, free: (1 << 20) - 5696, high_water: 5696, fragmentation: 0.0, regions: vec![RegionInfo { id: 2, offset: 0, len: 5696, owner: 0, purpose: Purpose::Channel(1) }] }],
-        packages: Some(CacheInfo { slots: 16, hits: 2, misses: 0, evictions: 0, packages: vec![PackageInfo { name: "service".into(), hash: "cd".repeat(32), size: 9171, pinned: false }] }),
-        events: vec![KernelEvent { seq: 1, time_ns: 1_500_000_000, kind: EventKind::Log { pid: 1, level: Level::Info, text: "service: ready".into() } }],
+        arenas: vec![ArenaInfo {
+            id: 1,
+            size: 1 << 20,
+            used: 5696,
+            free: (1 << 20) - 5696,
+            high_water: 5696,
+            fragmentation: 0.0,
+            regions: vec![RegionInfo {
+                id: 2,
+                offset: 0,
+                len: 5696,
+                owner: 0,
+                purpose: Purpose::Channel(1),
+            }],
+        }],
+        packages: Some(CacheInfo {
+            slots: 16,
+            hits: 2,
+            misses: 0,
+            evictions: 0,
+            packages: vec![PackageInfo {
+                name: "service".into(),
+                hash: "cd".repeat(32),
+                size: 9171,
+                pinned: false,
+            }],
+        }),
+        events: vec![KernelEvent {
+            seq: 1,
+            time_ns: 1_500_000_000,
+            kind: EventKind::Log {
+                pid: 1,
+                level: Level::Info,
+                text: "service: ready".into(),
+            },
+        }],
         link_ok: true,
     }
 }
@@ -54,17 +125,31 @@ fn screen(app: &App, w: u16, h: u16) -> String {
     let mut term = ratatui::Terminal::new(TestBackend::new(w, h)).unwrap();
     render(&mut term, app).unwrap();
     let buf = term.backend().buffer().clone();
-    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string()).collect::<Vec<_>>().join("\n")
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn golden(name: &str, text: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screens").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/screens")
+        .join(name);
     if std::env::var_os("TIDEMARK_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
     }
     let want = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(want == text, "screen {name} changed (TIDEMARK_BLESS=1 to accept):\n{text}");
+    assert!(
+        want == text,
+        "screen {name} changed (TIDEMARK_BLESS=1 to accept):\n{text}"
+    );
 }
 
 fn app() -> App {
@@ -105,7 +190,10 @@ fn input_line_shares_the_shell_history_file() {
     std::fs::write(&file, "#V2\ninfo\nchan send req a\\\\b\n").unwrap();
     let mut input = InputLine::with_history_file(Some(file.clone()));
     input.recall(true);
-    assert_eq!(input.buffer, "chan send req a\\b", "the shell's last line comes first");
+    assert_eq!(
+        input.buffer, "chan send req a\\b",
+        "the shell's last line comes first"
+    );
     input.recall(true);
     assert_eq!(input.buffer, "info");
     input.buffer = "  ps ".into();
@@ -115,7 +203,10 @@ fn input_line_shares_the_shell_history_file() {
     input.buffer = "say a\\n".into();
     input.take();
     let text = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(text, "#V2\ninfo\nchan send req a\\\\b\nps\nsay a\\\\n\n", "entered lines appended in the shell's format");
+    assert_eq!(
+        text, "#V2\ninfo\nchan send req a\\\\b\nps\nsay a\\\\n\n",
+        "entered lines appended in the shell's format"
+    );
     // The next screen (or shell) sees them.
     let mut again = InputLine::with_history_file(Some(file.clone()));
     again.recall(true);
@@ -152,22 +243,42 @@ fn screen_keeps_drawing_while_a_reload_is_pending() {
     let (done, done_rx) = std::sync::mpsc::channel();
     a.worker = Some(Worker::from_channels(lines_tx, done_rx));
     type_line(&mut a, "reload service service-v2");
-    assert_eq!(lines.try_recv().unwrap(), "reload service service-v2", "the line went to the worker");
+    assert_eq!(
+        lines.try_recv().unwrap(),
+        "reload service service-v2",
+        "the line went to the worker"
+    );
     let first = screen(&a, 100, 30);
-    assert!(first.contains("running `reload service service-v2`") && first.contains("up 12s"), "{first}");
+    assert!(
+        first.contains("running `reload service service-v2`") && first.contains("up 12s"),
+        "{first}"
+    );
     let mut later = known();
     later.info.as_mut().unwrap().uptime_ns = 13_000_000_000;
     later.events.clear();
     a.update(later);
     a.tick += 1;
     let second = screen(&a, 100, 30);
-    assert!(second.contains("up 13s") && second.contains("running `reload service service-v2`"), "redrawn while pending:\n{second}");
+    assert!(
+        second.contains("up 13s") && second.contains("running `reload service service-v2`"),
+        "redrawn while pending:\n{second}"
+    );
     assert_ne!(first, second);
-    done.send(("reload service service-v2".into(), Ok("pid 1 now runs service-v2".into()))).unwrap();
+    done.send((
+        "reload service service-v2".into(),
+        Ok("pid 1 now runs service-v2".into()),
+    ))
+    .unwrap();
     a.poll_worker();
     let third = screen(&a, 100, 30);
     assert!(!third.contains("running `"), "{third}");
-    assert!(a.log.text().ends_with("tidemark> reload service service-v2\npid 1 now runs service-v2"), "{}", a.log.text());
+    assert!(
+        a.log
+            .text()
+            .ends_with("tidemark> reload service service-v2\npid 1 now runs service-v2"),
+        "{}",
+        a.log.text()
+    );
 }
 
 /// A failed build stays in the status line (red) and the first-error
@@ -176,17 +287,32 @@ fn screen_keeps_drawing_while_a_reload_is_pending() {
 fn a_failed_build_sticks_until_the_next_good_build() {
     let mut a = app();
     let output = "   Compiling service v0.1.0\nservice/src/lib.rs:14:23: error: expected expression, found `;`\nerror: could not compile `service` (lib) due to 1 previous error\n";
-    a.dev_event(&DevEvent::Failed { guest: "service".into(), at: crate::dev::FailedAt::Build, output: output.into(), running: true });
+    a.dev_event(&DevEvent::Failed {
+        guest: "service".into(),
+        at: crate::dev::FailedAt::Build,
+        output: output.into(),
+        running: true,
+    });
     // A chatty guest: the failure scrolls out of the log, not out of sight.
     for i in 0..200 {
         a.log.push(&format!("client: answer {i}"));
     }
     golden("dev-failed-100x30.txt", &screen(&a, 100, 30));
     let d = a.dump();
-    assert!(d.contains("service: build failed, old version running") && d.contains("service/src/lib.rs:14:23: error: expected expression"), "{d}");
+    assert!(
+        d.contains("service: build failed, old version running")
+            && d.contains("service/src/lib.rs:14:23: error: expected expression"),
+        "{d}"
+    );
     key(&mut a, KeyCode::F(3));
-    assert!(!screen(&a, 100, 30).contains("first error"), "F3 hides the panel");
-    assert!(screen(&a, 100, 30).contains("service: build failed"), "the status stays");
+    assert!(
+        !screen(&a, 100, 30).contains("first error"),
+        "F3 hides the panel"
+    );
+    assert!(
+        screen(&a, 100, 30).contains("service: build failed"),
+        "the status stays"
+    );
     a.dev_event(&DevEvent::Reloaded(crate::dev::ReloadReport {
         guest: "service".into(),
         pid: 1,
@@ -197,7 +323,12 @@ fn a_failed_build_sticks_until_the_next_good_build() {
         save_to_running: Duration::from_millis(1000),
     }));
     let s = screen(&a, 100, 30);
-    assert!(!s.contains("build failed") && !s.contains("first error") && s.contains("last reload: service"), "{s}");
+    assert!(
+        !s.contains("build failed")
+            && !s.contains("first error")
+            && s.contains("last reload: service"),
+        "{s}"
+    );
 }
 
 /// RATE is frames per second as measured over the last seconds, not
@@ -232,13 +363,24 @@ fn keys_go_to_the_focused_pane() {
     assert_eq!(a.input.buffer, "p", "typing reaches the line from any pane");
     key(&mut a, KeyCode::Tab);
     key(&mut a, KeyCode::Up);
-    assert_eq!((a.focus, a.log.scroll, a.procs.selected), (Focus::Log, 1, 1));
+    assert_eq!(
+        (a.focus, a.log.scroll, a.procs.selected),
+        (Focus::Log, 1, 1)
+    );
 }
 
 #[test]
 fn dump_holds_every_pane_as_text() {
     let d = app().dump();
-    for part in ["== processes", "1    service  blocked", "== capabilities", "0x10000  req", "[#####.....]  50%", "reloaded service (pid 1)", "board hosted"] {
+    for part in [
+        "== processes",
+        "1    service  blocked",
+        "== capabilities",
+        "0x10000  req",
+        "[#####.....]  50%",
+        "reloaded service (pid 1)",
+        "board hosted",
+    ] {
         assert!(d.contains(part), "{part:?} missing from:\n{d}");
     }
 }

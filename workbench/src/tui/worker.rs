@@ -25,20 +25,29 @@ impl Worker {
             .name("repl".into())
             .spawn(move || {
                 for line in rx {
-                    let r = tidemark_shell::execute(&mut session, &line, false).map_err(|e| format!("error: {e}"));
+                    let r = tidemark_shell::execute(&mut session, &line, false)
+                        .map_err(|e| format!("error: {e}"));
                     if tx.send((line, r)).is_err() {
                         return;
                     }
                 }
             })
             .expect("repl thread");
-        Worker { lines, done, pending: Vec::new() }
+        Worker {
+            lines,
+            done,
+            pending: Vec::new(),
+        }
     }
 
     /// A worker over channels the caller holds (tests drive both ends).
     #[cfg(test)]
     pub fn from_channels(lines: Sender<String>, done: Receiver<Done>) -> Worker {
-        Worker { lines, done, pending: Vec::new() }
+        Worker {
+            lines,
+            done,
+            pending: Vec::new(),
+        }
     }
 
     /// Queues a line.

@@ -5,7 +5,9 @@
 //! the number echoed. `count` reads numbered frames on `in` (a `Drop`
 //! channel) until `ping` reports on `ctl` how many it sent, then drains what
 //! is left; exits with the number received, checking they only increase.
-//! `sink N` reads N frames (waiting for each) and exits with N.
+//! `sink N` reads N frames (waiting for each), checks that each writer
+//! process's numbered frames arrive once and in order, and exits with N
+//! (-2 if not).
 #![no_std]
 
 use tidemark_sdk::channel::Channel;
@@ -23,8 +25,22 @@ fn run() -> Result<i32, Error> {
     let frame = unsafe { &mut *core::ptr::addr_of_mut!(FRAME_BUF) };
     if let Some(n) = mode.strip_prefix(b"sink ") {
         let n: i32 = core::str::from_utf8(n).ok().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
+        // Each writer process numbers its frames from 0 (ping's `stream`):
+        // under Park every one must arrive once, in order (a writer killed
+        // mid-stream just stops). Kept per pid, for the last 64 writers.
+        let mut next = [(0u32, 0u64); 64];
         for _ in 0..n {
-            input.read(frame)?;
+            let f = input.read(frame)?;
+            let v = u64::from_le_bytes(frame[..8].try_into().unwrap_or([0; 8]));
+            let e = &mut next[f.pid as usize % 64];
+            if e.0 != f.pid {
+                *e = (f.pid, 0);
+            }
+            if v != e.1 {
+                error!("pong: pid {} sent frame {} where {} was due: a frame lost or repeated", f.pid, v, e.1);
+                return Ok(-2);
+            }
+            e.1 += 1;
         }
         return Ok(n);
     }

@@ -1,0 +1,377 @@
+//! Moving frames: reserve, publish, read, drain, and the waiting handshake.
+
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+
+use crate::*;
+
+/// A frame reserved by [`Ring::reserve`]: committed (readers will stop at
+/// it) but not yet published. [`Ring::publish`] fills and publishes it; a
+/// writer that stops in between leaves it to [`Ring::repair_writer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    /// Frame number.
+    pub seq: u32,
+    /// Writer id.
+    pub writer: u32,
+    pos: u32,
+    len: u32,
+}
+
+impl<M: Memory> Ring<'_, M> {
+    fn attached(&self, base: usize, n: u32, i: u32) -> Result<(), RingError> {
+        if i >= n || self.load(base, Relaxed) != LIVE {
+            return Err(RingError::NotAttached);
+        }
+        Ok(())
+    }
+
+    /// Where the frame after `head - 1` starts: from the last frame's
+    /// record (a fresh ring's slot `frame_cap - 1` holds position 0, length
+    /// 0), so the head is one word and a reservation commits with one store.
+    pub(crate) fn head_pos(&self, head: u32) -> u32 {
+        let last = head.wrapping_sub(1);
+        self.load(self.frame_off(last, 2), Relaxed)
+            .wrapping_add(self.load(self.frame_off(last, 3), Relaxed))
+    }
+
+    /// Byte position of frame `seq` in a window ending at `head`.
+    pub(crate) fn pos_of(&self, seq: u32, head: u32, head_pos: u32) -> u32 {
+        if seq == head {
+            head_pos
+        } else {
+            self.load(self.frame_off(seq, 2), Relaxed)
+        }
+    }
+
+    /// Reserves a frame of `len` bytes as writer `id`: under the lock,
+    /// writes the frame's record and commits it by moving the head. `Full`
+    /// leaves the ring untouched.
+    pub fn reserve(&self, id: u32, len: usize) -> Result<Reservation, RingError> {
+        self.validate_header()?;
+        self.attached(
+            self.writer_off(id.min(self.geo.max_writers - 1), 0),
+            self.geo.max_writers,
+            id,
+        )?;
+        let len = u32::try_from(len).map_err(|_| RingError::TooLarge(u32::MAX))?;
+        if len > self.geo.data_cap {
+            return Err(RingError::TooLarge(len));
+        }
+        self.lock(writer_tag(id))?;
+        let r = self.reserve_locked(id, len);
+        self.unlock();
+        r
+    }
+
+    fn reserve_locked(&self, id: u32, len: u32) -> Result<Reservation, RingError> {
+        let g = &self.geo;
+        let head = self.load(H_HEAD, Relaxed);
+        let head_pos = self.head_pos(head);
+        let fits = |tail: u32| -> Result<bool, RingError> {
+            let behind = head.wrapping_sub(tail);
+            if behind > g.frame_cap {
+                return Err(RingError::Corrupt(Corruption::Cursor));
+            }
+            let used = head_pos.wrapping_sub(self.pos_of(tail, head, head_pos));
+            if used > g.data_cap {
+                return Err(RingError::Corrupt(Corruption::Frame));
+            }
+            Ok(behind < g.frame_cap && used + len <= g.data_cap)
+        };
+        // The tail last computed is never ahead of the real one (cursors
+        // only move forward): if it leaves room, there is room.
+        if fits(self.load(H_TAIL, Relaxed)) != Ok(true) && !fits(self.refresh_tail(head)?)? {
+            return Err(RingError::Full);
+        }
+        let owner = self.load(self.writer_off(id, 1), Relaxed) & OWNER_MASK;
+        self.store(self.frame_off(head, 1), id | owner << 8, Relaxed);
+        self.store(self.frame_off(head, 2), head_pos, Relaxed);
+        self.store(self.frame_off(head, 3), len, Relaxed);
+        // The commit. The slot's stamp may still be that of frame `head -
+        // frame_cap` (or 0): never `head + 1`, so no reader mistakes it for
+        // this frame, and it needs no clearing.
+        self.store(H_HEAD, head.wrapping_add(1), Release);
+        Ok(Reservation {
+            seq: head,
+            writer: id,
+            pos: head_pos,
+            len,
+        })
+    }
+
+    /// Recomputes the tail from the live readers, or the resting cursor
+    /// when there are none (lock held).
+    fn refresh_tail(&self, head: u32) -> Result<u32, RingError> {
+        let mut best: Option<(u32, u32)> = None;
+        for slot in 0..self.geo.max_readers {
+            // Acquire: a reader's last copy-out happens before we reuse its bytes.
+            if self.load(self.reader_off(slot, 0), Acquire) != LIVE {
+                continue;
+            }
+            let seq = self.load(self.reader_off(slot, 1), Acquire);
+            let behind = head.wrapping_sub(seq);
+            if best.is_none_or(|(b, _)| behind > b) {
+                best = Some((behind, seq));
+            }
+        }
+        let tail = match best {
+            Some((_, seq)) => seq,
+            None => self.load(H_REST, Acquire),
+        };
+        if head.wrapping_sub(tail) > self.geo.frame_cap {
+            return Err(RingError::Corrupt(Corruption::Cursor));
+        }
+        self.store(H_TAIL, tail, Relaxed);
+        Ok(tail)
+    }
+
+    /// Copies `payload` (exactly the reserved length) into a reservation
+    /// and publishes it.
+    pub fn publish(&self, r: Reservation, payload: &[u8]) -> Written {
+        let payload = &payload[..r.len as usize];
+        self.copy_in(r.pos, payload);
+        self.store(self.frame_off(r.seq, 0), r.seq.wrapping_add(1), Release);
+        self.add_own(self.counter_off(r.writer, 0), 1);
+        self.add_own(self.counter_off(r.writer, 1), r.len);
+        // The fence orders the publication before the look at the waiter
+        // bits (a parking side sets them, fences, then retries): neither can
+        // miss the other, so no wake-up is lost.
+        self.mem.fence(SeqCst);
+        Written {
+            seq: r.seq,
+            wake_readers: self.take_waiters(WAIT_READERS),
+        }
+    }
+
+    /// Writes one frame as writer `id`. `Full` leaves the ring untouched.
+    pub fn write(&self, id: u32, payload: &[u8]) -> Result<Written, RingError> {
+        let r = self.reserve(id, payload.len())?;
+        Ok(self.publish(r, payload))
+    }
+
+    /// Adds to a word only one party writes (a writer's own counters).
+    fn add_own(&self, off: usize, v: u32) {
+        self.store(off, self.load(off, Relaxed).wrapping_add(v), Relaxed);
+    }
+
+    /// Counts a frame discarded under `Drop` backpressure.
+    pub fn count_drop(&self) {
+        self.mem.fetch_add(H_DROPS, 1, Relaxed);
+    }
+
+    /// Frame `seq`'s record if it is published: (writer word, pos, len).
+    fn published(&self, seq: u32) -> Option<(u32, u32, u32)> {
+        if self.load(self.frame_off(seq, 0), Acquire) != seq.wrapping_add(1) {
+            return None;
+        }
+        let writer = self.load(self.frame_off(seq, 1), Relaxed);
+        Some((
+            writer,
+            self.load(self.frame_off(seq, 2), Relaxed),
+            self.load(self.frame_off(seq, 3), Relaxed),
+        ))
+    }
+
+    fn valid_record(&self, writer: u32, len: u32) -> Result<(), RingError> {
+        if len > self.geo.data_cap || writer & WRITER_ID >= self.geo.max_writers {
+            return Err(RingError::Corrupt(Corruption::Frame));
+        }
+        Ok(())
+    }
+
+    /// Stores reader `slot`'s cursor. Release: the copy-out before it
+    /// happens before a writer that sees the cursor reuses the bytes.
+    fn advance(&self, slot: u32, seq: u32) {
+        self.store(self.reader_off(slot, 1), seq, Release);
+    }
+
+    /// Reads one frame for reader `slot` into `buf`, skipping tombstones.
+    pub fn read(&self, slot: u32, buf: &mut [u8]) -> Result<Read, RingError> {
+        self.validate_header()?;
+        self.attached(
+            self.reader_off(slot.min(self.geo.max_readers - 1), 0),
+            self.geo.max_readers,
+            slot,
+        )?;
+        let mut seq = self.load(self.reader_off(slot, 1), Relaxed);
+        let start = seq;
+        // The stamp alone says whether frame `seq` is published, so a reader
+        // polling an empty ring touches no line the writers write but this
+        // one. A cursor scribbled out of the live window also reads as empty
+        // here: `validate_cursor`, before a reader parks, tells the two apart.
+        while let Some((writer, pos, len)) = self.published(seq) {
+            self.valid_record(writer, len)?;
+            if writer & TOMBSTONE != 0 {
+                seq = seq.wrapping_add(1);
+                self.advance(slot, seq);
+                if seq.wrapping_sub(start) >= self.geo.frame_cap {
+                    break;
+                }
+                continue;
+            }
+            if len as usize > buf.len() {
+                return Err(RingError::TooLarge(len));
+            }
+            self.copy_out(pos, &mut buf[..len as usize]);
+            self.advance(slot, seq.wrapping_add(1));
+            // As in `publish`.
+            self.mem.fence(SeqCst);
+            let (owner, writer) = ((writer >> 8) & OWNER_MASK, writer & WRITER_ID);
+            return Ok(Read {
+                len,
+                writer,
+                owner,
+                seq,
+                wake_writers: self.take_waiters(WAIT_WRITERS),
+            });
+        }
+        if seq == start {
+            return Err(RingError::Empty);
+        }
+        self.mem.fence(SeqCst);
+        Err(RingError::Skipped {
+            wake_writers: self.take_waiters(WAIT_WRITERS),
+        })
+    }
+
+    /// Checks reader `slot`'s cursor against the head: call before parking
+    /// on an empty ring, so a scribbled cursor is reported, not slept on.
+    pub fn validate_cursor(&self, slot: u32) -> Result<(), RingError> {
+        self.validate_header()?;
+        self.attached(
+            self.reader_off(slot.min(self.geo.max_readers - 1), 0),
+            self.geo.max_readers,
+            slot,
+        )?;
+        let seq = self.load(self.reader_off(slot, 1), Relaxed);
+        if self.load(H_HEAD, Acquire).wrapping_sub(seq) > self.geo.frame_cap {
+            return Err(RingError::Corrupt(Corruption::Cursor));
+        }
+        Ok(())
+    }
+
+    /// Moves reader `slot` past every published frame.
+    ///
+    /// It stops at the first frame not yet published: a writer may have
+    /// reserved it and still be copying its payload. Moving the cursor past
+    /// such a frame would let writers reuse its frame slot and bytes while
+    /// the late writer still stores into them. Frames are validated as
+    /// `read` validates them; a corrupt one leaves the cursor where it was.
+    pub fn drain(&self, slot: u32) -> Result<Drained, RingError> {
+        self.validate_header()?;
+        self.attached(
+            self.reader_off(slot.min(self.geo.max_readers - 1), 0),
+            self.geo.max_readers,
+            slot,
+        )?;
+        let start = self.load(self.reader_off(slot, 1), Relaxed);
+        let (mut seq, mut frames) = (start, 0);
+        // The cursor bounds the writers, so no frame slot from it onwards is
+        // reused during the walk: a stamp of `seq + 1` means frame `seq`.
+        while seq.wrapping_sub(start) < self.geo.frame_cap {
+            let Some((writer, _, len)) = self.published(seq) else {
+                break;
+            };
+            self.valid_record(writer, len)?;
+            frames += u32::from(writer & TOMBSTONE == 0);
+            seq = seq.wrapping_add(1);
+        }
+        if seq == start {
+            return Ok(Drained {
+                frames: 0,
+                wake_writers: false,
+            });
+        }
+        self.advance(slot, seq);
+        self.mem.fence(SeqCst);
+        Ok(Drained {
+            frames,
+            wake_writers: self.take_waiters(WAIT_WRITERS),
+        })
+    }
+
+    /// Announces that a side is about to park. The caller reads the
+    /// doorbell *before* this, retries its operation once after it, and
+    /// parks only until the doorbell moves past what it read: a wake-up
+    /// rung at any point after the read is then never slept through.
+    pub fn set_waiting(&self, bits: u32) {
+        self.mem.fetch_or(H_WAITERS, bits, SeqCst);
+        // The other half of the handshake in `publish` and `read`: the retry
+        // that follows sees their progress, or they see this bit.
+        self.mem.fence(SeqCst);
+    }
+
+    /// Called after a fence that follows a publication (see `publish`).
+    fn take_waiters(&self, bits: u32) -> bool {
+        if self.load(H_WAITERS, Relaxed) & bits == 0 {
+            return false;
+        }
+        self.mem.fetch_and(H_WAITERS, !bits, SeqCst);
+        self.mem.fetch_add(H_DOORBELL, 1, Release);
+        true
+    }
+
+    /// Rings the doorbell for both sides and clears the waiter bits: what
+    /// the kernel does when it makes progress the ring cannot see (a repair,
+    /// a detach, a deletion) before it wakes the processes parked on it.
+    pub fn ring_bell(&self) {
+        self.mem.fetch_and(H_WAITERS, 0, SeqCst);
+        self.mem.fetch_add(H_DOORBELL, 1, Release);
+    }
+
+    /// The doorbell's count, read before announcing a wait.
+    pub fn doorbell(&self) -> u32 {
+        self.load(H_DOORBELL, Acquire)
+    }
+
+    /// Whether at least `frames` frames and `bytes` bytes are free, as far
+    /// as a look at the head and the readers' cursors without the lock can
+    /// tell (a hint: `write` decides). A writer that found the ring full
+    /// waits for this before trying again, so it does not take back each
+    /// slot the moment a reader frees it: every such look reads the line
+    /// the reader is writing its cursor on, and one look per frame slows
+    /// both sides to a cache-line round trip per frame.
+    pub fn has_room(&self, frames: u32, bytes: u32) -> bool {
+        let (head, tail) = (self.load(H_HEAD, Acquire), self.tail_hint());
+        let head_pos = self.head_pos(head);
+        let used = head.wrapping_sub(tail);
+        let frames_free = self.geo.frame_cap.saturating_sub(used);
+        let bytes_free = self
+            .geo
+            .data_cap
+            .saturating_sub(head_pos.wrapping_sub(self.pos_of(tail, head, head_pos)));
+        used <= self.geo.frame_cap
+            && frames_free >= frames.min(self.geo.frame_cap)
+            && bytes_free >= bytes.min(self.geo.data_cap)
+    }
+
+    /// The slowest live cursor, else the resting one (as read, unlocked).
+    pub(crate) fn tail_hint(&self) -> u32 {
+        let head = self.load(H_HEAD, Relaxed);
+        self.readers()
+            .map(|r| r.seq)
+            .max_by_key(|s| head.wrapping_sub(*s))
+            .unwrap_or_else(|| self.load(H_REST, Relaxed))
+    }
+
+    fn copy_in(&self, pos: u32, src: &[u8]) {
+        let cap = self.geo.data_cap as usize;
+        let at = pos as usize & (cap - 1);
+        let first = src.len().min(cap - at);
+        self.mem.write_data(at, &src[..first]);
+        if first < src.len() {
+            self.mem.write_data(0, &src[first..]);
+        }
+    }
+
+    fn copy_out(&self, pos: u32, dst: &mut [u8]) {
+        let cap = self.geo.data_cap as usize;
+        let at = pos as usize & (cap - 1);
+        let first = dst.len().min(cap - at);
+        let (a, b) = dst.split_at_mut(first);
+        self.mem.read_data(at, a);
+        if !b.is_empty() {
+            self.mem.read_data(0, b);
+        }
+    }
+}
