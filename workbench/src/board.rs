@@ -27,9 +27,18 @@ pub type BoardError = crate::toml_error::TomlError;
 struct Raw {
     board: RawBoard,
     memory: Option<RawMemory>,
+    limits: Option<RawLimits>,
     transport: RawTransport,
     build: Option<RawBuild>,
     boot: RawBoot,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    processes: Option<Spanned<u32>>,
+    children: Option<Spanned<u32>>,
+    depth: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -178,6 +187,19 @@ pub struct Manifest {
     pub build: Option<Build>,
     /// How it boots.
     pub boot: Boot,
+    /// `[limits]`: what one guest may make the kernel hold.
+    pub limits: Limits,
+}
+
+pub use tidemark_hosted::kernel::Limits;
+
+impl Manifest {
+    /// The limits as the image build passes them to a bare-metal kernel
+    /// (`TIDEMARK_LIMITS`: processes, children, depth).
+    pub fn limits_env(&self) -> String {
+        let l = self.limits;
+        format!("{},{},{}", l.processes, l.children, l.depth)
+    }
 }
 
 /// Placeholders in `[boot].args`, expanded when QEMU starts.
@@ -256,6 +278,17 @@ impl Manifest {
                 Some(Memory { ram, heap })
             }
         };
+        let mut limits = Limits::default();
+        if let Some(l) = raw.limits {
+            for (field, slot) in [(l.processes, &mut limits.processes), (l.children, &mut limits.children), (l.depth, &mut limits.depth)] {
+                if let Some(v) = field {
+                    if *v.get_ref() == 0 {
+                        return Err(err("a limit of 0 would refuse every process".into(), Some(v.span()), "zero", Some("limits are at least 1".into())));
+                    }
+                    *slot = v.into_inner();
+                }
+            }
+        }
         let b = raw.boot;
         let boot = match b.kind.get_ref().as_str() {
             "in-process" => {
@@ -376,6 +409,7 @@ impl Manifest {
                 profile: b.profile,
             }),
             boot,
+            limits,
         })
     }
 

@@ -559,6 +559,7 @@ mod tests {
             &mut c,
             req::Kill {
                 process: first.into(),
+                tree: false,
             },
         )
         .unwrap();

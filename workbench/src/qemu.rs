@@ -144,7 +144,8 @@ pub fn build(board: Board, variant: Variant) -> Result<PathBuf, String> {
             "--target-dir",
         ])
         .arg(&target_dir)
-        .env("TIDEMARK_BUNDLE", &bundle);
+        .env("TIDEMARK_BUNDLE", &bundle)
+        .env("TIDEMARK_LIMITS", board.manifest().limits_env());
     crate::guest_build::clean_env(&mut cmd);
     let out = cmd
         .output()

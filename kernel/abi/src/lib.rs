@@ -91,11 +91,14 @@ pub enum Error {
     Exists = -15,
     /// The channel ring stayed locked past the spin budget (its writer lock is held by a side that is not progressing); retry.
     Busy = -16,
+    /// A kernel limit named in the board manifest was reached (processes in
+    /// all, children of one parent, spawn depth); nothing was created.
+    LimitReached = -17,
 }
 
 impl Error {
     /// Every error, in code order (used by the reference page and tests).
-    pub const ALL: [Error; 16] = [
+    pub const ALL: [Error; 17] = [
         Error::PermissionDenied,
         Error::InvalidHandle,
         Error::OutOfBounds,
@@ -112,6 +115,7 @@ impl Error {
         Error::NotAttached,
         Error::Exists,
         Error::Busy,
+        Error::LimitReached,
     ];
 
     /// The code as returned by a hostcall.
@@ -143,6 +147,7 @@ impl Error {
             Error::NotAttached => "NotAttached",
             Error::Exists => "Exists",
             Error::Busy => "Busy",
+            Error::LimitReached => "LimitReached",
         }
     }
 
@@ -171,6 +176,7 @@ impl Error {
             Error::NotAttached => "the call needs a reader or writer attachment the process lacks",
             Error::Exists => "already exists (e.g. a second attachment of the same role)",
             Error::Busy => "the channel ring stayed locked past the spin budget; retry",
+            Error::LimitReached => "a kernel limit (processes, children, spawn depth) was reached",
         }
     }
 }

@@ -312,11 +312,7 @@ impl Kernel {
                 let args = mem[span(mem, a(2), a(3))?].to_vec();
                 let mut spec = SpawnSpec::new(&name).args(&args).allow(classes);
                 spec.parent = pid;
-                let s = self.spawn(spec).map_err(|e| match e {
-                    crate::SpawnError::NoPackage(_) => Error::NotFound,
-                    crate::SpawnError::Caps(e) => e,
-                    _ => Error::InvalidArgument,
-                })?;
+                let s = self.spawn(spec).map_err(|e| e.code())?;
                 let child = s.pid;
                 self.effects.spawn.push(s);
                 Ok(child as i64)

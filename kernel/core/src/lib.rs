@@ -62,6 +62,29 @@ pub struct Config {
     pub max_frame: usize,
     /// Largest state a process may hand its successor on reload.
     pub max_state: usize,
+    /// Process limits (from the board manifest's `[limits]`).
+    pub limits: Limits,
+}
+
+/// What one guest may make the kernel hold: hitting a limit is an error to
+/// the caller ([`Error::LimitReached`]) and an event, never an abort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Live processes in all.
+    pub processes: u32,
+    /// Live children of one process.
+    pub children: u32,
+    /// Spawn depth: a process spawned by the monitor is at depth 1.
+    pub depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        // Well below what a hosted kernel's threads and memory maps bear
+        // (about 6,800 processes on a 24 GiB machine): the limit, not the
+        // host, says no.
+        Limits { processes: 1024, children: 256, depth: 16 }
+    }
 }
 
 impl Default for Config {
@@ -74,6 +97,7 @@ impl Default for Config {
             event_capacity: 4096,
             max_frame: 1 << 20,
             max_state: lifecycle::MAX_STATE,
+            limits: Limits::default(),
         }
     }
 }
@@ -234,6 +258,8 @@ pub enum SpawnError {
     Caps(Error),
     /// No live process with this pid (reload).
     NoProcess(Pid),
+    /// A process limit was reached: which, and its value.
+    Limit(&'static str, u32),
 }
 
 impl core::fmt::Display for SpawnError {
@@ -244,6 +270,7 @@ impl core::fmt::Display for SpawnError {
             SpawnError::NoObject(o) => write!(f, "grant names a missing object {o:?}"),
             SpawnError::Caps(e) => write!(f, "capability table: {e}"),
             SpawnError::NoProcess(p) => write!(f, "no live process {p}"),
+            SpawnError::Limit(what, n) => write!(f, "limit reached: {what} ({n})"),
         }
     }
 }
@@ -442,6 +469,12 @@ impl Kernel {
     /// Creates a process from a cached package. The engine must then
     /// instantiate it and report [`Kernel::started`] or [`Kernel::exit`].
     pub fn spawn(&mut self, spec: SpawnSpec) -> Result<Spawned, SpawnError> {
+        if let Err(e) = self.check_limits(spec.parent) {
+            if let SpawnError::Limit(limit, value) = e {
+                self.event(EventKind::LimitReached { pid: spec.parent, limit: limit.into(), value });
+            }
+            return Err(e);
+        }
         let pkg = self
             .packages
             .resolve(&spec.package)
@@ -497,6 +530,40 @@ impl Kernel {
             classes,
             memory_limit,
         })
+    }
+
+    fn check_limits(&self, parent: Pid) -> Result<(), SpawnError> {
+        let l = self.config.limits;
+        let live = |p: &&Process| !matches!(p.state, ProcState::Ended(_));
+        if self.procs.values().filter(live).count() as u32 >= l.processes {
+            return Err(SpawnError::Limit("processes", l.processes));
+        }
+        if parent != KERNEL_PID && self.procs.values().filter(live).filter(|p| p.parent == parent).count() as u32 >= l.children {
+            return Err(SpawnError::Limit("children of one process", l.children));
+        }
+        let mut depth = 1;
+        let mut at = parent;
+        while let Some(p) = self.procs.get(&at).filter(|_| at != KERNEL_PID) {
+            depth += 1;
+            at = p.parent;
+            if depth > l.depth {
+                return Err(SpawnError::Limit("spawn depth", l.depth));
+            }
+        }
+        Ok(())
+    }
+
+    /// `pid`'s live descendants, children before grandchildren.
+    pub fn descendants(&self, pid: Pid) -> Vec<Pid> {
+        let mut out = Vec::new();
+        let mut frontier = alloc::vec![pid];
+        while let Some(p) = frontier.pop() {
+            for c in self.procs.values().filter(|c| c.parent == p && c.pid != p && !matches!(c.state, ProcState::Ended(_))) {
+                out.push(c.pid);
+                frontier.push(c.pid);
+            }
+        }
+        out
     }
 
     /// The engine reports that `pid` is about to run its first instruction.

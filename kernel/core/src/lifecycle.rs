@@ -118,6 +118,7 @@ impl SpawnError {
             }
             SpawnError::Manifest(_) => Error::InvalidArgument,
             SpawnError::Caps(e) => *e,
+            SpawnError::Limit(..) => Error::LimitReached,
         }
     }
 }

@@ -129,6 +129,7 @@ impl Hosted {
             modules: Mutex::default(),
             pres: Mutex::default(),
             procs: Mutex::default(),
+            starting: Mutex::default(),
             ended: Condvar::new(),
             ended_lock: Mutex::new(()),
             pool: Arc::default(),

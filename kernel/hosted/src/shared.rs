@@ -27,6 +27,9 @@ pub(crate) struct Shared {
     pub(crate) modules: Mutex<HashMap<Hash, Module>>,
     pub(crate) pres: Mutex<HashMap<(Hash, Classes), InstancePre<ProcData>>>,
     pub(crate) procs: Mutex<HashMap<Pid, ProcHandle>>,
+    /// Kill flags of processes being instantiated (not yet in `procs`), so
+    /// a kill that arrives meanwhile is not lost. Locked inside `procs`.
+    pub(crate) starting: Mutex<HashMap<Pid, Arc<AtomicBool>>>,
     pub(crate) ended: Condvar,
     pub(crate) ended_lock: Mutex<()>,
     /// Channel windows (zero-copy kernels only).
@@ -62,10 +65,15 @@ impl Shared {
     }
 
     pub(crate) fn kill(&self, pid: Pid) {
-        if let Some(p) = self.procs.lock().get(&pid) {
+        let procs = self.procs.lock();
+        if let Some(p) = procs.get(&pid) {
             p.killed.store(true, Ordering::Release);
             p.thread.unpark();
+        } else if let Some(k) = self.starting.lock().get(&pid) {
+            // Still instantiating: it stops at its first safe point.
+            k.store(true, Ordering::Release);
         }
+        drop(procs);
         // Reach a guest that is running wasm at its next safe point.
         self.engine.increment_epoch();
     }
@@ -107,6 +115,10 @@ impl Shared {
     pub(crate) fn start(&self, s: Spawned) -> Result<Pid, EngineError> {
         let pid = s.pid;
         let killed = Arc::new(AtomicBool::new(false));
+        {
+            let _procs = self.procs.lock();
+            self.starting.lock().insert(pid, killed.clone());
+        }
         let reload = Arc::new(AtomicBool::new(false));
         let data = ProcData::new(
             pid,
@@ -119,6 +131,7 @@ impl Shared {
         {
             Ok(ready) => ready,
             Err(e) => {
+                self.starting.lock().remove(&pid);
                 let message = format!("{e:#}");
                 self.end(pid, Exit::Failed(message.clone()));
                 return Err(EngineError::Module { pid, message });
@@ -127,6 +140,7 @@ impl Shared {
         // Registration happens under the procs lock before the thread can
         // look itself up, so wake-ups and kills always find it.
         let mut procs = self.procs.lock();
+        self.starting.lock().remove(&pid);
         let successor = Arc::new(Mutex::new(None));
         let next = successor.clone();
         let thread = self.pool.run(

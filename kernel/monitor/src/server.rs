@@ -263,6 +263,12 @@ fn kill<T: Target + ?Sized>(t: &T, r: Kill) -> Reply<u32> {
             format!("process {pid} has already ended"),
         ));
     }
+    if r.tree {
+        // Descendants first, so none spawns a replacement for a killed parent's child.
+        for d in kernel(t, |k| k.descendants(pid)).into_iter().rev() {
+            t.kill(d);
+        }
+    }
     t.kill(pid);
     Ok(pid)
 }

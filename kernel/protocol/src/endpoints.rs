@@ -190,6 +190,8 @@ endpoints! {
     Kill {
         /// Which.
         process: ProcRef,
+        /// Its live descendants too (killed before it).
+        tree: bool,
     } => u32;
     /// Installs module bytes into the package cache.
     Upload {

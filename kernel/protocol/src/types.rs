@@ -542,6 +542,15 @@ pub enum EventKind {
         /// What was wrong.
         what: String,
     },
+    /// A kernel limit refused a spawn.
+    LimitReached {
+        /// The process that asked (0: the monitor).
+        pid: u32,
+        /// Which limit.
+        limit: String,
+        /// Its value.
+        value: u32,
+    },
     /// This client's event queue overflowed: this many events were dropped
     /// (oldest first) before this one.
     Lost {
@@ -562,6 +571,7 @@ impl EventKind {
             EventKind::RolledBack { .. } => "rolled-back",
             EventKind::Corrupt { .. } => "corrupt",
             EventKind::Lost { .. } => "lost",
+            EventKind::LimitReached { .. } => "limit",
         }
     }
 
@@ -573,7 +583,8 @@ impl EventKind {
             | EventKind::Ended { pid, .. }
             | EventKind::Denied { pid, .. }
             | EventKind::Reloaded { pid, .. }
-            | EventKind::RolledBack { pid, .. } => *pid,
+            | EventKind::RolledBack { pid, .. }
+            | EventKind::LimitReached { pid, .. } => *pid,
             EventKind::Corrupt { .. } | EventKind::Lost { .. } => 0,
         }
     }
@@ -593,6 +604,7 @@ impl EventKind {
                 ..
             } => format!("{package} sha256:{hash}: the new module failed: {reason}"),
             EventKind::Corrupt { channel, what } => format!("chan {channel}: {what}"),
+            EventKind::LimitReached { limit, value, .. } => format!("spawn refused: {limit} limit ({value}) reached"),
             EventKind::Lost { count } => {
                 format!("{count} events dropped: this client read too slowly")
             }

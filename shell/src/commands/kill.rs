@@ -10,6 +10,9 @@ use crate::session::{Session, ShellError};
 pub struct Args {
     /// Process id or name.
     process: String,
+    /// Kill its live descendants too.
+    #[arg(long)]
+    tree: bool,
 }
 
 /// A process was killed.
@@ -26,7 +29,7 @@ impl Human for Killed {
 }
 
 fn run(s: &mut Session, a: Args) -> Result<Killed, ShellError> {
-    s.call(req::Kill { process: a.process.as_str().into() }).map(|killed| Killed { killed })
+    s.call(req::Kill { process: a.process.as_str().into(), tree: a.tree }).map(|killed| Killed { killed })
 }
 
 super::command!("kill", Mutation, Args, run);

@@ -83,12 +83,27 @@ const READ_BURST: usize = 4096;
 /// How long `wfi` sleeps when nothing is runnable (10 MHz ticks: 200 µs).
 const IDLE_TICKS: u64 = 2_000;
 
+/// The board manifest's `[limits]`, as the workbench passed them to this
+/// build (`processes,children,depth`); the kernel's defaults without.
+fn limits() -> tidemark_kernel::Limits {
+    let mut l = tidemark_kernel::Limits::default();
+    if let Some(s) = option_env!("TIDEMARK_LIMITS") {
+        let mut it = s.split(',').map(|v| v.trim().parse::<u32>().ok().filter(|v| *v > 0));
+        for slot in [&mut l.processes, &mut l.children, &mut l.depth] {
+            if let Some(Some(v)) = it.next() {
+                *slot = v;
+            }
+        }
+    }
+    l
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn kmain() -> ! {
     rt::init_heap();
     uart::init();
     paint_stack();
-    let config = Config { arena_size: 256 << 10, arena_budget: 8 << 20, memory_limit: 4 << 20, ..Config::default() };
+    let config = Config { arena_size: 256 << 10, arena_budget: 8 << 20, memory_limit: 4 << 20, limits: limits(), ..Config::default() };
     let mut kernel = Embedded::boot(config, clint::now_ns, "qemu-riscv32");
     kernel.set_memory_probe(memory);
     for (name, bytes) in BUNDLE {

@@ -13,13 +13,15 @@
 //!   is revoked, then checks that the window no longer shows the ring,
 //!   scribbles all over it, and that reads and writes now fail `Revoked`.
 //!   Exits 0 when all of that held, else the number of the failed check.
+//! * `bomb`: a spawn bomb: spawns copies of itself until the kernel refuses
+//!   (logs the refusal), then sleeps; every copy does the same.
 #![no_std]
 
 use tidemark_sdk::cap::Cap;
 use tidemark_sdk::channel::Channel;
 use tidemark_sdk::{Error, Rights, error, info, process, sys, time};
 
-tidemark_sdk::main!(run, classes: log, time, channel, shm);
+tidemark_sdk::main!(run, classes: log, time, channel, shm, process);
 
 fn num(s: Option<&str>) -> u32 {
     s.and_then(|s| s.parse().ok()).unwrap_or(0)
@@ -78,6 +80,14 @@ fn run() -> Result<i32, Error> {
     let args = core::str::from_utf8(process::args(&mut buf)).unwrap_or("");
     let mut it = args.split_whitespace();
     match it.next() {
+        Some("bomb") => loop {
+            if let Err(e) = process::spawn("probe", b"bomb") {
+                info!("probe: spawn refused: {}", e);
+                loop {
+                    time::sleep(1_000_000_000)?;
+                }
+            }
+        },
         Some("forge") => {
             let mut x = num(it.next()).max(1);
             let n = num(it.next());
