@@ -280,10 +280,19 @@ impl Manifest {
         };
         let mut limits = Limits::default();
         if let Some(l) = raw.limits {
-            for (field, slot) in [(l.processes, &mut limits.processes), (l.children, &mut limits.children), (l.depth, &mut limits.depth)] {
+            for (field, slot) in [
+                (l.processes, &mut limits.processes),
+                (l.children, &mut limits.children),
+                (l.depth, &mut limits.depth),
+            ] {
                 if let Some(v) = field {
                     if *v.get_ref() == 0 {
-                        return Err(err("a limit of 0 would refuse every process".into(), Some(v.span()), "zero", Some("limits are at least 1".into())));
+                        return Err(err(
+                            "a limit of 0 would refuse every process".into(),
+                            Some(v.span()),
+                            "zero",
+                            Some("limits are at least 1".into()),
+                        ));
                     }
                     *slot = v.into_inner();
                 }

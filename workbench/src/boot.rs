@@ -26,8 +26,13 @@ pub fn hosted() -> Arc<Hosted> {
 
 /// Boots a hosted kernel with an empty package cache (a project fills it).
 pub fn hosted_empty() -> Arc<Hosted> {
-    let limits = crate::board::Board::get("hosted").map(|b| b.manifest().limits).unwrap_or_default();
-    Arc::new(Hosted::boot(Config { limits, ..Config::default() }))
+    let limits = crate::board::Board::get("hosted")
+        .map(|b| b.manifest().limits)
+        .unwrap_or_default();
+    Arc::new(Hosted::boot(Config {
+        limits,
+        ..Config::default()
+    }))
 }
 
 /// What keeps a booted kernel alive for as long as a session uses it (held,

@@ -207,12 +207,11 @@ impl Qemu {
             .manifest()
             .qemu_command(image, &socket)
             .ok_or_else(|| format!("board `{}` is not booted by QEMU", board.name()))?;
-        let child = cmd
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", emulator.command))?;
+            .stderr(Stdio::piped());
+        let child =
+            spawn_tied(cmd).map_err(|e| format!("cannot start {}: {e}", emulator.command))?;
         let mut q = Qemu {
             child,
             socket,
@@ -261,4 +260,50 @@ impl Qemu {
         }
         s.trim().to_string()
     }
+}
+
+/// Starts `cmd` so that it cannot outlive the workbench: the child asks the
+/// OS for SIGKILL when its parent dies (SIGTERM from a CI runner, SIGHUP,
+/// SIGKILL, a crash: `Drop` covers only the orderly exits). That signal
+/// fires when the *thread* that forked it ends, so every such child is
+/// forked by one thread that lives as long as the process.
+fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::{Mutex, OnceLock, mpsc};
+    type Request = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static FORKER: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
+    let parent = std::process::id();
+    // SAFETY: between fork and exec the closure only makes two syscalls.
+    unsafe {
+        cmd.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            // The parent may have died before the request took effect.
+            if rustix::process::getppid().map(|p| p.as_raw_nonzero().get() as u32) != Some(parent) {
+                return Err(std::io::Error::other(
+                    "the workbench ended while QEMU started",
+                ));
+            }
+            Ok(())
+        })
+    };
+    let forker = FORKER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Request>();
+        std::thread::Builder::new()
+            .name("forker".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("forker thread");
+        Mutex::new(tx)
+    });
+    let (tx, rx) = mpsc::channel();
+    let gone = || std::io::Error::other("the forker thread is gone");
+    forker
+        .lock()
+        .map_err(|_| gone())?
+        .send((cmd, tx))
+        .map_err(|_| gone())?;
+    rx.recv().map_err(|_| gone())?
 }

@@ -114,3 +114,74 @@ fn qemu_dying_is_reported_not_hung_on() {
     );
     assert!(!sock.exists(), "the socket is cleaned up");
 }
+
+/// The QEMU a `tidemark boot` started, found by its socket on the command line.
+fn qemu_pid(sock: &std::path::Path) -> Option<u32> {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("qemu-system-riscv32 .*{}", sock.display())])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is dead: its state is `Z`.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|rest| !rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// What CI runners and supervisors send (SIGTERM), a closed terminal
+/// (SIGHUP), Ctrl-C (SIGINT) and a workbench killed outright (SIGKILL): in
+/// every case the QEMU it started stops too, never left reparented to init.
+#[test]
+fn no_qemu_outlives_the_workbench() {
+    for signal in ["TERM", "HUP", "INT", "KILL"] {
+        let sock = std::env::temp_dir().join(format!(
+            "tidemark-orphan-{signal}-{}.sock",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&sock);
+        let mut boot = Command::new(BIN)
+            .args(["boot", "qemu-riscv32", "--listen"])
+            .arg(&sock)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let qemu = loop {
+            if let Some(pid) = qemu_pid(&sock).filter(|_| sock.exists()) {
+                break pid;
+            }
+            assert!(boot.try_wait().unwrap().is_none(), "boot ended early");
+            assert!(
+                start.elapsed() < Duration::from_secs(600),
+                "QEMU never started"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &boot.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        wait_exit(&mut boot, "the workbench");
+        let start = Instant::now();
+        while alive(qemu) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "QEMU {qemu} outlived the workbench's SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_file(&sock);
+    }
+}

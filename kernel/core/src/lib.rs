@@ -83,7 +83,11 @@ impl Default for Limits {
         // Well below what a hosted kernel's threads and memory maps bear
         // (about 6,800 processes on a 24 GiB machine): the limit, not the
         // host, says no.
-        Limits { processes: 1024, children: 256, depth: 16 }
+        Limits {
+            processes: 1024,
+            children: 256,
+            depth: 16,
+        }
     }
 }
 
@@ -471,7 +475,11 @@ impl Kernel {
     pub fn spawn(&mut self, spec: SpawnSpec) -> Result<Spawned, SpawnError> {
         if let Err(e) = self.check_limits(spec.parent) {
             if let SpawnError::Limit(limit, value) = e {
-                self.event(EventKind::LimitReached { pid: spec.parent, limit: limit.into(), value });
+                self.event(EventKind::LimitReached {
+                    pid: spec.parent,
+                    limit: limit.into(),
+                    value,
+                });
             }
             return Err(e);
         }
@@ -538,7 +546,15 @@ impl Kernel {
         if self.procs.values().filter(live).count() as u32 >= l.processes {
             return Err(SpawnError::Limit("processes", l.processes));
         }
-        if parent != KERNEL_PID && self.procs.values().filter(live).filter(|p| p.parent == parent).count() as u32 >= l.children {
+        if parent != KERNEL_PID
+            && self
+                .procs
+                .values()
+                .filter(live)
+                .filter(|p| p.parent == parent)
+                .count() as u32
+                >= l.children
+        {
             return Err(SpawnError::Limit("children of one process", l.children));
         }
         let mut depth = 1;
@@ -558,7 +574,11 @@ impl Kernel {
         let mut out = Vec::new();
         let mut frontier = alloc::vec![pid];
         while let Some(p) = frontier.pop() {
-            for c in self.procs.values().filter(|c| c.parent == p && c.pid != p && !matches!(c.state, ProcState::Ended(_))) {
+            for c in self
+                .procs
+                .values()
+                .filter(|c| c.parent == p && c.pid != p && !matches!(c.state, ProcState::Ended(_)))
+            {
                 out.push(c.pid);
                 frontier.push(c.pid);
             }

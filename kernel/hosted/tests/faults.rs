@@ -187,13 +187,29 @@ fn writers_killed_mid_stream_lose_and_repeat_nothing(path: Options) {
 /// to the end, and killing the bomb's tree leaves nothing behind.
 fn a_spawn_bomb_hits_the_limits_and_harms_no_one_else(path: Options) {
     use tidemark_hosted::kernel::{Limits, ProcState};
-    let limits = Limits { processes: 120, children: 6, depth: 4 };
-    let h = Hosted::boot_with(Config { limits, ..Config::default() }, path);
+    let limits = Limits {
+        processes: 120,
+        children: 6,
+        depth: 4,
+    };
+    let h = Hosted::boot_with(
+        Config {
+            limits,
+            ..Config::default()
+        },
+        path,
+    );
     for g in tidemark_guest_artifacts::ALL {
         h.install(g.name, g.bytes);
     }
-    let data = h.kernel().create_channel("ok", 4096, 64, Backpressure::Park, KERNEL_PID).unwrap();
-    let back = h.kernel().create_channel("ok-back", 4096, 64, Backpressure::Park, KERNEL_PID).unwrap();
+    let data = h
+        .kernel()
+        .create_channel("ok", 4096, 64, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let back = h
+        .kernel()
+        .create_channel("ok-back", 4096, 64, Backpressure::Park, KERNEL_PID)
+        .unwrap();
     let pong = h
         .spawn(
             SpawnSpec::new("pong")
@@ -212,16 +228,38 @@ fn a_spawn_bomb_hits_the_limits_and_harms_no_one_else(path: Options) {
                 .grant("ctl", Object::Channel(back), Rights::WRITE),
         )
         .unwrap();
-    let root = h.spawn(SpawnSpec::new("probe").args(b"bomb").allow(tidemark_abi::Classes::ALL)).unwrap();
-    let live = |h: &Hosted| h.kernel().processes().filter(|p| !matches!(p.state, ProcState::Ended(_))).count();
+    let root = h
+        .spawn(
+            SpawnSpec::new("probe")
+                .args(b"bomb")
+                .allow(tidemark_abi::Classes::ALL),
+        )
+        .unwrap();
+    let live = |h: &Hosted| {
+        h.kernel()
+            .processes()
+            .filter(|p| !matches!(p.state, ProcState::Ended(_)))
+            .count()
+    };
     // Depth 4 and 6 children each: 1 + 6 + 36 + 216 would pass 118, so the
     // process limit is what stops it (the others refuse on the way).
     let deadline = Instant::now() + LONG;
-    while !h.kernel().events_since(0).any(|e| matches!(&e.kind, EventKind::LimitReached { limit, .. } if limit == "processes")) {
-        assert!(Instant::now() < deadline, "the bomb never reached the process limit");
+    while !h
+        .kernel()
+        .events_since(0)
+        .any(|e| matches!(&e.kind, EventKind::LimitReached { limit, .. } if limit == "processes"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the bomb never reached the process limit"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(live(&h) <= limits.processes as usize, "{} live processes", live(&h));
+    assert!(
+        live(&h) <= limits.processes as usize,
+        "{} live processes",
+        live(&h)
+    );
     assert_eq!(code(&h, ping), 0, "ping-pong beside the bomb");
     assert_eq!(code(&h, pong), 20000);
     // The tree, killed as a whole (what `kill --tree` does), even while
@@ -233,7 +271,10 @@ fn a_spawn_bomb_hits_the_limits_and_harms_no_one_else(path: Options) {
     h.kill(root);
     for p in tree.iter().chain([&root]) {
         let state = h.kernel().process(*p).map(|p| p.state.clone());
-        assert!(h.wait(*p, LONG).is_some(), "pid {p} ({state:?}) outlived its tree's kill");
+        assert!(
+            h.wait(*p, LONG).is_some(),
+            "pid {p} ({state:?}) outlived its tree's kill"
+        );
     }
     // Children spawned in the last instant, after the tree was listed.
     for _ in 0..10 {

@@ -604,7 +604,9 @@ impl EventKind {
                 ..
             } => format!("{package} sha256:{hash}: the new module failed: {reason}"),
             EventKind::Corrupt { channel, what } => format!("chan {channel}: {what}"),
-            EventKind::LimitReached { limit, value, .. } => format!("spawn refused: {limit} limit ({value}) reached"),
+            EventKind::LimitReached { limit, value, .. } => {
+                format!("spawn refused: {limit} limit ({value}) reached")
+            }
             EventKind::Lost { count } => {
                 format!("{count} events dropped: this client read too slowly")
             }
