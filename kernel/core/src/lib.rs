@@ -158,6 +158,9 @@ pub struct Process {
     pub state_blob: Vec<u8>,
     /// A reload on trial: what to put back if the new module fails first.
     pub trial: Option<lifecycle::Trial>,
+    /// A kill was asked for: an engine still starting the process stops it
+    /// at its first safe point (a kill may arrive before the engine knows it).
+    pub kill_requested: bool,
 }
 
 /// A capability granted at spawn.
@@ -473,15 +476,13 @@ impl Kernel {
     /// Creates a process from a cached package. The engine must then
     /// instantiate it and report [`Kernel::started`] or [`Kernel::exit`].
     pub fn spawn(&mut self, spec: SpawnSpec) -> Result<Spawned, SpawnError> {
-        if let Err(e) = self.check_limits(spec.parent) {
-            if let SpawnError::Limit(limit, value) = e {
-                self.event(EventKind::LimitReached {
-                    pid: spec.parent,
-                    limit: limit.into(),
-                    value,
-                });
-            }
-            return Err(e);
+        if let Err((limit, value)) = self.check_limits(spec.parent) {
+            self.event(EventKind::LimitReached {
+                pid: spec.parent,
+                limit: limit.into(),
+                value,
+            });
+            return Err(SpawnError::Limit(limit, value));
         }
         let pkg = self
             .packages
@@ -519,6 +520,7 @@ impl Kernel {
                 reloads: 0,
                 state_blob: Vec::new(),
                 trial: None,
+                kill_requested: false,
             },
         );
         for g in spec.grants {
@@ -540,11 +542,12 @@ impl Kernel {
         })
     }
 
-    fn check_limits(&self, parent: Pid) -> Result<(), SpawnError> {
+    /// The limit a spawn by `parent` would pass, and its value.
+    fn check_limits(&self, parent: Pid) -> Result<(), (&'static str, u32)> {
         let l = self.config.limits;
         let live = |p: &&Process| !matches!(p.state, ProcState::Ended(_));
         if self.procs.values().filter(live).count() as u32 >= l.processes {
-            return Err(SpawnError::Limit("processes", l.processes));
+            return Err(("processes", l.processes));
         }
         if parent != KERNEL_PID
             && self
@@ -555,7 +558,7 @@ impl Kernel {
                 .count() as u32
                 >= l.children
         {
-            return Err(SpawnError::Limit("children of one process", l.children));
+            return Err(("children of one process", l.children));
         }
         let mut depth = 1;
         let mut at = parent;
@@ -563,23 +566,22 @@ impl Kernel {
             depth += 1;
             at = p.parent;
             if depth > l.depth {
-                return Err(SpawnError::Limit("spawn depth", l.depth));
+                return Err(("spawn depth", l.depth));
             }
         }
         Ok(())
     }
 
-    /// `pid`'s live descendants, children before grandchildren.
+    /// `pid`'s live descendants, each listed before its own descendants.
     pub fn descendants(&self, pid: Pid) -> Vec<Pid> {
         let mut out = Vec::new();
         let mut frontier = alloc::vec![pid];
         while let Some(p) = frontier.pop() {
-            for c in self
-                .procs
-                .values()
-                .filter(|c| c.parent == p && c.pid != p && !matches!(c.state, ProcState::Ended(_)))
-            {
-                out.push(c.pid);
+            // Through ended processes too: a killed parent's children live on.
+            for c in self.procs.values().filter(|c| c.parent == p && c.pid != p) {
+                if !matches!(c.state, ProcState::Ended(_)) {
+                    out.push(c.pid);
+                }
                 frontier.push(c.pid);
             }
         }
@@ -627,8 +629,9 @@ impl Kernel {
 
     /// Asks the engine to kill `pid`.
     pub fn kill(&mut self, pid: Pid) -> Result<(), Error> {
-        match self.procs.get(&pid) {
+        match self.procs.get_mut(&pid) {
             Some(p) if !matches!(p.state, ProcState::Ended(_)) => {
+                p.kill_requested = true;
                 self.effects.kill.push(pid);
                 Ok(())
             }

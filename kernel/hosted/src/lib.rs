@@ -129,7 +129,6 @@ impl Hosted {
             modules: Mutex::default(),
             pres: Mutex::default(),
             procs: Mutex::default(),
-            starting: Mutex::default(),
             ended: Condvar::new(),
             ended_lock: Mutex::new(()),
             pool: Arc::default(),
@@ -206,7 +205,10 @@ impl Hosted {
 
     /// Kills a process.
     pub fn kill(&self, pid: Pid) {
-        self.shared.kill(pid);
+        // Through the kernel, which remembers it for a process still starting.
+        if self.with_kernel(|k| k.kill(pid)).is_err() {
+            self.shared.kill(pid);
+        }
     }
 
     /// Waits until `pid` has ended, up to `timeout`.

@@ -27,9 +27,6 @@ pub(crate) struct Shared {
     pub(crate) modules: Mutex<HashMap<Hash, Module>>,
     pub(crate) pres: Mutex<HashMap<(Hash, Classes), InstancePre<ProcData>>>,
     pub(crate) procs: Mutex<HashMap<Pid, ProcHandle>>,
-    /// Kill flags of processes being instantiated (not yet in `procs`), so
-    /// a kill that arrives meanwhile is not lost. Locked inside `procs`.
-    pub(crate) starting: Mutex<HashMap<Pid, Arc<AtomicBool>>>,
     pub(crate) ended: Condvar,
     pub(crate) ended_lock: Mutex<()>,
     /// Channel windows (zero-copy kernels only).
@@ -65,15 +62,10 @@ impl Shared {
     }
 
     pub(crate) fn kill(&self, pid: Pid) {
-        let procs = self.procs.lock();
-        if let Some(p) = procs.get(&pid) {
+        if let Some(p) = self.procs.lock().get(&pid) {
             p.killed.store(true, Ordering::Release);
             p.thread.unpark();
-        } else if let Some(k) = self.starting.lock().get(&pid) {
-            // Still instantiating: it stops at its first safe point.
-            k.store(true, Ordering::Release);
         }
-        drop(procs);
         // Reach a guest that is running wasm at its next safe point.
         self.engine.increment_epoch();
     }
@@ -115,10 +107,6 @@ impl Shared {
     pub(crate) fn start(&self, s: Spawned) -> Result<Pid, EngineError> {
         let pid = s.pid;
         let killed = Arc::new(AtomicBool::new(false));
-        {
-            let _procs = self.procs.lock();
-            self.starting.lock().insert(pid, killed.clone());
-        }
         let reload = Arc::new(AtomicBool::new(false));
         let data = ProcData::new(
             pid,
@@ -131,7 +119,6 @@ impl Shared {
         {
             Ok(ready) => ready,
             Err(e) => {
-                self.starting.lock().remove(&pid);
                 let message = format!("{e:#}");
                 self.end(pid, Exit::Failed(message.clone()));
                 return Err(EngineError::Module { pid, message });
@@ -140,7 +127,6 @@ impl Shared {
         // Registration happens under the procs lock before the thread can
         // look itself up, so wake-ups and kills always find it.
         let mut procs = self.procs.lock();
-        self.starting.lock().remove(&pid);
         let successor = Arc::new(Mutex::new(None));
         let next = successor.clone();
         let thread = self.pool.run(
@@ -157,6 +143,17 @@ impl Shared {
                 reloading: Arc::default(),
             },
         );
+        drop(procs);
+        // A kill asked of the kernel before the process was registered here
+        // (while the kernel created it, or while it was instantiated).
+        if self
+            .kernel
+            .lock()
+            .process(pid)
+            .is_some_and(|p| p.kill_requested)
+        {
+            self.kill(pid);
+        }
         Ok(pid)
     }
 

@@ -4,6 +4,10 @@
 //! checks that each writer process's numbered frames arrive once and in
 //! order (`pong sink`), so a lost or repeated frame fails the test.
 
+#[macro_use]
+mod common;
+use common::{boot, boot_with};
+
 use std::time::{Duration, Instant};
 
 use tidemark_abi::{Backpressure, Rights};
@@ -13,30 +17,11 @@ use tidemark_hosted::{Hosted, Options};
 
 const LONG: Duration = Duration::from_secs(300);
 
-macro_rules! on_both_paths {
-    ($($name:ident),* $(,)?) => {
-        mod zero_copy {
-            $( #[test] fn $name() { super::$name(super::Options { zero_copy: true }) } )*
-        }
-        mod copying {
-            $( #[test] fn $name() { super::$name(super::Options { zero_copy: false }) } )*
-        }
-    };
-}
-
 on_both_paths!(
     four_writers_four_readers_move_every_frame_once,
     writers_killed_mid_stream_lose_and_repeat_nothing,
     a_spawn_bomb_hits_the_limits_and_harms_no_one_else
 );
-
-fn boot(path: Options) -> Hosted {
-    let h = Hosted::boot_with(Config::default(), path);
-    for g in tidemark_guest_artifacts::ALL {
-        h.install(g.name, g.bytes);
-    }
-    h
-}
 
 fn code(h: &Hosted, pid: Pid) -> i32 {
     match h.wait(pid, LONG) {
@@ -192,16 +177,13 @@ fn a_spawn_bomb_hits_the_limits_and_harms_no_one_else(path: Options) {
         children: 6,
         depth: 4,
     };
-    let h = Hosted::boot_with(
+    let h = boot_with(
         Config {
             limits,
             ..Config::default()
         },
         path,
     );
-    for g in tidemark_guest_artifacts::ALL {
-        h.install(g.name, g.bytes);
-    }
     let data = h
         .kernel()
         .create_channel("ok", 4096, 64, Backpressure::Park, KERNEL_PID)

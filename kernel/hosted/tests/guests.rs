@@ -2,26 +2,18 @@
 //! every test on both channel paths: zero-copy (rings mapped into the
 //! guests, run in place by the SDK) and copying (every frame a hostcall).
 
+#[macro_use]
+mod common;
+use common::boot;
+
 use std::time::{Duration, Instant};
 
 use tidemark_abi::{Backpressure, Classes, Error, Rights};
 use tidemark_hosted::kernel::caps::Object;
-use tidemark_hosted::kernel::{Config, EventKind, Exit, KERNEL_PID, Pid, SpawnSpec};
+use tidemark_hosted::kernel::{EventKind, Exit, KERNEL_PID, Pid, SpawnSpec};
 use tidemark_hosted::{Hosted, HostedError, Options};
 
 const LONG: Duration = Duration::from_secs(300);
-
-/// Instantiates each test once per channel path.
-macro_rules! on_both_paths {
-    ($($name:ident),* $(,)?) => {
-        mod zero_copy {
-            $( #[test] fn $name() { super::$name(super::Options { zero_copy: true }) } )*
-        }
-        mod copying {
-            $( #[test] fn $name() { super::$name(super::Options { zero_copy: false }) } )*
-        }
-    };
-}
 
 on_both_paths!(
     ping_pong_exchange_100k_messages_under_park_with_none_lost,
@@ -39,15 +31,6 @@ on_both_paths!(
     a_revoked_window_shows_no_ring_and_the_others_run_on,
     park_backpressure_parks_the_writer_and_loses_nothing,
 );
-
-fn boot(path: Options) -> Hosted {
-    let h = Hosted::boot_with(Config::default(), path);
-    assert_eq!(h.zero_copy(), path.zero_copy);
-    for g in tidemark_guest_artifacts::ALL {
-        h.install(g.name, g.bytes);
-    }
-    h
-}
 
 fn chan(h: &Hosted, name: &str, data: u32, frames: u32, bp: Backpressure) -> u32 {
     h.kernel()

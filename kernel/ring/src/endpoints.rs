@@ -101,15 +101,6 @@ impl<M: Memory> Ring<'_, M> {
         }
     }
 
-    /// The process recorded for writer `id` (0 if none or out of range).
-    pub fn writer_owner(&self, id: u32) -> u32 {
-        if id < self.geo.max_writers {
-            self.load(self.writer_off(id, 1), Acquire)
-        } else {
-            0
-        }
-    }
-
     /// Releases a writer id, first repairing what it left (see
     /// [`Ring::repair_writer`]): the writer must have stopped.
     pub fn detach_writer(&self, id: u32) -> u32 {

@@ -419,11 +419,6 @@ impl<'a> Ring<'a> {
         ring.write_header();
         ring
     }
-
-    /// The ring's first byte.
-    pub fn base(&self) -> *mut u8 {
-        self.mem.base()
-    }
 }
 
 impl<'a, M: Memory> Ring<'a, M> {

@@ -66,10 +66,6 @@ impl Raw<'_> {
         }
     }
 
-    pub(crate) fn base(&self) -> *mut u8 {
-        self.base.as_ptr()
-    }
-
     #[inline(always)]
     fn word(&self, off: usize) -> &AtomicU32 {
         debug_assert!(off % 4 == 0 && off + 4 <= self.data);

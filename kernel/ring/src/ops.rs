@@ -18,8 +18,19 @@ pub struct Reservation {
 }
 
 impl<M: Memory> Ring<'_, M> {
-    fn attached(&self, base: usize, n: u32, i: u32) -> Result<(), RingError> {
-        if i >= n || self.load(base, Relaxed) != LIVE {
+    /// A valid header and a live writer `id`.
+    fn writer_attached(&self, id: u32) -> Result<(), RingError> {
+        self.validate_header()?;
+        if id >= self.geo.max_writers || self.load(self.writer_off(id, 0), Relaxed) != LIVE {
+            return Err(RingError::NotAttached);
+        }
+        Ok(())
+    }
+
+    /// A valid header and a live reader `slot`.
+    fn reader_attached(&self, slot: u32) -> Result<(), RingError> {
+        self.validate_header()?;
+        if slot >= self.geo.max_readers || self.load(self.reader_off(slot, 0), Relaxed) != LIVE {
             return Err(RingError::NotAttached);
         }
         Ok(())
@@ -47,12 +58,7 @@ impl<M: Memory> Ring<'_, M> {
     /// writes the frame's record and commits it by moving the head. `Full`
     /// leaves the ring untouched.
     pub fn reserve(&self, id: u32, len: usize) -> Result<Reservation, RingError> {
-        self.validate_header()?;
-        self.attached(
-            self.writer_off(id.min(self.geo.max_writers - 1), 0),
-            self.geo.max_writers,
-            id,
-        )?;
+        self.writer_attached(id)?;
         let len = u32::try_from(len).map_err(|_| RingError::TooLarge(u32::MAX))?;
         if len > self.geo.data_cap {
             return Err(RingError::TooLarge(len));
@@ -187,12 +193,7 @@ impl<M: Memory> Ring<'_, M> {
 
     /// Reads one frame for reader `slot` into `buf`, skipping tombstones.
     pub fn read(&self, slot: u32, buf: &mut [u8]) -> Result<Read, RingError> {
-        self.validate_header()?;
-        self.attached(
-            self.reader_off(slot.min(self.geo.max_readers - 1), 0),
-            self.geo.max_readers,
-            slot,
-        )?;
+        self.reader_attached(slot)?;
         let mut seq = self.load(self.reader_off(slot, 1), Relaxed);
         let start = seq;
         // The stamp alone says whether frame `seq` is published, so a reader
@@ -237,12 +238,7 @@ impl<M: Memory> Ring<'_, M> {
     /// Checks reader `slot`'s cursor against the head: call before parking
     /// on an empty ring, so a scribbled cursor is reported, not slept on.
     pub fn validate_cursor(&self, slot: u32) -> Result<(), RingError> {
-        self.validate_header()?;
-        self.attached(
-            self.reader_off(slot.min(self.geo.max_readers - 1), 0),
-            self.geo.max_readers,
-            slot,
-        )?;
+        self.reader_attached(slot)?;
         let seq = self.load(self.reader_off(slot, 1), Relaxed);
         if self.load(H_HEAD, Acquire).wrapping_sub(seq) > self.geo.frame_cap {
             return Err(RingError::Corrupt(Corruption::Cursor));
@@ -258,12 +254,7 @@ impl<M: Memory> Ring<'_, M> {
     /// the late writer still stores into them. Frames are validated as
     /// `read` validates them; a corrupt one leaves the cursor where it was.
     pub fn drain(&self, slot: u32) -> Result<Drained, RingError> {
-        self.validate_header()?;
-        self.attached(
-            self.reader_off(slot.min(self.geo.max_readers - 1), 0),
-            self.geo.max_readers,
-            slot,
-        )?;
+        self.reader_attached(slot)?;
         let start = self.load(self.reader_off(slot, 1), Relaxed);
         let (mut seq, mut frames) = (start, 0);
         // The cursor bounds the writers, so no frame slot from it onwards is

@@ -3,76 +3,26 @@
 //! per payload byte, so a payload data race is reported too.
 
 use loom as sys;
-use std::sync::atomic::Ordering;
 
-/// A ring's memory under loom: its words, and one checked cell per byte.
-#[derive(Clone)]
-struct Shared(
-    sys::sync::Arc<(
-        Vec<sys::sync::atomic::AtomicU32>,
-        Vec<loom::cell::UnsafeCell<u8>>,
-    )>,
-);
+/// A payload byte: a loom cell, so a frame overwritten while it is read is
+/// a reported data race.
+struct Byte(loom::cell::UnsafeCell<u8>);
 
-impl Shared {
-    fn new(geo: tidemark_ring::Geometry) -> Shared {
-        let data = geo.data_cap as usize;
-        let words = (geo.region_size() - data) / 4;
-        Shared(sys::sync::Arc::new((
-            (0..words)
-                .map(|_| sys::sync::atomic::AtomicU32::new(0))
-                .collect(),
-            (0..data).map(|_| loom::cell::UnsafeCell::new(0)).collect(),
-        )))
+impl Byte {
+    fn new() -> Byte {
+        Byte(loom::cell::UnsafeCell::new(0))
+    }
+    fn get(&self) -> u8 {
+        // SAFETY: loom checks that no other thread accesses the cell concurrently.
+        self.0.with(|p| unsafe { *p })
+    }
+    fn set(&self, v: u8) {
+        // SAFETY: as in `get`.
+        self.0.with_mut(|p| unsafe { *p = v })
     }
 }
 
-impl tidemark_ring::Memory for Shared {
-    const LOCK_SPINS: u32 = 2;
-    fn load(&self, off: usize, o: Ordering) -> u32 {
-        self.0.0[off / 4].load(o)
-    }
-    fn store(&self, off: usize, v: u32, o: Ordering) {
-        self.0.0[off / 4].store(v, o)
-    }
-    fn compare_exchange(
-        &self,
-        off: usize,
-        c: u32,
-        n: u32,
-        s: Ordering,
-        f: Ordering,
-    ) -> Result<u32, u32> {
-        self.0.0[off / 4].compare_exchange(c, n, s, f)
-    }
-    fn fetch_add(&self, off: usize, v: u32, o: Ordering) -> u32 {
-        self.0.0[off / 4].fetch_add(v, o)
-    }
-    fn fetch_or(&self, off: usize, v: u32, o: Ordering) -> u32 {
-        self.0.0[off / 4].fetch_or(v, o)
-    }
-    fn fetch_and(&self, off: usize, v: u32, o: Ordering) -> u32 {
-        self.0.0[off / 4].fetch_and(v, o)
-    }
-    fn fence(&self, o: Ordering) {
-        sys::sync::atomic::fence(o)
-    }
-    fn spin(&self) {
-        sys::thread::yield_now()
-    }
-    fn write_data(&self, at: usize, src: &[u8]) {
-        for (i, b) in src.iter().enumerate() {
-            // SAFETY: loom checks that no other thread accesses the cell concurrently.
-            self.0.1[at + i].with_mut(|p| unsafe { *p = *b });
-        }
-    }
-    fn read_data(&self, at: usize, dst: &mut [u8]) {
-        for (i, b) in dst.iter_mut().enumerate() {
-            // SAFETY: as in `write_data`.
-            *b = self.0.1[at + i].with(|p| unsafe { *p });
-        }
-    }
-}
+const LOCK_SPINS: u32 = 2;
 
 include!("model/scenarios.rs");
 

@@ -3,78 +3,24 @@
 //! exhaustive search, as the 4-writer/4-reader benchmark.
 
 use shuttle as sys;
-use std::sync::atomic::Ordering;
 
-/// A ring's memory under shuttle: its words, and payload bytes as atomics
-/// (shuttle checks schedules, not data races; the payload checks catch a
-/// frame overwritten before it was read).
-#[derive(Clone)]
-struct Shared(
-    sys::sync::Arc<(
-        Vec<sys::sync::atomic::AtomicU32>,
-        Vec<sys::sync::atomic::AtomicU8>,
-    )>,
-);
+/// A payload byte: an atomic (shuttle checks schedules, not data races; the
+/// payload checks catch a frame overwritten before it was read).
+struct Byte(sys::sync::atomic::AtomicU8);
 
-impl Shared {
-    fn new(geo: tidemark_ring::Geometry) -> Shared {
-        let data = geo.data_cap as usize;
-        let words = (geo.region_size() - data) / 4;
-        Shared(sys::sync::Arc::new((
-            (0..words)
-                .map(|_| sys::sync::atomic::AtomicU32::new(0))
-                .collect(),
-            (0..data)
-                .map(|_| sys::sync::atomic::AtomicU8::new(0))
-                .collect(),
-        )))
+impl Byte {
+    fn new() -> Byte {
+        Byte(sys::sync::atomic::AtomicU8::new(0))
+    }
+    fn get(&self) -> u8 {
+        self.0.load(Ordering::Relaxed)
+    }
+    fn set(&self, v: u8) {
+        self.0.store(v, Ordering::Relaxed)
     }
 }
 
-impl tidemark_ring::Memory for Shared {
-    const LOCK_SPINS: u32 = 4;
-    fn load(&self, off: usize, o: Ordering) -> u32 {
-        self.0.0[off / 4].load(o)
-    }
-    fn store(&self, off: usize, v: u32, o: Ordering) {
-        self.0.0[off / 4].store(v, o)
-    }
-    fn compare_exchange(
-        &self,
-        off: usize,
-        c: u32,
-        n: u32,
-        s: Ordering,
-        f: Ordering,
-    ) -> Result<u32, u32> {
-        self.0.0[off / 4].compare_exchange(c, n, s, f)
-    }
-    fn fetch_add(&self, off: usize, v: u32, o: Ordering) -> u32 {
-        self.0.0[off / 4].fetch_add(v, o)
-    }
-    fn fetch_or(&self, off: usize, v: u32, o: Ordering) -> u32 {
-        self.0.0[off / 4].fetch_or(v, o)
-    }
-    fn fetch_and(&self, off: usize, v: u32, o: Ordering) -> u32 {
-        self.0.0[off / 4].fetch_and(v, o)
-    }
-    fn fence(&self, o: Ordering) {
-        sys::sync::atomic::fence(o)
-    }
-    fn spin(&self) {
-        sys::thread::yield_now()
-    }
-    fn write_data(&self, at: usize, src: &[u8]) {
-        for (i, b) in src.iter().enumerate() {
-            self.0.1[at + i].store(*b, Ordering::Relaxed);
-        }
-    }
-    fn read_data(&self, at: usize, dst: &mut [u8]) {
-        for (i, b) in dst.iter_mut().enumerate() {
-            *b = self.0.1[at + i].load(Ordering::Relaxed);
-        }
-    }
-}
+const LOCK_SPINS: u32 = 4;
 
 include!("model/scenarios.rs");
 

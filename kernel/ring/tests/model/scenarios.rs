@@ -1,6 +1,7 @@
 // The model checkers' scenarios, written once: `tests/loom.rs` and
-// `tests/shuttle.rs` include this file with `sys` naming the checker and
-// `Shared` its memory. Each endpoint runs the SDK's protocol (announce,
+// `tests/shuttle.rs` include this file with `sys` naming the checker, and
+// `Byte` and `LOCK_SPINS` saying what a payload byte is and how long the
+// lock spins there. Each endpoint runs the SDK's protocol (announce,
 // retry, park until the doorbell moves) and the kernel's half of parking
 // is a wait list under a lock, so a lost wake-up is a deadlock the checker
 // reports.
@@ -8,9 +9,62 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::vec::Vec;
 
+use std::sync::atomic::Ordering;
+
 use sys::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use sys::sync::{Arc, Condvar, Mutex};
 use tidemark_ring::{Geometry, Memory, Ring, RingError, WAIT_READERS, WAIT_WRITERS};
+
+/// A ring's memory under the checker: its words, and one [`Byte`] per
+/// payload byte (each test file says what a byte is).
+#[derive(Clone)]
+struct Shared(Arc<(Vec<AtomicU32>, Vec<Byte>)>);
+
+impl Shared {
+    fn new(geo: Geometry) -> Shared {
+        let data = geo.data_cap as usize;
+        let words = (geo.region_size() - data) / 4;
+        Shared(Arc::new(((0..words).map(|_| AtomicU32::new(0)).collect(), (0..data).map(|_| Byte::new()).collect())))
+    }
+}
+
+impl Memory for Shared {
+    const LOCK_SPINS: u32 = LOCK_SPINS;
+    fn load(&self, off: usize, o: Ordering) -> u32 {
+        self.0.0[off / 4].load(o)
+    }
+    fn store(&self, off: usize, v: u32, o: Ordering) {
+        self.0.0[off / 4].store(v, o)
+    }
+    fn compare_exchange(&self, off: usize, c: u32, n: u32, s: Ordering, f: Ordering) -> Result<u32, u32> {
+        self.0.0[off / 4].compare_exchange(c, n, s, f)
+    }
+    fn fetch_add(&self, off: usize, v: u32, o: Ordering) -> u32 {
+        self.0.0[off / 4].fetch_add(v, o)
+    }
+    fn fetch_or(&self, off: usize, v: u32, o: Ordering) -> u32 {
+        self.0.0[off / 4].fetch_or(v, o)
+    }
+    fn fetch_and(&self, off: usize, v: u32, o: Ordering) -> u32 {
+        self.0.0[off / 4].fetch_and(v, o)
+    }
+    fn fence(&self, o: Ordering) {
+        sys::sync::atomic::fence(o)
+    }
+    fn spin(&self) {
+        sys::thread::yield_now()
+    }
+    fn write_data(&self, at: usize, src: &[u8]) {
+        for (i, b) in src.iter().enumerate() {
+            self.0.1[at + i].set(*b);
+        }
+    }
+    fn read_data(&self, at: usize, dst: &mut [u8]) {
+        for (i, b) in dst.iter_mut().enumerate() {
+            *b = self.0.1[at + i].get();
+        }
+    }
+}
 
 const READERS: usize = 0;
 const WRITERS: usize = 1;
@@ -132,6 +186,19 @@ fn read_frame<M: Memory>(ring: &Ring<'_, M>, k: &Kernel, slot: u32, me: u32, don
     }
 }
 
+/// A reader thread that reads until `done` and the ring is empty for it.
+fn spawn_reader(mem: &Shared, geo: Geometry, k: &Arc<Kernel>, done: &Arc<AtomicBool>, slot: u32, me: u32) -> sys::thread::JoinHandle<Vec<(u32, u32)>> {
+    let (mem, k, done) = (mem.clone(), k.clone(), done.clone());
+    sys::thread::spawn(move || {
+        let ring = Ring::over(mem, geo);
+        let mut got = Vec::new();
+        while let Some(f) = read_frame(&ring, &k, slot, me, &done) {
+            got.push(f);
+        }
+        got
+    })
+}
+
 fn payload(writer: u32, n: u32) -> [u8; 4] {
     (writer << 16 | n).to_le_bytes()
 }
@@ -160,20 +227,7 @@ fn flow(writers: u32, readers: u32, frames: u32, frame_cap: u32) {
     let done = Arc::new(AtomicBool::new(false));
     let slots: Vec<u32> = (0..readers).map(|_| ring.attach_reader().unwrap()).collect();
     let ids: Vec<u32> = (0..writers).map(|_| ring.attach_writer().unwrap()).collect();
-    let readers: Vec<_> = slots
-        .into_iter()
-        .map(|slot| {
-            let (mem, k, done) = (mem.clone(), k.clone(), done.clone());
-            sys::thread::spawn(move || {
-                let ring = Ring::over(mem, geo);
-                let mut got = Vec::new();
-                while let Some(f) = read_frame(&ring, &k, slot, slot, &done) {
-                    got.push(f);
-                }
-                got
-            })
-        })
-        .collect();
+    let readers: Vec<_> = slots.into_iter().map(|slot| spawn_reader(&mem, geo, &k, &done, slot, slot)).collect();
     let writers: Vec<_> = ids
         .into_iter()
         .map(|id| {
@@ -206,21 +260,11 @@ fn drop_counts_exactly(frames: u32) {
     let done = Arc::new(AtomicBool::new(false));
     let slot = ring.attach_reader().unwrap();
     let id = ring.attach_writer().unwrap();
-    let reader = {
-        let (mem, k, done) = (mem.clone(), k.clone(), done.clone());
-        sys::thread::spawn(move || {
-            let ring = Ring::over(mem, geo);
-            let mut got = Vec::new();
-            while let Some(f) = read_frame(&ring, &k, slot, 0, &done) {
-                got.push(f.1);
-            }
-            got
-        })
-    };
+    let reader = spawn_reader(&mem, geo, &k, &done, slot, 0);
     let sent: Vec<u32> = (0..frames).filter(|n| write_frame(&ring, &k, id, 1, &payload(id, *n))).collect();
     done.store(true, SeqCst);
     k.wake_all(&ring);
-    let got = reader.join().unwrap();
+    let got: Vec<u32> = reader.join().unwrap().into_iter().map(|f| f.1).collect();
     assert_eq!(got, sent, "delivered frames are exactly the ones not dropped");
     assert_eq!(ring.stats().drops, frames - sent.len() as u32);
 }
@@ -362,17 +406,7 @@ fn writer_killed_at(step: u32) {
     let done = Arc::new(AtomicBool::new(false));
     let slot = ring.attach_reader().unwrap();
     let (victim, live) = (ring.attach_writer().unwrap(), ring.attach_writer().unwrap());
-    let reader = {
-        let (mem, k, done) = (mem.clone(), k.clone(), done.clone());
-        sys::thread::spawn(move || {
-            let ring = Ring::over(mem, geo);
-            let mut got = Vec::new();
-            while let Some(f) = read_frame(&ring, &k, slot, 0, &done) {
-                got.push(f);
-            }
-            got
-        })
-    };
+    let reader = spawn_reader(&mem, geo, &k, &done, slot, 0);
     let killed = {
         let (mem, k) = (mem.clone(), k.clone());
         sys::thread::spawn(move || {
@@ -433,17 +467,7 @@ fn reader_killed_at(step: u32) {
             let _ = catch_unwind(AssertUnwindSafe(|| read_frame(&dying, &k, victim, 20, &done)));
         })
     };
-    let reader = {
-        let (mem, k, done) = (mem.clone(), k.clone(), done.clone());
-        sys::thread::spawn(move || {
-            let ring = Ring::over(mem, geo);
-            let mut got = Vec::new();
-            while let Some(f) = read_frame(&ring, &k, survivor, 21, &done) {
-                got.push(f);
-            }
-            got
-        })
-    };
+    let reader = spawn_reader(&mem, geo, &k, &done, survivor, 21);
     let writer = {
         let (mem, k) = (mem.clone(), k.clone());
         sys::thread::spawn(move || {
