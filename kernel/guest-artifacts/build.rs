@@ -64,7 +64,7 @@ fn main() {
 
     let mut entries = String::new();
     let release = target_dir.join(TARGET).join("release");
-    for name in ["ping", "pong", "counter", "probe"] {
+    for name in ["ping", "pong", "counter", "probe", "hostile"] {
         let path = release.join(format!("{name}.wasm"));
         let dest = out.join(format!("{name}.wasm"));
         fs::copy(&path, &dest).unwrap_or_else(|e| panic!("missing guest {}: {e}", path.display()));

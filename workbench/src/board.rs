@@ -39,6 +39,11 @@ struct RawLimits {
     processes: Option<Spanned<u32>>,
     children: Option<Spanned<u32>>,
     depth: Option<Spanned<u32>>,
+    channels: Option<Spanned<u32>>,
+    regions: Option<Spanned<u32>>,
+    arena_bytes: Option<Spanned<String>>,
+    caps: Option<Spanned<u32>>,
+    log_lines: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -192,13 +197,25 @@ pub struct Manifest {
 }
 
 pub use tidemark_hosted::kernel::Limits;
+use tidemark_hosted::kernel::caps::MAX_CAPS;
 
 impl Manifest {
     /// The limits as the image build passes them to a bare-metal kernel
-    /// (`TIDEMARK_LIMITS`: processes, children, depth).
+    /// (`TIDEMARK_LIMITS`: processes, children, depth, channels, regions,
+    /// arena bytes, capabilities, log lines a second).
     pub fn limits_env(&self) -> String {
         let l = self.limits;
-        format!("{},{},{}", l.processes, l.children, l.depth)
+        format!(
+            "{},{},{},{},{},{},{},{}",
+            l.processes,
+            l.children,
+            l.depth,
+            l.channels,
+            l.regions,
+            l.arena_bytes,
+            l.caps,
+            l.log_lines
+        )
     }
 }
 
@@ -280,15 +297,20 @@ impl Manifest {
         };
         let mut limits = Limits::default();
         if let Some(l) = raw.limits {
+            let caps_span = l.caps.as_ref().map(|c| c.span());
             for (field, slot) in [
                 (l.processes, &mut limits.processes),
                 (l.children, &mut limits.children),
                 (l.depth, &mut limits.depth),
+                (l.channels, &mut limits.channels),
+                (l.regions, &mut limits.regions),
+                (l.caps, &mut limits.caps),
+                (l.log_lines, &mut limits.log_lines),
             ] {
                 if let Some(v) = field {
                     if *v.get_ref() == 0 {
                         return Err(err(
-                            "a limit of 0 would refuse every process".into(),
+                            "a limit of 0 would refuse everything it counts".into(),
                             Some(v.span()),
                             "zero",
                             Some("limits are at least 1".into()),
@@ -296,6 +318,28 @@ impl Manifest {
                     }
                     *slot = v.into_inner();
                 }
+            }
+            if limits.caps as usize > MAX_CAPS {
+                return Err(err(
+                    format!("a process's capability table holds {MAX_CAPS} entries at most"),
+                    caps_span,
+                    "too many",
+                    None,
+                ));
+            }
+            if let Some(a) = l.arena_bytes {
+                let bytes = size(a.get_ref())
+                    .map(|s| s.bytes)
+                    .filter(|b| *b <= u64::from(u32::MAX))
+                    .ok_or_else(|| {
+                        err(
+                            format!("`{}` is not a size below 4G", a.get_ref()),
+                            Some(a.span()),
+                            "not a size",
+                            Some("sizes are a number of K, M or G (binary units): \"16M\"".into()),
+                        )
+                    })?;
+                limits.arena_bytes = bytes as u32;
             }
         }
         let b = raw.boot;

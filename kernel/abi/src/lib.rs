@@ -176,7 +176,9 @@ impl Error {
             Error::NotAttached => "the call needs a reader or writer attachment the process lacks",
             Error::Exists => "already exists (e.g. a second attachment of the same role)",
             Error::Busy => "the channel ring stayed locked past the spin budget; retry",
-            Error::LimitReached => "a kernel limit (processes, children, spawn depth) was reached",
+            Error::LimitReached => {
+                "a kernel limit or the process's quota was reached (processes, children, depth, channels, regions, arena bytes, capabilities, log rate)"
+            }
         }
     }
 }

@@ -124,12 +124,14 @@ impl Kernel {
     ) -> Result<u32, Error> {
         let geo = Geometry::new(data_bytes, frames, MAX_ENDPOINTS, MAX_ENDPOINTS, bp as u32)
             .ok_or(Error::InvalidArgument)?;
+        let page = self.arenas.page;
+        let bytes = geo.region_size().next_multiple_of(page);
+        self.quota(owner, crate::quota::Ask::Channel(bytes))?;
         let id = self.object_id();
         let region = self.object_id();
-        let page = self.arenas.page;
         self.arenas.alloc(
             region,
-            geo.region_size().next_multiple_of(page),
+            bytes,
             page.max(64),
             owner,
             Purpose::Channel(id),

@@ -151,14 +151,17 @@ impl Kernel {
             })()),
             nr::proc_exit => Outcome::Exit(a(0) as i32),
             nr::yield_now => Outcome::Block(Wait::Yield),
-            nr::log => ret(text(mem, a(1), a(2)).map(|t| {
+            nr::log => ret(text(mem, a(1), a(2)).and_then(|t| {
+                if !self.log_allowed(pid) {
+                    return Err(Error::LimitReached);
+                }
                 let text = String::from(t);
                 self.event(EventKind::Log {
                     pid,
                     level: Level::from_u32(a(0) as u32),
                     text,
                 });
-                0
+                Ok(0)
             })),
             nr::sleep if a(0) <= 0 => Outcome::Block(Wait::Yield),
             nr::sleep => Outcome::Block(Wait::Until(self.now().saturating_add(a(0) as u64))),

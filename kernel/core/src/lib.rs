@@ -22,6 +22,7 @@ pub mod hostcall;
 pub mod lifecycle;
 pub mod manifest;
 pub mod package;
+pub mod quota;
 pub mod snapshot;
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -76,6 +77,17 @@ pub struct Limits {
     pub children: u32,
     /// Spawn depth: a process spawned by the monitor is at depth 1.
     pub depth: u32,
+    /// Live channels one process created.
+    pub channels: u32,
+    /// Live shm regions one process allocated.
+    pub regions: u32,
+    /// Arena bytes one process's channels and regions take, in all.
+    pub arena_bytes: u32,
+    /// Capability table entries one process holds.
+    pub caps: u32,
+    /// Log lines one process may write a second; the rest are counted
+    /// and reported in one `suppressed` event per second.
+    pub log_lines: u32,
 }
 
 impl Default for Limits {
@@ -87,6 +99,11 @@ impl Default for Limits {
             processes: 1024,
             children: 256,
             depth: 16,
+            channels: 64,
+            regions: 64,
+            arena_bytes: 16 << 20,
+            caps: caps::MAX_CAPS as u32,
+            log_lines: 1000,
         }
     }
 }
@@ -161,6 +178,8 @@ pub struct Process {
     /// A kill was asked for: an engine still starting the process stops it
     /// at its first safe point (a kill may arrive before the engine knows it).
     pub kill_requested: bool,
+    /// Log lines this second, and lines dropped past the rate.
+    pub log: quota::LogBudget,
 }
 
 /// A capability granted at spawn.
@@ -273,7 +292,7 @@ impl core::fmt::Display for SpawnError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             SpawnError::NoPackage(p) => write!(f, "no package `{p}` in the cache"),
-            SpawnError::Manifest(e) => write!(f, "bad module manifest: {e:?}"),
+            SpawnError::Manifest(e) => write!(f, "{e}"),
             SpawnError::NoObject(o) => write!(f, "grant names a missing object {o:?}"),
             SpawnError::Caps(e) => write!(f, "capability table: {e}"),
             SpawnError::NoProcess(p) => write!(f, "no live process {p}"),
@@ -476,6 +495,16 @@ impl Kernel {
     /// Creates a process from a cached package. The engine must then
     /// instantiate it and report [`Kernel::started`] or [`Kernel::exit`].
     pub fn spawn(&mut self, spec: SpawnSpec) -> Result<Spawned, SpawnError> {
+        // A process being killed spawns nothing: a tree kill then catches
+        // every member (see `descendants`).
+        if spec.parent != KERNEL_PID
+            && self
+                .procs
+                .get(&spec.parent)
+                .is_none_or(|p| p.kill_requested || !p.state.is_live())
+        {
+            return Err(SpawnError::NoProcess(spec.parent));
+        }
         if let Err((limit, value)) = self.check_limits(spec.parent) {
             self.event(EventKind::LimitReached {
                 pid: spec.parent,
@@ -521,6 +550,7 @@ impl Kernel {
                 state_blob: Vec::new(),
                 trial: None,
                 kill_requested: false,
+                log: quota::LogBudget::default(),
             },
         );
         for g in spec.grants {
@@ -620,6 +650,7 @@ impl Kernel {
             self.remove_cap(CapRef { pid, handle: h });
         }
         self.detach_all(pid);
+        self.report_suppressed(pid);
         for c in self.channels.values_mut() {
             c.readers_waiting.retain(|w| *w != pid);
             c.writers_waiting.retain(|w| *w != pid);
@@ -637,6 +668,14 @@ impl Kernel {
             }
             Some(_) => Err(Error::Closed),
             None => Err(Error::NotFound),
+        }
+    }
+
+    /// Marks `pid` as being killed by an engine that stops it itself (at
+    /// the end of its turn): from now on it spawns nothing.
+    pub fn killing(&mut self, pid: Pid) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.kill_requested = true;
         }
     }
 
@@ -731,6 +770,7 @@ impl Kernel {
             return Err(Error::Closed);
         }
         let object = entry.object;
+        self.quota(pid, quota::Ask::Cap)?;
         let p = self
             .procs
             .get_mut(&pid)
@@ -830,6 +870,7 @@ impl Kernel {
 
     /// Allocates a shared-memory region owned by `owner`, without granting it.
     pub fn alloc_region(&mut self, owner: Pid, size: usize, align: usize) -> Result<u32, Error> {
+        self.quota(owner, quota::Ask::Region(size))?;
         let id = self.object_id();
         self.arenas
             .alloc(id, size, align, owner, arena::Purpose::Shm)?;

@@ -21,6 +21,18 @@ pub enum ManifestError {
     BadManifest,
 }
 
+impl core::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            ManifestError::NotWasm => "not a wasm module (no `\\0asm` magic and version 1)",
+            ManifestError::Truncated => "a section of the module runs past its end",
+            ManifestError::BadManifest => {
+                "its `tidemark.manifest` section is not `key=value` lines naming known classes"
+            }
+        })
+    }
+}
+
 fn leb_u32(b: &[u8], at: &mut usize) -> Result<u32, ManifestError> {
     let mut v: u32 = 0;
     for shift in (0..35).step_by(7) {

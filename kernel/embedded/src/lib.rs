@@ -334,6 +334,7 @@ impl Embedded {
             .is_some_and(|p| !matches!(p.state, tidemark_kernel::ProcState::Ended(_)))
         {
             // Mid-turn (a guest killing itself or the one running): after it.
+            self.kernel.borrow_mut().killing(pid);
             self.inner.borrow_mut().doomed.insert(pid);
         }
     }

@@ -176,6 +176,7 @@ fn a_spawn_bomb_hits_the_limits_and_harms_no_one_else(path: Options) {
         processes: 120,
         children: 6,
         depth: 4,
+        ..Limits::default()
     };
     let h = boot_with(
         Config {

@@ -263,13 +263,26 @@ fn kill<T: Target + ?Sized>(t: &T, r: Kill) -> Reply<u32> {
             format!("process {pid} has already ended"),
         ));
     }
+    t.kill(pid);
     if r.tree {
-        // Descendants first, so none spawns a replacement for a killed parent's child.
-        for d in kernel(t, |k| k.descendants(pid)).into_iter().rev() {
-            t.kill(d);
+        // A process being killed spawns nothing, so walking again until
+        // every live descendant is marked catches the ones spawned while
+        // the walk went on (a spawn bomb does that).
+        loop {
+            let left: Vec<Pid> = kernel(t, |k| {
+                k.descendants(pid)
+                    .into_iter()
+                    .filter(|d| k.process(*d).is_some_and(|p| !p.kill_requested))
+                    .collect()
+            });
+            if left.is_empty() {
+                break;
+            }
+            for d in left {
+                t.kill(d);
+            }
         }
     }
-    t.kill(pid);
     Ok(pid)
 }
 

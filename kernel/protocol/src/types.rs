@@ -542,7 +542,8 @@ pub enum EventKind {
         /// What was wrong.
         what: String,
     },
-    /// A kernel limit refused a spawn.
+    /// A kernel limit or a process's quota refused what a process (or
+    /// the monitor) asked for.
     LimitReached {
         /// The process that asked (0: the monitor).
         pid: u32,
@@ -550,6 +551,16 @@ pub enum EventKind {
         limit: String,
         /// Its value.
         value: u32,
+    },
+    /// A process logged faster than its rate allows: this many lines of
+    /// the last window were dropped.
+    Suppressed {
+        /// Writer.
+        pid: u32,
+        /// Lines dropped.
+        lines: u64,
+        /// The rate it went past (lines a second).
+        per_second: u32,
     },
     /// This client's event queue overflowed: this many events were dropped
     /// (oldest first) before this one.
@@ -572,6 +583,7 @@ impl EventKind {
             EventKind::Corrupt { .. } => "corrupt",
             EventKind::Lost { .. } => "lost",
             EventKind::LimitReached { .. } => "limit",
+            EventKind::Suppressed { .. } => "suppressed",
         }
     }
 
@@ -584,7 +596,8 @@ impl EventKind {
             | EventKind::Denied { pid, .. }
             | EventKind::Reloaded { pid, .. }
             | EventKind::RolledBack { pid, .. }
-            | EventKind::LimitReached { pid, .. } => *pid,
+            | EventKind::LimitReached { pid, .. }
+            | EventKind::Suppressed { pid, .. } => *pid,
             EventKind::Corrupt { .. } | EventKind::Lost { .. } => 0,
         }
     }
@@ -605,8 +618,11 @@ impl EventKind {
             } => format!("{package} sha256:{hash}: the new module failed: {reason}"),
             EventKind::Corrupt { channel, what } => format!("chan {channel}: {what}"),
             EventKind::LimitReached { limit, value, .. } => {
-                format!("spawn refused: {limit} limit ({value}) reached")
+                format!("refused: {limit} limit ({value}) reached")
             }
+            EventKind::Suppressed {
+                lines, per_second, ..
+            } => format!("{lines} log lines suppressed (over {per_second} a second)"),
             EventKind::Lost { count } => {
                 format!("{count} events dropped: this client read too slowly")
             }

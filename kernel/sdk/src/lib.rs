@@ -45,6 +45,34 @@ pub mod sys {
         };
     }
     tidemark_abi::for_each_hostcall!(declare_imports);
+
+    macro_rules! declare_dispatch {
+        ($( $(#[doc = $doc:literal])* $num:literal $class:ident $name:ident ( $( $arg:ident : $ty:ident ),* ) -> $ret:ident ; )*) => {
+            /// Calls hostcall `number` with `args` (each truncated to its
+            /// parameter's type; missing ones are 0); `None` for a number
+            /// the catalogue lacks. For test guests that sweep the whole
+            /// catalogue: the arguments are whatever the caller chose.
+            ///
+            /// # Safety
+            /// Pointer arguments are the caller's to make valid (or not).
+            pub unsafe fn call(number: u16, args: &[i64]) -> Option<i64> {
+                match number {
+                    $( $num => {
+                        let mut at = 0usize;
+                        let mut next = || {
+                            let v = args.get(at).copied().unwrap_or(0);
+                            at += 1;
+                            v
+                        };
+                        // SAFETY: the caller's, as documented.
+                        Some(unsafe { $name( $( { let _ = stringify!($arg); next() as $ty } ),* ) } as i64)
+                    } )*
+                    _ => None,
+                }
+            }
+        };
+    }
+    tidemark_abi::for_each_hostcall!(declare_dispatch);
 }
 
 /// Result of SDK calls.

@@ -84,12 +84,22 @@ const READ_BURST: usize = 4096;
 const IDLE_TICKS: u64 = 2_000;
 
 /// The board manifest's `[limits]`, as the workbench passed them to this
-/// build (`processes,children,depth`); the kernel's defaults without.
+/// build (`processes,children,depth,channels,regions,arena_bytes,caps,log_lines`);
+/// the kernel's defaults without.
 fn limits() -> tidemark_kernel::Limits {
     let mut l = tidemark_kernel::Limits::default();
     if let Some(s) = option_env!("TIDEMARK_LIMITS") {
         let mut it = s.split(',').map(|v| v.trim().parse::<u32>().ok().filter(|v| *v > 0));
-        for slot in [&mut l.processes, &mut l.children, &mut l.depth] {
+        for slot in [
+            &mut l.processes,
+            &mut l.children,
+            &mut l.depth,
+            &mut l.channels,
+            &mut l.regions,
+            &mut l.arena_bytes,
+            &mut l.caps,
+            &mut l.log_lines,
+        ] {
             if let Some(Some(v)) = it.next() {
                 *slot = v;
             }
