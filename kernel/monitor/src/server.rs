@@ -356,10 +356,20 @@ impl Connection {
     /// Encoded event frames for everything since the last call: the newest
     /// [`EVENT_QUEUE`] at most, after a `Lost` event counting any missed.
     pub fn poll_events<T: Target + ?Sized>(&mut self, t: &T) -> Vec<u8> {
+        self.poll_events_at_most(t, EVENT_QUEUE)
+    }
+
+    /// As [`Connection::poll_events`], but sends at most `max` events and
+    /// keeps the rest for the next call: on a link shared by replies and
+    /// events (a UART), the caller sends replies first and a bounded slice
+    /// of events after them, so a reply never waits behind a flood. Events
+    /// past [`EVENT_QUEUE`] behind are still dropped and counted.
+    pub fn poll_events_at_most<T: Target + ?Sized>(&mut self, t: &T, max: usize) -> Vec<u8> {
         if !self.attached {
             return Vec::new();
         }
         let after = self.last_event;
+        let max = max.clamp(1, EVENT_QUEUE);
         let (evs, skipped, time_ns) = kernel(t, |k| {
             let all: Vec<&Event> = k.events_since(after).collect();
             let first = all.first().map_or(after + 1, |e| e.seq);
@@ -367,8 +377,9 @@ impl Connection {
             let wrapped = first.saturating_sub(after + 1);
             let keep = all.len().min(EVENT_QUEUE);
             let dropped = (all.len() - keep) as u64;
+            let from = all.len() - keep;
             (
-                all[all.len() - keep..]
+                all[from..(from + max).min(all.len())]
                     .iter()
                     .map(|e| (*e).clone())
                     .collect::<Vec<_>>(),

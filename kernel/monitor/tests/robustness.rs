@@ -329,3 +329,50 @@ fn an_event_flood_is_bounded_per_client_and_counted() {
         "nothing new, nothing sent"
     );
 }
+
+#[test]
+fn events_in_bounded_slices_arrive_in_order_and_none_twice() {
+    use tidemark_monitor::server::EVENT_QUEUE;
+    use tidemark_protocol::EventKind;
+    let t = core();
+    let mut c = Connection::new();
+    c.on_bytes(
+        &t,
+        &encode(
+            1,
+            &Body::Request(Request::Hello(req::Hello {
+                version: PROTOCOL_VERSION,
+                client: "t".into(),
+            })),
+        ),
+    );
+    t.with_kernel(&mut |k| {
+        (0..3000).for_each(|_| {
+            let _ = k.deny(0, 1);
+        })
+    });
+    let mut seen = Vec::new();
+    let mut lost = 0;
+    loop {
+        let evs = events(&c.poll_events_at_most(&t, 100));
+        if evs.is_empty() {
+            break;
+        }
+        let denied = evs
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Denied { .. }))
+            .count();
+        assert!(denied <= 100, "a slice holds at most its budget");
+        for e in evs {
+            match e.kind {
+                EventKind::Lost { count } => lost += count,
+                _ => seen.push(e.seq),
+            }
+        }
+    }
+    // The newest EVENT_QUEUE were kept and each sent once, in order.
+    assert_eq!(seen.len(), EVENT_QUEUE);
+    assert!(seen.windows(2).all(|w| w[1] == w[0] + 1));
+    assert_eq!(*seen.last().unwrap(), 3000);
+    assert_eq!(lost, 3000 - EVENT_QUEUE as u64);
+}
