@@ -671,6 +671,17 @@ impl Kernel {
         }
     }
 
+    /// Asks the engine to kill `pid`'s live descendants, in one step: a
+    /// process being killed spawns nothing, so none escapes (a spawn bomb's
+    /// children included). Returns them.
+    pub fn kill_descendants(&mut self, pid: Pid) -> Vec<Pid> {
+        let ds = self.descendants(pid);
+        for d in &ds {
+            let _ = self.kill(*d);
+        }
+        ds
+    }
+
     /// Marks `pid` as being killed by an engine that stops it itself (at
     /// the end of its turn): from now on it spawns nothing.
     pub fn killing(&mut self, pid: Pid) {

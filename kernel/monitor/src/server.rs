@@ -265,23 +265,8 @@ fn kill<T: Target + ?Sized>(t: &T, r: Kill) -> Reply<u32> {
     }
     t.kill(pid);
     if r.tree {
-        // A process being killed spawns nothing, so walking again until
-        // every live descendant is marked catches the ones spawned while
-        // the walk went on (a spawn bomb does that).
-        loop {
-            let left: Vec<Pid> = kernel(t, |k| {
-                k.descendants(pid)
-                    .into_iter()
-                    .filter(|d| k.process(*d).is_some_and(|p| !p.kill_requested))
-                    .collect()
-            });
-            if left.is_empty() {
-                break;
-            }
-            for d in left {
-                t.kill(d);
-            }
-        }
+        // Marked in one kernel step, carried out by the engine after it.
+        kernel(t, |k| k.kill_descendants(pid));
     }
     Ok(pid)
 }
