@@ -144,3 +144,53 @@ fn attaching_to_nothing_is_a_clear_error() {
             .contains("cannot attach to /nonexistent/tidemark.sock")
     );
 }
+
+/// Link faults on a live kernel: a client that sends garbage, one that
+/// hangs up halfway through a request frame, one that sends a request and
+/// hangs up before the reply. Each costs only its own connection: the next
+/// attach is answered and the guests never noticed.
+#[test]
+fn a_client_that_dies_mid_request_costs_nothing_but_itself() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use tidemark_protocol::{Body, Request, encode, req};
+
+    let dir = std::env::temp_dir().join(format!("tidemark-linkfault-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("kernel.sock");
+    let _kernel = boot(&sock);
+    let setup = script(
+        &dir,
+        "setup.tms",
+        "chan new req\nchan new resp\nspawn counter --cap req=req:r --cap resp=resp:w\nexpect event /counter: ready/\nchan send req inc\n",
+    );
+    let (ok, out) = run(&sock, &setup);
+    assert!(ok, "{out}");
+
+    let request = encode(
+        1,
+        &Body::Request(Request::Hello(req::Hello {
+            version: tidemark_protocol::PROTOCOL_VERSION,
+            client: "fault".into(),
+        })),
+    );
+    let faults: [&[u8]; 3] = [
+        b"\xff\x00garbage that is not a frame\r\n\x1b[2J",
+        &request[..request.len() / 2],
+        &request,
+    ];
+    for bytes in faults {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        s.write_all(bytes).unwrap();
+        drop(s);
+    }
+
+    let again = script(
+        &dir,
+        "again.tms",
+        "ps\nexpect /1\\s+counter\\s+blocked/\nchan send req inc\nchan tail resp --count 2 --for 10s\nexpect /#1 .* 0x0200000000000000/\n",
+    );
+    let (ok, out) = run(&sock, &again);
+    assert!(ok, "after three broken clients: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

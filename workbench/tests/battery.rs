@@ -52,7 +52,11 @@ fn cases(board: &str, junk_path: &std::path::Path) -> Vec<Case> {
     let qemu = board != "hosted";
     // Interpreted under emulation each call costs ~100x more: the same
     // sweep, shorter.
-    let (rounds, forged) = if qemu { (200, 20_000) } else { (2_000, 1_000_000) };
+    let (rounds, forged) = if qemu {
+        (200, 20_000)
+    } else {
+        (2_000, 1_000_000)
+    };
     let mut v: Vec<Case> = tidemark_abi::HOSTCALLS
         .iter()
         .map(|h| {
@@ -63,7 +67,11 @@ fn cases(board: &str, junk_path: &std::path::Path) -> Vec<Case> {
             };
             case(
                 h.name,
-                format!("hostile --args \"calls {} {} {rounds}\"", h.name, h.number + 1),
+                format!(
+                    "hostile --args \"calls {} {} {rounds}\"",
+                    h.name,
+                    h.number + 1
+                ),
                 &format!(r"exited.*{code}"),
             )
         })
@@ -73,11 +81,19 @@ fn cases(board: &str, junk_path: &std::path::Path) -> Vec<Case> {
         format!("probe --args \"forge 7 {forged}\""),
         r"exited.*code 0\b",
     ));
-    let mut revoked = case("revoked", "probe --args hold --cap c=battery:rw".into(), r"exited.*code 12\b");
+    let mut revoked = case(
+        "revoked",
+        "probe --args hold --cap c=battery:rw".into(),
+        r"exited.*code 12\b",
+    );
     revoked.wait = Some("probe: holding");
     revoked.poke = vec!["revoke h-revoked c".into()];
     v.push(revoked);
-    let mut scribble = case("scribble", "hostile --args scribble".into(), r"exited.*code 0\b");
+    let mut scribble = case(
+        "scribble",
+        "hostile --args scribble".into(),
+        r"exited.*code 0\b",
+    );
     scribble.wait = Some("hostile: scribble");
     v.push(scribble);
     let mut bomb = case("bomb", "probe --args bomb".into(), "killed");
@@ -94,14 +110,26 @@ fn cases(board: &str, junk_path: &std::path::Path) -> Vec<Case> {
     v.push(sleep);
     v.push(case("stack", "deep".into(), r"trapped.*(stack|recursion)"));
     // Growing past its limit is a trap worth seeing (both engines).
-    v.push(case("memory", "grow --memory 2097152".into(), "trapped.*memory limit"));
+    v.push(case(
+        "memory",
+        "grow --memory 2097152".into(),
+        "trapped.*memory limit",
+    ));
     let mut spin = case("spin", "spin".into(), "killed");
     spin.kill = true;
     v.push(spin);
     // Out-of-bounds pointers on a real handle: every call refused (exit 0 = none accepted).
-    v.push(case("oob", "oob --cap c=battery:rw".into(), r"exited.*code 0\b"));
+    v.push(case(
+        "oob",
+        "oob --cap c=battery:rw".into(),
+        r"exited.*code 0\b",
+    ));
     v.push(case("maintrap", "maintrap".into(), "trapped.*unreachable"));
-    let mut starttrap = case("starttrap", "starttrap".into(), "(?s)failed to start.*unreachable");
+    let mut starttrap = case(
+        "starttrap",
+        "starttrap".into(),
+        "(?s)failed to start.*unreachable",
+    );
     starttrap.refused = true;
     v.push(starttrap);
     // A module that is not wasm (but for its first 8 bytes) is refused at
@@ -156,7 +184,11 @@ fn session(cases: &[Case]) -> String {
         // Nothing of it is left behind (a bomb's tree dies with it): the
         // counter is the only live process again.
         writeln!(s, "ps").unwrap();
-        writeln!(s, r"expect /\A\s*PID[^\n]*\n\s*1\s+counter[^\n]*\s*\z/ within 120s").unwrap();
+        writeln!(
+            s,
+            r"expect /\A\s*PID[^\n]*\n\s*1\s+counter[^\n]*\s*\z/ within 120s"
+        )
+        .unwrap();
     }
     s
 }
@@ -194,13 +226,18 @@ fn battery_on(board: &str) {
         script.display()
     );
     // Every case has its row, and the counter answered after every one.
-    assert_eq!(table.lines().filter(|l| l.ends_with("| yes |")).count(), cases.len(), "{table}");
+    assert_eq!(
+        table.lines().filter(|l| l.ends_with("| yes |")).count(),
+        cases.len(),
+        "{table}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The closing-note table, from the session's `--json` lines.
 fn table(board: &str, cases: &[Case], lines: &[Value]) -> String {
-    let mut t = format!("battery on {board}\n| guest | how it ended | counter answered |\n|---|---|---|\n");
+    let mut t =
+        format!("battery on {board}\n| guest | how it ended | counter answered |\n|---|---|---|\n");
     let mut at = 0;
     let rows = cases
         .iter()
@@ -217,23 +254,38 @@ fn table(board: &str, cases: &[Case], lines: &[Value]) -> String {
         let start = at + start;
         let next = lines[start + 1..]
             .iter()
-            .position(|l| l["command"].as_str().is_some_and(|c| c.contains("--name h-")))
+            .position(|l| {
+                l["command"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("--name h-"))
+            })
             .map_or(lines.len(), |p| start + 1 + p);
         let own = &lines[start..next];
         let answered = own.iter().any(|l| {
-            l["command"].as_str().is_some_and(|c| c.starts_with("chan tail"))
-                && l["output"]["frames"].as_array().is_some_and(|f| !f.is_empty())
+            l["command"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("chan tail"))
+                && l["output"]["frames"]
+                    .as_array()
+                    .is_some_and(|f| !f.is_empty())
         });
         let ended = own
             .iter()
             .rev()
             .find_map(|l| {
-                l["output"].as_array()?.iter().find(|p| p["name"] == name).map(|p| ended(&p["state"]))
+                l["output"]
+                    .as_array()?
+                    .iter()
+                    .find(|p| p["name"] == name)
+                    .map(|p| ended(&p["state"]))
             })
             .or_else(|| {
-                own[0]["output"]["error"]["message"]
-                    .as_str()
-                    .map(|m| format!("refused at spawn: {}", m.split_whitespace().collect::<Vec<_>>().join(" ")))
+                own[0]["output"]["error"]["message"].as_str().map(|m| {
+                    format!(
+                        "refused at spawn: {}",
+                        m.split_whitespace().collect::<Vec<_>>().join(" ")
+                    )
+                })
             })
             .unwrap_or_else(|| "?".into());
         writeln!(

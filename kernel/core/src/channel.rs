@@ -129,13 +129,8 @@ impl Kernel {
         self.quota(owner, crate::quota::Ask::Channel(bytes))?;
         let id = self.object_id();
         let region = self.object_id();
-        self.arenas.alloc(
-            region,
-            bytes,
-            page.max(64),
-            owner,
-            Purpose::Channel(id),
-        )?;
+        self.arenas
+            .alloc(region, bytes, page.max(64), owner, Purpose::Channel(id))?;
         let (ptr, _) = self.arenas.region_ptr(region).expect("just allocated");
         // SAFETY: fresh region of region_size bytes, 64-aligned, no other user yet.
         unsafe { Ring::init(ptr, geo) };

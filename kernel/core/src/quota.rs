@@ -262,7 +262,8 @@ mod tests {
         let ch = k
             .create_channel("c", 256, 4, Backpressure::Park, KERNEL_PID)
             .unwrap();
-        k.grant(pid, "a", Object::Channel(ch), Rights::READ).unwrap();
+        k.grant(pid, "a", Object::Channel(ch), Rights::READ)
+            .unwrap();
         assert_eq!(
             k.grant(pid, "b", Object::Channel(ch), Rights::READ),
             Err(Error::LimitReached)
@@ -301,7 +302,11 @@ mod tests {
         let suppressed: vec::Vec<u64> = k
             .events_since(0)
             .filter_map(|e| match e.kind {
-                EventKind::Suppressed { lines, per_second: 10, .. } => Some(lines),
+                EventKind::Suppressed {
+                    lines,
+                    per_second: 10,
+                    ..
+                } => Some(lines),
                 _ => None,
             })
             .collect();
