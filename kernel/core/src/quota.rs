@@ -53,40 +53,35 @@ impl Kernel {
             return None;
         }
         let l = self.config.limits;
-        let owned = |shm: bool| {
-            self.arenas
-                .iter()
-                .flat_map(|a| a.regions())
-                .filter(|r| r.owner == pid && (r.purpose == Purpose::Shm) == shm)
-                .count() as u32
-        };
-        let bytes = |len: usize| {
-            let held: usize = self
-                .arenas
-                .iter()
-                .flat_map(|a| a.regions())
-                .filter(|r| r.owner == pid)
-                .map(|r| r.len)
-                .sum();
-            held.saturating_add(len) > l.arena_bytes as usize
-        };
+        if ask == Ask::Cap {
+            let held = self.procs.get(&pid).map_or(0, |p| p.caps.len() as u32);
+            return (held >= l.caps).then_some(("capabilities of one process", l.caps));
+        }
+        // One walk over the regions for what `pid` holds in the arenas.
+        let (mut channels, mut regions, mut bytes) = (0u32, 0u32, 0usize);
+        for r in self
+            .arenas
+            .iter()
+            .flat_map(|a| a.regions())
+            .filter(|r| r.owner == pid)
+        {
+            match r.purpose {
+                Purpose::Shm => regions += 1,
+                Purpose::Channel(_) => channels += 1,
+            }
+            bytes += r.len;
+        }
         match ask {
-            Ask::Channel(_) if owned(false) >= l.channels => {
+            Ask::Channel(_) if channels >= l.channels => {
                 Some(("channels of one process", l.channels))
             }
-            Ask::Region(_) if owned(true) >= l.regions => {
+            Ask::Region(_) if regions >= l.regions => {
                 Some(("shm regions of one process", l.regions))
             }
-            Ask::Channel(len) | Ask::Region(len) if bytes(len) => {
-                Some(("arena bytes of one process", l.arena_bytes))
-            }
-            Ask::Cap
-                if self
-                    .procs
-                    .get(&pid)
-                    .is_some_and(|p| p.caps.len() as u32 >= l.caps) =>
+            Ask::Channel(len) | Ask::Region(len)
+                if bytes.saturating_add(len) > l.arena_bytes as usize =>
             {
-                Some(("capabilities of one process", l.caps))
+                Some(("arena bytes of one process", l.arena_bytes))
             }
             _ => None,
         }
@@ -101,30 +96,32 @@ impl Kernel {
             return false;
         };
         let b = &mut p.log;
+        let mut dropped = 0;
         if now.saturating_sub(b.window_start_ns) >= LOG_WINDOW_NS {
             b.window_start_ns = now;
             b.lines = 0;
-            self.report_suppressed(pid);
+            dropped = core::mem::take(&mut b.suppressed);
         }
-        let Some(p) = self.procs.get_mut(&pid) else {
-            return false;
-        };
-        if p.log.lines < limit {
-            p.log.lines += 1;
-            true
+        let kept = b.lines < limit;
+        if kept {
+            b.lines += 1;
         } else {
-            p.log.suppressed += 1;
-            false
+            b.suppressed += 1;
+        }
+        self.suppressed_event(pid, dropped);
+        kept
+    }
+
+    /// Reports (and forgets) the log lines `pid` had suppressed, if any,
+    /// when the process ends.
+    pub(crate) fn report_suppressed(&mut self, pid: Pid) {
+        if let Some(p) = self.procs.get_mut(&pid) {
+            let dropped = core::mem::take(&mut p.log.suppressed);
+            self.suppressed_event(pid, dropped);
         }
     }
 
-    /// Reports (and forgets) the log lines `pid` had suppressed, if any:
-    /// at a window's end and when the process ends.
-    pub(crate) fn report_suppressed(&mut self, pid: Pid) {
-        let Some(p) = self.procs.get_mut(&pid) else {
-            return;
-        };
-        let lines = core::mem::take(&mut p.log.suppressed);
+    fn suppressed_event(&mut self, pid: Pid, lines: u64) {
         if lines > 0 {
             let per_second = self.config.limits.log_lines;
             self.event(EventKind::Suppressed {

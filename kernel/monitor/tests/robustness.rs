@@ -276,14 +276,11 @@ fn events(bytes: &[u8]) -> Vec<tidemark_protocol::Event> {
 /// event counting what it missed (its own overflow, or the kernel's log
 /// letting go of events between polls): an event flood never grows what a
 /// connection holds for its client.
-#[test]
-fn an_event_flood_is_bounded_per_client_and_counted() {
-    use tidemark_monitor::server::EVENT_QUEUE;
-    use tidemark_protocol::EventKind;
-    let t = core();
+/// A connection whose client said hello (so events are pushed to it).
+fn attached(t: &Core) -> Connection {
     let mut c = Connection::new();
     c.on_bytes(
-        &t,
+        t,
         &encode(
             1,
             &Body::Request(Request::Hello(req::Hello {
@@ -292,6 +289,15 @@ fn an_event_flood_is_bounded_per_client_and_counted() {
             })),
         ),
     );
+    c
+}
+
+#[test]
+fn an_event_flood_is_bounded_per_client_and_counted() {
+    use tidemark_monitor::server::EVENT_QUEUE;
+    use tidemark_protocol::EventKind;
+    let t = core();
+    let mut c = attached(&t);
     let deny = |n: usize| {
         t.with_kernel(&mut |k| {
             (0..n).for_each(|_| {
@@ -335,17 +341,7 @@ fn events_in_bounded_slices_arrive_in_order_and_none_twice() {
     use tidemark_monitor::server::EVENT_QUEUE;
     use tidemark_protocol::EventKind;
     let t = core();
-    let mut c = Connection::new();
-    c.on_bytes(
-        &t,
-        &encode(
-            1,
-            &Body::Request(Request::Hello(req::Hello {
-                version: PROTOCOL_VERSION,
-                client: "t".into(),
-            })),
-        ),
-    );
+    let mut c = attached(&t);
     t.with_kernel(&mut |k| {
         (0..3000).for_each(|_| {
             let _ = k.deny(0, 1);
