@@ -48,6 +48,11 @@ pub enum CallError {
 /// and counted (the next [`Client::take_events`] starts with a `Lost` event).
 pub const EVENT_QUEUE: usize = 4096;
 
+/// How long a request that compiles a module ([`Request::compiles`]) may
+/// take: a module of 20,000 functions takes wasmtime seconds in a debug
+/// build, and the package cache's size cap bounds it.
+pub const COMPILE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The error for a frame of another protocol version.
 fn version_mismatch(theirs: u16) -> ClientError {
     ClientError::Refused(format!(
@@ -139,13 +144,19 @@ impl Client {
 
     /// Sends a request and waits for its response (events arriving meanwhile are kept).
     pub fn request(&mut self, req: Request) -> Result<Response, ClientError> {
+        let req_compiles = req.compiles();
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         if let Err(e) = self.stream.write_all(&encode(id, &Body::Request(req))) {
             self.closed = true;
             return Err(e.into());
         }
-        let deadline = Instant::now() + self.timeout;
+        let timeout = if req_compiles {
+            self.timeout.max(COMPILE_TIMEOUT)
+        } else {
+            self.timeout
+        };
+        let deadline = Instant::now() + timeout;
         loop {
             while let Some(f) = self.decoder.next_frame() {
                 match f {
@@ -164,7 +175,7 @@ impl Client {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(ClientError::Timeout(self.timeout));
+                return Err(ClientError::Timeout(timeout));
             }
             self.fill(left)?;
         }

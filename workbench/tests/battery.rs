@@ -3,13 +3,14 @@
 //! hostile arguments, a million forged handles (fewer under QEMU's
 //! emulation), use after revoke, ring scribbles, a spawn bomb, a log flood,
 //! an endless sleep then killed, a stack overflow, a memory bomb, a spinner,
-//! traps, and a module that is not wasm. All of them run in one kernel,
+//! traps, a module that is not wasm and one of 20,000 functions. All of them run in one kernel,
 //! one after another, next to a healthy `counter` that must answer after
 //! each. The session is generated from the catalogue and the case list
 //! below, run with `tidemark run --json`, and the table (guest, how it
 //! ended, whether the counter answered) is printed from its output.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -48,7 +49,7 @@ fn case(name: &str, spawn: String, ended: &str) -> Case {
     }
 }
 
-fn cases(board: &str, junk_path: &std::path::Path) -> Vec<Case> {
+fn cases(board: &str, junk_path: &Path, wide_path: &Path) -> Vec<Case> {
     let qemu = board != "hosted";
     // Interpreted under emulation each call costs ~100x more: the same
     // sweep, shorter.
@@ -138,7 +139,46 @@ fn cases(board: &str, junk_path: &std::path::Path) -> Vec<Case> {
     junk.refused = true;
     junk.before = vec![format!("pkg upload junk {}", junk_path.display())];
     v.push(junk);
+    // 20,000 functions, every one called once through a table: uploading,
+    // validating and translating it never holds the monitor for long
+    // (wasmi translates each function in the slice that first calls it).
+    let mut wide = case("wide", "wide".into(), &format!(r"exited.*code {WIDE}\b"));
+    wide.before = vec![format!("pkg upload wide {}", wide_path.display())];
+    v.push(wide);
     v
+}
+
+/// Functions in the `wide` module.
+const WIDE: u32 = 20_000;
+
+/// A module of [`WIDE`] small functions; `tidemark_main` calls each once
+/// through a table and exits with how many answered their own index.
+fn wide_module() -> Vec<u8> {
+    let mut w = String::from(
+        "(module\n(import \"tidemark\" \"proc_exit\" (func $exit (param i32) (result i32)))\n\
+         (memory (export \"memory\") 1)\n(type $f (func (result i32)))\n",
+    );
+    writeln!(w, "(table {WIDE} funcref)").unwrap();
+    for i in 0..WIDE {
+        writeln!(w, "(func $f{i} (result i32) i32.const {i})").unwrap();
+    }
+    w.push_str("(elem (i32.const 0) func");
+    for i in 0..WIDE {
+        write!(w, " $f{i}").unwrap();
+    }
+    w.push_str(")\n");
+    writeln!(
+        w,
+        "(func (export \"tidemark_main\") (local $i i32) (local $ok i32)\n\
+         (loop $l\n\
+           (if (i32.eq (call_indirect (type $f) (local.get $i)) (local.get $i))\n\
+             (then (local.set $ok (i32.add (local.get $ok) (i32.const 1)))))\n\
+           (local.set $i (i32.add (local.get $i) (i32.const 1)))\n\
+           (br_if $l (i32.lt_u (local.get $i) (i32.const {WIDE}))))\n\
+         (drop (call $exit (local.get $ok)))))"
+    )
+    .unwrap();
+    wat::parse_str(&w).unwrap()
 }
 
 /// The session for `cases`: a counter, then each case followed by one
@@ -204,7 +244,9 @@ fn battery_on(board: &str) {
     let mut bytes = b"\0asm\x01\0\0\0".to_vec();
     bytes.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
     std::fs::write(&junk, bytes).unwrap();
-    let cases = cases(board, &junk);
+    let wide = dir.join("wide.wasm");
+    std::fs::write(&wide, wide_module()).unwrap();
+    let cases = cases(board, &junk, &wide);
     let script = dir.join("battery.tms");
     std::fs::write(&script, session(&cases)).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tidemark"))

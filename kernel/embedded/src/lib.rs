@@ -257,9 +257,17 @@ fn dispatch(
 fn engine_config() -> wasmi::Config {
     let mut c = wasmi::Config::default();
     c.consume_fuel(true);
-    // Eager: lazily translating a function charges its compile fuel to the
-    // running slice, and a slice too short for it fails instead of yielding.
-    c.compilation_mode(wasmi::CompilationMode::Eager);
+    // Validated whole at spawn, translated a function at a time on its first
+    // call, inside the slice that calls it: a module of 20,000 functions
+    // costs the monitor no long turn. Translation is free in fuel because
+    // wasmi 2 cannot resume a call that runs dry mid-translation (it
+    // traps); a slice still translates at most what its fuel can call.
+    c.compilation_mode(wasmi::CompilationMode::LazyTranslation);
+    c.fuel_cost(wasmi::CustomFuelCosts {
+        bytes_copied_per_fuel: 64,
+        fuel_per_bytes_translated: 0,
+        fuel_per_bytes_validated: 0,
+    });
     c
 }
 

@@ -95,6 +95,13 @@ macro_rules! endpoints {
                     $( Request::$name(_) => stringify!($name), )*
                 }
             }
+
+            /// The kernel compiles a module before it answers (its time
+            /// grows with the module, not with the link): clients wait
+            /// longer for these.
+            pub fn compiles(&self) -> bool {
+                matches!(self, Request::Spawn(_) | Request::Reload(_))
+            }
         }
 
         impl Response {
