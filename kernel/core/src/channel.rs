@@ -25,6 +25,11 @@ pub struct Attachment {
     /// reader's cursor at attach (moved on by drains, which are not reads);
     /// 0 for a writer, whose ring counter starts at 0.
     pub base: u32,
+    /// Attaches the running instance made and has not detached: the SDK's
+    /// `Reader`s (or `Writer`s) of one process share its endpoint, and the
+    /// last one dropped detaches it. 0 after a reload swap: the endpoint is
+    /// kept for the successor, which claims it by attaching again.
+    pub holds: u32,
 }
 
 impl Attachment {
@@ -84,7 +89,7 @@ impl Channel {
         Backpressure::from_u32(self.geo.backpressure).unwrap_or(Backpressure::Park)
     }
 
-    fn attachment(&self, pid: Pid, role: Role) -> Option<&Attachment> {
+    pub(crate) fn attachment(&self, pid: Pid, role: Role) -> Option<&Attachment> {
         self.attachments
             .iter()
             .find(|a| a.pid == pid && a.role == role)
@@ -221,11 +226,17 @@ impl Kernel {
     }
 
     /// Attaches `pid` to a channel as `role`. Attaching again in a role the
-    /// process already holds returns the same endpoint: a process keeps its
+    /// process already holds returns the same endpoint, one more hold on
+    /// it: a process is one reader (or writer) of a channel, and keeps its
     /// attachments (and reader cursor) across hot reloads.
     pub fn attach(&mut self, pid: Pid, id: u32, role: Role) -> Result<ChannelDescriptor, Error> {
         let c = usable(&mut self.channels, id)?;
-        if let Some(a) = c.attachment(pid, role) {
+        if let Some(a) = c
+            .attachments
+            .iter_mut()
+            .find(|a| a.pid == pid && a.role == role)
+        {
+            a.holds = a.holds.saturating_add(1);
             let endpoint = a.endpoint;
             return Ok(self.descriptor(id, role, endpoint));
         }
@@ -251,6 +262,7 @@ impl Kernel {
             role,
             endpoint,
             base,
+            holds: 1,
         });
         Ok(self.descriptor(id, role, endpoint))
     }
@@ -272,6 +284,23 @@ impl Kernel {
             max_readers: c.geo.max_readers,
             max_writers: c.geo.max_writers,
         }
+    }
+
+    /// Lets go of one hold on `pid`'s attachment as `role` (a guest's
+    /// `chan_detach`); the last hold detaches. False if not attached.
+    pub fn release(&mut self, pid: Pid, id: u32, role: Role) -> bool {
+        let Some(a) = self
+            .channels
+            .get_mut(&id)
+            .and_then(|c| c.attachments.iter_mut().find(|a| a.pid == pid && a.role == role))
+        else {
+            return false;
+        };
+        if a.holds > 1 {
+            a.holds -= 1;
+            return true;
+        }
+        self.detach_channel(pid, id, Some(role))
     }
 
     /// Detaches `pid` from a channel (one role, or both with `None`).
@@ -335,6 +364,12 @@ impl Kernel {
             .map(|c| c.id)
             .collect();
         for id in ids {
+            let c = self.channels.get_mut(&id).expect("listed");
+            // The stopped instance's holds end with it; the endpoints stay
+            // for the successor.
+            for a in c.attachments.iter_mut().filter(|a| a.pid == pid) {
+                a.holds = 0;
+            }
             let c = &self.channels[&id];
             let ring = c.ring(&self.arenas);
             let locked = ring.lock_holder();

@@ -206,7 +206,7 @@ impl Kernel {
             nr::chan_detach => ret((|| {
                 let id = self.channel_cap(pid, a(0), Rights::NONE)?;
                 let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
-                if self.detach_channel(pid, id, Some(role)) {
+                if self.release(pid, id, role) {
                     Ok(0)
                 } else {
                     Err(Error::NotAttached)

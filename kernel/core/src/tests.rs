@@ -4,7 +4,7 @@ extern crate std;
 
 use alloc::sync::Arc;
 use alloc::vec;
-use tidemark_abi::{Backpressure, Error, Handle, Rights, nr};
+use tidemark_abi::{Backpressure, Error, Handle, Rights, Role, nr};
 
 use super::*;
 
@@ -229,4 +229,49 @@ fn pids_are_never_reused_and_exit_releases_everything() {
     assert_eq!(k.arena_views()[0].used, 0);
     let b = spawn(&mut k, &[]);
     assert!(b > a);
+}
+
+/// Two `Reader`s of one process share its endpoint: dropping one leaves
+/// the other attached, the last one detaches; a reload swap ends the old
+/// instance's holds but keeps the endpoint (and cursor) for the successor.
+#[test]
+fn each_attach_is_a_hold_and_the_last_detach_lets_go() {
+    let mut k = kernel();
+    let ch = k
+        .create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let r = spawn(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
+    k.procs.get_mut(&r).unwrap().classes = Classes::ALL;
+    let mut m = vec![0u8; 128];
+    m[..1].copy_from_slice(b"c");
+    let h = match call(&mut k, r, nr::cap_lookup, &[0, 1], &mut m) {
+        Outcome::Return(h) => h,
+        o => panic!("{o:?}"),
+    };
+    let attached = |k: &Kernel| k.channels[&ch].attachment(r, Role::Reader).is_some();
+    let attach = |k: &mut Kernel, m: &mut [u8]| call(k, r, nr::chan_attach, &[h, 1, 0], m);
+    let detach = |k: &mut Kernel, m: &mut [u8]| call(k, r, nr::chan_detach, &[h, 1], m);
+    assert_eq!(attach(&mut k, &mut m), Outcome::Return(0));
+    assert_eq!(attach(&mut k, &mut m), Outcome::Return(0));
+    assert_eq!(detach(&mut k, &mut m), Outcome::Return(0));
+    assert!(attached(&k), "the other Reader still reads");
+    assert_eq!(detach(&mut k, &mut m), Outcome::Return(0));
+    assert!(!attached(&k));
+    assert_eq!(
+        detach(&mut k, &mut m),
+        Outcome::Return(Error::NotAttached.code() as i64)
+    );
+    // Across a reload: the old instance held it twice, the successor once.
+    assert_eq!(attach(&mut k, &mut m), Outcome::Return(0));
+    assert_eq!(attach(&mut k, &mut m), Outcome::Return(0));
+    let endpoint = k.channels[&ch].attachment(r, Role::Reader).unwrap().endpoint;
+    k.instance_stopped(r);
+    assert!(attached(&k), "kept for the successor");
+    assert_eq!(attach(&mut k, &mut m), Outcome::Return(0));
+    assert_eq!(
+        k.channels[&ch].attachment(r, Role::Reader).unwrap().endpoint,
+        endpoint
+    );
+    assert_eq!(detach(&mut k, &mut m), Outcome::Return(0));
+    assert!(!attached(&k), "the successor's one hold was the last");
 }

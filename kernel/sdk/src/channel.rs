@@ -144,7 +144,8 @@ impl Backoff {
     }
 }
 
-/// The writing end of an attachment. Detaches on drop.
+/// The writing end of an attachment. A process is one writer of a channel:
+/// its `Writer`s share one endpoint, and the last one dropped detaches it.
 #[derive(Debug)]
 pub struct Writer {
     cap: Cap,
@@ -258,7 +259,9 @@ impl Drop for Writer {
     }
 }
 
-/// The reading end of an attachment, with its own cursor. Detaches on drop.
+/// The reading end of an attachment. A process is one reader of a channel:
+/// its `Reader`s share one cursor (each frame reaches one of them, like
+/// clones of one receiver), and the last one dropped detaches it.
 #[derive(Debug)]
 pub struct Reader {
     cap: Cap,
