@@ -289,11 +289,11 @@ impl Kernel {
     /// Lets go of one hold on `pid`'s attachment as `role` (a guest's
     /// `chan_detach`); the last hold detaches. False if not attached.
     pub fn release(&mut self, pid: Pid, id: u32, role: Role) -> bool {
-        let Some(a) = self
-            .channels
-            .get_mut(&id)
-            .and_then(|c| c.attachments.iter_mut().find(|a| a.pid == pid && a.role == role))
-        else {
+        let Some(a) = self.channels.get_mut(&id).and_then(|c| {
+            c.attachments
+                .iter_mut()
+                .find(|a| a.pid == pid && a.role == role)
+        }) else {
             return false;
         };
         if a.holds > 1 {

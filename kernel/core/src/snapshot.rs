@@ -100,6 +100,27 @@ impl Kernel {
                 .map_or(0, |a| a.pid)
         };
         let stats = ring.stats();
+        let readers: Vec<ReaderInfo> = ring
+            .readers()
+            .map(|r| ReaderInfo {
+                pid: pid_of(Role::Reader, r.slot),
+                slot: r.slot,
+                seq: r.seq,
+                lag: r.lag,
+            })
+            .collect();
+        let full = !c.writers_waiting.is_empty()
+            || stats.frames_in_flight >= c.geo.frame_cap
+            || u64::from(stats.bytes_in_flight) * 10 >= u64::from(c.geo.data_cap) * 9;
+        let held_back_by = (c.backpressure() == tidemark_abi::Backpressure::Park && full)
+            .then(|| {
+                readers
+                    .iter()
+                    .filter(|r| r.lag > 0)
+                    .max_by_key(|r| r.lag)
+                    .cloned()
+            })
+            .flatten();
         ChannelInfo {
             id: c.id,
             name: c.name.clone(),
@@ -110,15 +131,7 @@ impl Kernel {
             frames_in_flight: stats.frames_in_flight,
             head_seq: stats.head_seq,
             drops: stats.drops,
-            readers: ring
-                .readers()
-                .map(|r| ReaderInfo {
-                    pid: pid_of(Role::Reader, r.slot),
-                    slot: r.slot,
-                    seq: r.seq,
-                    lag: r.lag,
-                })
-                .collect(),
+            readers,
             writers: ring
                 .writers()
                 .map(|w| WriterInfo {
@@ -129,6 +142,7 @@ impl Kernel {
                 .collect(),
             parked_readers: c.readers_waiting.clone(),
             parked_writers: c.writers_waiting.clone(),
+            held_back_by,
             corrupt: c.corrupt.map(|x| String::from(x.describe())),
             holders: c.holders,
         }

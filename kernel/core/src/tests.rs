@@ -264,14 +264,88 @@ fn each_attach_is_a_hold_and_the_last_detach_lets_go() {
     // Across a reload: the old instance held it twice, the successor once.
     assert_eq!(attach(&mut k, &mut m), Outcome::Return(0));
     assert_eq!(attach(&mut k, &mut m), Outcome::Return(0));
-    let endpoint = k.channels[&ch].attachment(r, Role::Reader).unwrap().endpoint;
+    let endpoint = k.channels[&ch]
+        .attachment(r, Role::Reader)
+        .unwrap()
+        .endpoint;
     k.instance_stopped(r);
     assert!(attached(&k), "kept for the successor");
     assert_eq!(attach(&mut k, &mut m), Outcome::Return(0));
     assert_eq!(
-        k.channels[&ch].attachment(r, Role::Reader).unwrap().endpoint,
+        k.channels[&ch]
+            .attachment(r, Role::Reader)
+            .unwrap()
+            .endpoint,
         endpoint
     );
     assert_eq!(detach(&mut k, &mut m), Outcome::Return(0));
     assert!(!attached(&k), "the successor's one hold was the last");
+}
+
+/// Under Park a reader that never reads is named as the one holding the
+/// channel back once writers cannot go on; one that keeps up is not.
+#[test]
+fn a_reader_that_never_reads_is_named_as_holding_the_channel_back() {
+    let mut k = kernel();
+    let ch = k
+        .create_channel("c", 256, 4, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let w = spawn(&mut k, &[("c", Object::Channel(ch), Rights::WRITE)]);
+    let slow = spawn(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
+    let quick = spawn(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
+    let mut mems = [vec![0u8; 128], vec![0u8; 128], vec![0u8; 128]];
+    let mut handles = [0i64; 3];
+    for (i, (p, role)) in [(w, 2), (slow, 1), (quick, 1)].into_iter().enumerate() {
+        k.procs.get_mut(&p).unwrap().classes = Classes::ALL;
+        mems[i][..1].copy_from_slice(b"c");
+        handles[i] = match call(&mut k, p, nr::cap_lookup, &[0, 1], &mut mems[i]) {
+            Outcome::Return(h) => h,
+            o => panic!("{o:?}"),
+        };
+        assert_eq!(
+            call(
+                &mut k,
+                p,
+                nr::chan_attach,
+                &[handles[i], role, 0],
+                &mut mems[i]
+            ),
+            Outcome::Return(0)
+        );
+    }
+    let held = |k: &Kernel| k.channel_info(ch).unwrap().held_back_by.map(|r| r.pid);
+    let mut written = 0;
+    loop {
+        match call(
+            &mut k,
+            w,
+            nr::chan_write,
+            &[handles[0], 16, 8, 0],
+            &mut mems[0],
+        ) {
+            Outcome::Return(8) => written += 1,
+            Outcome::Block(_) => break,
+            o => panic!("{o:?}"),
+        }
+        // The quick reader keeps up.
+        let o = call(
+            &mut k,
+            quick,
+            nr::chan_read,
+            &[handles[2], 16, 64, 0, 0],
+            &mut mems[2],
+        );
+        assert_eq!(o, Outcome::Return(8));
+        if written < 4 {
+            assert_eq!(held(&k), None, "room left: no one holds it back");
+        }
+    }
+    assert_eq!(written, 4);
+    let info = k.channel_info(ch).unwrap();
+    assert_eq!(held(&k), Some(slow), "{info:?}");
+    assert_eq!(info.held_back_by.unwrap().lag, 4);
+    // Killing it lets the writer go on: the channel is no longer held back.
+    k.kill(slow).unwrap();
+    k.exit(slow, Exit::Killed);
+    assert_eq!(held(&k), None);
 }

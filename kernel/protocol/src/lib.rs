@@ -32,7 +32,8 @@ pub use types::*;
 
 /// Protocol version; a peer with another version is refused on `Hello`.
 /// 2: typed endpoints, enums on the wire, names or ids in requests.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// 3: limits and quotas (`suppressed` events), who holds a channel back.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 #[cfg(test)]
 mod tests {

@@ -326,6 +326,10 @@ wire! {
         pub parked_readers: Vec<u32>,
         /// Parked writers.
         pub parked_writers: Vec<u32>,
+        /// Under Park, with the ring full or writers parked: the live
+        /// reader at the oldest cursor, the one writers wait for (kill it,
+        /// or revoke its capability, to let them go on).
+        pub held_back_by: Option<ReaderInfo>,
         /// Corruption, if found.
         pub corrupt: Option<String>,
         /// Capability holders.

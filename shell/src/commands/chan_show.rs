@@ -45,6 +45,12 @@ impl Human for Show {
         if !c.parked_readers.is_empty() || !c.parked_writers.is_empty() {
             out.push_str(&format!("\nparked readers {:?}, writers {:?}", c.parked_readers, c.parked_writers));
         }
+        if let Some(r) = &c.held_back_by {
+            out.push_str(&format!(
+                "\nheld back by pid {} (reader slot {}, {} frames behind): writers wait for it; kill it or revoke its capability",
+                r.pid, r.slot, r.lag
+            ));
+        }
         out
     }
 }

@@ -78,6 +78,12 @@ fn known() -> Snapshot {
             }],
             parked_readers: vec![],
             parked_writers: vec![2],
+            held_back_by: Some(ReaderInfo {
+                pid: 1,
+                slot: 0,
+                seq: 7,
+                lag: 3,
+            }),
             corrupt: None,
             holders: 2,
         }],
