@@ -1,7 +1,8 @@
 //! The qemu-riscv32 board from outside: a kernel booted on its own is
-//! reachable over its UART socket, and QEMU dying mid-session is reported by
+//! reachable over its UART socket, and QEMU dying mid-request is reported by
 //! both the booting and the attached process, with non-zero exits, instead
-//! of hanging either.
+//! of hanging either; the next boot on the same socket is attached to as if
+//! nothing had happened.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -27,21 +28,7 @@ fn wait_exit(child: &mut std::process::Child, what: &str) -> std::process::ExitS
 fn qemu_dying_is_reported_not_hung_on() {
     let sock = std::env::temp_dir().join(format!("tidemark-qemu-test-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&sock);
-    let mut boot = Command::new(BIN)
-        .args(["boot", "qemu-riscv32", "--listen"])
-        .arg(&sock)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !sock.exists() {
-        assert!(boot.try_wait().unwrap().is_none(), "boot ended early");
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "QEMU never created its UART socket"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut boot = boot_on(&sock);
     let mut attach = Command::new(BIN)
         .arg("attach")
         .arg(&sock)
@@ -51,7 +38,10 @@ fn qemu_dying_is_reported_not_hung_on() {
         .spawn()
         .unwrap();
     let mut input = attach.stdin.take().unwrap();
-    input.write_all(b"info\n").unwrap();
+    // `info`, then a tail that waits two minutes: QEMU dies mid-request.
+    input
+        .write_all(b"info\nchan new t\nchan tail t --for 120s\n")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
 
     // Kill the machine under both of them.
@@ -63,10 +53,13 @@ fn qemu_dying_is_reported_not_hung_on() {
         .status()
         .unwrap();
     assert!(qemu.success(), "no QEMU process serving {}", sock.display());
+    let killed = Instant::now();
     let _ = input.write_all(b"ps\ninfo\n");
     drop(input);
 
     let status = wait_exit(&mut attach, "tidemark attach");
+    // Reported within the link's own timeouts, not the tail's two minutes.
+    assert!(killed.elapsed() < Duration::from_secs(30));
     let out = attach.wait_with_output().unwrap();
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -113,6 +106,58 @@ fn qemu_dying_is_reported_not_hung_on() {
         "{status:?}\n{stderr}"
     );
     assert!(!sock.exists(), "the socket is cleaned up");
+
+    // A new machine on the same socket: attached to, answering.
+    let mut boot = boot_on(&sock);
+    let out = Command::new(BIN)
+        .arg("attach")
+        .arg(&sock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut a| {
+            a.stdin.take().unwrap().write_all(b"info\nps\n")?;
+            a.wait_with_output()
+        })
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("board     qemu-riscv32"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &boot.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = wait_exit(&mut boot, "tidemark boot after SIGTERM");
+    assert!(!status.success(), "{status:?}");
+    assert!(
+        qemu_pid(&sock).is_none(),
+        "the second QEMU stopped with its workbench"
+    );
+}
+
+/// `tidemark boot qemu-riscv32 --listen SOCK`, once QEMU's socket exists.
+fn boot_on(sock: &std::path::Path) -> std::process::Child {
+    let mut boot = Command::new(BIN)
+        .args(["boot", "qemu-riscv32", "--listen"])
+        .arg(&sock)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !sock.exists() {
+        assert!(boot.try_wait().unwrap().is_none(), "boot ended early");
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "QEMU never created its UART socket"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    boot
 }
 
 /// The QEMU a `tidemark boot` started, found by its socket on the command line.
