@@ -1,6 +1,6 @@
 //! Channels under faults, end to end on real wasmtime and real guests: the
 //! benchmark's 4-writer/4-reader shape at a reduced size, and a storm of
-//! writers killed at random mid-stream, on both channel paths. Every sink
+//! writers and readers killed at random mid-stream, on both channel paths. Every sink
 //! checks that each writer process's numbered frames arrive once and in
 //! order (`pong sink`), so a lost or repeated frame fails the test.
 
@@ -19,7 +19,7 @@ const LONG: Duration = Duration::from_secs(300);
 
 on_both_paths!(
     four_writers_four_readers_move_every_frame_once,
-    writers_killed_mid_stream_lose_and_repeat_nothing,
+    writers_and_readers_killed_mid_stream_lose_and_repeat_nothing,
     a_spawn_bomb_hits_the_limits_and_harms_no_one_else
 );
 
@@ -112,10 +112,11 @@ fn four_writers_four_readers_move_every_frame_once(path: Options) {
 }
 
 /// Writers are killed at random points of their streams and replaced, while
-/// sinks read; a killed writer's frames stop, but none is lost before that
-/// point or delivered twice, no ring is left locked or blocked, and no
-/// channel is marked corrupt.
-fn writers_killed_mid_stream_lose_and_repeat_nothing(path: Options) {
+/// sinks read; so is a reader that joined mid-stream (its replacement joins
+/// at the slowest live cursor). A killed writer's frames stop, but none is
+/// lost before that point or delivered twice to any reader, no ring is left
+/// locked or blocked, and no channel is marked corrupt.
+fn writers_and_readers_killed_mid_stream_lose_and_repeat_nothing(path: Options) {
     const TOTAL: u64 = 60_000;
     let h = boot(path);
     let data = h
@@ -130,7 +131,16 @@ fn writers_killed_mid_stream_lose_and_repeat_nothing(path: Options) {
     let mut live: Vec<Pid> = (0..3)
         .map(|_| writer(&h, data, ctl, u32::MAX as u64))
         .collect();
-    let mut killed = 0;
+    let joiner = |h: &Hosted| {
+        h.spawn(SpawnSpec::new("pong").args(b"join 2000000000").grant(
+            "in",
+            Object::Channel(data),
+            Rights::READ,
+        ))
+        .unwrap()
+    };
+    let mut joined = joiner(&h);
+    let (mut killed, mut readers_killed) = (0, 0);
     let mut rng = 0x2545_F491_4F6C_DD1Du64;
     let deadline = Instant::now() + LONG;
     while readers.iter().any(|p| {
@@ -146,6 +156,15 @@ fn writers_killed_mid_stream_lose_and_repeat_nothing(path: Options) {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         std::thread::sleep(Duration::from_micros(200 + rng % 3000));
+        if rng % 4 == 0 {
+            // The joined reader: killed, not ended on its own (-2: a frame
+            // lost or repeated).
+            h.kill(joined);
+            assert_eq!(h.wait(joined, LONG), Some(Exit::Killed), "joined reader");
+            readers_killed += 1;
+            joined = joiner(&h);
+            continue;
+        }
         let victim = live.remove((rng % live.len() as u64) as usize);
         h.kill(victim);
         assert_eq!(h.wait(victim, LONG), Some(Exit::Killed));
@@ -159,10 +178,16 @@ fn writers_killed_mid_stream_lose_and_repeat_nothing(path: Options) {
             "sink {pid}: a frame lost or repeated"
         );
     }
+    h.kill(joined);
+    assert_eq!(h.wait(joined, LONG), Some(Exit::Killed), "joined reader");
     for pid in live {
         h.kill(pid);
     }
     assert!(killed > 3, "the storm killed {killed} writers");
+    assert!(readers_killed > 0, "the storm killed no reader");
+    println!(
+        "storm: {TOTAL} frames to each of 2 sinks, {killed} writers and {readers_killed} joined readers killed, none lost or repeated"
+    );
     no_corruption(&h);
 }
 

@@ -7,7 +7,8 @@
 //! is left; exits with the number received, checking they only increase.
 //! `sink N` reads N frames (waiting for each), checks that each writer
 //! process's numbered frames arrive once and in order, and exits with N
-//! (-2 if not).
+//! (-2 if not). `join N` is a sink that attaches mid-stream: a writer's
+//! first frame it sees may have any number, the rest must follow it.
 #![no_std]
 
 use tidemark_sdk::channel::Channel;
@@ -23,7 +24,8 @@ fn run() -> Result<i32, Error> {
     let input = Channel::lookup("in")?.reader()?;
     // SAFETY: single-threaded guest; the only reference to the buffer.
     let frame = unsafe { &mut *core::ptr::addr_of_mut!(FRAME_BUF) };
-    if let Some(n) = mode.strip_prefix(b"sink ") {
+    let join = mode.starts_with(b"join ");
+    if let Some(n) = mode.strip_prefix(b"sink ").or_else(|| mode.strip_prefix(b"join ")) {
         let n: i32 = core::str::from_utf8(n).ok().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
         // Each writer process numbers its frames from 0 (ping's `stream`):
         // under Park every one must arrive once, in order (a writer killed
@@ -34,7 +36,7 @@ fn run() -> Result<i32, Error> {
             let v = u64::from_le_bytes(frame[..8].try_into().unwrap_or([0; 8]));
             let e = &mut next[f.pid as usize % 64];
             if e.0 != f.pid {
-                *e = (f.pid, 0);
+                *e = (f.pid, if join { v } else { 0 });
             }
             if v != e.1 {
                 error!("pong: pid {} sent frame {} where {} was due: a frame lost or repeated", f.pid, v, e.1);
