@@ -8,6 +8,7 @@ mod dev;
 mod guest_build;
 mod image;
 mod new;
+mod ports;
 mod project;
 mod qemu;
 mod run;
@@ -134,6 +135,16 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
     },
+    /// List the serial ports a board could be on, each named by its USB ids
+    /// (an ESP32-C6's USB-Serial-JTAG is 303a:1001).
+    Ports {
+        /// Also list ports without a USB identity (built-in UARTs).
+        #[arg(long, env = "TIDEMARK_PORTS_ALL")]
+        all: bool,
+        /// Print as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
     /// Run scripted sessions (`.tms`); exits 0 only when every expectation held.
     Run {
         /// Script files.
@@ -207,6 +218,7 @@ fn main() -> ExitCode {
             json,
         } => image::run(board, !no_guests, bare_wasmi, json),
         Cmd::Schema { command } => schema::run(&command),
+        Cmd::Ports { all, json } => ports::run(all, json),
         Cmd::Run { scripts, on, junit } => {
             match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
                 Ok(preload) => run::scripts(
