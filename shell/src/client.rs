@@ -4,7 +4,10 @@
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::serial::{Address, LinkStatus};
 
 use tidemark_protocol::{
     Body, DecodeError, Decoder, Endpoint, ErrorReply, Event, EventKind, Frame, KernelInfo,
@@ -73,6 +76,18 @@ pub struct Client {
     /// How long a request may take.
     pub timeout: Duration,
     closed: bool,
+    /// A bridged serial link's state, when the client is on one.
+    link: Option<Arc<LinkStatus>>,
+    /// The link generation this client said hello on.
+    generation: u64,
+    /// Whether this client has reported the link down already.
+    told_down: bool,
+    /// Link changes to tell the user ("link down", "reattached").
+    notices: Vec<String>,
+    /// When the kernel last answered hello (with `kernel.uptime_ns`).
+    hello_at: Instant,
+    /// The kernel rebooted under a reattach, and nobody asked yet.
+    rebooted: bool,
 }
 
 impl Client {
@@ -86,37 +101,34 @@ impl Client {
             engine: String::new(),
             uptime_ns: 0,
             memory: None,
+            link: None,
         };
         let mut c = Client {
             stream,
             decoder: Decoder::new(),
-            next_id: 1,
+            // Ids start anywhere: a reply left on a serial line for an
+            // earlier host is then unlikely to carry an id asked again.
+            next_id: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.subsec_nanos() | 1),
             events: VecDeque::new(),
             lost: 0,
             kernel: placeholder,
             timeout: Duration::from_millis(250),
             closed: false,
+            link: None,
+            generation: 0,
+            told_down: false,
+            notices: Vec::new(),
+            hello_at: Instant::now(),
+            rebooted: false,
         };
-        // A machine still booting may lose the first bytes (a UART resetting
-        // its FIFO): say hello again, briefly, before waiting in earnest.
-        let hello = || {
-            Request::Hello(req::Hello {
-                version: PROTOCOL_VERSION,
-                client: "tidemark".into(),
-            })
-        };
-        let mut answer = c.request(hello());
-        for wait in [1, 10] {
-            if !matches!(answer, Err(ClientError::Timeout(_))) {
-                break;
-            }
-            c.timeout = Duration::from_secs(wait);
-            answer = c.request(hello());
-        }
+        let answer = c.hello();
         c.timeout = Duration::from_secs(10);
         match answer? {
             Response::Hello(info) => {
                 c.kernel = info;
+                c.hello_at = Instant::now();
                 Ok(c)
             }
             Response::Error(e) => Err(ClientError::Refused(e.message)),
@@ -126,9 +138,127 @@ impl Client {
         }
     }
 
+    /// Says hello. A machine still booting may lose the first bytes (a
+    /// UART resetting its FIFO): say it again after 100, 200 and 400 ms,
+    /// then wait 10 s in earnest.
+    fn hello(&mut self) -> Result<Response, ClientError> {
+        let hello = || {
+            Request::Hello(req::Hello {
+                version: PROTOCOL_VERSION,
+                client: "tidemark".into(),
+            })
+        };
+        let mut answer = Err(ClientError::Timeout(Duration::ZERO));
+        for wait in [100, 200, 400, 10_000] {
+            answer = self.exchange(hello(), Duration::from_millis(wait));
+            if !matches!(answer, Err(ClientError::Timeout(_))) {
+                break;
+            }
+        }
+        answer
+    }
+
     /// Attaches to a Unix socket.
     pub fn connect(path: &std::path::Path) -> Result<Client, ClientError> {
         Client::attach(UnixStream::connect(path)?)
+    }
+
+    /// Attaches over a bridged link whose state `status` tracks (a serial
+    /// line): when the bridge reaches the board again after a loss, the
+    /// next request first says hello again, and the change is noted.
+    pub fn attach_on(
+        stream: UnixStream,
+        status: Option<Arc<LinkStatus>>,
+    ) -> Result<Client, ClientError> {
+        let generation = status.as_ref().map_or(0, |s| s.generation());
+        let mut c = Client::attach(stream)?;
+        c.link = status;
+        c.generation = generation;
+        Ok(c)
+    }
+
+    /// Attaches to `addr` (a socket, or a serial line through a bridge).
+    pub fn open(addr: &Address) -> Result<Client, ClientError> {
+        let (stream, status) = addr.open()?;
+        Client::attach_on(stream, status)
+    }
+
+    /// Link changes since the last call, for the REPL and the screen to show.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Whether the kernel rebooted under a reattach since the last call
+    /// (event sequence numbers start again).
+    pub fn take_rebooted(&mut self) -> bool {
+        std::mem::take(&mut self.rebooted)
+    }
+
+    /// Why the link is down, while it is.
+    pub fn link_down(&self) -> Option<String> {
+        let (since, why) = self.link.as_ref()?.down()?;
+        Some(format!(
+            "link down for {:.1} s: {why}",
+            since.elapsed().as_secs_f64()
+        ))
+    }
+
+    /// On a bridged link: waits (within `timeout`) for a link that is down
+    /// to come back, and after a reattach says hello again so events flow
+    /// from the (possibly rebooted) kernel.
+    fn follow_link(&mut self, timeout: Duration) -> Result<(), ClientError> {
+        let Some(link) = self.link.clone() else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + timeout;
+        while let Some((_, why)) = link.down() {
+            if !self.told_down {
+                self.told_down = true;
+                self.notices
+                    .push(format!("link down: {why}; finding the board again"));
+            }
+            if link.gone() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(ClientError::Timeout(timeout));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if link.gone() {
+            self.closed = true;
+            return Err(ClientError::Io(io::Error::new(
+                ErrorKind::NotConnected,
+                "the board did not come back (the link is gone)",
+            )));
+        }
+        let generation = link.generation();
+        if generation != self.generation {
+            self.generation = generation;
+            self.told_down = false;
+            self.decoder = Decoder::new();
+            let took = link.reattach_times().last().copied().unwrap_or_default();
+            // Right after a reset the board may still be booting.
+            if let Response::Hello(info) = self.hello()? {
+                // A kernel that kept running is older now by the time since
+                // the last hello; a rebooted one is younger than that.
+                let expected = self.kernel.uptime_ns + self.hello_at.elapsed().as_nanos() as u64;
+                let rebooted = info.uptime_ns + 500_000_000 < expected;
+                self.kernel = info;
+                self.hello_at = Instant::now();
+                self.rebooted |= rebooted;
+                self.notices.push(format!(
+                    "reattached after {:.2} s{}",
+                    took.as_secs_f64(),
+                    if rebooted {
+                        " (the kernel rebooted)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Sends a typed request and waits for its typed reply.
@@ -144,24 +274,43 @@ impl Client {
 
     /// Sends a request and waits for its response (events arriving meanwhile are kept).
     pub fn request(&mut self, req: Request) -> Result<Response, ClientError> {
-        let req_compiles = req.compiles();
+        let timeout = if req.compiles() {
+            self.timeout.max(COMPILE_TIMEOUT)
+        } else {
+            self.timeout
+        };
+        self.follow_link(self.timeout)?;
+        let r = self.exchange(req, timeout);
+        if let (Err(ClientError::Timeout(t)), Some(down)) = (&r, self.link_down()) {
+            return Err(ClientError::Io(io::Error::new(
+                ErrorKind::TimedOut,
+                format!("no answer within {t:?}: {down}"),
+            )));
+        }
+        r
+    }
+
+    fn exchange(&mut self, req: Request, timeout: Duration) -> Result<Response, ClientError> {
+        let asked = req.name();
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         if let Err(e) = self.stream.write_all(&encode(id, &Body::Request(req))) {
             self.closed = true;
             return Err(e.into());
         }
-        let timeout = if req_compiles {
-            self.timeout.max(COMPILE_TIMEOUT)
-        } else {
-            self.timeout
-        };
         let deadline = Instant::now() + timeout;
         loop {
             while let Some(f) = self.decoder.next_frame() {
                 match f {
                     Ok(f) => match f.body {
-                        Body::Response(r) if f.id == id => return Ok(r),
+                        // Of the right kind too: on a serial line, replies
+                        // meant for a host that went away may still arrive.
+                        Body::Response(r)
+                            if f.id == id
+                                && matches!(r.name(), n if n == asked || n == "Error") =>
+                        {
+                            return Ok(r);
+                        }
                         Body::Event(e) => self.keep(e),
                         _ => {} // a late answer to an abandoned request
                     },
@@ -287,6 +436,7 @@ mod tests {
                 engine: "none".into(),
                 uptime_ns: 0,
                 memory: None,
+                link: None,
             };
             let mut frame = encode(id, &Body::Response(Response::Hello(info)));
             frame[2..4].copy_from_slice(&theirs.to_le_bytes());
@@ -337,6 +487,7 @@ mod tests {
                         engine: "none".into(),
                         uptime_ns: 0,
                         memory: None,
+                        link: None,
                     };
                     let r = if answered == 0 {
                         Response::Hello(info)

@@ -9,6 +9,7 @@ pub mod mux;
 pub mod output;
 pub mod repl;
 pub mod script;
+pub mod serial;
 pub mod session;
 
 pub use client::Client;
@@ -113,7 +114,9 @@ pub fn render_error(e: &ShellError, json: bool) -> String {
 /// Runs one line, printing its output to stdout or its error to stderr;
 /// returns whether it succeeded.
 pub fn run_and_print(session: &mut Session, line: &str, json: bool) -> bool {
-    match execute(session, line, json) {
+    let r = execute(session, line, json);
+    report_link(session);
+    match r {
         Ok(out) => {
             if !out.is_empty() {
                 println!("{out}");
@@ -124,6 +127,14 @@ pub fn run_and_print(session: &mut Session, line: &str, json: bool) -> bool {
             eprintln!("{}", render_error(&e, json || wants_json(line)));
             false
         }
+    }
+}
+
+/// Tells the user on stderr what happened to a serial link meanwhile
+/// ("link down: ...", "reattached after 0.40 s").
+pub fn report_link(session: &mut Session) {
+    for n in session.client.take_notices() {
+        eprintln!("tidemark: {n}");
     }
 }
 

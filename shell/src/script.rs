@@ -30,7 +30,7 @@ use tidemark_protocol::Event;
 
 use crate::commands::{Kind, find};
 use crate::session::Session;
-use crate::{Rendered, execute_both, render_error, tokenize};
+use crate::{Rendered, execute_both, render_error, report_link, tokenize};
 
 /// Default time an expectation may take.
 pub const DEFAULT_WITHIN: Duration = Duration::from_secs(5);
@@ -301,7 +301,9 @@ impl Script {
                     if let Some((l, c, o)) = shown.take() {
                         echo(l, &c, &o.printed);
                     }
-                    let out = match (execute_both(s, cmd, json), must_fail) {
+                    let done = execute_both(s, cmd, json);
+                    report_link(s);
+                    let out = match (done, must_fail) {
                         (Ok(o), false) => o,
                         (Err(e), true) => Rendered {
                             human: render_error(&e, false),
@@ -361,6 +363,7 @@ impl Script {
                         std::thread::sleep(Duration::from_millis(50));
                         s.deadline = Some(deadline);
                         let again = execute_both(s, cmd, json);
+                        report_link(s);
                         s.deadline = None;
                         let again = again.unwrap_or_else(|e| Rendered {
                             human: render_error(&e, false),

@@ -21,6 +21,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
 mod common;
 use common::{median, rounds};
 
+#[path = "../tests/support/pty.rs"]
+mod pty;
+
 /// A booted board, stopped (and its socket removed) when dropped.
 struct Booted {
     child: Child,
@@ -127,6 +130,36 @@ fn screen_polls(c: &mut Client, n: usize) -> (f64, f64) {
     (one, seven)
 }
 
+/// The same kernel with its UART on a pty, attached as a board is
+/// (`serial:LINK` through the bridge): µs per `ps`, median of `n`; then ms
+/// from killing the machine to the next `ps` answered by a new one on
+/// another pty behind the same link (the bridge's reattach and the
+/// client's hello included).
+fn serial_link(image: &std::path::Path, round: u32, n: usize) -> (f64, f64) {
+    use tidemark_shell::serial::{Address, Locator};
+    let dir =
+        std::env::temp_dir().join(format!("tidemark-bench-pty-{}-{round}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("board");
+    let (mut first, pty) = pty::boot_on_pty(image);
+    pty::point(&link, &pty);
+    let addr = Address::Serial(Locator::parse(link.to_str().unwrap()).unwrap());
+    let mut c = Client::open(&addr).expect("attach over the pty");
+    let ps = ps_round_trips(&mut c, n);
+    let t = Instant::now();
+    first.kill();
+    let (mut second, pty2) = pty::boot_on_pty(image);
+    pty::point(&link, &pty2);
+    while c.call(req::Ps {}).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(60), "never reattached");
+    }
+    let again = t.elapsed().as_secs_f64() * 1e3;
+    second.kill();
+    let _ = std::fs::remove_dir_all(&dir);
+    (ps, again)
+}
+
 fn main() {
     let quick = !std::env::args().any(|a| a == "--bench");
     let r = if quick { 1 } else { rounds() };
@@ -141,11 +174,14 @@ fn main() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let image: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let image = PathBuf::from(image["path"].as_str().unwrap());
 
     let (mut qemu_boot, mut hosted_boot, mut qemu_ps, mut hosted_ps) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut memory = None;
     let (mut poll_one, mut poll_seven) = (Vec::new(), Vec::new());
+    let (mut pty_ps, mut reattach) = (Vec::new(), Vec::new());
     for i in 0..r as u32 {
         let (_q, mut qc, ms) = boot("qemu-riscv32", i);
         qemu_boot.push(ms);
@@ -159,6 +195,9 @@ fn main() {
         let (_h, mut hc, ms) = boot("hosted", i);
         hosted_boot.push(ms);
         hosted_ps.push(ps_round_trips(&mut hc, n));
+        let (ps, again) = serial_link(&image, i, n);
+        pty_ps.push(ps);
+        reattach.push(again);
     }
     let rows = [
         (
@@ -185,6 +224,18 @@ fn main() {
             ours / base
         );
     }
+    let (ps_socket, first_prompt) = (rows[1].1, rows[0].1);
+    let (pty_ps, reattach) = (median(pty_ps), median(reattach));
+    println!(
+        "{:<30} {pty_ps:>11.2} us {ps_socket:>11.2} us {:>7.2}x  the same machine's UART on a Unix socket",
+        "ps round trip, serial on a pty",
+        pty_ps / ps_socket
+    );
+    println!(
+        "{:<30} {reattach:>11.2} ms {first_prompt:>11.2} ms {:>7.2}x  boot to first prompt (a fresh tidemark boot)",
+        "reattach after a reboot",
+        reattach / first_prompt
+    );
     let (one, seven) = (median(poll_one), median(poll_seven));
     println!(
         "{:<30} {one:>11.2} us {seven:>11.2} us {:>7.2}x  the 7 requests the screen polled before (Snapshot)",

@@ -77,6 +77,7 @@ struct RawBuild {
     krate: String,
     bin: String,
     profile: String,
+    bundle: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +87,8 @@ struct RawBoot {
     command: Option<Spanned<String>>,
     args: Option<Spanned<Vec<Spanned<String>>>>,
     install: Option<String>,
+    chip: Option<Spanned<String>>,
+    usb: Option<Spanned<String>>,
 }
 
 /// A size as written (`128M`) and in bytes.
@@ -149,6 +152,8 @@ pub struct Build {
     pub bin: String,
     /// Cargo profile.
     pub profile: String,
+    /// The guests linked in as the boot bundle (all of them without).
+    pub bundle: Option<Vec<String>>,
 }
 
 /// An emulator that boots the board's image.
@@ -169,6 +174,19 @@ pub enum Boot {
     InProcess,
     /// The image in QEMU, the UART on a Unix socket.
     Qemu(Emulator),
+    /// The image flashed to a chip, reached over USB.
+    Flash(Flash),
+}
+
+/// `[boot] kind = "flash"`: a board the workbench flashes, then finds on USB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flash {
+    /// The chip espflash and probe-rs are told (`esp32c6`).
+    pub chip: String,
+    /// The board's USB vendor id, to find it by.
+    pub vid: u16,
+    /// The board's USB product id.
+    pub pid: u16,
 }
 
 /// A loaded, validated board manifest.
@@ -221,7 +239,17 @@ impl Manifest {
 
 /// Placeholders in `[boot].args`, expanded when QEMU starts.
 const PLACEHOLDERS: &[&str] = &["ram", "image", "socket"];
-const TRANSPORTS: &[&str] = &["in-process", "serial"];
+const TRANSPORTS: &[&str] = &["in-process", "serial", "rtt"];
+const CHIPS: &[&str] = &["esp32c6"];
+
+/// `vvvv:pppp`, hex.
+fn usb_id(s: &str) -> Option<(u16, u16)> {
+    let (v, p) = s.split_once(':')?;
+    Some((
+        u16::from_str_radix(v, 16).ok()?,
+        u16::from_str_radix(p, 16).ok()?,
+    ))
+}
 
 /// The `{name}` placeholders in `arg`; `Err` for an unclosed brace.
 fn placeholders(arg: &str) -> Result<Vec<&str>, ()> {
@@ -436,12 +464,54 @@ impl Manifest {
                     install,
                 })
             }
+            "flash" => {
+                let needs = |what: &str| {
+                    err(
+                        format!("a flashed board needs {what}"),
+                        Some(b.kind.span()),
+                        "flashed over USB",
+                        Some(format!("add {what} (docs/architecture.md, \"Boards\")")),
+                    )
+                };
+                if raw.board.target.is_none() {
+                    return Err(needs("[board] target"));
+                }
+                if raw.build.is_none() {
+                    return Err(needs("[build]"));
+                }
+                if memory.is_none() {
+                    return Err(needs("[memory]"));
+                }
+                let chip = b.chip.ok_or_else(|| needs("[boot] chip"))?;
+                if !CHIPS.contains(&chip.get_ref().as_str()) {
+                    return Err(err(
+                        format!("unknown chip `{}`", chip.get_ref()),
+                        Some(chip.span()),
+                        "unknown chip",
+                        Some(format!("chips: {}", CHIPS.join(", "))),
+                    ));
+                }
+                let usb = b.usb.ok_or_else(|| needs("[boot] usb"))?;
+                let (vid, pid) = usb_id(usb.get_ref()).ok_or_else(|| {
+                    err(
+                        format!("`{}` is not a USB id", usb.get_ref()),
+                        Some(usb.span()),
+                        "not vendor:product",
+                        Some("a USB id is two hex numbers: \"303a:1001\"".into()),
+                    )
+                })?;
+                Boot::Flash(Flash {
+                    chip: chip.into_inner(),
+                    vid,
+                    pid,
+                })
+            }
             k => {
                 return Err(err(
                     format!("unknown boot kind `{k}`"),
                     Some(b.kind.span()),
                     "unknown boot kind",
-                    Some("boot kinds: in-process, qemu".into()),
+                    Some("boot kinds: in-process, qemu, flash".into()),
                 ));
             }
         };
@@ -460,6 +530,7 @@ impl Manifest {
                 krate: b.krate,
                 bin: b.bin,
                 profile: b.profile,
+                bundle: b.bundle,
             }),
             boot,
             limits,
@@ -595,7 +666,26 @@ mod tests {
 
     #[test]
     fn every_compiled_in_manifest_loads() {
-        assert_eq!(Board::names(), "hosted, qemu-riscv32");
+        assert_eq!(Board::names(), "esp32c6, hosted, qemu-riscv32");
+        let c6 = Board::get("esp32c6").unwrap().manifest();
+        assert_eq!(
+            c6.boot,
+            Boot::Flash(Flash {
+                chip: "esp32c6".into(),
+                vid: 0x303a,
+                pid: 0x1001
+            })
+        );
+        assert_eq!(
+            c6.memory.as_ref().map(|m| (m.ram.bytes, m.heap.clone())),
+            Some((
+                512 << 10,
+                Heap::Fixed(Size {
+                    text: "320K".into(),
+                    bytes: 320 << 10
+                })
+            ))
+        );
         let hosted = Board::get("hosted").unwrap().manifest();
         assert_eq!(
             (
@@ -699,6 +789,34 @@ mod tests {
         assert!(r.contains("never use `{socket}`"), "{r}");
         let r = bad("[build]", "[bild]");
         assert!(r.contains("unknown field `bild`"), "{r}");
+    }
+
+    #[test]
+    fn bad_flash_manifests_point_at_the_span() {
+        let text = embedded::MANIFESTS
+            .iter()
+            .find(|(d, _, _)| *d == "esp32c6")
+            .unwrap()
+            .2;
+        let bad = |from: &str, to: &str| {
+            let t = text.replace(from, to);
+            assert_ne!(t, text, "{from} is not in the manifest");
+            report(&Manifest::parse("esp32c6", "board.toml", &t).unwrap_err())
+        };
+        let r = bad("chip = \"esp32c6\"", "chip = \"esp8266\"");
+        assert!(
+            r.contains("unknown chip `esp8266`") && r.contains("chips: esp32c6"),
+            "{r}"
+        );
+        let r = bad("usb = \"303a:1001\"", "usb = \"espressif\"");
+        assert!(
+            r.contains("`espressif` is not a USB id") && r.contains("\"303a:1001\""),
+            "{r}"
+        );
+        let r = bad("usb = \"303a:1001\"\n", "");
+        assert!(r.contains("a flashed board needs [boot] usb"), "{r}");
+        let r = bad("kind = \"serial\"", "kind = \"uart\"");
+        assert!(r.contains("transports: in-process, serial, rtt"), "{r}");
     }
 
     /// The manifest's RAM is the linker script's, which lays out the heap.

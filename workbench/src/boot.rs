@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tidemark_hosted::Hosted;
 use tidemark_hosted::kernel::Config;
 use tidemark_protocol::req;
+use tidemark_shell::serial::{Address, Locator, UsbId};
 use tidemark_shell::{Client, Session};
 
 use crate::Board;
@@ -43,6 +44,8 @@ pub enum Instance {
     Hosted(Arc<Hosted>),
     /// A QEMU machine (stopped when dropped).
     Qemu(crate::qemu::Qemu),
+    /// A board on its own power, reached over a link.
+    Board,
 }
 
 /// The guests of a project, built, for a new kernel's package cache: the
@@ -77,12 +80,24 @@ pub fn project_guests(explicit: Option<&Path>, attach: bool) -> Result<Vec<Built
 /// The instance is returned so it lives as long as the session.
 pub fn session(
     board: Board,
-    attach: Option<&Path>,
+    attach: Option<&Address>,
     preload: &[Built],
 ) -> Result<(Session, Option<Instance>), String> {
-    if let Some(path) = attach {
-        let client = Client::connect(path)
-            .map_err(|e| format!("cannot attach to {}: {e}", path.display()))?;
+    if let Some(addr) = attach {
+        let mut client = match addr {
+            Address::Rtt(probe) => {
+                let chip = match &board.manifest().boot {
+                    Boot::Flash(f) => f.chip.as_str(),
+                    _ => "esp32c6",
+                };
+                Client::attach(crate::probes::rtt_link(probe, chip)?)
+            }
+            _ => Client::open(addr),
+        }
+        .map_err(|e| format!("cannot attach to {addr}: {e}"))?;
+        // A board attached to (not booted here) gets the project's guests
+        // in its cache the same way as a QEMU machine.
+        upload(&mut client, preload)?;
         return Ok((Session::new(client), None));
     }
     match &board.manifest().boot {
@@ -97,24 +112,70 @@ pub fn session(
             Ok((Session::new(client), Some(Instance::Hosted(k))))
         }
         Boot::Qemu(_) => {
-            let mut q = crate::qemu::Qemu::boot(board, &crate::qemu::image(board)?, None)?;
+            let mut q = crate::qemu::Qemu::boot(board, &crate::firmware::image(board)?, None)?;
             let mut client = q.attach()?;
-            // The machine's cache is filled over its monitor, like `pkg upload`.
-            for b in preload {
-                if let Err(e) = client.call(req::Upload {
-                    name: b.name.clone(),
-                    bytes: b.bytes.clone(),
-                    pin: false,
-                }) {
-                    return Err(format!(
-                        "cannot install {} in the package cache: {e}",
-                        b.name
-                    ));
-                }
-            }
+            upload(&mut client, preload)?;
             Ok((Session::new(client), Some(Instance::Qemu(q))))
         }
+        Boot::Flash(_) => {
+            // A fresh kernel per session, as QEMU boots one: reset the board
+            // (it re-enumerates; the attach below finds it again).
+            crate::flash::reset(board)?;
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let addr = find(board)?;
+            session(board, Some(&addr), preload)
+        }
     }
+}
+
+/// Fills a board's package cache over its monitor, like `pkg upload`.
+fn upload(client: &mut Client, preload: &[Built]) -> Result<(), String> {
+    for b in preload {
+        if let Err(e) = client.call(req::Upload {
+            name: b.name.clone(),
+            bytes: b.bytes.clone(),
+            pin: false,
+        }) {
+            return Err(format!(
+                "cannot install {} in the package cache: {e}",
+                b.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A flashed board's serial line, found by the manifest's USB id (and
+/// found again by it after a reset moves it to another path).
+pub fn find(board: Board) -> Result<Address, String> {
+    let Boot::Flash(f) = &board.manifest().boot else {
+        return Err(format!(
+            "board `{}` is not found on USB; attach to it by address",
+            board.name()
+        ));
+    };
+    let (path, usb) = crate::ports::enumerate()?
+        .into_iter()
+        .find_map(|(path, usb)| Some((path, usb.filter(|u| (u.vid, u.pid) == (f.vid, f.pid))?)))
+        .ok_or_else(|| {
+            format!(
+                "no {} found on USB (id {:04x}:{:04x}): is it plugged in and flashed (`tidemark flash --board {}`)? \
+                 `tidemark ports` lists what is; `tidemark attach serial:PATH` picks a port",
+                board.name(),
+                f.vid,
+                f.pid,
+                board.name()
+            )
+        })?;
+    Ok(Address::Serial(Locator {
+        path: path.into(),
+        baud: tidemark_shell::serial::DEFAULT_BAUD,
+        usb: Some(UsbId {
+            vid: usb.vid,
+            pid: usb.pid,
+            serial: usb.serial,
+        }),
+    }))
 }
 
 /// `tidemark boot BOARD [--listen PATH]`: with `--listen`, serve the
@@ -156,7 +217,8 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
             r
         }
         (Boot::Qemu(_), Some(path)) => {
-            let mut q = crate::qemu::Qemu::boot(board, &crate::qemu::image(board)?, Some(path))?;
+            let mut q =
+                crate::qemu::Qemu::boot(board, &crate::firmware::image(board)?, Some(path))?;
             let r = wait(
                 format!("{} booted; its UART is {}", board.name(), path.display()),
                 &mut || q.exited().map(|s| format!("QEMU exited ({s})")),
@@ -165,6 +227,12 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
             let _ = std::fs::remove_file(path);
             r
         }
+        (Boot::Flash(_), _) => Err(format!(
+            "the {} is booted by flashing it: `tidemark flash --board {}` (then `tidemark shell --board {}`)",
+            board.name(),
+            board.name(),
+            board.name()
+        )),
         (Boot::Qemu(_), None) => {
             let (mut s, _q) = session(board, None, &[])?;
             crate::interact(&mut s, json)

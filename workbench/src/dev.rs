@@ -468,7 +468,9 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
         })?,
     };
     eprintln!("tidemark: booting {} for {}", board.name(), project.name);
-    // Every part of the session (REPL, screen, reloader) gets its own link.
+    // Every part of the session (REPL, screen, reloader) gets its own link;
+    // on a serial line, each follows the bridge's reattaches.
+    let mut link_status = None;
     let (_instance, links): (
         crate::boot::Instance,
         Box<dyn Fn() -> std::io::Result<std::os::unix::net::UnixStream>>,
@@ -483,7 +485,7 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
         }
         crate::board::Boot::Qemu(_) => {
             // One serial line, shared.
-            let q = crate::qemu::Qemu::boot(board, &crate::qemu::image(board)?, None)?;
+            let q = crate::qemu::Qemu::boot(board, &crate::firmware::image(board)?, None)?;
             let raw = std::os::unix::net::UnixStream::connect(&q.socket)
                 .map_err(|e| format!("cannot reach the UART: {e}"))?;
             let mux = tidemark_shell::mux::Mux::new(raw).map_err(|e| e.to_string())?;
@@ -492,9 +494,34 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
                 Box::new(move || mux.connect()),
             )
         }
+        crate::board::Boot::Flash(_) => {
+            // Flashed once; guests are then installed and hot-reloaded over
+            // the link, like on every board.
+            let flashed = crate::flash::write(&crate::flash::Options {
+                board,
+                port: None,
+                probe: None,
+                transport: None,
+                save_image: None,
+                attach: false,
+                json: false,
+            })?;
+            eprintln!("tidemark: flashed {} over {}", board.name(), flashed.to);
+            let addr = crate::boot::find(board)?;
+            let (raw, status) = addr
+                .open()
+                .map_err(|e| format!("cannot reach {addr}: {e}"))?;
+            link_status = status;
+            let mux = tidemark_shell::mux::Mux::new(raw).map_err(|e| e.to_string())?;
+            (
+                crate::boot::Instance::Board,
+                Box::new(move || mux.connect()),
+            )
+        }
     };
     let link = || -> Result<Client, String> {
-        Client::attach(links().map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+        Client::attach_on(links().map_err(|e| e.to_string())?, link_status.clone())
+            .map_err(|e| e.to_string())
     };
     // Attach the session first so it sees every event of the boot.
     let mut session = Session::new(link()?);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::qemu::Variant;
+use crate::firmware::Variant;
 
 /// Allocated bytes of an ELF image by kind of section.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -128,7 +128,7 @@ pub fn run(
     } else {
         Variant::Kernel { guests }
     };
-    let s = sections(&crate::qemu::build(board, variant)?)?;
+    let s = sections(&crate::firmware::build(board, variant)?)?;
     if json {
         println!("{}", serde_json::to_string(&s).map_err(|e| e.to_string())?);
     } else {

@@ -5,10 +5,13 @@
 mod board;
 mod boot;
 mod dev;
+mod firmware;
+mod flash;
 mod guest_build;
 mod image;
 mod new;
 mod ports;
+mod probes;
 mod project;
 mod qemu;
 mod run;
@@ -22,6 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tidemark_shell::serial::Address;
 use tidemark_shell::{Session, repl, run_and_print};
 
 /// Kinds of kernel instance: one per manifest under `boards/`.
@@ -41,9 +45,10 @@ struct Instance {
     /// Board to boot (a fresh kernel per session or script).
     #[arg(long, env = "TIDEMARK_BOARD", value_parser = board::parser(), default_value = "hosted")]
     board: Board,
-    /// Attach to a running kernel's monitor socket instead of booting.
+    /// Attach to a running kernel instead of booting: its monitor socket,
+    /// or `serial:PATH[@BAUD]` for a board on a serial line.
     #[arg(long, env = "TIDEMARK_ATTACH")]
-    attach: Option<PathBuf>,
+    attach: Option<Address>,
     /// Build this project's guests and install them (not spawned) in the new
     /// kernel's package cache; by default the current directory's project,
     /// when it holds a Tidemark.toml. Not used when attaching.
@@ -110,11 +115,17 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
     },
-    /// Attach to a running kernel's monitor socket and open the REPL.
+    /// Attach to a running kernel and open the REPL: a monitor socket, a
+    /// board on a serial line (`serial:PATH[@BAUD]`), or with `--board` a
+    /// board found by its USB identity (an ESP32-C6).
     Attach {
-        /// Socket path.
-        #[arg(env = "TIDEMARK_ATTACH")]
-        addr: PathBuf,
+        /// Socket path, `serial:PATH[@BAUD]`, or `rtt:PROBE` (the board's RTT
+        /// channels through a debug probe; with --board for its chip).
+        #[arg(env = "TIDEMARK_ATTACH", required_unless_present = "board")]
+        addr: Option<Address>,
+        /// The board: found on USB by its id when no address is given (`esp32c6`); its chip for `rtt:PROBE`.
+        #[arg(long, env = "TIDEMARK_BOARD", value_parser = board::parser())]
+        board: Option<Board>,
         /// Print results as JSON.
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
@@ -141,6 +152,38 @@ enum Cmd {
         /// Also list ports without a USB identity (built-in UARTs).
         #[arg(long, env = "TIDEMARK_PORTS_ALL")]
         all: bool,
+        /// Print as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
+    /// Build a board's kernel image and flash it (an ESP32-C6 over its USB
+    /// port with espflash, or through a debug probe with probe-rs), reset
+    /// into it and attach.
+    Flash {
+        /// Board.
+        #[arg(long, env = "TIDEMARK_BOARD", value_parser = board::parser(), default_value = "esp32c6")]
+        board: Board,
+        /// The board's serial port (by default, the one with the board's USB id).
+        #[arg(long, env = "TIDEMARK_PORT", conflicts_with = "probe")]
+        port: Option<PathBuf>,
+        /// Flash through this debug probe instead (serial number, from `tidemark probes`).
+        #[arg(long, env = "TIDEMARK_PROBE")]
+        probe: Option<String>,
+        /// Monitor transport to build in: `serial` (USB-Serial-JTAG) or `rtt` (the manifest's by default).
+        #[arg(long, env = "TIDEMARK_TRANSPORT")]
+        transport: Option<String>,
+        /// Write the whole flash image to this file instead of flashing.
+        #[arg(long, env = "TIDEMARK_SAVE_IMAGE", conflicts_with_all = ["port", "probe"])]
+        save_image: Option<PathBuf>,
+        /// Do not attach after flashing.
+        #[arg(long, env = "TIDEMARK_NO_ATTACH")]
+        no_attach: bool,
+        /// Print as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
+    /// List the debug probes probe-rs sees (an ESP32-C6's USB-JTAG among them).
+    Probes {
         /// Print as JSON.
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
@@ -177,15 +220,21 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Shell { on } => match boot::project_guests(on.project.as_deref(), on.attach.is_some())
         {
-            Ok(preload) => boot::session(on.board, on.attach.as_deref(), &preload)
+            Ok(preload) => boot::session(on.board, on.attach.as_ref(), &preload)
                 .and_then(|(mut s, _k)| interact(&mut s, on.json)),
             Err(code) => Ok(code),
         },
-        Cmd::Attach { addr, json } => boot::session(
-            Board::get("hosted").expect("the hosted board"),
-            Some(&addr),
-            &[],
-        )
+        Cmd::Attach { addr, board, json } => match (addr, board) {
+            (Some(addr), board) => boot::session(
+                board.unwrap_or_else(|| Board::get("hosted").expect("the hosted board")),
+                Some(&addr),
+                &[],
+            ),
+            (None, Some(board)) => {
+                boot::find(board).and_then(|addr| boot::session(board, Some(&addr), &[]))
+            }
+            (None, None) => Err("attach needs an address or --board".into()),
+        }
         .and_then(|(mut s, _k)| interact(&mut s, json)),
         Cmd::Boot {
             board,
@@ -219,12 +268,30 @@ fn main() -> ExitCode {
         } => image::run(board, !no_guests, bare_wasmi, json),
         Cmd::Schema { command } => schema::run(&command),
         Cmd::Ports { all, json } => ports::run(all, json),
+        Cmd::Probes { json } => probes::run(json),
+        Cmd::Flash {
+            board,
+            port,
+            probe,
+            transport,
+            save_image,
+            no_attach,
+            json,
+        } => flash::run(flash::Options {
+            board,
+            port,
+            probe,
+            transport,
+            save_image,
+            attach: !no_attach,
+            json,
+        }),
         Cmd::Run { scripts, on, junit } => {
             match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
                 Ok(preload) => run::scripts(
                     &scripts,
                     on.board,
-                    on.attach.as_deref(),
+                    on.attach.as_ref(),
                     &preload,
                     on.json,
                     junit.as_deref(),

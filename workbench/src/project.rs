@@ -354,7 +354,7 @@ mod tests {
         let e = Project::parse(
             &d,
             "T.toml",
-            "[project]\nname = \"x\"\nboard = \"esp32c6\"\n",
+            "[project]\nname = \"x\"\nboard = \"stm32f4\"\n",
         )
         .unwrap_err();
         assert!(report(&e).contains("unknown board"));

@@ -3,41 +3,23 @@
 //! manifest says, and reach the monitor on the emulated UART, which QEMU
 //! exposes as a Unix socket.
 //!
-//! The image crate lives in `boards/<board>/<[build].crate>` (its own
-//! workspace); `TIDEMARK_BOARDS_DIR` points elsewhere when the binary runs
-//! away from the source tree.
+//! The image is built by `firmware.rs`, as for every bare-metal board.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tidemark_shell::Client;
 
 use crate::Board;
-use crate::board::{Boot, Build, Emulator};
+use crate::board::{Boot, Emulator};
 
-/// How `board` boots and builds: only boards QEMU boots get here.
-fn parts(board: Board) -> Result<(&'static Emulator, &'static Build, &'static str), String> {
-    let m = board.manifest();
-    match (&m.boot, &m.build, &m.target) {
-        (Boot::Qemu(e), Some(b), Some(t)) => Ok((e, b, t)),
+/// How `board` boots: only boards QEMU boots get here.
+fn emulator(board: Board) -> Result<&'static Emulator, String> {
+    match &board.manifest().boot {
+        Boot::Qemu(e) => Ok(e),
         _ => Err(format!("board `{}` is not booted by QEMU", board.name())),
     }
-}
-
-fn boards_dir() -> PathBuf {
-    std::env::var_os("TIDEMARK_BOARDS_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards"),
-        PathBuf::from,
-    )
-}
-
-fn build_dir() -> PathBuf {
-    std::env::var_os("TIDEMARK_BOARD_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/boards"),
-        PathBuf::from,
-    )
 }
 
 /// Checks that the board's QEMU is installed, saying how to install it when it is not.
@@ -58,113 +40,6 @@ pub fn ensure_qemu(q: &Emulator) -> Result<(), String> {
 
 /// Writes the example guests as the boot bundle (only files whose bytes
 /// changed, so an unchanged bundle does not relink the image).
-fn write_bundle(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for g in tidemark_guest_artifacts::ALL {
-        let path = dir.join(format!("{}.wasm", g.name));
-        if std::fs::read(&path).ok().as_deref() != Some(g.bytes) {
-            std::fs::write(&path, g.bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Builds the board's kernel image (with the example guests as its boot
-/// bundle) once per run of the workbench; returns its path.
-pub fn image(board: Board) -> Result<PathBuf, String> {
-    static IMAGES: Mutex<Vec<(&str, Result<PathBuf, String>)>> = Mutex::new(Vec::new());
-    let mut images = IMAGES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((_, r)) = images.iter().find(|(n, _)| *n == board.name()) {
-        return r.clone();
-    }
-    let r = build(board, Variant::Kernel { guests: true });
-    images.push((board.name(), r.clone()));
-    r
-}
-
-/// What to build from the board's image crate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Variant {
-    /// The kernel, with or without the boot bundle of example guests.
-    Kernel {
-        /// Link the example guests in.
-        guests: bool,
-    },
-    /// A bare wasmi embedding built the same way (the size baseline).
-    BareWasmi,
-}
-
-/// Builds `variant` of the board's image crate; returns the ELF's path.
-pub fn build(board: Board, variant: Variant) -> Result<PathBuf, String> {
-    let (_, spec, target) = parts(board)?;
-    let name = board.name();
-    crate::guest_build::ensure_target(target)?;
-    let krate = boards_dir().join(name).join(&spec.krate);
-    if !krate.join("Cargo.toml").exists() {
-        return Err(format!(
-            "the {name} kernel crate is not at {} (set TIDEMARK_BOARDS_DIR)",
-            krate.display()
-        ));
-    }
-    // An image without guests gets its own target dir, so switching does
-    // not relink the usual one every time.
-    let base = build_dir();
-    let (target_dir, bundle, bin) = match variant {
-        Variant::Kernel { guests: true } | Variant::BareWasmi => {
-            let bundle = base.join(format!("{name}-bundle"));
-            write_bundle(&bundle)?;
-            let bin = if variant == Variant::BareWasmi {
-                "bare-wasmi"
-            } else {
-                spec.bin.as_str()
-            };
-            (base.clone(), bundle, bin)
-        }
-        Variant::Kernel { guests: false } => {
-            let bundle = base.join(format!("{name}-empty-bundle"));
-            std::fs::create_dir_all(&bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
-            (base.join("no-guests"), bundle, spec.bin.as_str())
-        }
-    };
-    eprintln!("tidemark: building {bin} for {name}");
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    // Run inside the crate: its .cargo/config.toml picks the target and linker script.
-    cmd.current_dir(&krate)
-        .args([
-            "build",
-            "--profile",
-            &spec.profile,
-            "--locked",
-            "--color",
-            "never",
-            "--bin",
-            bin,
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .env("TIDEMARK_BUNDLE", &bundle)
-        .env("TIDEMARK_LIMITS", board.manifest().limits_env());
-    crate::guest_build::clean_env(&mut cmd);
-    let out = cmd
-        .output()
-        .map_err(|e| format!("could not run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "building {bin} for {name} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr).trim_end()
-        ));
-    }
-    // Cargo's `dev` profile writes to `debug`; every other to its own name.
-    let profile_dir = if spec.profile == "dev" {
-        "debug"
-    } else {
-        spec.profile.as_str()
-    };
-    Ok(target_dir.join(target).join(profile_dir).join(bin))
-}
-
 /// A running QEMU; dropping it stops the machine.
 pub struct Qemu {
     child: Child,
@@ -186,7 +61,7 @@ impl Drop for Qemu {
 impl Qemu {
     /// Boots the board's `image`, its UART on `socket` (a fresh temporary path if none).
     pub fn boot(board: Board, image: &Path, socket: Option<&Path>) -> Result<Qemu, String> {
-        let (emulator, _, _) = parts(board)?;
+        let emulator = emulator(board)?;
         ensure_qemu(emulator)?;
         let owns_socket = socket.is_none();
         let socket = socket.map_or_else(

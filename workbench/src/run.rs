@@ -69,7 +69,7 @@ fn echo(name: &str, json: bool, line: &tidemark_shell::script::Line, cmd: &str, 
 pub fn scripts(
     paths: &[PathBuf],
     board: Board,
-    attach: Option<&Path>,
+    attach: Option<&tidemark_shell::serial::Address>,
     preload: &[Built],
     json: bool,
     junit: Option<&Path>,

@@ -12,9 +12,17 @@ pub fn all() -> Vec<(String, serde_json::Value)> {
         .iter()
         .map(|c| (c.name.to_string(), (c.schema)().to_value()))
         .collect();
-    let error = schemars::SchemaGenerator::default()
-        .into_root_schema_for::<tidemark_shell::session::JsonError>();
-    out.push(("error".into(), error.to_value()));
+    // The workbench's own commands with `--json` (`tidemark schema tidemark ports`).
+    fn of<T: schemars::JsonSchema>() -> serde_json::Value {
+        schemars::SchemaGenerator::default()
+            .into_root_schema_for::<T>()
+            .to_value()
+    }
+    out.push(("tidemark ports".into(), of::<crate::ports::Ports>()));
+    out.push(("tidemark probes".into(), of::<crate::probes::Probes>()));
+    out.push(("tidemark flash".into(), of::<crate::flash::Flashed>()));
+    // Last: `run` finds it there.
+    out.push(("error".into(), of::<tidemark_shell::session::JsonError>()));
     out
 }
 
@@ -24,6 +32,13 @@ pub fn run(command: &[String]) -> Result<ExitCode, String> {
         serde_json::Value::Object(all().into_iter().collect())
     } else if command == ["error"] {
         all().pop().expect("the error schema").1
+    } else if command.first().is_some_and(|c| c == "tidemark") {
+        let name = command.join(" ");
+        all()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| format!("`{name}` has no --json result"))?
+            .1
     } else {
         let (c, n) = find(command).ok_or_else(|| {
             format!(

@@ -173,6 +173,7 @@ pub struct Embedded {
     inner: RefCell<Inner>,
     board: &'static str,
     memory: Option<fn() -> tidemark_kernel::protocol::BoardMemory>,
+    link: core::cell::Cell<Option<tidemark_kernel::protocol::LinkStats>>,
 }
 
 /// Links every hostcall of the catalogue: the core's call for granted
@@ -286,12 +287,19 @@ impl Embedded {
             }),
             board,
             memory: None,
+            link: core::cell::Cell::new(None),
         }
     }
 
     /// How the board measures its memory (reported by `info`).
     pub fn set_memory_probe(&mut self, probe: fn() -> tidemark_kernel::protocol::BoardMemory) {
         self.memory = Some(probe);
+    }
+
+    /// The board's link statistics as of now (reported by `info`): the
+    /// board's loop owns the transmitter and updates them every turn.
+    pub fn set_link_stats(&self, stats: tidemark_kernel::protocol::LinkStats) {
+        self.link.set(Some(stats));
     }
 
     /// Board name.
@@ -636,5 +644,8 @@ impl tidemark_monitor::server::Target for Embedded {
     }
     fn memory(&self) -> Option<tidemark_kernel::protocol::BoardMemory> {
         self.memory.map(|probe| probe())
+    }
+    fn link(&self) -> Option<tidemark_kernel::protocol::LinkStats> {
+        self.link.get()
     }
 }

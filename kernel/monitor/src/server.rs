@@ -30,6 +30,10 @@ pub trait Target {
     fn memory(&self) -> Option<BoardMemory> {
         None
     }
+    /// The board's monitor link, where the kernel drives it itself.
+    fn link(&self) -> Option<LinkStats> {
+        None
+    }
 }
 
 fn kernel<T: Target + ?Sized, R>(t: &T, f: impl FnOnce(&mut Kernel) -> R) -> R {
@@ -72,6 +76,7 @@ pub fn info<T: Target + ?Sized>(t: &T) -> KernelInfo {
         engine: t.engine(),
         uptime_ns: kernel(t, |k| k.now()),
         memory: t.memory(),
+        link: t.link(),
     }
 }
 
@@ -286,6 +291,9 @@ pub struct Connection {
     /// Events this client missed (queue overflow or the kernel's log
     /// wrapping between polls).
     pub lost: u64,
+    /// Hellos answered: a board's transmitter treats one after a stall as
+    /// a host come back.
+    pub hellos: u64,
 }
 
 impl Default for Connection {
@@ -302,6 +310,7 @@ impl Connection {
             last_event: 0,
             attached: false,
             lost: 0,
+            hellos: 0,
         }
     }
 
@@ -317,6 +326,7 @@ impl Connection {
                         let resp = handle(t, req);
                         if hello && matches!(resp, Response::Hello(_)) {
                             self.attached = true;
+                            self.hellos += 1;
                             // Push only what happens after attaching.
                             self.last_event =
                                 kernel(t, |k| k.events_since(0).last().map_or(0, |e| e.seq));

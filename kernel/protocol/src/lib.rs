@@ -33,7 +33,8 @@ pub use types::*;
 /// Protocol version; a peer with another version is refused on `Hello`.
 /// 2: typed endpoints, enums on the wire, names or ids in requests.
 /// 3: limits and quotas (`suppressed` events), who holds a channel back.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// 4: a bare-metal board's RAM budget and link statistics in `info`.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 #[cfg(test)]
 mod tests {

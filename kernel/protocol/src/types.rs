@@ -226,6 +226,8 @@ wire! {
         pub uptime_ns: u64,
         /// The board's own memory, where the kernel owns the machine.
         pub memory: Option<BoardMemory>,
+        /// The board's monitor link, where the kernel drives it itself.
+        pub link: Option<LinkStats>,
     }
 
     /// A process.
@@ -458,6 +460,8 @@ wire! {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BoardMemory {
+    /// The machine's RAM: the budget everything below comes out of.
+    pub ram_bytes: u64,
     /// The image's `.data` and `.bss`.
     pub static_bytes: u64,
     /// Stack reserved.
@@ -468,6 +472,29 @@ pub struct BoardMemory {
     pub heap_size: u64,
     /// Heap in use now.
     pub heap_used: u64,
+}
+
+/// A bare-metal kernel's side of its monitor link: what it could not send.
+/// The kernel never waits for the host: output that does not fit the
+/// transmitter is queued up to a bound, and past it dropped and counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct LinkStats {
+    /// Bytes handed to the transmitter since boot.
+    pub sent_bytes: u64,
+    /// Frames dropped because the queue was full (replies; events are not
+    /// dropped here but left in the kernel's log, and reported as `Lost`).
+    pub dropped_frames: u64,
+    /// Bytes in those frames.
+    pub dropped_bytes: u64,
+    /// Times the host stopped taking bytes for longer than the stall limit.
+    pub stalls: u64,
+    /// Hellos after a stall: the host came back.
+    pub reattaches: u64,
+    /// Bytes queued now, and the queue's bound.
+    pub queued_bytes: u64,
+    /// The queue's bound.
+    pub queue_bytes: u64,
 }
 
 /// The two steps of a hot reload, timed by the kernel.

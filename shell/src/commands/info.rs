@@ -27,12 +27,25 @@ impl Human for Info {
         );
         if let Some(m) = &i.memory {
             s.push_str(&format!(
-                "\nmemory    static {}, stack {} peak of {}, heap {} used of {}",
+                "\nmemory    {} of RAM: static {}, stack {} peak of {}, heap {} used of {}",
+                size(m.ram_bytes),
                 size(m.static_bytes),
                 size(m.stack_peak),
                 size(m.stack_size),
                 size(m.heap_used),
                 size(m.heap_size)
+            ));
+        }
+        if let Some(l) = &i.link {
+            s.push_str(&format!(
+                "\nlink      sent {}, {} queued of {}; dropped {} frames ({}); {} stalls, {} reattaches",
+                size(l.sent_bytes),
+                size(l.queued_bytes),
+                size(l.queue_bytes),
+                l.dropped_frames,
+                size(l.dropped_bytes),
+                l.stalls,
+                l.reattaches
             ));
         }
         s

@@ -69,6 +69,8 @@ pub struct Snapshot {
     pub events: Vec<KernelEvent>,
     /// Whether the link answered.
     pub link_ok: bool,
+    /// What happened to a serial link since the previous snapshot.
+    pub notes: Vec<String>,
 }
 
 /// Polls the kernel on its own thread: one `Snapshot` request a poll.
@@ -85,10 +87,15 @@ pub fn collector(
             while !stop.load(Ordering::Acquire) {
                 let at = Some(Instant::now());
                 let pid = selected.load(Ordering::Relaxed);
-                let s = match c.call(req::Snapshot {
+                let r = c.call(req::Snapshot {
                     caps_of: (pid != 0).then_some(pid.into()),
                     events_after: after,
-                }) {
+                });
+                let notes = c.take_notices();
+                if c.take_rebooted() {
+                    after = 0; // a new kernel numbers its events from 1
+                }
+                let mut s = match r {
                     Ok(k) => {
                         after = k.events.last().map_or(after, |e| e.seq);
                         Snapshot {
@@ -101,6 +108,7 @@ pub fn collector(
                             packages: Some(k.packages),
                             events: k.events,
                             link_ok: true,
+                            notes: Vec::new(),
                         }
                     }
                     Err(_) => Snapshot {
@@ -109,6 +117,7 @@ pub fn collector(
                         ..Default::default()
                     },
                 };
+                s.notes = notes;
                 if tx.send(s).is_err() {
                     return;
                 }
@@ -216,6 +225,9 @@ impl App {
 
     /// Takes a new snapshot in: each pane takes what it shows.
     pub fn update(&mut self, s: Snapshot) {
+        for n in &s.notes {
+            self.log.push(&format!("tidemark: {n}"));
+        }
         for e in &s.events {
             self.log.push(&tidemark_shell::commands::event_text(e));
         }

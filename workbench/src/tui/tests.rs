@@ -40,6 +40,7 @@ fn known() -> Snapshot {
             engine: "wasmtime 48".into(),
             uptime_ns: 12_000_000_000,
             memory: None,
+            link: None,
         }),
         ps: vec![
             proc_(1, "service", ProcState::Blocked(Wait::Readable(1))),
@@ -124,6 +125,7 @@ fn known() -> Snapshot {
             },
         }],
         link_ok: true,
+        notes: vec![],
     }
 }
 
@@ -389,4 +391,28 @@ fn dump_holds_every_pane_as_text() {
     ] {
         assert!(d.contains(part), "{part:?} missing from:\n{d}");
     }
+}
+
+/// A serial link that drops and comes back: the status bar says "link
+/// down" while it is, the log says what the bridge did, and the screen
+/// carries on with the new kernel's state.
+#[test]
+fn a_link_that_drops_and_comes_back_is_shown() {
+    let mut a = app();
+    a.update(Snapshot {
+        link_ok: false,
+        notes: vec!["link down: the port closed; finding the board again".into()],
+        ..Snapshot::default()
+    });
+    let d = a.dump();
+    assert!(d.contains("| link down |"), "{d}");
+    assert!(d.contains("tidemark: link down: the port closed"), "{d}");
+    let mut back = known();
+    back.notes = vec!["reattached after 0.62 s (the kernel rebooted)".into()];
+    a.update(back);
+    let d = a.dump();
+    assert!(
+        d.contains("| attached |") && d.contains("tidemark: reattached after 0.62 s"),
+        "{d}"
+    );
 }

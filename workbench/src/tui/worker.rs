@@ -27,6 +27,19 @@ impl Worker {
                 for line in rx {
                     let r = tidemark_shell::execute(&mut session, &line, false)
                         .map_err(|e| format!("error: {e}"));
+                    // What happened to the link meanwhile goes above the answer.
+                    let notes: String = session
+                        .client
+                        .take_notices()
+                        .into_iter()
+                        .map(|n| format!("tidemark: {n}\n"))
+                        .collect();
+                    let r = if notes.is_empty() {
+                        r
+                    } else {
+                        r.map(|o| format!("{notes}{o}"))
+                            .map_err(|e| format!("{notes}{e}"))
+                    };
                     if tx.send((line, r)).is_err() {
                         return;
                     }

@@ -4,7 +4,7 @@
 const MTIME: usize = 0x0200_BFF8;
 const MTIMECMP: usize = 0x0200_4000;
 /// ns per `mtime` tick.
-const NS_PER_TICK: u64 = 100;
+pub const NS_PER_TICK: u64 = 100;
 
 /// `mtime`, read consistently on a 32-bit hart.
 pub fn ticks() -> u64 {

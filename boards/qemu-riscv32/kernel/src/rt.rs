@@ -58,7 +58,11 @@ const TEST_DEVICE: *mut u32 = 0x0010_0000 as *mut u32;
 
 /// Powers QEMU off; `code` 0 is success, anything else becomes QEMU's exit code.
 pub fn power_off(code: u16) -> ! {
-    let value = if code == 0 { 0x5555 } else { 0x3333 | (u32::from(code) << 16) };
+    let value = if code == 0 {
+        0x5555
+    } else {
+        0x3333 | (u32::from(code) << 16)
+    };
     // SAFETY: the virt machine maps the test device here; the write ends the machine.
     unsafe { TEST_DEVICE.write_volatile(value) };
     loop {

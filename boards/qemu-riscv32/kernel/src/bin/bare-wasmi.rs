@@ -16,17 +16,6 @@ mod uart;
 
 use wasmi::{Caller, Config, Engine, Linker, Module, Store};
 
-/// `(module (import "env" "tick" (func (param i32) (result i32)))
-///  (func (export "run") (param i32) (result i32) local.get 0 call 0))`
-const MODULE: &[u8] = &[
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
-    0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // types
-    0x02, 0x0c, 0x01, 0x03, b'e', b'n', b'v', 0x04, b't', b'i', b'c', b'k', 0x00, 0x00, // imports
-    0x03, 0x02, 0x01, 0x00, // functions
-    0x07, 0x07, 0x01, 0x03, b'r', b'u', b'n', 0x00, 0x01, // exports
-    0x0a, 0x08, 0x01, 0x06, 0x00, 0x20, 0x00, 0x10, 0x00, 0x0b, // code
-];
-
 #[unsafe(no_mangle)]
 extern "C" fn kmain() -> ! {
     rt::init_heap();
@@ -34,7 +23,7 @@ extern "C" fn kmain() -> ! {
     let mut config = Config::default();
     config.consume_fuel(true);
     let engine = Engine::new(&config);
-    let module = Module::new(&engine, MODULE).expect("module");
+    let module = Module::new(&engine, tidemark_baremetal::BARE_WASMI_MODULE).expect("module");
     let mut store = Store::new(&engine, 0u32);
     store.set_fuel(1_000).expect("fuel");
     let mut linker = Linker::new(&engine);
@@ -44,9 +33,17 @@ extern "C" fn kmain() -> ! {
             x + 1
         })
         .expect("link");
-    let instance = linker.instantiate_and_start(&mut store, &module).expect("instantiate");
-    let run = instance.get_typed_func::<i32, i32>(&store, "run").expect("run");
+    let instance = linker
+        .instantiate_and_start(&mut store, &module)
+        .expect("instantiate");
+    let run = instance
+        .get_typed_func::<i32, i32>(&store, "run")
+        .expect("run");
     let out = run.call(&mut store, 41).expect("call");
-    uart::write_str(if out == 42 { "bare wasmi: run(41) = 42\r\n" } else { "bare wasmi: wrong answer\r\n" });
+    uart::write_str(if out == 42 {
+        "bare wasmi: run(41) = 42\r\n"
+    } else {
+        "bare wasmi: wrong answer\r\n"
+    });
     rt::power_off(if out == 42 { 0 } else { 1 })
 }

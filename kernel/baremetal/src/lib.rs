@@ -1,0 +1,256 @@
+//! What every bare-metal Tidemark board shares, written once: the main
+//! loop (serve the monitor, give every runnable process a fuel slice, idle
+//! when nobody can run), the boot bundle, the board manifest's limits, the
+//! stack paint that measures the deepest use, and the monitor transmitter
+//! that never waits for the host ([`tx`]).
+//!
+//! A board supplies only what differs between machines, through [`Board`]:
+//! its console transport, clock, idle, memory map and configuration. The
+//! QEMU `virt` image drives a 16550 UART and the CLINT; the ESP32-C6 image
+//! drives USB-Serial-JTAG (or RTT) and SYSTIMER. Host tests drive the same
+//! loop through a fake board.
+
+#![no_std]
+
+extern crate alloc;
+
+pub mod stack;
+pub mod tx;
+
+use alloc::vec::Vec;
+
+use tidemark_embedded::Embedded;
+use tidemark_kernel::Config;
+use tidemark_kernel::protocol::BoardMemory;
+use tidemark_monitor::server::Connection;
+
+pub use tx::Tx;
+
+include!(concat!(env!("OUT_DIR"), "/bundle.rs"));
+
+/// What one machine supplies to the shared kernel loop.
+pub trait Board {
+    /// The board's name, as `info` reports it.
+    const NAME: &'static str;
+    /// Bytes of monitor output the kernel queues in front of the
+    /// transmitter (RAM: the C6 has 512 KiB in all).
+    const TX_QUEUE: usize;
+    /// Nanoseconds since boot: the kernel core's clock.
+    fn now_ns() -> u64;
+    /// The machine's memory, for `info`.
+    fn memory() -> BoardMemory;
+    /// The kernel's sizes for this machine (the manifest's limits are
+    /// applied on top, by [`Machine::boot`]).
+    fn config() -> Config;
+    /// Moves bytes the host sent into `buf`; returns how many. Never waits.
+    fn read(&mut self, buf: &mut [u8]) -> usize;
+    /// Hands bytes to the transmitter; returns how many it took, 0 when it
+    /// has no room. Never waits.
+    fn write(&mut self, bytes: &[u8]) -> usize;
+    /// Sleeps until an interrupt, or about `ns` nanoseconds at most.
+    fn idle(&mut self, ns: u64);
+}
+
+/// Most bytes read from the link before the engine gets a turn: a long
+/// upload must not starve the guests, nor the guests the link.
+pub const READ_BURST: usize = 4096;
+
+/// Events sent per turn of the main loop at most (about 2 KiB of frames);
+/// the rest wait for the next turn.
+pub const EVENTS_PER_TURN: usize = 32;
+
+/// Room the transmit queue must have before events are polled: events
+/// never overflow it, they wait in the kernel's log.
+pub const EVENT_ROOM: usize = 4096;
+
+/// How long the loop idles when nothing is runnable.
+pub const IDLE_NS: u64 = 200_000;
+
+/// The board manifest's `[limits]`, as the workbench passed them to this
+/// build (`processes,children,depth,channels,regions,arena_bytes,caps,log_lines`);
+/// the kernel's defaults without.
+pub fn limits() -> tidemark_kernel::Limits {
+    parse_limits(option_env!("TIDEMARK_LIMITS"))
+}
+
+fn parse_limits(s: Option<&str>) -> tidemark_kernel::Limits {
+    let mut l = tidemark_kernel::Limits::default();
+    if let Some(s) = s {
+        let mut it = s
+            .split(',')
+            .map(|v| v.trim().parse::<u32>().ok().filter(|v| *v > 0));
+        for slot in [
+            &mut l.processes,
+            &mut l.children,
+            &mut l.depth,
+            &mut l.channels,
+            &mut l.regions,
+            &mut l.arena_bytes,
+            &mut l.caps,
+            &mut l.log_lines,
+        ] {
+            if let Some(Some(v)) = it.next() {
+                *slot = v;
+            }
+        }
+    }
+    l
+}
+
+/// The board manifest's fixed `[memory] heap` in bytes, as the workbench
+/// passed it to this build (`TIDEMARK_HEAP_BYTES`); `default` without.
+pub const fn heap_bytes(default: usize) -> usize {
+    match option_env!("TIDEMARK_HEAP_BYTES") {
+        Some(s) => parse_usize(s.as_bytes(), default),
+        None => default,
+    }
+}
+
+const fn parse_usize(b: &[u8], default: usize) -> usize {
+    if b.is_empty() {
+        return default;
+    }
+    let (mut i, mut n) = (0, 0usize);
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            return default;
+        }
+        n = n * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    n
+}
+
+/// The bare wasmi embedding each board builds as its size baseline runs
+/// this: `(module (import "env" "tick" (func (param i32) (result i32)))
+/// (func (export "run") (param i32) (result i32) local.get 0 call 0))`.
+pub const BARE_WASMI_MODULE: &[u8] = &[
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+    0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // types
+    0x02, 0x0c, 0x01, 0x03, b'e', b'n', b'v', 0x04, b't', b'i', b'c', b'k', 0x00,
+    0x00, // imports
+    0x03, 0x02, 0x01, 0x00, // functions
+    0x07, 0x07, 0x01, 0x03, b'r', b'u', b'n', 0x00, 0x01, // exports
+    0x0a, 0x08, 0x01, 0x06, 0x00, 0x20, 0x00, 0x10, 0x00, 0x0b, // code
+];
+
+/// What one turn of the loop did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Turn {
+    /// Bytes read from the host.
+    pub read: usize,
+    /// Processes that ran a slice.
+    pub ran: usize,
+}
+
+impl Turn {
+    /// Nothing came in and nobody ran: the loop may idle.
+    pub fn idle(&self) -> bool {
+        self.read == 0 && self.ran == 0
+    }
+}
+
+/// A booted kernel on a board: the loop's state.
+pub struct Machine<B: Board> {
+    board: B,
+    kernel: Embedded,
+    conn: Connection,
+    tx: Tx,
+    buf: Vec<u8>,
+    hellos: u64,
+}
+
+impl<B: Board> Machine<B> {
+    /// Boots the kernel and installs `bundle` (package name, module bytes).
+    pub fn boot(board: B, bundle: &[(&str, &[u8])]) -> Result<Machine<B>, &'static str> {
+        let config = Config {
+            limits: limits(),
+            ..B::config()
+        };
+        let mut kernel = Embedded::boot(config, B::now_ns, B::NAME);
+        kernel.set_memory_probe(B::memory);
+        for (name, bytes) in bundle {
+            if kernel.install(name, bytes).is_err() {
+                return Err("a boot bundle module does not install");
+            }
+        }
+        let tx = Tx::new(B::TX_QUEUE);
+        kernel.set_link_stats(tx.stats());
+        Ok(Machine {
+            board,
+            kernel,
+            conn: Connection::new(),
+            tx,
+            buf: Vec::with_capacity(READ_BURST),
+            hellos: 0,
+        })
+    }
+
+    /// Boots with the bundle linked into the image.
+    pub fn boot_bundled(board: B) -> Result<Machine<B>, &'static str> {
+        Machine::boot(board, BUNDLE)
+    }
+
+    /// One turn: read what the host sent and answer it, send a bounded
+    /// slice of events if there is room, give every runnable process a
+    /// slice, and hand the transmitter what it takes. Never waits.
+    pub fn turn(&mut self) -> Turn {
+        let now = B::now_ns();
+        self.buf.resize(READ_BURST, 0);
+        let mut read = 0;
+        while read < READ_BURST {
+            let n = self.board.read(&mut self.buf[read..]);
+            if n == 0 {
+                break;
+            }
+            read += n;
+        }
+        if read > 0 {
+            let reply = self.conn.on_bytes(&self.kernel, &self.buf[..read]);
+            if self.conn.hellos != self.hellos {
+                self.hellos = self.conn.hellos;
+                self.tx.hello();
+            }
+            self.tx.send(reply, now);
+        }
+        // Replies went out first; events follow in a bounded slice, so a
+        // reply never queues behind more than one slice of a flood.
+        if self.tx.room() >= EVENT_ROOM && !self.tx.stalled() {
+            let events = self.conn.poll_events_at_most(&self.kernel, EVENTS_PER_TURN);
+            self.tx.send(events, now);
+        }
+        let board = &mut self.board;
+        self.tx.pump(|b| board.write(b), now);
+        let ran = self.kernel.turn().ran;
+        self.tx.pump(|b| board.write(b), B::now_ns());
+        self.kernel.set_link_stats(self.tx.stats());
+        Turn { read, ran }
+    }
+
+    /// Runs the kernel forever, idling when nobody can run.
+    pub fn run(mut self) -> ! {
+        loop {
+            if self.turn().idle() {
+                self.board.idle(IDLE_NS);
+            }
+        }
+    }
+
+    /// The kernel, for tests and board-specific reports.
+    pub fn kernel(&self) -> &Embedded {
+        &self.kernel
+    }
+
+    /// The board.
+    pub fn board_mut(&mut self) -> &mut B {
+        &mut self.board
+    }
+
+    /// The transmitter's counters.
+    pub fn link(&self) -> tidemark_kernel::protocol::LinkStats {
+        self.tx.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests;

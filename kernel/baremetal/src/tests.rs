@@ -1,0 +1,171 @@
+//! The shared loop on a fake board whose transmitter is the C6's: a
+//! 64-byte FIFO that only the host empties. The never-wait policy under
+//! a full FIFO, a host gone, and a host back.
+
+extern crate std;
+
+use alloc::vec::Vec;
+use core::cell::Cell;
+use std::collections::VecDeque;
+
+use tidemark_kernel::{Config, SpawnSpec};
+use tidemark_protocol::{Body, Decoder, PROTOCOL_VERSION, Request, Response, encode, req};
+
+use super::*;
+
+std::thread_local! {
+    static CLOCK: Cell<u64> = const { Cell::new(0) };
+}
+
+fn advance(ns: u64) {
+    CLOCK.with(|c| c.set(c.get() + ns));
+}
+
+/// The C6's USB-Serial-JTAG as the kernel sees it: bytes the host sent,
+/// and a 64-byte TX FIFO that only [`Fake::drain`] empties.
+#[derive(Default)]
+struct Fake {
+    rx: VecDeque<u8>,
+    fifo: Vec<u8>,
+}
+
+impl Board for Fake {
+    const NAME: &'static str = "fake";
+    const TX_QUEUE: usize = 16 << 10;
+    fn now_ns() -> u64 {
+        CLOCK.with(|c| c.get())
+    }
+    fn memory() -> BoardMemory {
+        BoardMemory {
+            ram_bytes: 512 << 10,
+            ..BoardMemory::default()
+        }
+    }
+    fn config() -> Config {
+        Config {
+            arena_size: 64 << 10,
+            arena_budget: 256 << 10,
+            memory_limit: 256 << 10,
+            ..Config::default()
+        }
+    }
+    fn read(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.rx.len());
+        for (d, s) in buf.iter_mut().zip(self.rx.drain(..n)) {
+            *d = s;
+        }
+        n
+    }
+    fn write(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(64 - self.fifo.len());
+        self.fifo.extend_from_slice(&bytes[..n]);
+        n
+    }
+    fn idle(&mut self, ns: u64) {
+        advance(ns);
+    }
+}
+
+fn machine() -> Machine<Fake> {
+    let bundle = [("spin", tidemark_guest_artifacts::get("spin"))];
+    Machine::boot(Fake::default(), &bundle).unwrap()
+}
+
+fn send(m: &mut Machine<Fake>, id: u32, r: Request) {
+    m.board_mut().rx.extend(encode(id, &Body::Request(r)));
+}
+
+fn hello() -> Request {
+    Request::Hello(req::Hello {
+        version: PROTOCOL_VERSION,
+        client: "test".into(),
+    })
+}
+
+/// Turns the loop with a host that reads, until the answer to `id` arrives.
+fn answer(m: &mut Machine<Fake>, d: &mut Decoder, id: u32) -> Response {
+    for _ in 0..100_000 {
+        m.turn();
+        advance(1_000);
+        let bytes = core::mem::take(&mut m.board_mut().fifo);
+        d.push(&bytes);
+        while let Some(f) = d.next_frame() {
+            if let Ok(f) = f
+                && let Body::Response(r) = f.body
+                && f.id == id
+            {
+                return r;
+            }
+        }
+    }
+    panic!("no answer to request {id}");
+}
+
+#[test]
+fn a_host_that_stops_reading_stalls_no_guest_and_a_new_one_is_answered() {
+    let mut m = machine();
+    let mut d = Decoder::new();
+    send(&mut m, 1, hello());
+    assert!(matches!(answer(&mut m, &mut d, 1), Response::Hello(_)));
+    m.kernel().spawn(SpawnSpec::new("spin")).unwrap();
+
+    // The host stops reading and keeps asking: the FIFO fills, replies
+    // queue to the bound and past it are dropped, and the guest runs on.
+    let mut ran = 0;
+    for id in 2..2_000 {
+        send(&mut m, id, Request::Ps(req::Ps {}));
+        let t = m.turn();
+        ran += t.ran;
+        advance(1_000_000);
+        assert_eq!(
+            m.board_mut().fifo.len(),
+            64,
+            "the FIFO is full and nobody empties it"
+        );
+        assert!(m.link().queued_bytes <= Fake::TX_QUEUE as u64);
+    }
+    assert_eq!(ran, 1_998, "the guest had a slice every turn");
+    let s = m.link();
+    assert!(s.dropped_frames > 0 && s.dropped_bytes > 0, "{s:?}");
+    assert_eq!(s.stalls, 1, "{s:?}");
+
+    // A new host: it says hello and gets an answer, after at most the rest
+    // of what was cut short; the replies meant for the old host are gone.
+    let mut d = Decoder::new();
+    m.board_mut().fifo.clear();
+    send(&mut m, 5_000, hello());
+    assert!(matches!(answer(&mut m, &mut d, 5_000), Response::Hello(_)));
+    send(&mut m, 5_001, Request::Info(req::Info {}));
+    let Response::Info(info) = answer(&mut m, &mut d, 5_001) else {
+        panic!("not info")
+    };
+    let link = info.link.expect("a bare-metal board reports its link");
+    assert_eq!((link.reattaches, link.stalls), (1, 1), "{link:?}");
+    assert!(link.dropped_frames >= s.dropped_frames);
+    assert_eq!(info.memory.map(|m| m.ram_bytes), Some(512 << 10));
+}
+
+#[test]
+fn garbage_on_the_line_is_skipped_and_the_next_request_answered() {
+    let mut m = machine();
+    let mut d = Decoder::new();
+    m.board_mut()
+        .rx
+        .extend(b"\x00\xffTM\x07garbage\r\n".iter().copied());
+    send(&mut m, 7, hello());
+    assert!(matches!(answer(&mut m, &mut d, 7), Response::Hello(_)));
+    send(&mut m, 8, Request::Ps(req::Ps {}));
+    assert!(matches!(answer(&mut m, &mut d, 8), Response::Ps(v) if v.is_empty()));
+}
+
+#[test]
+fn an_idle_machine_idles_and_limits_parse_from_the_manifest() {
+    let mut m = machine();
+    assert!(m.turn().idle());
+    let l = parse_limits(Some("3,0,x,7"));
+    let d = tidemark_kernel::Limits::default();
+    assert_eq!(
+        (l.processes, l.children, l.depth, l.channels),
+        (3, d.children, d.depth, 7)
+    );
+}
