@@ -326,7 +326,26 @@ impl Client {
             if left.is_zero() {
                 return Err(ClientError::Timeout(timeout));
             }
-            self.fill(left)?;
+            // The board was lost and found again while we waited: the answer
+            // is not coming (the request went to a link that was down, or to
+            // a kernel that has since rebooted). Say so now, not at timeout.
+            if self
+                .link
+                .as_ref()
+                .is_some_and(|l| l.generation() != self.generation)
+            {
+                return Err(ClientError::Io(io::Error::new(
+                    ErrorKind::Interrupted,
+                    "the link dropped and was reattached before the answer came: the request may not have run",
+                )));
+            }
+            // On a bridged link, wake now and then to see that.
+            let wait = if self.link.is_some() {
+                left.min(Duration::from_millis(100))
+            } else {
+                left
+            };
+            self.fill(wait)?;
         }
     }
 

@@ -121,8 +121,16 @@ pub fn session(
             // A fresh kernel per session, as QEMU boots one: reset the board
             // (it re-enumerates; the attach below finds it again).
             crate::flash::reset(board)?;
-            std::thread::sleep(std::time::Duration::from_millis(500));
-            let addr = find(board)?;
+            // It re-enumerates: look for it again for a few seconds.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            let addr = loop {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                match find(board) {
+                    Ok(a) => break a,
+                    Err(e) if std::time::Instant::now() > deadline => return Err(e),
+                    Err(_) => {}
+                }
+            };
             session(board, Some(&addr), preload)
         }
     }

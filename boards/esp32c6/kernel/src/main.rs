@@ -14,6 +14,7 @@
 mod link;
 
 use core::cell::RefCell;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use critical_section::Mutex;
 use esp_hal::time::{Duration, Instant};
@@ -38,6 +39,9 @@ const HEAP_BYTES: usize = tidemark_baremetal::heap_bytes(320 << 10);
 /// are looked at even when no interrupt comes.
 static TICK: Mutex<RefCell<Option<PeriodicTimer<'static, Blocking>>>> =
     Mutex::new(RefCell::new(None));
+
+/// Whether the alarm runs (else idling spins: `wfi` could sleep for good).
+static ARMED: AtomicBool = AtomicBool::new(false);
 
 #[handler]
 fn tick() {
@@ -113,8 +117,16 @@ impl Board for C6 {
         self.link.write(bytes)
     }
 
-    fn idle(&mut self, _ns: u64) {
-        esp_hal::riscv::asm::wfi();
+    fn idle(&mut self, ns: u64) {
+        if ARMED.load(Ordering::Relaxed) {
+            esp_hal::riscv::asm::wfi();
+        } else {
+            // No alarm to wake `wfi`: wait out the slice instead.
+            let until = Instant::now() + Duration::from_micros(ns / 1_000);
+            while Instant::now() < until {
+                core::hint::spin_loop();
+            }
+        }
     }
 }
 
@@ -134,6 +146,7 @@ fn main() -> ! {
     alarm.listen();
     if alarm.start(Duration::from_millis(1)).is_ok() {
         critical_section::with(|cs| TICK.borrow_ref_mut(cs).replace(alarm));
+        ARMED.store(true, Ordering::Relaxed);
     }
     // SAFETY: the only handler is `tick`, which touches only the alarm.
     unsafe { esp_hal::riscv::interrupt::enable() };
