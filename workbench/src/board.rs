@@ -371,6 +371,28 @@ impl Manifest {
             }
         }
         let b = raw.boot;
+        // A board with an image of its own needs its target, its image crate
+        // and its memory, whoever boots it.
+        let needs = |who: &str, label: &str, what: &str| {
+            err(
+                format!("a {who} board needs {what}"),
+                Some(b.kind.span()),
+                label,
+                Some(format!("add {what} (docs/architecture.md, \"Boards\")")),
+            )
+        };
+        let has_image = |needs: &dyn Fn(&str) -> Box<BoardError>| {
+            for (missing, what) in [
+                (raw.board.target.is_none(), "[board] target"),
+                (raw.build.is_none(), "[build]"),
+                (memory.is_none(), "[memory]"),
+            ] {
+                if missing {
+                    return Err(needs(what));
+                }
+            }
+            Ok(())
+        };
         let boot = match b.kind.get_ref().as_str() {
             "in-process" => {
                 if let Some(c) = &b.command {
@@ -392,23 +414,8 @@ impl Manifest {
                 Boot::InProcess
             }
             "qemu" => {
-                let needs = |what: &str| {
-                    err(
-                        format!("a qemu board needs {what}"),
-                        Some(b.kind.span()),
-                        "booted by QEMU",
-                        Some(format!("add {what} (docs/architecture.md, \"Boards\")")),
-                    )
-                };
-                if raw.board.target.is_none() {
-                    return Err(needs("[board] target"));
-                }
-                if raw.build.is_none() {
-                    return Err(needs("[build]"));
-                }
-                if memory.is_none() {
-                    return Err(needs("[memory]"));
-                }
+                let needs = |what: &str| needs("qemu", "booted by QEMU", what);
+                has_image(&needs)?;
                 let command = b
                     .command
                     .ok_or_else(|| needs("[boot] command"))?
@@ -465,23 +472,8 @@ impl Manifest {
                 })
             }
             "flash" => {
-                let needs = |what: &str| {
-                    err(
-                        format!("a flashed board needs {what}"),
-                        Some(b.kind.span()),
-                        "flashed over USB",
-                        Some(format!("add {what} (docs/architecture.md, \"Boards\")")),
-                    )
-                };
-                if raw.board.target.is_none() {
-                    return Err(needs("[board] target"));
-                }
-                if raw.build.is_none() {
-                    return Err(needs("[build]"));
-                }
-                if memory.is_none() {
-                    return Err(needs("[memory]"));
-                }
+                let needs = |what: &str| needs("flashed", "flashed over USB", what);
+                has_image(&needs)?;
                 let chip = b.chip.ok_or_else(|| needs("[boot] chip"))?;
                 if !CHIPS.contains(&chip.get_ref().as_str()) {
                     return Err(err(
