@@ -88,6 +88,9 @@ pub struct Client {
     hello_at: Instant,
     /// The kernel rebooted under a reattach, and nobody asked yet.
     rebooted: bool,
+    /// Fetches to serve for a board and package outcomes seen, noted from
+    /// the events as they pass (the events themselves stay queued).
+    pub packages: crate::fetch::Watch,
 }
 
 impl Client {
@@ -102,6 +105,7 @@ impl Client {
             uptime_ns: 0,
             memory: None,
             link: None,
+            fetches: false,
         };
         let mut c = Client {
             stream,
@@ -122,6 +126,7 @@ impl Client {
             notices: Vec::new(),
             hello_at: Instant::now(),
             rebooted: false,
+            packages: Default::default(),
         };
         let answer = c.hello();
         c.timeout = Duration::from_secs(10);
@@ -386,6 +391,7 @@ impl Client {
     }
 
     fn keep(&mut self, e: Event) {
+        self.packages.note(&e.kind, self.kernel.fetches);
         if self.events.len() >= EVENT_QUEUE {
             self.events.pop_front();
             self.lost += 1;
@@ -397,16 +403,7 @@ impl Client {
     /// `Lost` event when some were dropped for want of reading.
     pub fn take_events(&mut self, wait: Duration) -> Result<Vec<Event>, ClientError> {
         if self.events.is_empty() && !wait.is_zero() {
-            self.fill(wait)?;
-            while let Some(f) = self.decoder.next_frame() {
-                if let Ok(Frame {
-                    body: Body::Event(e),
-                    ..
-                }) = f
-                {
-                    self.keep(e);
-                }
-            }
+            self.pump(wait)?;
         }
         let mut out = Vec::with_capacity(self.events.len() + 1);
         if self.lost > 0 {
@@ -424,6 +421,23 @@ impl Client {
         }
         out.extend(self.events.drain(..));
         Ok(out)
+    }
+
+    /// Reads what arrives within `wait` and keeps its events (for
+    /// [`Client::take_events`]; package outcomes also go to
+    /// [`Client::packages`]).
+    pub fn pump(&mut self, wait: Duration) -> Result<(), ClientError> {
+        self.fill(wait)?;
+        while let Some(f) = self.decoder.next_frame() {
+            if let Ok(Frame {
+                body: Body::Event(e),
+                ..
+            }) = f
+            {
+                self.keep(e);
+            }
+        }
+        Ok(())
     }
 
     /// Events held now.
@@ -456,6 +470,7 @@ mod tests {
                 uptime_ns: 0,
                 memory: None,
                 link: None,
+                fetches: false,
             };
             let mut frame = encode(id, &Body::Response(Response::Hello(info)));
             frame[2..4].copy_from_slice(&theirs.to_le_bytes());
@@ -507,6 +522,7 @@ mod tests {
                         uptime_ns: 0,
                         memory: None,
                         link: None,
+                        fetches: false,
                     };
                     let r = if answered == 0 {
                         Response::Hello(info)

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod fetch;
 pub mod mux;
 pub mod output;
 pub mod repl;

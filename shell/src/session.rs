@@ -91,6 +91,9 @@ pub struct Session {
     /// When a script's `expect` re-runs a command, the time its `within`
     /// runs out: waiting commands (tail) stop there, not later.
     pub deadline: Option<std::time::Instant>,
+    /// The package server's client, for fetches a board's kernel asks of
+    /// the workbench ([`crate::fetch`]).
+    pub fetcher: tidemark_fetch::Fetcher,
 }
 
 impl Session {
@@ -101,12 +104,23 @@ impl Session {
             interrupted: Arc::new(AtomicBool::new(false)),
             interactive: false,
             deadline: None,
+            fetcher: tidemark_fetch::Fetcher::default(),
         }
     }
 
     /// Sends a typed request; a kernel error becomes `ShellError::Kernel`.
+    /// Fetches the kernel asked for meanwhile are served after it.
     pub fn call<E: Endpoint>(&mut self, r: E) -> Result<E::Reply, ShellError> {
-        self.client.call(r).map_err(ShellError::from)
+        let reply = self.client.call(r).map_err(ShellError::from);
+        self.serve_fetches()?;
+        reply
+    }
+
+    /// Serves the fetches a board's kernel asked for (none on a kernel
+    /// that fetches itself).
+    pub fn serve_fetches(&mut self) -> Result<(), ShellError> {
+        crate::fetch::serve(&mut self.client, &self.fetcher)?;
+        Ok(())
     }
 
     /// Whether Ctrl-C was pressed since the last check (clears the flag).

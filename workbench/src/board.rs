@@ -31,6 +31,7 @@ struct Raw {
     transport: RawTransport,
     build: Option<RawBuild>,
     boot: RawBoot,
+    packages: Option<crate::pkg::config::RawPackages>,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +102,7 @@ pub struct Size {
 }
 
 /// Parses `N` followed by `K`, `M` or `G` (binary units, as QEMU reads them).
-fn size(text: &str) -> Option<Size> {
+pub(crate) fn size(text: &str) -> Option<Size> {
     let (n, unit) = text.split_at(text.len().checked_sub(1)?);
     let shift = match unit {
         "K" | "k" => 10,
@@ -212,12 +213,25 @@ pub struct Manifest {
     pub boot: Boot,
     /// `[limits]`: what one guest may make the kernel hold.
     pub limits: Limits,
+    /// `[packages]`: cache slots, package-size cap, trusted keys.
+    pub packages: crate::pkg::config::Packages,
 }
 
 pub use tidemark_hosted::kernel::Limits;
 use tidemark_hosted::kernel::caps::MAX_CAPS;
 
 impl Manifest {
+    /// `[packages]` as the image build passes it (`TIDEMARK_PACKAGES`:
+    /// slots, max bytes; 0 for the kernel's default).
+    pub fn packages_env(&self) -> String {
+        let p = &self.packages;
+        format!(
+            "{},{}",
+            p.slots.unwrap_or(0),
+            p.max_bytes.unwrap_or(0)
+        )
+    }
+
     /// The limits as the image build passes them to a bare-metal kernel
     /// (`TIDEMARK_LIMITS`: processes, children, depth, channels, regions,
     /// arena bytes, capabilities, log lines a second).
@@ -370,6 +384,10 @@ impl Manifest {
                 limits.arena_bytes = bytes as u32;
             }
         }
+        let packages = raw
+            .packages
+            .unwrap_or_default()
+            .check(true, &|m, s, l, h| err(m, s, l, h))?;
         let b = raw.boot;
         // A board with an image of its own needs its target, its image crate
         // and its memory, whoever boots it.
@@ -526,6 +544,7 @@ impl Manifest {
             }),
             boot,
             limits,
+            packages,
         })
     }
 

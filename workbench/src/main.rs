@@ -9,7 +9,9 @@ mod firmware;
 mod flash;
 mod guest_build;
 mod image;
+mod lock;
 mod new;
+mod pkg;
 mod ports;
 mod probes;
 mod project;
@@ -199,6 +201,25 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JUNIT")]
         junit: Option<PathBuf>,
     },
+    /// Package tools: signing keys, package directories and their signed
+    /// catalogs, a package server (docs/packages.md).
+    Pkg {
+        #[command(subcommand)]
+        cmd: pkg::PkgCmd,
+    },
+    /// Pin every guest of a project by SHA-256 in Tidemark.lock (built
+    /// first); `--check` fails where the build differs from the lock.
+    Lock {
+        /// Project directory.
+        #[arg(env = "TIDEMARK_PROJECT", default_value = ".")]
+        dir: PathBuf,
+        /// Compare instead of writing: exit 1 on a difference.
+        #[arg(long, env = "TIDEMARK_LOCK_CHECK")]
+        check: bool,
+        /// Print as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
     /// Print the JSON schema of a REPL command's `--json` result (every
     /// command's, and the error object's, without an argument).
     Schema {
@@ -267,6 +288,8 @@ fn main() -> ExitCode {
             json,
         } => image::run(board, !no_guests, bare_wasmi, json),
         Cmd::Schema { command } => schema::run(&command),
+        Cmd::Pkg { cmd } => pkg::run(cmd),
+        Cmd::Lock { dir, check, json } => lock::run(&dir, check, json),
         Cmd::Ports { all, json } => ports::run(all, json),
         Cmd::Probes { json } => probes::run(json),
         Cmd::Flash {

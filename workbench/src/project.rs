@@ -18,6 +18,10 @@
 //! path = "service"              # a Cargo crate directory, or a .wat/.wasm file
 //! caps = ["req=requests:r"]     # NAME=CHANNEL[:RIGHTS], rights from rwgd (default rw)
 //! args = ""                     # passed to the guest (proc_args)
+//!
+//! [packages]                    # optional: packages on demand (docs/packages.md)
+//! keys = ["<64 hex digits>"]    # Ed25519 public keys whose catalogs are trusted
+//! server = "http://127.0.0.1:8470"
 //! ```
 
 use std::ops::Range;
@@ -40,6 +44,7 @@ struct RawManifest {
     channels: Vec<RawChannel>,
     #[serde(default, rename = "guest")]
     guests: Vec<RawGuest>,
+    packages: Option<crate::pkg::config::RawPackages>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +141,8 @@ pub struct Project {
     pub channels: Vec<ChannelSpec>,
     /// Guests, in boot order.
     pub guests: Vec<GuestSpec>,
+    /// `[packages]`: trusted keys and the package server.
+    pub packages: crate::pkg::config::Packages,
 }
 
 impl Project {
@@ -275,12 +282,17 @@ impl Project {
                 memory: g.memory,
             });
         }
+        let packages = raw
+            .packages
+            .unwrap_or_default()
+            .check(false, &|m, s, l, h| err(m, s, l, h))?;
         Ok(Project {
             dir: dir.to_path_buf(),
             name: raw.project.name,
             board,
             channels,
             guests,
+            packages,
         })
     }
 

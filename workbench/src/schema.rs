@@ -21,6 +21,11 @@ pub fn all() -> Vec<(String, serde_json::Value)> {
     out.push(("tidemark ports".into(), of::<crate::ports::Ports>()));
     out.push(("tidemark probes".into(), of::<crate::probes::Probes>()));
     out.push(("tidemark flash".into(), of::<crate::flash::Flashed>()));
+    out.push(("tidemark pkg keygen".into(), of::<crate::pkg::KeyPair>()));
+    out.push(("tidemark pkg build".into(), of::<crate::pkg::BuiltDir>()));
+    out.push(("tidemark pkg publish".into(), of::<crate::pkg::dir::Published>()));
+    out.push(("tidemark pkg verify".into(), of::<crate::pkg::dir::Verified>()));
+    out.push(("tidemark lock".into(), of::<crate::lock::Lock>()));
     // Last: `run` finds it there.
     out.push(("error".into(), of::<tidemark_shell::session::JsonError>()));
     out

@@ -188,6 +188,7 @@ mod tests {
             board: "hosted".into(),
             channels: vec![],
             guests,
+            packages: Default::default(),
         }
     }
 

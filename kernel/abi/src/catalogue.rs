@@ -70,6 +70,8 @@ macro_rules! for_each_hostcall {
             64 Process proc_spawn(name_ptr: i32, name_len: i32, args_ptr: i32, args_len: i32) -> i32;
             /// Kills child process `pid`.
             65 Process proc_kill(pid: i32) -> i32;
+            /// Resolves package `name` to its SHA-256, written as 32 bytes at `hash_ptr`; returns the module's size. A package not in the cache but in the signed catalog is fetched from the package server, verified and cached first (the process parks meanwhile); spawn it by the hash's hex with `proc_spawn`. `NotFound` when no catalog lists it, `Unavailable` when the fetch or its verification failed.
+            66 Process pkg_resolve(name_ptr: i32, name_len: i32, hash_ptr: i32) -> i32;
         }
     };
 }

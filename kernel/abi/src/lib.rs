@@ -94,11 +94,15 @@ pub enum Error {
     /// A kernel limit named in the board manifest was reached (processes in
     /// all, children of one parent, spawn depth); nothing was created.
     LimitReached = -17,
+    /// A package could not be had: no server is set, the server could not
+    /// deliver, or what it sent failed verification against the signed
+    /// catalog (the cache is unchanged).
+    Unavailable = -18,
 }
 
 impl Error {
     /// Every error, in code order (used by the reference page and tests).
-    pub const ALL: [Error; 17] = [
+    pub const ALL: [Error; 18] = [
         Error::PermissionDenied,
         Error::InvalidHandle,
         Error::OutOfBounds,
@@ -116,6 +120,7 @@ impl Error {
         Error::Exists,
         Error::Busy,
         Error::LimitReached,
+        Error::Unavailable,
     ];
 
     /// The code as returned by a hostcall.
@@ -148,6 +153,7 @@ impl Error {
             Error::Exists => "Exists",
             Error::Busy => "Busy",
             Error::LimitReached => "LimitReached",
+            Error::Unavailable => "Unavailable",
         }
     }
 
@@ -178,6 +184,9 @@ impl Error {
             Error::Busy => "the channel ring stayed locked past the spin budget; retry",
             Error::LimitReached => {
                 "a kernel limit or the process's quota was reached (processes, children, depth, channels, regions, arena bytes, capabilities, log rate)"
+            }
+            Error::Unavailable => {
+                "a package could not be had: no server, the server failed, or its bytes failed verification"
             }
         }
     }

@@ -97,6 +97,26 @@ fn parse_limits(s: Option<&str>) -> tidemark_kernel::Limits {
     l
 }
 
+/// The board manifest's `[packages]` (`slots,max_bytes`) as the workbench
+/// passed it to this build (`TIDEMARK_PACKAGES`), over `config`'s values.
+pub fn packages(config: Config) -> Config {
+    parse_packages(option_env!("TIDEMARK_PACKAGES"), config)
+}
+
+fn parse_packages(s: Option<&str>, mut c: Config) -> Config {
+    let mut it = s
+        .unwrap_or("")
+        .split(',')
+        .map(|v| v.trim().parse::<usize>().ok().filter(|v| *v > 0));
+    if let Some(Some(v)) = it.next() {
+        c.package_slots = v;
+    }
+    if let Some(Some(v)) = it.next() {
+        c.max_package = v;
+    }
+    c
+}
+
 /// The board manifest's fixed `[memory] heap` in bytes, as the workbench
 /// passed it to this build (`TIDEMARK_HEAP_BYTES`); `default` without.
 pub const fn heap_bytes(default: usize) -> usize {
@@ -163,10 +183,10 @@ pub struct Machine<B: Board> {
 impl<B: Board> Machine<B> {
     /// Boots the kernel and installs `bundle` (package name, module bytes).
     pub fn boot(board: B, bundle: &[(&str, &[u8])]) -> Result<Machine<B>, &'static str> {
-        let config = Config {
+        let config = packages(Config {
             limits: limits(),
             ..B::config()
-        };
+        });
         let mut kernel = Embedded::boot(config, B::now_ns, B::NAME);
         kernel.set_memory_probe(B::memory);
         for (name, bytes) in bundle {

@@ -169,3 +169,14 @@ fn an_idle_machine_idles_and_limits_parse_from_the_manifest() {
         (3, d.children, d.depth, 7)
     );
 }
+
+#[test]
+fn package_settings_parse_from_the_manifest() {
+    let d = Config::default();
+    let c = parse_packages(Some("4,65536"), Config::default());
+    assert_eq!((c.package_slots, c.max_package), (4, 65536));
+    let c = parse_packages(Some("0"), Config::default());
+    assert_eq!((c.package_slots, c.max_package), (d.package_slots, d.max_package));
+    let c = parse_packages(None, Config::default());
+    assert_eq!(c.package_slots, d.package_slots);
+}

@@ -320,6 +320,18 @@ impl Kernel {
                 self.effects.spawn.push(s);
                 Ok(child as i64)
             })()),
+            nr::pkg_resolve => match text(mem, a(0), a(1)).map(String::from) {
+                Err(e) => ret(Err(e)),
+                Ok(name) => {
+                    let r = self.pkg_resolve_call(pid, &name);
+                    let packages = &self.packages;
+                    crate::resolve::outcome(r, |h| {
+                        let at = span(mem, a(2), 32)?;
+                        mem[at].copy_from_slice(&h.0);
+                        Ok(packages.iter().find(|p| p.hash == *h).map_or(0, |p| p.bytes.len() as i64))
+                    })
+                }
+            },
             nr::proc_kill => ret((|| {
                 let target = u32::try_from(a(0)).map_err(|_| Error::NotFound)?;
                 if self.procs.get(&target).is_none_or(|p| p.parent != pid) {

@@ -17,12 +17,14 @@ extern crate alloc;
 
 pub mod arena;
 pub mod caps;
+pub mod catalog;
 pub mod channel;
 pub mod hostcall;
 pub mod lifecycle;
 pub mod manifest;
 pub mod package;
 pub mod quota;
+pub mod resolve;
 pub mod snapshot;
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -55,6 +57,8 @@ pub struct Config {
     pub arena_budget: usize,
     /// Package cache slots.
     pub package_slots: usize,
+    /// Largest package the kernel caches, in bytes (uploaded or fetched).
+    pub max_package: usize,
     /// Default cap on a process's linear memory, in bytes.
     pub memory_limit: usize,
     /// Events kept for late readers.
@@ -114,6 +118,7 @@ impl Default for Config {
             arena_size: 1 << 20,
             arena_budget: 64 << 20,
             package_slots: PackageCache::DEFAULT_SLOTS,
+            max_package: 64 << 20,
             memory_limit: 16 << 20,
             event_capacity: 4096,
             max_frame: 1 << 20,
@@ -180,6 +185,9 @@ pub struct Process {
     pub kill_requested: bool,
     /// Log lines this second, and lines dropped past the rate.
     pub log: quota::LogBudget,
+    /// A `pkg_resolve` parked on a fetch: its hash, and the error once the
+    /// fetch failed (the retried call returns it).
+    pub resolving: Option<(Hash, Option<Error>)>,
 }
 
 /// A capability granted at spawn.
@@ -286,6 +294,15 @@ pub enum SpawnError {
     NoProcess(Pid),
     /// A process limit was reached: which, and its value.
     Limit(&'static str, u32),
+    /// `Tidemark.lock` pins this name to another hash.
+    Locked {
+        /// Package name.
+        name: String,
+        /// Hash the lock gives.
+        expected: Hash,
+        /// Hash of the module offered.
+        found: Hash,
+    },
 }
 
 impl core::fmt::Display for SpawnError {
@@ -297,6 +314,17 @@ impl core::fmt::Display for SpawnError {
             SpawnError::Caps(e) => write!(f, "capability table: {e}"),
             SpawnError::NoProcess(p) => write!(f, "no live process {p}"),
             SpawnError::Limit(what, n) => write!(f, "limit reached: {what} ({n})"),
+            SpawnError::Locked {
+                name,
+                expected,
+                found,
+            } => write!(
+                f,
+                "`{name}` is locked to sha256:{} by Tidemark.lock, but the module is sha256:{} \
+                 (run `tidemark lock` to accept the new build)",
+                expected.hex(),
+                found.hex()
+            ),
         }
     }
 }
@@ -324,6 +352,10 @@ pub struct Effects {
     /// Attachments made with a descriptor: an engine that maps rings into
     /// guests maps this one into `pid` and patches the descriptor.
     pub attached: Vec<Attached>,
+    /// Bytes to get from the package server; the answer goes to
+    /// [`Kernel::deliver`] or [`Kernel::load_catalog`]. An engine that
+    /// cannot fetch leaves them to the workbench (each is also an event).
+    pub fetch: Vec<resolve::Fetch>,
 }
 
 /// A `chan_attach` that handed the guest a descriptor ([`Effects::attached`]).
@@ -344,6 +376,7 @@ impl Effects {
             && self.kill.is_empty()
             && self.spawn.is_empty()
             && self.attached.is_empty()
+            && self.fetch.is_empty()
     }
 }
 
@@ -360,6 +393,7 @@ pub struct Kernel {
     region_holders: BTreeMap<u32, u32>,
     arenas: Arenas,
     packages: PackageCache,
+    resolver: resolve::Resolver,
     events: VecDeque<Event>,
     event_seq: u64,
     effects: Effects,
@@ -372,6 +406,7 @@ impl Kernel {
         Kernel {
             arenas: Arenas::new(config.arena_size, config.arena_budget),
             packages: PackageCache::new(config.package_slots),
+            resolver: resolve::Resolver::default(),
             config,
             clock,
             boot_ns: clock(),
@@ -475,8 +510,12 @@ impl Kernel {
 
     // ----- packages -----
 
-    /// Installs module bytes into the package cache.
+    /// Installs module bytes into the package cache (`TooLarge` past
+    /// [`Config::max_package`]).
     pub fn install(&mut self, name: &str, bytes: Arc<[u8]>, pinned: bool) -> Result<Hash, Error> {
+        if bytes.len() > self.config.max_package {
+            return Err(Error::TooLarge);
+        }
         self.packages.insert(name, bytes, pinned)
     }
 
@@ -518,6 +557,7 @@ impl Kernel {
             .resolve(&spec.package)
             .ok_or_else(|| SpawnError::NoPackage(spec.package.clone()))?
             .clone();
+        self.check_lock(&pkg.name, pkg.hash)?;
         let manifest = manifest::parse(&pkg.bytes).map_err(SpawnError::Manifest)?;
         for g in &spec.grants {
             if !self.object_exists(g.object) {
@@ -550,6 +590,7 @@ impl Kernel {
                 state_blob: Vec::new(),
                 trial: None,
                 kill_requested: false,
+                resolving: None,
                 log: quota::LogBudget::default(),
             },
         );
@@ -897,3 +938,5 @@ impl Kernel {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod resolve_tests;

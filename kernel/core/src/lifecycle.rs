@@ -119,6 +119,7 @@ impl SpawnError {
             SpawnError::Manifest(_) => Error::InvalidArgument,
             SpawnError::Caps(e) => *e,
             SpawnError::Limit(..) => Error::LimitReached,
+            SpawnError::Locked { .. } => Error::PermissionDenied,
         }
     }
 }
@@ -159,6 +160,7 @@ impl Kernel {
             .resolve(package)
             .ok_or_else(|| SpawnError::NoPackage(package.into()))?
             .clone();
+        self.check_lock(&pkg.name, pkg.hash)?;
         let manifest = crate::manifest::parse(&pkg.bytes).map_err(SpawnError::Manifest)?;
         Ok(Spawned {
             pid,

@@ -96,6 +96,18 @@ impl PackageCache {
     /// name), evicting the least recently used unpinned package if full.
     pub fn insert(&mut self, name: &str, bytes: Arc<[u8]>, pinned: bool) -> Result<Hash, Error> {
         let hash = Hash::of(&bytes);
+        self.insert_hashed(name, bytes, hash, pinned)
+    }
+
+    /// As [`PackageCache::insert`] for bytes already hashed to `hash`
+    /// (a verified fetch hashes once).
+    pub fn insert_hashed(
+        &mut self,
+        name: &str,
+        bytes: Arc<[u8]>,
+        hash: Hash,
+        pinned: bool,
+    ) -> Result<Hash, Error> {
         self.clock += 1;
         if let Some(p) = self.entries.iter_mut().find(|p| p.name == name) {
             *p = Package {

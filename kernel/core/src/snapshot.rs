@@ -181,6 +181,8 @@ impl Kernel {
             hits: c.counters().hits,
             misses: c.counters().misses,
             evictions: c.counters().evictions,
+            verify_failures: self.fetch_counters().0,
+            fetching: self.fetch_counters().1,
             packages: c.iter().map(crate::package::Package::info).collect(),
         }
     }

@@ -143,7 +143,7 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
                 }
                 return Ok(0);
             }
-            Outcome::Block(Wait::Readable(_) | Wait::Writable(_)) => {
+            Outcome::Block(Wait::Readable(_) | Wait::Writable(_) | Wait::Package) => {
                 data.settle(true);
                 // The other side is usually mid-hostcall on another core:
                 // retry a few times before paying for a park and an unpark.

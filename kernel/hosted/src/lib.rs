@@ -132,6 +132,7 @@ impl Hosted {
             ended: Condvar::new(),
             ended_lock: Mutex::new(()),
             pool: Arc::default(),
+            fetcher: tidemark_fetch::Fetcher::default(),
             me: me.clone(),
         });
         let ticker_stop = Arc::new(AtomicBool::new(false));

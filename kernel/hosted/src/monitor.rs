@@ -36,6 +36,9 @@ impl Target for Hosted {
     fn engine(&self) -> String {
         engine_name().into()
     }
+    fn fetches(&self) -> bool {
+        true
+    }
 }
 
 /// The engine `info` reports.

@@ -11,6 +11,7 @@ use parking_lot::{Condvar, Mutex};
 use tidemark_abi::{Classes, ENTRY_EXPORT};
 use tidemark_kernel::lifecycle::{EngineError, saved_state};
 use tidemark_kernel::package::Hash;
+use tidemark_kernel::resolve::{Fetch, MAX_CATALOG};
 use tidemark_kernel::{Effects, Exit, Kernel, Pid, Spawned};
 use wasmtime::{Engine, Instance, InstancePre, Linker, Module, Store, UpdateDeadline};
 
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) windows: Option<Arc<Windows>>,
     /// The threads processes run on.
     pub(crate) pool: Arc<Pool>,
+    /// The package server's client: this engine fetches for itself.
+    pub(crate) fetcher: tidemark_fetch::Fetcher,
     pub(crate) me: Weak<Shared>,
 }
 
@@ -59,6 +62,42 @@ impl Shared {
         for s in effects.spawn {
             let _ = self.start(s);
         }
+        for f in effects.fetch {
+            self.fetch(f);
+        }
+    }
+
+    /// Fetches on a thread of its own (a slow server holds up nobody) and
+    /// hands the answer to the kernel, which verifies it.
+    fn fetch(&self, f: Fetch) {
+        let me = self.me.clone();
+        let fetcher = self.fetcher.clone();
+        let _ = thread::Builder::new()
+            .name("fetch".into())
+            .spawn(move || {
+                let (url, max) = match &f {
+                    Fetch::Catalog { url } => (url.clone(), MAX_CATALOG),
+                    Fetch::Package { url, size, .. } => (url.clone(), *size as usize),
+                };
+                let got = fetcher.get(&url, max);
+                let Some(shared) = me.upgrade() else {
+                    return;
+                };
+                let effects = {
+                    let mut k = shared.kernel.lock();
+                    match (f, got) {
+                        (Fetch::Catalog { .. }, Ok(bytes)) => {
+                            let _ = k.load_catalog(&bytes);
+                        }
+                        (Fetch::Catalog { .. }, Err(why)) => k.catalog_failed(&why),
+                        (Fetch::Package { hash, .. }, got) => {
+                            let _ = k.deliver(hash, got.as_deref().map(Arc::from).map_err(|e| e.as_str()));
+                        }
+                    }
+                    k.take_effects()
+                };
+                shared.apply(effects);
+            });
     }
 
     pub(crate) fn kill(&self, pid: Pid) {

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use tidemark_abi::{Error, Handle, Role};
 use tidemark_kernel::lifecycle::{EngineError, ReloadReport};
+use tidemark_kernel::package::Hash;
 use tidemark_kernel::{KERNEL_PID, Kernel, Pid, SpawnSpec};
 use tidemark_protocol::req::{self, *};
 use tidemark_protocol::*;
@@ -34,6 +35,10 @@ pub trait Target {
     fn link(&self) -> Option<LinkStats> {
         None
     }
+    /// Whether the engine carries out the kernel's fetch effects itself.
+    fn fetches(&self) -> bool {
+        false
+    }
 }
 
 fn kernel<T: Target + ?Sized, R>(t: &T, f: impl FnOnce(&mut Kernel) -> R) -> R {
@@ -47,6 +52,16 @@ type Reply<T> = Result<T, ErrorReply>;
 
 fn refused(e: Error) -> ErrorReply {
     ErrorReply::abi(e, format!("{e}"))
+}
+
+fn refused_with(e: Error, message: &str) -> ErrorReply {
+    ErrorReply::abi(e, String::from(message))
+}
+
+fn parse_key(hex: &str) -> Reply<[u8; 32]> {
+    Hash::parse_hex(hex)
+        .map(|h| h.0)
+        .ok_or_else(|| refused_with(Error::InvalidArgument, "a public key is 64 hex digits"))
 }
 
 fn process(k: &Kernel, r: &ProcRef) -> Reply<Pid> {
@@ -77,6 +92,7 @@ pub fn info<T: Target + ?Sized>(t: &T) -> KernelInfo {
         uptime_ns: kernel(t, |k| k.now()),
         memory: t.memory(),
         link: t.link(),
+        fetches: t.fetches(),
     }
 }
 
@@ -180,11 +196,54 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             let h = Handle::from_raw(r.handle).ok_or_else(|| refused(Error::InvalidHandle))?;
             k.revoke(pid, h).map_err(refused)
         })),
-        Request::Resolve(r) => answer::<Resolve>(
-            kernel(t, |k| k.packages_mut().resolve(&r.name).map(|p| p.info())).ok_or_else(|| {
-                ErrorReply::not_found(format!("no package `{}` in the cache", r.name))
-            }),
-        ),
+        Request::Resolve(r) => answer::<Resolve>(kernel(t, |k| {
+            k.resolve_package(&r.name, KERNEL_PID)
+                .map_err(|e| ErrorReply::abi(e.code, e.message))
+        })),
+        Request::Trust(r) => answer::<Trust>(kernel(t, |k| {
+            let key = parse_key(&r.key)?;
+            k.trust(key).map_err(|e| {
+                ErrorReply::abi(e, format!("the kernel trusts at most {} keys", tidemark_kernel::resolve::MAX_KEYS))
+            })
+        })),
+        Request::PackageServer(r) => answer::<PackageServer>(Ok(kernel(t, |k| {
+            k.set_server(r.url.as_deref())
+        }))),
+        Request::LoadCatalog(r) => answer::<LoadCatalog>(kernel(t, |k| {
+            if let Some(why) = &r.failure {
+                k.catalog_failed(why);
+                return Err(ErrorReply::abi(Error::Unavailable, format!("catalog fetch failed: {why}")));
+            }
+            k.load_catalog(&r.bytes)
+                .map_err(|e| ErrorReply::abi(Error::Unavailable, format!("catalog refused: {e}")))
+        })),
+        Request::Catalog(_) => answer::<Catalog>(Ok(kernel(t, |k| k.catalog_view()))),
+        Request::Deliver(r) => answer::<Deliver>(kernel(t, |k| {
+            let hash = Hash::parse_hex(&r.hash)
+                .ok_or_else(|| refused_with(Error::InvalidArgument, "a hash is 64 hex digits"))?;
+            let fetched = match &r.failure {
+                Some(why) => Err(why.as_str()),
+                None => Ok(Arc::from(r.bytes)),
+            };
+            k.deliver(hash, fetched)
+                .map_err(|e| ErrorReply::abi(e.code, e.message))?;
+            k.packages()
+                .iter()
+                .find(|p| p.hash == hash)
+                .map(|p| p.info())
+                .ok_or_else(|| refused(Error::NotFound))
+        })),
+        Request::Lock(r) => answer::<Lock>(kernel(t, |k| {
+            let mut entries = Vec::new();
+            for e in r.entries {
+                let h = Hash::parse_hex(&e.hash).ok_or_else(|| {
+                    refused_with(Error::InvalidArgument, &format!("lock entry `{}`: a hash is 64 hex digits", e.name))
+                })?;
+                entries.push((e.name, h));
+            }
+            k.set_lock(entries);
+            Ok(())
+        })),
         Request::Evict(r) => answer::<Evict>(
             kernel(t, |k| k.packages_mut().evict(&r.name).map(|_| ())).map_err(|e| match e {
                 Error::NotFound => {

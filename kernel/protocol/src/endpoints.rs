@@ -100,7 +100,7 @@ macro_rules! endpoints {
             /// grows with the module, not with the link): clients wait
             /// longer for these.
             pub fn compiles(&self) -> bool {
-                matches!(self, Request::Spawn(_) | Request::Reload(_))
+                matches!(self, Request::Spawn(_) | Request::Reload(_) | Request::Deliver(_))
             }
         }
 
@@ -247,11 +247,48 @@ endpoints! {
         /// Raw handle.
         handle: i32,
     } => ();
-    /// Resolves a package by name or hash (counts a hit or miss).
+    /// Resolves a package by name or hash (counts a hit or miss); a miss
+    /// the signed catalog lists starts a fetch.
     Resolve {
         /// Name or hex hash.
         name: String,
+    } => Resolution;
+    /// Adds a trusted Ed25519 public key for catalogs.
+    Trust {
+        /// The key (64 hex digits).
+        key: String,
+    } => ();
+    /// Sets (or clears) the package server; setting one fetches its catalog.
+    PackageServer {
+        /// `http://host:port`.
+        url: Option<String>,
+    } => ();
+    /// Offers a signed catalog (fetched by the workbench for a board), or
+    /// says why the fetch failed.
+    LoadCatalog {
+        /// `catalog.bin`.
+        bytes: Vec<u8>,
+        /// Why there are no bytes.
+        failure: Option<String>,
+    } => CatalogInfo;
+    /// The catalog held, the server and the trusted keys.
+    Catalog {} => CatalogInfo;
+    /// Forwards a fetched package (or why the fetch failed); the kernel
+    /// verifies it against the signed catalog before it caches it.
+    Deliver {
+        /// SHA-256 the fetch was for (hex).
+        hash: String,
+        /// Bytes fetched.
+        bytes: Vec<u8>,
+        /// Why there are no bytes (server down, stalled, ...).
+        failure: Option<String>,
     } => PackageInfo;
+    /// Pins packages by hash (`Tidemark.lock`): a spawn or reload of a
+    /// locked name with another hash is refused.
+    Lock {
+        /// Names and hashes; replaces any earlier lock.
+        entries: Vec<LockEntry>,
+    } => ();
     /// Evicts a package.
     Evict {
         /// Name.

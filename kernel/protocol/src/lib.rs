@@ -34,7 +34,12 @@ pub use types::*;
 /// 2: typed endpoints, enums on the wire, names or ids in requests.
 /// 3: limits and quotas (`suppressed` events), who holds a channel back.
 /// 4: a bare-metal board's RAM budget and link statistics in `info`.
-pub const PROTOCOL_VERSION: u16 = 4;
+/// 5: packages on demand: trusted keys, a signed catalog, fetches, a lock.
+pub const PROTOCOL_VERSION: u16 = 5;
+
+/// Largest package catalog a kernel keeps (about 8,000 records); fetchers
+/// read no more.
+pub const MAX_CATALOG: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

@@ -34,6 +34,8 @@ pub enum Wait {
     Until(u64),
     /// Nothing: the process yielded its slice.
     Yield,
+    /// A package being fetched from the package server and verified.
+    Package,
 }
 
 /// A trap: one line for tables (what, and where when the engine knows),
@@ -122,6 +124,7 @@ impl ProcState {
             ProcState::Blocked(Wait::Readable(c)) => format!("read chan {c}"),
             ProcState::Blocked(Wait::Writable(c)) => format!("write chan {c}"),
             ProcState::Blocked(Wait::Until(_)) => "sleep".into(),
+            ProcState::Blocked(Wait::Package) => "fetch package".into(),
             ProcState::Ended(Exit::Code(c)) => format!("code {c}"),
             ProcState::Ended(Exit::Trap(t)) => format!("{t}"),
             ProcState::Ended(Exit::Failed(r)) => first_line(r).into(),
@@ -228,6 +231,9 @@ wire! {
         pub memory: Option<BoardMemory>,
         /// The board's monitor link, where the kernel drives it itself.
         pub link: Option<LinkStats>,
+        /// The kernel fetches from the package server itself (hosted); else
+        /// the workbench fetches what its `fetch` events ask and forwards it.
+        pub fetches: bool,
     }
 
     /// A process.
@@ -392,8 +398,50 @@ wire! {
         pub misses: u64,
         /// Evictions.
         pub evictions: u64,
+        /// Fetched packages refused by verification (hash, size, cap).
+        pub verify_failures: u64,
+        /// Fetches under way.
+        pub fetching: u32,
         /// Packages.
         pub packages: Vec<PackageInfo>,
+    }
+
+    /// One record of the signed catalog.
+    pub struct CatalogEntry {
+        /// Package name.
+        pub name: String,
+        /// Version text.
+        pub version: String,
+        /// SHA-256 (hex).
+        pub hash: String,
+        /// Exact size in bytes.
+        pub size: u64,
+        /// A system package (pinned once cached).
+        pub system: bool,
+        /// In the cache now.
+        pub cached: bool,
+    }
+
+    /// The catalog the kernel holds and where it fetches from.
+    pub struct CatalogInfo {
+        /// The package server (`http://host:port`), if set.
+        pub server: Option<String>,
+        /// Keys the kernel trusts (hex).
+        pub trusted: Vec<String>,
+        /// Catalog version (0: none held).
+        pub version: u64,
+        /// The key that signed it (hex).
+        pub signer: Option<String>,
+        /// Records.
+        pub entries: Vec<CatalogEntry>,
+    }
+
+    /// A module pinned by `Tidemark.lock`.
+    pub struct LockEntry {
+        /// Package (guest) name.
+        pub name: String,
+        /// SHA-256 (hex) it must have.
+        pub hash: String,
     }
 
     /// A frame read by `Tail`.
@@ -508,6 +556,25 @@ pub struct ReloadTiming {
     pub swap_ns: u64,
 }
 
+/// What a resolve found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// In the cache (a hit).
+    Cached(PackageInfo),
+    /// Not cached but in the signed catalog: being fetched. A
+    /// `package_installed` or `package_rejected` event for `hash` follows.
+    Fetching {
+        /// Name.
+        name: String,
+        /// SHA-256 it must have (hex).
+        hash: String,
+        /// Exact size.
+        size: u64,
+    },
+}
+
 /// Something that happened, for the event stream.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -593,6 +660,51 @@ pub enum EventKind {
         /// The rate it went past (lines a second).
         per_second: u32,
     },
+    /// The kernel asks for bytes from the package server: the catalog
+    /// (`package` empty) or one package. A kernel that cannot fetch itself
+    /// has the workbench fetch them and forward them over the link.
+    Fetch {
+        /// Package name (empty: the catalog).
+        package: String,
+        /// SHA-256 it must have (hex; empty for the catalog).
+        hash: String,
+        /// Exact size the catalog gives (0 for the catalog).
+        size: u64,
+        /// What to GET.
+        url: String,
+    },
+    /// A signed catalog was verified and is now the one held.
+    CatalogLoaded {
+        /// Catalog version.
+        version: u64,
+        /// Records.
+        packages: u32,
+        /// Signer (hex).
+        signer: String,
+    },
+    /// A catalog was refused; the one held stays.
+    CatalogRejected {
+        /// Why.
+        reason: String,
+    },
+    /// A fetched package passed verification and entered the cache.
+    PackageInstalled {
+        /// Name.
+        package: String,
+        /// SHA-256 (hex).
+        hash: String,
+        /// Bytes.
+        size: u64,
+    },
+    /// A fetch failed or its bytes failed verification; the cache is unchanged.
+    PackageRejected {
+        /// Name.
+        package: String,
+        /// SHA-256 the catalog gives (hex).
+        hash: String,
+        /// Why.
+        reason: String,
+    },
     /// This client's event queue overflowed: this many events were dropped
     /// (oldest first) before this one.
     Lost {
@@ -615,6 +727,11 @@ impl EventKind {
             EventKind::Lost { .. } => "lost",
             EventKind::LimitReached { .. } => "limit",
             EventKind::Suppressed { .. } => "suppressed",
+            EventKind::Fetch { .. } => "fetch",
+            EventKind::CatalogLoaded { .. } => "catalog",
+            EventKind::CatalogRejected { .. } => "catalog-rejected",
+            EventKind::PackageInstalled { .. } => "installed",
+            EventKind::PackageRejected { .. } => "rejected",
         }
     }
 
@@ -629,7 +746,13 @@ impl EventKind {
             | EventKind::RolledBack { pid, .. }
             | EventKind::LimitReached { pid, .. }
             | EventKind::Suppressed { pid, .. } => *pid,
-            EventKind::Corrupt { .. } | EventKind::Lost { .. } => 0,
+            EventKind::Corrupt { .. }
+            | EventKind::Lost { .. }
+            | EventKind::Fetch { .. }
+            | EventKind::CatalogLoaded { .. }
+            | EventKind::CatalogRejected { .. }
+            | EventKind::PackageInstalled { .. }
+            | EventKind::PackageRejected { .. } => 0,
         }
     }
 
@@ -657,6 +780,29 @@ impl EventKind {
             EventKind::Lost { count } => {
                 format!("{count} events dropped: this client read too slowly")
             }
+            EventKind::Fetch { package, url, .. } if package.is_empty() => {
+                format!("catalog from {url}")
+            }
+            EventKind::Fetch {
+                package, size, url, ..
+            } => format!("{package} ({size} bytes) from {url}"),
+            EventKind::CatalogLoaded {
+                version,
+                packages,
+                signer,
+            } => format!(
+                "version {version}, {packages} packages, signed by {}",
+                &signer[..signer.len().min(16)]
+            ),
+            EventKind::CatalogRejected { reason } => reason.clone(),
+            EventKind::PackageInstalled {
+                package,
+                hash,
+                size,
+            } => format!("{package} sha256:{} {size} bytes", &hash[..hash.len().min(16)]),
+            EventKind::PackageRejected {
+                package, reason, ..
+            } => format!("{package}: {reason}"),
         }
     }
 }

@@ -82,6 +82,9 @@ registry! {
     pkg_evict,
     pkg_resolve,
     pkg_upload,
+    pkg_catalog,
+    pkg_server,
+    pkg_trust,
     log,
     help,
 }

@@ -13,6 +13,12 @@ pub struct Args {}
 #[serde(transparent)]
 pub struct Pkgs(CacheInfo);
 
+/// The cache's status as the OSCortex seed prints it: `slots=3/16 pinned=1 ephemeral=2`.
+pub fn status_line(c: &CacheInfo) -> String {
+    let pinned = c.packages.iter().filter(|p| p.pinned).count();
+    format!("slots={}/{} pinned={pinned} ephemeral={}", c.packages.len(), c.slots, c.packages.len() - pinned)
+}
+
 impl Human for Pkgs {
     fn human(&self) -> String {
         let c = &self.0;
@@ -22,13 +28,14 @@ impl Human for Pkgs {
             .map(|p| vec![p.name.clone(), p.hash[..16].to_string(), size(p.size), if p.pinned { "pinned".into() } else { String::new() }])
             .collect();
         format!(
-            "{}\n{} of {} slots, {} hits, {} misses, {} evictions",
+            "{}\n{}\n{} hits, {} misses, {} evictions, {} verify failures, {} fetching",
             table(&["NAME", "SHA-256", "SIZE", "PIN"], &rows),
-            c.packages.len(),
-            c.slots,
+            status_line(c),
             c.hits,
             c.misses,
-            c.evictions
+            c.evictions,
+            c.verify_failures,
+            c.fetching
         )
     }
 }

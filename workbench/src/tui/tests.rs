@@ -41,6 +41,7 @@ fn known() -> Snapshot {
             uptime_ns: 12_000_000_000,
             memory: None,
             link: None,
+            fetches: false,
         }),
         ps: vec![
             proc_(1, "service", ProcState::Blocked(Wait::Readable(1))),
