@@ -25,15 +25,73 @@ pub fn hosted() -> Arc<Hosted> {
     h
 }
 
-/// Boots a hosted kernel with an empty package cache (a project fills it).
+/// Boots a hosted kernel with an empty package cache (a project fills it),
+/// its limits and cache from the hosted board's manifest.
 pub fn hosted_empty() -> Arc<Hosted> {
-    let limits = crate::board::Board::get("hosted")
-        .map(|b| b.manifest().limits)
-        .unwrap_or_default();
-    Arc::new(Hosted::boot(Config {
-        limits,
-        ..Config::default()
-    }))
+    let mut config = Config::default();
+    if let Some(m) = crate::board::Board::get("hosted").map(|b| b.manifest()) {
+        config.limits = m.limits;
+        if let Some(slots) = m.packages.slots {
+            config.package_slots = slots;
+        }
+        if let Some(max) = m.packages.max_bytes {
+            config.max_package = max as usize;
+        }
+    }
+    Arc::new(Hosted::boot(config))
+}
+
+/// What a session hands a new (or attached) kernel before its first
+/// command: the project's built guests for the package cache, the trusted
+/// catalog keys (board's and project's), the package server, and the lock.
+#[derive(Default)]
+pub struct Setup {
+    /// Guests installed in the cache (not spawned).
+    pub preload: Vec<Built>,
+    /// The project's trusted keys (the board's are added by [`session`]).
+    pub keys: Vec<String>,
+    /// Where the kernel fetches what is not cached.
+    pub server: Option<String>,
+    /// `Tidemark.lock`, when the project has one.
+    pub lock: Option<crate::lock::Lock>,
+}
+
+impl Setup {
+    /// The setup of a loaded project whose guests are `built`.
+    pub fn of(project: &crate::project::Project, built: Vec<Built>) -> Result<Setup, String> {
+        Ok(Setup {
+            preload: built,
+            keys: project.packages.keys.clone(),
+            server: project.packages.server.clone(),
+            lock: crate::lock::Lock::read(&project.dir)?,
+        })
+    }
+
+    /// Hands it to the kernel behind `client`: keys, lock, cache, server.
+    pub fn apply(&self, client: &mut Client, board: Board) -> Result<(), String> {
+        let keys = board.manifest().packages.keys.iter().chain(&self.keys);
+        for key in keys {
+            client
+                .call(req::Trust { key: key.clone() })
+                .map_err(|e| format!("cannot trust key {key}: {e}"))?;
+        }
+        if let Some(lock) = &self.lock {
+            client
+                .call(req::Lock {
+                    entries: lock.entries(),
+                })
+                .map_err(|e| format!("cannot hand the kernel {}: {e}", crate::lock::LOCK))?;
+        }
+        upload(client, &self.preload)?;
+        if let Some(url) = &self.server {
+            client
+                .call(req::PackageServer {
+                    url: Some(url.clone()),
+                })
+                .map_err(|e| format!("cannot set the package server {url}: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// What keeps a booted kernel alive for as long as a session uses it (held,
@@ -48,12 +106,13 @@ pub enum Instance {
     Board,
 }
 
-/// The guests of a project, built, for a new kernel's package cache: the
-/// project in `explicit` (`--project`), else the current directory's when it
-/// holds a `Tidemark.toml`, else none. Nothing is built when attaching. A
-/// manifest error is printed as `tidemark dev` prints it (exit 2), a build
-/// failure with the compiler's output (exit 1).
-pub fn project_guests(explicit: Option<&Path>, attach: bool) -> Result<Vec<Built>, ExitCode> {
+/// The setup of a project for a new kernel (its guests built for the
+/// package cache, its keys, server and lock): the project in `explicit`
+/// (`--project`), else the current directory's when it holds a
+/// `Tidemark.toml`, else none. Nothing is built when attaching. A manifest
+/// error is printed as `tidemark dev` prints it (exit 2), a build failure
+/// with the compiler's output (exit 1).
+pub fn project_setup(explicit: Option<&Path>, attach: bool) -> Result<Setup, ExitCode> {
     let dir = match explicit {
         _ if attach => {
             if explicit.is_some() {
@@ -61,27 +120,31 @@ pub fn project_guests(explicit: Option<&Path>, attach: bool) -> Result<Vec<Built
                     "tidemark: --project is ignored when attaching (the kernel's package cache is its own)"
                 );
             }
-            return Ok(Vec::new());
+            return Ok(Setup::default());
         }
         Some(dir) => dir,
         None if Path::new(MANIFEST).is_file() => Path::new("."),
-        None => return Ok(Vec::new()),
+        None => return Ok(Setup::default()),
     };
     let project = crate::dev::load(dir)?;
     eprintln!(
         "tidemark: project {}: building its guests for the package cache",
         project.name
     );
-    crate::dev::build_or_exit(&project)
+    let built = crate::dev::build_or_exit(&project)?;
+    Setup::of(&project, built).map_err(|e| {
+        eprintln!("tidemark: {e}");
+        ExitCode::from(2)
+    })
 }
 
-/// A session on a new kernel of `board` whose package cache also holds
-/// `preload` (installed, not spawned), or on the one listening at `attach`.
+/// A session on a new kernel of `board` given `setup` (guests installed,
+/// not spawned; keys, server, lock), or on the one listening at `attach`.
 /// The instance is returned so it lives as long as the session.
 pub fn session(
     board: Board,
     attach: Option<&Address>,
-    preload: &[Built],
+    setup: &Setup,
 ) -> Result<(Session, Option<Instance>), String> {
     if let Some(addr) = attach {
         let mut client = match addr {
@@ -97,24 +160,22 @@ pub fn session(
         .map_err(|e| format!("cannot attach to {addr}: {e}"))?;
         // A board attached to (not booted here) gets the project's guests
         // in its cache the same way as a QEMU machine.
-        upload(&mut client, preload)?;
+        setup.apply(&mut client, board)?;
         return Ok((Session::new(client), None));
     }
     match &board.manifest().boot {
         Boot::InProcess => {
             let k = hosted();
-            for b in preload {
-                k.install(&b.name, &b.bytes);
-            }
             let link = tidemark_hosted::monitor::connect_in_process(k.clone())
                 .map_err(|e| e.to_string())?;
-            let client = Client::attach(link).map_err(|e| e.to_string())?;
+            let mut client = Client::attach(link).map_err(|e| e.to_string())?;
+            setup.apply(&mut client, board)?;
             Ok((Session::new(client), Some(Instance::Hosted(k))))
         }
         Boot::Qemu(_) => {
             let mut q = crate::qemu::Qemu::boot(board, &crate::firmware::image(board)?, None)?;
             let mut client = q.attach()?;
-            upload(&mut client, preload)?;
+            setup.apply(&mut client, board)?;
             Ok((Session::new(client), Some(Instance::Qemu(q))))
         }
         Boot::Flash(_) => {
@@ -131,7 +192,7 @@ pub fn session(
                     Err(_) => {}
                 }
             };
-            session(board, Some(&addr), preload)
+            session(board, Some(&addr), setup)
         }
     }
 }
@@ -242,7 +303,7 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
             board.name()
         )),
         (Boot::Qemu(_), None) => {
-            let (mut s, _q) = session(board, None, &[])?;
+            let (mut s, _q) = session(board, None, &Setup::default())?;
             crate::interact(&mut s, json)
         }
     }

@@ -310,6 +310,17 @@ pub fn rebuild(c: &mut Client, project: &Project, change: &Change) -> DevEvent {
     // The hash of the bytes just built, computed here: the upload, the swap
     // and the running process must all agree with it.
     let built_hash = tidemark_kernel::package::Hash::of(&built.bytes).hex();
+    // A locked project follows its rebuilds: the lock file and the
+    // kernel's lock move to the new hash before the swap checks it.
+    match crate::lock::Lock::repin(&project.dir, &g.name, &built_hash) {
+        Ok(None) => {}
+        Ok(Some(lock)) => {
+            if let Err(e) = call(c, req::Lock { entries: lock.entries() }) {
+                return fail(e);
+            }
+        }
+        Err(e) => return fail(e),
+    }
     let uploaded = match call(
         c,
         req::Upload {
@@ -526,6 +537,18 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
     // Attach the session first so it sees every event of the boot.
     let mut session = Session::new(link()?);
     let mut setup = link()?;
+    // The lock follows the build in a dev session (seed 002's lock is for
+    // the sessions that do not rebuild: shell, run).
+    for b in &built {
+        crate::lock::Lock::repin(&project.dir, &b.name, &tidemark_kernel::package::Hash::of(&b.bytes).hex())?;
+    }
+    let keys = crate::boot::Setup {
+        lock: crate::lock::Lock::read(&project.dir)?,
+        keys: project.packages.keys.clone(),
+        server: project.packages.server.clone(),
+        preload: Vec::new(),
+    };
+    keys.apply(&mut setup, board)?;
     deploy(&mut setup, &project, &built)?;
     let (_watcher, changes) =
         watch::start(&project).map_err(|e| format!("cannot watch the guests' sources: {e}"))?;

@@ -96,6 +96,25 @@ impl Lock {
             .collect()
     }
 
+    /// Rewrites the lock in `dir`, if there is one, with `name` pinned to
+    /// `sha256` (how `dev` follows a rebuild); `None` when the project has
+    /// no lock (`tidemark lock` makes one; `dev` never does).
+    pub fn repin(dir: &Path, name: &str, sha256: &str) -> Result<Option<Lock>, String> {
+        let Some(mut lock) = Lock::read(dir)? else {
+            return Ok(None);
+        };
+        match lock.guests.iter_mut().find(|g| g.name == name) {
+            Some(g) if g.sha256 == sha256 => return Ok(Some(lock)),
+            Some(g) => g.sha256 = sha256.to_owned(),
+            None => lock.guests.push(Pinned {
+                name: name.to_owned(),
+                sha256: sha256.to_owned(),
+            }),
+        }
+        lock.write(dir)?;
+        Ok(Some(lock))
+    }
+
     /// The guests whose build differs from the lock: (name, locked, built).
     pub fn differences(&self, built: &[Built]) -> Vec<(String, String, String)> {
         built

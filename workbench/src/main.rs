@@ -239,9 +239,9 @@ fn main() -> ExitCode {
     .ok();
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Shell { on } => match boot::project_guests(on.project.as_deref(), on.attach.is_some())
+        Cmd::Shell { on } => match boot::project_setup(on.project.as_deref(), on.attach.is_some())
         {
-            Ok(preload) => boot::session(on.board, on.attach.as_ref(), &preload)
+            Ok(setup) => boot::session(on.board, on.attach.as_ref(), &setup)
                 .and_then(|(mut s, _k)| interact(&mut s, on.json)),
             Err(code) => Ok(code),
         },
@@ -249,10 +249,10 @@ fn main() -> ExitCode {
             (Some(addr), board) => boot::session(
                 board.unwrap_or_else(|| Board::get("hosted").expect("the hosted board")),
                 Some(&addr),
-                &[],
+                &boot::Setup::default(),
             ),
             (None, Some(board)) => {
-                boot::find(board).and_then(|addr| boot::session(board, Some(&addr), &[]))
+                boot::find(board).and_then(|addr| boot::session(board, Some(&addr), &boot::Setup::default()))
             }
             (None, None) => Err("attach needs an address or --board".into()),
         }
@@ -310,12 +310,12 @@ fn main() -> ExitCode {
             json,
         }),
         Cmd::Run { scripts, on, junit } => {
-            match boot::project_guests(on.project.as_deref(), on.attach.is_some()) {
-                Ok(preload) => run::scripts(
+            match boot::project_setup(on.project.as_deref(), on.attach.is_some()) {
+                Ok(setup) => run::scripts(
                     &scripts,
                     on.board,
                     on.attach.as_ref(),
-                    &preload,
+                    &setup,
                     on.json,
                     junit.as_deref(),
                 ),

@@ -7,7 +7,6 @@ use std::time::Instant;
 use tidemark_shell::script::Script;
 
 use crate::Board;
-use crate::guest_build::Built;
 
 struct Outcome {
     name: String,
@@ -65,12 +64,12 @@ fn echo(name: &str, json: bool, line: &tidemark_shell::script::Line, cmd: &str, 
 }
 
 /// Runs each script on a fresh kernel (or the attached one).
-/// Each fresh kernel's package cache also holds `preload`.
+/// Each fresh kernel gets `setup` (the project's guests, keys, server, lock).
 pub fn scripts(
     paths: &[PathBuf],
     board: Board,
     attach: Option<&tidemark_shell::serial::Address>,
-    preload: &[Built],
+    setup: &crate::boot::Setup,
     json: bool,
     junit: Option<&Path>,
 ) -> Result<ExitCode, String> {
@@ -96,7 +95,7 @@ pub fn scripts(
             continue;
         }
         let start = Instant::now();
-        let (mut session, _kernel) = crate::boot::session(board, attach, preload)?;
+        let (mut session, _kernel) = crate::boot::session(board, attach, setup)?;
         let result = script.run(&mut session, json, &mut |line, cmd, out| {
             echo(&name, json, line, cmd, out)
         });

@@ -222,6 +222,16 @@ impl Kernel {
         }
         .ok_or_else(|| not_found(" or the signed catalog"))?;
         let (rname, hash, size) = (String::from(record.name()), record.hash(), record.size());
+        // Refused before a byte is fetched: the catalog says it would not fit.
+        if size as usize > self.config.max_package {
+            return Err(ResolveError {
+                code: Error::TooLarge,
+                message: format!(
+                    "`{rname}` is {size} bytes; this board caches packages of at most {} bytes",
+                    self.config.max_package
+                ),
+            });
+        }
         let Some(server) = self.resolver.server.clone() else {
             return Err(ResolveError {
                 code: Error::Unavailable,

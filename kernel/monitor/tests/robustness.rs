@@ -246,7 +246,7 @@ fn requests_are_served_from_the_kernel() {
         matches!(&rs[6].1, Response::Error(e) if e.kind == ErrorKind::Refused),
         "pinned packages are not evicted"
     );
-    assert!(matches!(&rs[7].1, Response::Resolve(p) if p.name == "empty"));
+    assert!(matches!(&rs[7].1, Response::Resolve(tidemark_protocol::Resolution::Cached(p)) if p.name == "empty"));
     assert!(matches!(&rs[0].1, Response::CreateChannel(c) if c.id == 1 && c.name == "x"));
     assert!(
         matches!(&rs[1].1, Response::Error(e) if e.kind == ErrorKind::Refused),
