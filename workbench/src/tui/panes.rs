@@ -300,14 +300,22 @@ impl MemPane {
             })
             .collect();
         if let Some(p) = &self.packages {
-            out.push(format!(
+            let mut line = format!(
                 "packages: {}/{} slots, {} hits, {} misses, {} evictions",
                 p.packages.len(),
                 p.slots,
                 p.hits,
                 p.misses,
                 p.evictions
-            ));
+            );
+            // Only worth the width when something is in flight or went wrong.
+            if p.fetching > 0 {
+                line.push_str(&format!(", {} fetching", p.fetching));
+            }
+            if p.verify_failures > 0 {
+                line.push_str(&format!(", {} refused", p.verify_failures));
+            }
+            out.push(line);
             out.extend(p.packages.iter().map(|k| {
                 format!(
                     "  {} {} {}{}",

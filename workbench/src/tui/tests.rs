@@ -109,6 +109,8 @@ fn known() -> Snapshot {
             hits: 2,
             misses: 0,
             evictions: 0,
+            verify_failures: 1,
+            fetching: 1,
             packages: vec![PackageInfo {
                 name: "service".into(),
                 hash: "cd".repeat(32),
