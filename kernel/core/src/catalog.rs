@@ -50,11 +50,11 @@ pub type PublicKey = [u8; 32];
 /// Why a catalog was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CatalogError {
-    /// Fewer bytes than a header and trailer.
+    /// Fewer bytes than the header, its records and the trailer need.
     Truncated {
         /// Bytes there are.
         got: usize,
-        /// Bytes the header and count need.
+        /// Bytes the header (and its count of records) need.
         need: usize,
     },
     /// Not a catalog.
@@ -236,6 +236,17 @@ impl<'a> Catalog<'a> {
         }
         let count = u32_at(bytes, 20);
         let body = bytes.len() - HEADER - TRAILER;
+        let need = (count as usize)
+            .saturating_mul(RECORD)
+            .saturating_add(HEADER + TRAILER);
+        // A cut that leaves part of a record is a truncation; whole records
+        // that disagree with the header are a count that lies.
+        if body % RECORD != 0 && bytes.len() < need {
+            return Err(CatalogError::Truncated {
+                got: bytes.len(),
+                need,
+            });
+        }
         if body % RECORD != 0 || body / RECORD != count as usize {
             return Err(CatalogError::Count {
                 count,

@@ -224,12 +224,18 @@ impl Kernel {
         let (rname, hash, size) = (String::from(record.name()), record.hash(), record.size());
         // Refused before a byte is fetched: the catalog says it would not fit.
         if size as usize > self.config.max_package {
+            let message = format!(
+                "`{rname}` is {size} bytes; this board caches packages of at most {} bytes",
+                self.config.max_package
+            );
+            self.event(EventKind::PackageRejected {
+                package: rname,
+                hash: hash.hex(),
+                reason: message.clone(),
+            });
             return Err(ResolveError {
                 code: Error::TooLarge,
-                message: format!(
-                    "`{rname}` is {size} bytes; this board caches packages of at most {} bytes",
-                    self.config.max_package
-                ),
+                message,
             });
         }
         let Some(server) = self.resolver.server.clone() else {

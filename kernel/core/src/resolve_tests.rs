@@ -104,7 +104,11 @@ fn a_bad_catalog_is_refused_for_the_right_reason() {
     assert_eq!(check(&t), Some(CatalogError::Signature));
     let other = signed(2, &[entry("alpha", b"a", false)], &key(2));
     assert_eq!(check(&other), Some(CatalogError::UntrustedKey(key(2).verifying_key().to_bytes())));
-    assert!(matches!(check(&good[..good.len() - 10]), Some(CatalogError::Count { .. })));
+    let cut = good.len() - 10;
+    assert_eq!(check(&good[..cut]), Some(CatalogError::Truncated { got: cut, need: good.len() }));
+    let mut padded = good.clone();
+    padded.splice(24..24, [0u8; 7]);
+    assert!(matches!(check(&padded), Some(CatalogError::Count { count: 1, fits: 1 })), "bytes past the records");
     assert!(matches!(check(&good[..30]), Some(CatalogError::Truncated { .. })));
     let mut lies = good.clone();
     lies[20] = 5;

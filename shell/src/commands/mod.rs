@@ -13,6 +13,7 @@ use crate::session::{Session, ShellError};
 
 /// One event as a line, as `log --events` prints it and `expect event` matches it.
 pub use log::event_line as event_text;
+pub use pkg_ls::status_line as cache_status;
 
 /// What a command does, which decides how scripts treat it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]

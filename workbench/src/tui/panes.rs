@@ -300,10 +300,9 @@ impl MemPane {
             })
             .collect();
         if let Some(p) = &self.packages {
+            out.push(format!("cache {}", tidemark_shell::commands::cache_status(p)));
             let mut line = format!(
-                "packages: {}/{} slots, {} hits, {} misses, {} evictions",
-                p.packages.len(),
-                p.slots,
+                "  {} hits, {} misses, {} evictions",
                 p.hits,
                 p.misses,
                 p.evictions
