@@ -31,13 +31,34 @@ pub struct Order {
 }
 
 /// What the client noted from passing events.
-#[derive(Default)]
 pub struct Watch {
     orders: VecDeque<Order>,
     outcomes: VecDeque<EventKind>,
+    courier: bool,
+}
+
+impl Default for Watch {
+    fn default() -> Watch {
+        Watch {
+            orders: VecDeque::new(),
+            outcomes: VecDeque::new(),
+            courier: true,
+        }
+    }
 }
 
 impl Watch {
+    /// Whether this client serves the kernel's fetch orders (on by default).
+    /// Every event reaches every client of a shared link, so where several
+    /// share one (`tidemark dev`) exactly one, the one that polls, is the
+    /// courier; the others only wait for outcomes.
+    pub fn set_courier(&mut self, on: bool) {
+        self.courier = on;
+        if !on {
+            self.orders.clear();
+        }
+    }
+
     /// Notes a package event: an order to serve (when the kernel does not
     /// fetch itself) or an outcome.
     pub fn note(&mut self, kind: &EventKind, kernel_fetches: bool) {
@@ -47,7 +68,7 @@ impl Watch {
                 hash,
                 size,
                 url,
-            } if !kernel_fetches => {
+            } if !kernel_fetches && self.courier => {
                 if self.orders.len() < ORDERS {
                     self.orders.push_back(Order {
                         package: package.clone(),

@@ -431,6 +431,10 @@ impl Script {
                                     e.to_string(),
                                 )
                             })?;
+                        // A guest's miss on a board is this session's to fetch.
+                        s.serve_fetches().map_err(|e| {
+                            self.fail(line, format!("serving a fetch failed: {e}"), "while waiting here".into(), e.to_string())
+                        })?;
                         events.extend(got);
                     }
                 }

@@ -537,6 +537,8 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
     // Attach the session first so it sees every event of the boot.
     let mut session = Session::new(link()?);
     let mut setup = link()?;
+    // The session (or, on the screen, its collector) serves fetches.
+    setup.packages.set_courier(false);
     // The lock follows the build in a dev session (seed 002's lock is for
     // the sessions that do not rebuild: shell, run).
     for b in &built {

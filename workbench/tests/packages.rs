@@ -22,6 +22,24 @@ const EXTRA: &str = r#"(module
   (import "tidemark" "proc_exit" (func $exit (param i32) (result i32)))
   (func (export "tidemark_main") (drop (call $exit (i32.const 7)))))"#;
 
+/// A guest that resolves `extra` through the `pkg_resolve` hostcall (parked
+/// while it is fetched), spawns it, and exits 0; 100+errno if resolving
+/// failed, 99 if spawning did.
+const LAUNCHER: &str = r#"(module
+  (import "tidemark" "pkg_resolve" (func $resolve (param i32 i32 i32) (result i32)))
+  (import "tidemark" "proc_spawn" (func $spawn (param i32 i32 i32 i32) (result i32)))
+  (import "tidemark" "proc_exit" (func $exit (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "extra")
+  (func (export "tidemark_main")
+    (local $r i32)
+    (local.set $r (call $resolve (i32.const 0) (i32.const 5) (i32.const 64)))
+    (if (i32.lt_s (local.get $r) (i32.const 0))
+      (then (drop (call $exit (i32.sub (i32.const 100) (local.get $r)))) (return)))
+    (local.set $r (call $spawn (i32.const 0) (i32.const 5) (i32.const 0) (i32.const 0)))
+    (drop (call $exit (select (i32.const 99) (i32.const 0) (i32.lt_s (local.get $r) (i32.const 0))))))
+  (@custom "tidemark.manifest" "classes=process"))"#;
+
 /// A second one, built as a system (pinned) package.
 const SYS: &str = r#"(module
   (import "tidemark" "proc_exit" (func $exit (param i32) (result i32)))
@@ -79,7 +97,11 @@ fn publish(root: &Path, big: Option<usize>) -> Published {
     std::fs::create_dir_all(&proj).unwrap();
     std::fs::write(proj.join("extra.wat"), EXTRA).unwrap();
     std::fs::write(proj.join("sys.wat"), SYS).unwrap();
-    let mut manifest = "[project]\nname = \"pkgs\"\n\n[[guest]]\nname = \"extra\"\npath = \"extra.wat\"\n\n[[guest]]\nname = \"sys\"\npath = \"sys.wat\"\n".to_string();
+    std::fs::write(proj.join("launcher.wat"), LAUNCHER).unwrap();
+    let mut manifest = "[project]\nname = \"pkgs\"\n".to_string();
+    for g in ["extra", "sys", "launcher"] {
+        manifest.push_str(&format!("\n[[guest]]\nname = \"{g}\"\npath = \"{g}.wat\"\n"));
+    }
     if let Some(n) = big {
         std::fs::write(proj.join("big.wasm"), custom_section_module(n)).unwrap();
         manifest.push_str("\n[[guest]]\nname = \"big\"\npath = \"big.wasm\"\n");
@@ -347,6 +369,48 @@ fn resolve_spawn_evict_and_resolve_again_on_hosted() {
 #[test]
 fn resolve_spawn_evict_and_resolve_again_on_qemu_riscv32() {
     resolve_spawn_evict_and_resolve_again_on("qemu-riscv32");
+}
+
+/// A guest resolves a package that is not cached through the hostcall,
+/// parks while the kernel (hosted) or the workbench (a board) fetches and
+/// verifies it, then spawns it by name.
+fn a_guest_resolves_and_spawns_on(board: &str) {
+    let root = Scratch::new(&format!("guest-{board}"));
+    let p = publish(&root.0, None);
+    let server = Server::start(&p.dir);
+    let s = format!(
+        "pkg trust {}\npkg server {}\npkg resolve launcher\nspawn launcher\nexpect event /code 7/\nps\nlog --events\n",
+        p.key, server.url
+    );
+    let (ok, lines, err) = session(&root.0, board, &s);
+    assert!(ok, "{board}: {err}\n{lines:#?}");
+    let events = outputs(&lines, "log --events")[0].as_array().unwrap().clone();
+    let kinds: Vec<&Value> = events.iter().map(|e| &e["kind"]).collect();
+    let launcher = kinds
+        .iter()
+        .find(|k| k["spawned"]["package"] == "launcher")
+        .map(|k| k["spawned"]["pid"].clone())
+        .unwrap();
+    assert!(
+        kinds.iter().any(|k| k["fetch"]["package"] == "extra"),
+        "{board}: the guest's miss fetched extra: {kinds:#?}"
+    );
+    assert!(kinds.iter().any(|k| k["spawned"]["package"] == "extra"), "{board}: {kinds:#?}");
+    assert!(
+        kinds.iter().any(|k| k["ended"]["pid"] == launcher && k["ended"]["exit"]["code"] == 0),
+        "{board}: the launcher resolved and spawned: {kinds:#?}"
+    );
+    assert_eq!(server.requests(&format!("/pkg/{}.wasm", p.extra)), 1);
+}
+
+#[test]
+fn a_guest_resolves_and_spawns_on_hosted() {
+    a_guest_resolves_and_spawns_on("hosted");
+}
+
+#[test]
+fn a_guest_resolves_and_spawns_on_qemu_riscv32() {
+    a_guest_resolves_and_spawns_on("qemu-riscv32");
 }
 
 /// Every bad input, one server each, in one session: each is refused with

@@ -281,6 +281,14 @@ impl Kernel {
     /// size is the record's (and within the board's cap) and they hash to
     /// it. Parked resolvers are woken with the outcome.
     pub fn deliver(&mut self, hash: Hash, fetched: Result<Arc<[u8]>, &str>) -> Result<Hash, ResolveError> {
+        // Only what was asked for: a second courier's copy, or bytes nobody
+        // asked for, are refused without an event or a verify failure.
+        if !self.resolver.pending.contains_key(&hash) {
+            return Err(ResolveError {
+                code: Error::NotFound,
+                message: format!("no fetch of sha256:{} is pending (delivered already, or never asked for)", hash.hex()),
+            });
+        }
         let result = self.verify_and_insert(hash, fetched);
         let name = self
             .resolver

@@ -156,6 +156,11 @@ fn a_miss_fetches_verifies_and_caches_then_hits() {
     k.deliver(hash, Ok(Arc::from(&a[..]))).unwrap();
     let p = k.packages().peek("alpha").unwrap();
     assert!(p.pinned, "a system package is pinned");
+    // A second courier's copy is not asked for: no event, no failure.
+    let events = k.events_since(0).count();
+    assert_eq!(k.deliver(hash, Ok(Arc::from(&a[..]))).unwrap_err().code, Error::NotFound);
+    assert_eq!(k.events_since(0).count(), events);
+    assert_eq!(k.fetch_counters(), (0, 0));
     assert!(matches!(k.resolve_package("alpha", KERNEL_PID), Ok(Resolution::Cached(_))));
     let c = k.packages().counters();
     assert_eq!((c.hits, c.misses), (1, 1));
@@ -187,12 +192,18 @@ fn tampered_truncated_oversized_or_failed_fetches_leave_the_cache_unchanged() {
         assert!(rejected(&k)[0].contains(want));
         assert_eq!(k.fetch_counters(), (1, 0));
     }
-    // Over the board's cap, even when the catalog says so.
+    // Over the board's cap: refused before fetching, with an event; bytes
+    // delivered anyway are not asked for.
     let mut k = Kernel::new(Config { max_package: 8, ..Config::default() }, clock);
     k.trust(key(1).verifying_key().to_bytes()).unwrap();
     k.load_catalog(&signed(1, &[entry("alpha", &a, false)], &key(1))).unwrap();
+    let e = k.resolve_package("alpha", KERNEL_PID).unwrap_err();
+    assert_eq!(e.code, Error::TooLarge);
+    assert!(rejected(&k)[0].contains("at most 8 bytes"), "{:?}", rejected(&k));
+    assert_eq!(k.fetch_counters(), (0, 0), "nothing fetched");
     let e = k.deliver(hash, Ok(Arc::from(&a[..]))).unwrap_err();
-    assert!(e.message.contains("package cap"), "{}", e.message);
+    assert!(e.message.contains("pending"), "{}", e.message);
+    assert_eq!(k.packages().iter().count(), 0);
     // Bytes for a hash the catalog does not list.
     let e = k.deliver(Hash::of(b"x"), Ok(Arc::from(&b"x"[..]))).unwrap_err();
     assert_eq!(e.code, Error::NotFound);

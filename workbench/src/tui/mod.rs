@@ -84,6 +84,7 @@ pub fn collector(
         .name("collector".into())
         .spawn(move || {
             let mut after = 0;
+            let fetcher = tidemark_fetch::Fetcher::default();
             while !stop.load(Ordering::Acquire) {
                 let at = Some(Instant::now());
                 let pid = selected.load(Ordering::Relaxed);
@@ -91,6 +92,9 @@ pub fn collector(
                     caps_of: (pid != 0).then_some(pid.into()),
                     events_after: after,
                 });
+                // The courier of the session: a board's kernel asks for
+                // its fetches in events, and this is the client that polls.
+                let _ = tidemark_shell::fetch::serve(&mut c, &fetcher);
                 let notes = c.take_notices();
                 if c.take_rebooted() {
                     after = 0; // a new kernel numbers its events from 1
@@ -467,6 +471,12 @@ pub fn run(
 ) -> Result<ExitCode, String> {
     let selected = Arc::new(AtomicU32::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    // The collector is the courier from here on; what the session already
+    // noted (the catalog the setup asked for) it serves first.
+    let mut session = session;
+    let _ = session.client.pump(std::time::Duration::from_millis(20));
+    let _ = session.serve_fetches();
+    session.client.packages.set_courier(false);
     let snaps = collector(poll, selected.clone(), stop.clone());
     // Leave the terminal usable whatever happens.
     let hook = std::panic::take_hook();
