@@ -289,6 +289,9 @@ impl Kernel {
                 message: format!("no fetch of sha256:{} is pending (delivered already, or never asked for)", hash.hex()),
             });
         }
+        // Bytes that arrived and fail are a verification failure; a
+        // server that was down or stalled is not.
+        let arrived = fetched.is_ok();
         let result = self.verify_and_insert(hash, fetched);
         let name = self
             .resolver
@@ -307,7 +310,7 @@ impl Kernel {
                 });
             }
             Err(e) => {
-                if e.code != Error::NotFound {
+                if arrived && e.code != Error::NotFound {
                     self.resolver.verify_failures += 1;
                 }
                 self.event(EventKind::PackageRejected {

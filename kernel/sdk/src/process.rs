@@ -39,6 +39,41 @@ pub fn spawn(name: &str, args: &[u8]) -> Result<u32> {
     })
 }
 
+/// A package resolved by [`resolve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// Its SHA-256.
+    pub hash: [u8; 32],
+    /// The module's size in bytes.
+    pub size: u32,
+}
+
+impl Resolved {
+    /// The hash as 64 lower-case hex digits, what [`spawn`] takes to run
+    /// exactly this module.
+    pub fn hex(&self) -> [u8; 64] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (i, b) in self.hash.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+        }
+        out
+    }
+}
+
+/// Resolves package `name` in the package cache; a package the kernel's
+/// signed catalog lists but the cache lacks is fetched, verified and cached
+/// first (this process is parked meanwhile). `NotFound` when nothing lists
+/// it, `Unavailable` when the fetch or its verification failed.
+pub fn resolve(name: &str) -> Result<Resolved> {
+    let mut hash = [0u8; 32];
+    // SAFETY: pointers and lengths describe live buffers; the kernel
+    // writes 32 bytes at `hash`.
+    let size = check(unsafe { sys::pkg_resolve(name.as_ptr() as i32, name.len() as i32, hash.as_mut_ptr() as i32) })?;
+    Ok(Resolved { hash, size })
+}
+
 /// Kills a child process.
 pub fn kill(pid: u32) -> Result<()> {
     // SAFETY: no pointers.
@@ -66,4 +101,20 @@ macro_rules! save {
             ((bytes.as_ptr() as u32 as i64) << 32) | bytes.len() as u32 as i64
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Resolved;
+
+    #[test]
+    fn a_resolved_hash_spells_the_hex_spawn_takes() {
+        let mut hash = [0u8; 32];
+        hash[0] = 0xa5;
+        hash[31] = 0x0f;
+        let hex = Resolved { hash, size: 1 }.hex();
+        assert_eq!(&hex[..4], b"a500");
+        assert_eq!(&hex[60..], b"000f");
+        assert!(hex.iter().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    }
 }

@@ -45,7 +45,12 @@ impl Drop for Serving {
 
 /// Starts serving `dir` on `addr`; `log` says whether to log requests.
 pub fn start(dir: &Path, addr: &str, max_bytes: u64, log: bool) -> Result<Serving, String> {
-    let server = Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    // tiny_http sends headers and body in separate writes; with Nagle on,
+    // the body waited for the client's delayed ACK of the headers (40 ms a
+    // GET). Accepted sockets inherit TCP_NODELAY from the listener.
+    rustix::net::sockopt::set_tcp_nodelay(&listener, true).map_err(|e| format!("{addr}: TCP_NODELAY: {e}"))?;
+    let server = Server::from_listener(listener, None).map_err(|e| format!("cannot serve on {addr}: {e}"))?;
     let local = server
         .server_addr()
         .to_ip()
@@ -151,7 +156,10 @@ fn respond(rq: Request, dir: &Path, max: u64) -> (u16, u64) {
     let body: Box<dyn Read + Send> = if head { Box::new(std::io::empty()) } else { Box::new(f.take(count)) };
     let mut r = Response::new(StatusCode(code), Vec::new(), body, Some(count as usize), None)
         .with_header(header("Content-Type", "application/octet-stream"))
-        .with_header(header("Accept-Ranges", "bytes"));
+        .with_header(header("Accept-Ranges", "bytes"))
+        // Always a Content-Length, never chunked: the client learns the
+        // size before the body.
+        .with_chunked_threshold(usize::MAX);
     if code == 206 {
         r = r.with_header(header("Content-Range", &format!("bytes {start}-{}/{len}", start + count - 1)));
     }
