@@ -144,8 +144,10 @@ impl Client {
     }
 
     /// Says hello. A machine still booting may lose the first bytes (a
-    /// UART resetting its FIFO): say it again after 100, 200 and 400 ms,
-    /// then wait 10 s in earnest.
+    /// UART resetting its FIFO), and a board whose host went away drops
+    /// what it cannot send until it sees the new one (QEMU's pty notices a
+    /// reader only once a second): say it again after 100, 200 and 400 ms,
+    /// then once a second for 10 s.
     fn hello(&mut self) -> Result<Response, ClientError> {
         let hello = || {
             Request::Hello(req::Hello {
@@ -154,7 +156,7 @@ impl Client {
             })
         };
         let mut answer = Err(ClientError::Timeout(Duration::ZERO));
-        for wait in [100, 200, 400, 10_000] {
+        for wait in [100, 200, 400].into_iter().chain([1_000; 10]) {
             answer = self.exchange(hello(), Duration::from_millis(wait));
             if !matches!(answer, Err(ClientError::Timeout(_))) {
                 break;

@@ -5,7 +5,8 @@ use tidemark_protocol::{CacheInfo, req};
 use crate::output::{Human, size, table};
 use crate::session::{Session, ShellError};
 
-/// Lists the package cache: slots, pins, hits, misses, evictions.
+/// Lists the package cache: slots, pins, hits, misses, evictions, verify
+/// failures and fetches under way.
 #[derive(Parser)]
 pub struct Args {}
 
