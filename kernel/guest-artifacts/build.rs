@@ -23,6 +23,8 @@ fn main() {
         &kernel.join("sdk"),
         &kernel.join("abi"),
         &kernel.join("ring"),
+        &kernel.join("svc"),
+        &kernel.parent().unwrap().join("plugins"),
     ] {
         println!("cargo:rerun-if-changed={}", dir.display());
     }
@@ -63,12 +65,20 @@ fn main() {
     );
 
     let mut entries = String::new();
+    let mut services = String::new();
+    let mut benches = String::new();
     let release = target_dir.join(TARGET).join("release");
-    for name in ["ping", "pong", "counter", "probe", "hostile"] {
+    let plugins = ["init", "vfs", "bus", "kv"];
+    for name in ["ping", "pong", "counter", "probe", "hostile", "svcbench"].into_iter().chain(plugins) {
         let path = release.join(format!("{name}.wasm"));
         let dest = out.join(format!("{name}.wasm"));
         fs::copy(&path, &dest).unwrap_or_else(|e| panic!("missing guest {}: {e}", path.display()));
-        entries.push_str(&entry(name, &dest, "rust"));
+        let list = match name {
+            "svcbench" => &mut benches,
+            n if plugins.contains(&n) => &mut services,
+            _ => &mut entries,
+        };
+        list.push_str(&entry(name, &dest, "rust"));
     }
     let mut wats: Vec<_> = fs::read_dir(guests.join("wat"))
         .unwrap()
@@ -88,7 +98,12 @@ fn main() {
     }
     fs::write(
         out.join("guests.rs"),
-        format!("/// Every guest module.\npub const ALL: &[Guest] = &[\n{entries}];\n"),
+        format!(
+            "/// Every example and test guest module.\npub const ALL: &[Guest] = &[\n{entries}];\n\n\
+             /// The system services (`plugins/`).\npub const SERVICES: &[Guest] = &[\n{services}];\n\n\
+             /// Guests that only benchmarks run (not in board bundles or example caches).\n\
+             pub const BENCHES: &[Guest] = &[\n{benches}];\n"
+        ),
     )
     .unwrap();
 }

@@ -147,7 +147,10 @@ impl Client {
     /// UART resetting its FIFO), and a board whose host went away drops
     /// what it cannot send until it sees the new one (QEMU's pty notices a
     /// reader only once a second): say it again after 100, 200 and 400 ms,
-    /// then once a second for 10 s.
+    /// then once a second for 10 s. Each retry first drops what the decoder
+    /// holds: bytes left on a serial line by a host that went away can start
+    /// with what reads as a header announcing a long frame, and a decoder
+    /// waiting for it would take every answer for its payload.
     fn hello(&mut self) -> Result<Response, ClientError> {
         let hello = || {
             Request::Hello(req::Hello {
@@ -156,7 +159,10 @@ impl Client {
             })
         };
         let mut answer = Err(ClientError::Timeout(Duration::ZERO));
-        for wait in [100, 200, 400].into_iter().chain([1_000; 10]) {
+        for (i, wait) in [100, 200, 400].into_iter().chain([1_000; 10]).enumerate() {
+            if i > 0 {
+                self.decoder = Decoder::new();
+            }
             answer = self.exchange(hello(), Duration::from_millis(wait));
             if !matches!(answer, Err(ClientError::Timeout(_))) {
                 break;

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod services;
 pub mod commands;
 pub mod fetch;
 pub mod mux;

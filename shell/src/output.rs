@@ -53,6 +53,19 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out.join("\n")
 }
 
+/// Hex digits (optionally after `0x`) as bytes.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let h = text.trim_start_matches("0x");
+    if h.len() % 2 != 0 {
+        return Err("hex data needs an even number of digits".into());
+    }
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|e| e.to_string())
+}
+
 /// Bytes as text when printable, else as hex.
 pub fn show_bytes(b: &[u8]) -> String {
     match std::str::from_utf8(b) {

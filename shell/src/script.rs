@@ -1,7 +1,8 @@
 //! Scripted sessions (`.tms` files): REPL lines plus expectations, for CI.
 //!
 //! ```text
-//! # comments start with '#'; a file containing `# hosted-only` runs only on `hosted`
+//! # comments start with '#'; a file containing `# hosted-only` runs only on `hosted`,
+//! # one containing `# services` boots init with the system services first
 //! chan new req
 //! spawn counter --cap req=req:r --cap resp=resp:w
 //! chan send req inc
@@ -143,6 +144,8 @@ pub struct Script {
     pub lines: Vec<Line>,
     /// Marked `# hosted-only`.
     pub hosted_only: bool,
+    /// Marked `# services`: its kernel boots init with the system services.
+    pub services: bool,
 }
 
 fn split_within(rest: &str) -> (&str, Option<&str>) {
@@ -244,12 +247,13 @@ impl Script {
                 step,
             });
         }
-        let hosted_only = source.lines().any(|l| l.trim() == "# hosted-only");
+        let marked = |m: &str| source.lines().any(|l| l.trim() == m);
         Ok(Script {
             name: name.into(),
             source: source.into(),
             lines,
-            hosted_only,
+            hosted_only: marked("# hosted-only"),
+            services: marked("# services"),
         })
     }
 

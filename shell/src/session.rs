@@ -26,6 +26,9 @@ pub enum ShellError {
     /// The kernel answered another request's reply (a protocol bug).
     #[error("protocol: {0}")]
     Protocol(String),
+    /// A system service answered with an error.
+    #[error("{0}: {1}")]
+    Service(&'static str, tidemark_svc::SvcError),
 }
 
 impl From<CallError> for ShellError {
@@ -69,6 +72,7 @@ impl ShellError {
             ),
             ShellError::UnknownCommand(_) => ("unknown_command".to_string(), None),
             ShellError::Protocol(_) => ("protocol".to_string(), None),
+            ShellError::Service(_, e) => ("service".to_string(), Some(crate::services::error_code(e).to_string())),
         };
         JsonError {
             error: ErrorBody {
@@ -94,6 +98,8 @@ pub struct Session {
     /// The package server's client, for fetches a board's kernel asks of
     /// the workbench ([`crate::fetch`]).
     pub fetcher: tidemark_fetch::Fetcher,
+    /// The last request id this session gave a service.
+    pub service_id: u32,
 }
 
 impl Session {
@@ -105,6 +111,7 @@ impl Session {
             interactive: false,
             deadline: None,
             fetcher: tidemark_fetch::Fetcher::default(),
+            service_id: crate::services::first_id(),
         }
     }
 

@@ -16,7 +16,8 @@ use crate::board::Boot;
 use crate::guest_build::Built;
 use crate::project::MANIFEST;
 
-/// Boots a hosted kernel whose package cache holds the example guests.
+/// Boots a hosted kernel whose package cache holds the example guests
+/// (the system services are installed when a session boots them).
 pub fn hosted() -> Arc<Hosted> {
     let h = hosted_empty();
     for g in tidemark_guest_artifacts::ALL {
@@ -54,6 +55,9 @@ pub struct Setup {
     pub server: Option<String>,
     /// `Tidemark.lock`, when the project has one.
     pub lock: Option<crate::lock::Lock>,
+    /// Boot init with the system services (no project guests: those a
+    /// shell or script session installs are not spawned).
+    pub userland: Option<crate::userland::Userland>,
 }
 
 impl Setup {
@@ -64,6 +68,7 @@ impl Setup {
             keys: project.packages.keys.clone(),
             server: project.packages.server.clone(),
             lock: crate::lock::Lock::read(&project.dir)?,
+            userland: project.userland.clone(),
         })
     }
 
@@ -90,6 +95,9 @@ impl Setup {
                 })
                 .map_err(|e| format!("cannot set the package server {url}: {e}"))?;
         }
+        if let Some(userland) = &self.userland {
+            crate::userland::deploy::boot(client, userland, &[], &[])?;
+        }
         Ok(())
     }
 }
@@ -112,7 +120,25 @@ pub enum Instance {
 /// `Tidemark.toml`, else none. Nothing is built when attaching. A manifest
 /// error is printed as `tidemark dev` prints it (exit 2), a build failure
 /// with the compiler's output (exit 1).
-pub fn project_setup(explicit: Option<&Path>, attach: bool) -> Result<Setup, ExitCode> {
+/// With `services` (or an `image`), the kernel boots init with the system
+/// services too.
+pub fn project_setup(
+    explicit: Option<&Path>,
+    attach: bool,
+    services: bool,
+    image: Option<&Path>,
+) -> Result<Setup, ExitCode> {
+    let mut setup = project_setup_of(explicit, attach)?;
+    if (services || image.is_some()) && !attach {
+        let userland = setup.userland.get_or_insert_with(Default::default);
+        if let Some(image) = image {
+            userland.image = Some(image.to_path_buf());
+        }
+    }
+    Ok(setup)
+}
+
+fn project_setup_of(explicit: Option<&Path>, attach: bool) -> Result<Setup, ExitCode> {
     let dir = match explicit {
         _ if attach => {
             if explicit.is_some() {

@@ -196,6 +196,14 @@ pub fn deploy(c: &mut Client, project: &Project, built: &[Built]) -> Result<(), 
     for ch in &project.channels {
         ids.insert(ch.name.clone(), create_channel(c, ch)?);
     }
+    if let Some(userland) = &project.userland {
+        // Init starts the services, then the guests, each with its grants.
+        let units: Vec<_> = project.guests.iter().map(guest_unit).collect();
+        let chans: Vec<(String, u32)> = project.channels.iter().map(|ch| (ch.name.clone(), ids[&ch.name])).collect();
+        let pid = crate::userland::deploy::boot(c, userland, &units, &chans)?;
+        eprintln!("tidemark: started init as pid {pid} with {} guests", units.len());
+        return Ok(());
+    }
     for g in &project.guests {
         let pid = spawn_guest(c, g, &g.name, &ids)?;
         eprintln!("tidemark: spawned {} as pid {pid}", g.name);
@@ -219,6 +227,26 @@ fn create_channel(c: &mut Client, ch: &ChannelSpec) -> Result<u32, String> {
         },
     )
     .map(|c| c.id)
+}
+
+/// Guest `g` as init starts it: its capabilities by channel name.
+fn guest_unit(g: &GuestSpec) -> crate::userland::plan::GuestUnit {
+    let caps = g
+        .caps
+        .iter()
+        .map(|spec| {
+            let (name, rest) = spec.split_once('=').expect("validated");
+            let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
+            (name.to_string(), chan.to_string(), tidemark_abi::Rights::parse(rights).expect("validated"))
+        })
+        .collect();
+    crate::userland::plan::GuestUnit {
+        name: g.name.clone(),
+        package: g.name.clone(),
+        caps,
+        args: g.args.clone().into_bytes(),
+        uses: g.uses.clone(),
+    }
 }
 
 /// Spawns guest `g` running `package` with the manifest's capabilities
@@ -549,6 +577,8 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
         keys: project.packages.keys.clone(),
         server: project.packages.server.clone(),
         preload: Vec::new(),
+        // `deploy` boots the userland with the project's guests.
+        userland: None,
     };
     keys.apply(&mut setup, board)?;
     deploy(&mut setup, &project, &built)?;

@@ -20,6 +20,7 @@ mod run;
 mod schema;
 mod toml_error;
 mod tui;
+mod userland;
 mod watch;
 
 use std::io::{BufRead, IsTerminal};
@@ -56,6 +57,15 @@ struct Instance {
     /// when it holds a Tidemark.toml. Not used when attaching.
     #[arg(long, env = "TIDEMARK_PROJECT")]
     project: Option<PathBuf>,
+    /// Boot init with the system services (vfs, bus, kv) and their monitor
+    /// connections (`svc`, `fs`, `bus`, `kv` commands); a project with
+    /// `[services]` always does. Not used when attaching.
+    #[arg(long, env = "TIDEMARK_SERVICES")]
+    services: bool,
+    /// vfs's read-only lower image: a directory (packed at boot) or an
+    /// image `fs commit --save` wrote; implies --services.
+    #[arg(long, env = "TIDEMARK_IMAGE")]
+    image: Option<PathBuf>,
     /// Print results as JSON.
     #[arg(long, env = "TIDEMARK_JSON")]
     json: bool,
@@ -239,7 +249,7 @@ fn main() -> ExitCode {
     .ok();
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Shell { on } => match boot::project_setup(on.project.as_deref(), on.attach.is_some())
+        Cmd::Shell { on } => match boot::project_setup(on.project.as_deref(), on.attach.is_some(), on.services, on.image.as_deref())
         {
             Ok(setup) => boot::session(on.board, on.attach.as_ref(), &setup)
                 .and_then(|(mut s, _k)| interact(&mut s, on.json)),
@@ -310,7 +320,7 @@ fn main() -> ExitCode {
             json,
         }),
         Cmd::Run { scripts, on, junit } => {
-            match boot::project_setup(on.project.as_deref(), on.attach.is_some()) {
+            match boot::project_setup(on.project.as_deref(), on.attach.is_some(), on.services, on.image.as_deref()) {
                 Ok(setup) => run::scripts(
                     &scripts,
                     on.board,

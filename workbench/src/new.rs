@@ -52,6 +52,7 @@ impl Template {
             "service" => "a Rust service answering requests on a channel",
             "client" => "a Rust client calling a service on a channel",
             "wat" => "a minimal WAT guest",
+            "kv-client" => "a guest of the system services: kv, bus and vfs through init",
             _ => "",
         }
     }

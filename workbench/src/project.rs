@@ -19,6 +19,12 @@
 //! caps = ["req=requests:r"]     # NAME=CHANNEL[:RIGHTS], rights from rwgd (default rw)
 //! args = ""                     # passed to the guest (proc_args)
 //!
+//! [guest.uses]                  # optional, with [services]: see `userland`
+//! kv = { prefix = "service/" }
+//!
+//! [services]                    # optional: boot init with vfs, bus and kv (docs/userland.md)
+//! image = "rootfs"
+//!
 //! [packages]                    # optional: packages on demand (docs/packages.md)
 //! keys = ["<64 hex digits>"]    # Ed25519 public keys whose catalogs are trusted
 //! server = "http://127.0.0.1:8470"
@@ -45,6 +51,7 @@ struct RawManifest {
     #[serde(default, rename = "guest")]
     guests: Vec<RawGuest>,
     packages: Option<crate::pkg::config::RawPackages>,
+    services: Option<crate::userland::config::RawServices>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +81,7 @@ struct RawGuest {
     #[serde(default)]
     args: String,
     memory: Option<u64>,
+    uses: Option<Spanned<crate::userland::config::RawUses>>,
 }
 
 /// A channel the project creates at boot.
@@ -116,6 +124,8 @@ pub struct GuestSpec {
     pub args: String,
     /// Memory limit in bytes.
     pub memory: Option<u64>,
+    /// What it reaches through the system services (`[guest.uses]`).
+    pub uses: crate::userland::Uses,
 }
 
 impl GuestSpec {
@@ -143,6 +153,8 @@ pub struct Project {
     pub guests: Vec<GuestSpec>,
     /// `[packages]`: trusted keys and the package server.
     pub packages: crate::pkg::config::Packages,
+    /// `[services]`: boot through init with the system services.
+    pub userland: Option<crate::userland::Userland>,
 }
 
 impl Project {
@@ -208,6 +220,11 @@ impl Project {
                 drop: c.drop,
             });
         }
+        let fail = |m, s, l: &str, h| err(m, s, l, h);
+        let userland = match raw.services {
+            Some(s) => Some(s.check(dir, &fail)?),
+            None => None,
+        };
         let mut guests: Vec<GuestSpec> = Vec::new();
         for g in raw.guests {
             if guests.iter().any(|x| x.name == *g.name.get_ref()) {
@@ -274,12 +291,25 @@ impl Project {
                 }
                 caps.push(c.into_inner());
             }
+            let uses = match g.uses {
+                None => crate::userland::Uses::default(),
+                Some(u) if userland.is_none() => {
+                    return Err(err(
+                        format!("guest `{}` uses services, but the project has no `[services]`", g.name.get_ref()),
+                        Some(u.span()),
+                        "uses services",
+                        Some("add `[services]` to boot init with vfs, bus and kv".into()),
+                    ));
+                }
+                Some(u) => u.into_inner().check(&fail)?,
+            };
             guests.push(GuestSpec {
                 name: g.name.into_inner(),
                 source,
                 caps,
                 args: g.args,
                 memory: g.memory,
+                uses,
             });
         }
         let packages = raw
@@ -293,6 +323,7 @@ impl Project {
             channels,
             guests,
             packages,
+            userland,
         })
     }
 

@@ -96,6 +96,10 @@ pub fn scripts(
         }
         let start = Instant::now();
         let (mut session, _kernel) = crate::boot::session(board, attach, setup)?;
+        if script.services && setup.userland.is_none() && attach.is_none() {
+            let userland = crate::userland::Userland::default();
+            crate::userland::deploy::boot(&mut session.client, &userland, &[], &[])?;
+        }
         let result = script.run(&mut session, json, &mut |line, cmd, out| {
             echo(&name, json, line, cmd, out)
         });

@@ -178,6 +178,7 @@ mod tests {
             caps: vec![],
             args: String::new(),
             memory: None,
+            uses: Default::default(),
         }
     }
 
@@ -189,6 +190,7 @@ mod tests {
             channels: vec![],
             guests,
             packages: Default::default(),
+            userland: None,
         }
     }
 

@@ -11,7 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
 fn new_lists_the_templates() {
     let out = Command::new(BIN).args(["new", "--list"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for t in ["two-guest", "service", "client", "wat"] {
+    for t in ["two-guest", "service", "client", "wat", "kv-client"] {
         assert!(text.contains(t), "{text}");
     }
     let out = Command::new(BIN)
@@ -19,7 +19,7 @@ fn new_lists_the_templates() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 4);
+    assert_eq!(v.as_array().unwrap().len(), 5);
 }
 
 #[test]
@@ -32,6 +32,7 @@ fn every_template_scaffolds_and_runs() {
         ("service", &["service"]),
         ("client", &["client"]),
         ("wat", &["hello"]),
+        ("kv-client", &["app"]),
     ] {
         let dir = base.join(format!("my-{t}"));
         let out = Command::new(BIN)

@@ -56,6 +56,8 @@ macro_rules! for_each_hostcall {
             39 Channel chan_wait(handle: i32, role: i32, seen: i32) -> i32;
             /// In-place path: wakes the processes parked on the channel's `role` side (1 readers, 2 writers); call it when a ring operation reports that side's waiter bit was set.
             40 Channel chan_notify(handle: i32, role: i32) -> i32;
+            /// Waits for a frame on any of `count` (at most 64) channel handles, an `i32` array at `handles_ptr`, each attached as a reader; returns the index of the first with a frame pending. `deadline` is a `time_now` value to give up at (`Empty` then), or negative to wait as long as it takes; 0 polls.
+            41 Channel chan_select(handles_ptr: i32, count: i32, deadline: i64) -> i32;
             /// Allocates a shared-memory region of `size` bytes aligned to `align`; returns a handle with all rights.
             48 Shm shm_alloc(size: i32, align: i32) -> i32;
             /// Attaches the region; writes its `ShmRegion` at `out_ptr` (0 to skip); returns 0.
@@ -68,6 +70,10 @@ macro_rules! for_each_hostcall {
             52 Shm shm_write(handle: i32, offset: i32, ptr: i32, len: i32) -> i32;
             /// Spawns package `name` from the package cache with `args`; returns the child's pid.
             64 Process proc_spawn(name_ptr: i32, name_len: i32, args_ptr: i32, args_len: i32) -> i32;
+            /// Spawns package `name` as `proc_spawn` does, granting the child, before its first instruction, copies of capabilities this process holds with the `g` right: `grants_len` bytes at `grants_ptr` of records `handle: i32, rights: u32, name_len: u32, name` (little-endian, packed). Nothing is spawned when a grant is refused.
+            67 Process proc_spawn_caps(name_ptr: i32, name_len: i32, args_ptr: i32, args_len: i32, grants_ptr: i32, grants_len: i32) -> i32;
+            /// From now on, when a child of this process ends, the kernel writes a `ChildExit` frame on channel `handle` (needs `w`; a full channel drops the frame, counted); a negative `handle` stops it.
+            68 Process proc_watch(handle: i32) -> i32;
             /// Kills child process `pid`.
             65 Process proc_kill(pid: i32) -> i32;
             /// Resolves package `name` to its SHA-256, written as 32 bytes at `hash_ptr`; returns the module's size. A package not in the cache but in the signed catalog is fetched from the package server, verified and cached first (the process parks meanwhile); spawn it by the hash's hex with `proc_spawn`. `NotFound` when no catalog lists it, `Unavailable` when the fetch or its verification failed.

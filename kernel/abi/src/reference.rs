@@ -95,5 +95,10 @@ pub fn write_reference(out: &mut impl Write) -> fmt::Result {
         "| `CapInfo` | {} | kind (1 channel, 2 region), rights, object, generation |",
         crate::CapInfo::SIZE
     )?;
+    writeln!(
+        out,
+        "| `ChildExit` | {} | pid, kind (0 exited, 1 trapped, 2 killed, 3 failed), code |",
+        crate::ChildExit::SIZE
+    )?;
     Ok(())
 }

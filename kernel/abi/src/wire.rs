@@ -125,6 +125,30 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    /// What the kernel writes, as one frame, on a parent's watch channel
+    /// (`proc_watch`) when one of its children ends.
+    ChildExit {
+        /// The child's pid.
+        pid,
+        /// How it ended: 0 exited (`code` holds its code), 1 trapped, 2 killed, 3 failed to start.
+        kind,
+        /// The exit code when `kind` is 0 (two's complement), else 0.
+        code,
+    }
+}
+
+impl ChildExit {
+    /// `kind`: the child returned or called `proc_exit`.
+    pub const EXITED: u32 = 0;
+    /// `kind`: the child trapped.
+    pub const TRAPPED: u32 = 1;
+    /// `kind`: the child was killed.
+    pub const KILLED: u32 = 2;
+    /// `kind`: the child could not start (instantiation failed).
+    pub const FAILED: u32 = 3;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

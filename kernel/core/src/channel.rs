@@ -105,7 +105,7 @@ pub(crate) enum Io {
 }
 
 /// A channel that can still be used, or why not.
-fn usable(
+pub(crate) fn usable(
     channels: &mut alloc::collections::BTreeMap<u32, Channel>,
     id: u32,
 ) -> Result<&mut Channel, Error> {
@@ -213,7 +213,7 @@ impl Kernel {
         Error::Corrupt
     }
 
-    fn ring_error(&mut self, id: u32, e: RingError) -> Error {
+    pub(crate) fn ring_error(&mut self, id: u32, e: RingError) -> Error {
         match e {
             RingError::Full => Error::Full,
             RingError::Empty | RingError::Skipped { .. } => Error::Empty,

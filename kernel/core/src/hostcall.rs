@@ -258,6 +258,23 @@ impl Kernel {
                 let role = Role::from_u32(a(1) as u32).ok_or(Error::InvalidArgument)?;
                 self.chan_notify(pid, id, role).map(|_| 0)
             })()),
+            nr::chan_select => match (|| {
+                let count = usize::try_from(a(1)).map_err(|_| Error::InvalidArgument)?;
+                if count == 0 || count > crate::supervise::MAX_SELECT {
+                    return Err(Error::InvalidArgument);
+                }
+                let r = span(mem, a(0), count as i64 * 4)?;
+                let mut handles = [0i64; crate::supervise::MAX_SELECT];
+                for (h, w) in handles.iter_mut().zip(mem[r].chunks_exact(4)) {
+                    *h = i64::from(i32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+                }
+                let deadline = u64::try_from(a(2)).ok();
+                self.chan_select(pid, &handles[..count], deadline)
+            })() {
+                Ok(Ok(i)) => Outcome::Return(i64::from(i)),
+                Ok(Err(w)) => Outcome::Block(w),
+                Err(e) => ret(Err(e)),
+            },
             nr::chan_drain => ret(self
                 .channel_cap(pid, a(0), Rights::READ)
                 .and_then(|id| self.drain(pid, id).map(i64::from))),
@@ -320,6 +337,19 @@ impl Kernel {
                 self.effects.spawn.push(s);
                 Ok(child as i64)
             })()),
+            nr::proc_spawn_caps => ret((|| {
+                let name = String::from(text(mem, a(0), a(1))?);
+                let args = mem[span(mem, a(2), a(3))?].to_vec();
+                let grants = crate::supervise::parse_grants(&mem[span(mem, a(4), a(5))?])?;
+                let spec = SpawnSpec::new(&name).args(&args).allow(classes);
+                let s = self.spawn_with_caps(pid, spec, &grants)?;
+                let child = s.pid;
+                self.effects.spawn.push(s);
+                Ok(child as i64)
+            })()),
+            nr::proc_watch => ret(self
+                .watch_children(pid, crate::supervise::optional_handle(a(0)))
+                .map(|_| 0)),
             nr::pkg_resolve => match text(mem, a(0), a(1)).map(String::from) {
                 Err(e) => ret(Err(e)),
                 Ok(name) => {
@@ -366,13 +396,13 @@ impl Kernel {
         Error::PermissionDenied.code() as i64
     }
 
-    fn handle(&self, pid: Pid, raw: i64) -> Result<(Handle, Object, Rights), Error> {
+    pub(crate) fn handle(&self, pid: Pid, raw: i64) -> Result<(Handle, Object, Rights), Error> {
         let p = self.procs.get(&pid).ok_or(Error::NotFound)?;
         let (h, e) = p.caps.get_raw(raw)?;
         Ok((h, e.object, e.rights))
     }
 
-    fn channel_cap(&self, pid: Pid, raw: i64, need: Rights) -> Result<u32, Error> {
+    pub(crate) fn channel_cap(&self, pid: Pid, raw: i64, need: Rights) -> Result<u32, Error> {
         match self.handle(pid, raw)? {
             (_, Object::Channel(id), r) if r.contains(need) => Ok(id),
             (_, Object::Channel(_), _) => Err(Error::PermissionDenied),

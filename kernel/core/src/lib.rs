@@ -26,6 +26,7 @@ pub mod package;
 pub mod quota;
 pub mod resolve;
 pub mod snapshot;
+pub mod supervise;
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
@@ -188,6 +189,8 @@ pub struct Process {
     /// A `pkg_resolve` parked on a fetch: its hash, and the error once the
     /// fetch failed (the retried call returns it).
     pub resolving: Option<(Hash, Option<Error>)>,
+    /// The channel a `ChildExit` frame goes to when a child ends (`proc_watch`).
+    pub watch: Option<u32>,
 }
 
 /// A capability granted at spawn.
@@ -591,6 +594,7 @@ impl Kernel {
                 trial: None,
                 kill_requested: false,
                 resolving: None,
+                watch: None,
                 log: quota::LogBudget::default(),
             },
         );
@@ -696,6 +700,7 @@ impl Kernel {
             c.readers_waiting.retain(|w| *w != pid);
             c.writers_waiting.retain(|w| *w != pid);
         }
+        self.notify_parent(pid, &exit);
         self.event(EventKind::Ended { pid, exit });
     }
 
@@ -930,12 +935,25 @@ impl Kernel {
         Ok(id)
     }
 
+    /// Allocates a region owned by `owner` holding `bytes` (at least one
+    /// byte long); it is freed when the last holder of a grant drops it.
+    pub fn region_with(&mut self, owner: Pid, bytes: &[u8]) -> Result<u32, Error> {
+        let id = self.alloc_region(owner, bytes.len().max(1), 8)?;
+        let (base, len) = self.arenas.region_ptr(id).ok_or(Error::Closed)?;
+        debug_assert!(len >= bytes.len());
+        // SAFETY: the region was just allocated with at least this length.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), base, bytes.len()) };
+        Ok(id)
+    }
+
     /// Arenas, for introspection.
     pub fn arenas(&self) -> &Arenas {
         &self.arenas
     }
 }
 
+#[cfg(test)]
+mod supervise_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -431,7 +431,7 @@ impl Embedded {
                         return Step::Idle(Some(t));
                     }
                     Wait::Until(_) | Wait::Yield => Outcome::Return(0),
-                    Wait::Readable(_) | Wait::Writable(_) | Wait::Package => {
+                    Wait::Readable(_) | Wait::Writable(_) | Wait::Package | Wait::Select(_) => {
                         let pid = p.store.data().pid;
                         let (mem, data) = match p.store.data().memory {
                             Some(m) => m.data_and_store_mut(&mut p.store),
@@ -456,7 +456,7 @@ impl Embedded {
                             wait: w,
                         });
                         return Step::Idle(match w {
-                            Wait::Until(t) => Some(t),
+                            Wait::Until(t) | Wait::Select(Some(t)) => Some(t),
                             _ => None,
                         });
                     }

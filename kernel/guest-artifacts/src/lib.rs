@@ -6,7 +6,7 @@
 pub struct Guest {
     /// Package name.
     pub name: &'static str,
-    /// `rust` (a crate in `kernel/guests`) or `wat` (a fixture in `kernel/guests/wat`).
+    /// `rust` (a crate in `kernel/guests` or `plugins/`) or `wat` (a fixture in `kernel/guests/wat`).
     pub source: &'static str,
     /// Module bytes.
     pub bytes: &'static [u8],
@@ -14,9 +14,11 @@ pub struct Guest {
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
-/// A guest by name.
+/// A guest (or system service) by name.
 pub fn get(name: &str) -> &'static [u8] {
     ALL.iter()
+        .chain(SERVICES)
+        .chain(BENCHES)
         .find(|g| g.name == name)
         .unwrap_or_else(|| panic!("no guest `{name}`"))
         .bytes

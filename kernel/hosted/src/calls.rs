@@ -102,7 +102,7 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
             count_local(pid, &mut data.uncounted, &mut k);
             let o = k.hostcall(pid, number, args, mem);
             let remaining = match o {
-                Outcome::Block(Wait::Until(t)) => t.saturating_sub(k.now()),
+                Outcome::Block(Wait::Until(t) | Wait::Select(Some(t))) => t.saturating_sub(k.now()),
                 _ => 0,
             };
             (o, k.take_effects(), remaining)
@@ -143,7 +143,7 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
                 }
                 return Ok(0);
             }
-            Outcome::Block(Wait::Readable(_) | Wait::Writable(_) | Wait::Package) => {
+            Outcome::Block(w @ (Wait::Readable(_) | Wait::Writable(_) | Wait::Package | Wait::Select(_))) => {
                 data.settle(true);
                 // The other side is usually mid-hostcall on another core:
                 // retry a few times before paying for a park and an unpark.
@@ -156,7 +156,11 @@ fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> was
                     }
                     continue;
                 }
-                thread::park();
+                match w {
+                    // A select with a deadline retries once it passes (and answers `Empty`).
+                    Wait::Select(Some(_)) => thread::park_timeout(Duration::from_nanos(remaining.max(1))),
+                    _ => thread::park(),
+                }
                 if let Some(stop) = data.stop_reason() {
                     return Err(stop);
                 }

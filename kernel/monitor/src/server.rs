@@ -145,6 +145,9 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             let id = channel(k, &r.channel)?;
             k.delete_channel(id).map_err(refused)
         })),
+        Request::CreateRegion(r) => answer::<CreateRegion>(kernel(t, |k| {
+            k.region_with(KERNEL_PID, &r.bytes).map_err(refused)
+        })),
         Request::Spawn(r) => answer::<Spawn>(spawn(t, r)),
         Request::Reload(r) => answer::<req::Reload>(reload(t, r)),
         Request::Kill(r) => answer::<Kill>(kill(t, r)),

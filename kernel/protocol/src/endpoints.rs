@@ -172,6 +172,13 @@ endpoints! {
         /// Which.
         channel: ChanRef,
     } => ();
+    /// Allocates a shared-memory region holding `bytes` (read-only data a
+    /// service boots from, such as vfs's image), to grant at a spawn;
+    /// answers its id. It lives while a process holds it.
+    CreateRegion {
+        /// Its contents (the region is at least 1 byte).
+        bytes: Vec<u8>,
+    } => u32;
     /// Spawns a process from the package cache; answers its pid.
     Spawn {
         /// Package name or hash.

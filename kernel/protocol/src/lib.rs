@@ -35,7 +35,8 @@ pub use types::*;
 /// 3: limits and quotas (`suppressed` events), who holds a channel back.
 /// 4: a bare-metal board's RAM budget and link statistics in `info`.
 /// 5: packages on demand: trusted keys, a signed catalog, fetches, a lock.
-pub const PROTOCOL_VERSION: u16 = 5;
+/// 6: a process parked in `chan_select` (`Wait::Select`).
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Largest package catalog a kernel keeps (about 8,000 records); fetchers
 /// read no more.

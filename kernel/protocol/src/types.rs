@@ -20,7 +20,7 @@ macro_rules! wire {
 
 /// What a parked process waits for.
 ///
-/// After `Readable`/`Writable` the engine retries the hostcall when woken;
+/// After `Readable`/`Writable`/`Select` the engine retries the hostcall when woken;
 /// after `Until`/`Yield` the call is complete and returns 0 once resumed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -36,6 +36,9 @@ pub enum Wait {
     Yield,
     /// A package being fetched from the package server and verified.
     Package,
+    /// A frame on any of the channels of a `chan_select`, or this time (ns
+    /// since boot) when it has a deadline; the call is retried when woken.
+    Select(Option<u64>),
 }
 
 /// A trap: one line for tables (what, and where when the engine knows),
@@ -125,6 +128,7 @@ impl ProcState {
             ProcState::Blocked(Wait::Writable(c)) => format!("write chan {c}"),
             ProcState::Blocked(Wait::Until(_)) => "sleep".into(),
             ProcState::Blocked(Wait::Package) => "fetch package".into(),
+            ProcState::Blocked(Wait::Select(_)) => "select".into(),
             ProcState::Ended(Exit::Code(c)) => format!("code {c}"),
             ProcState::Ended(Exit::Trap(t)) => format!("{t}"),
             ProcState::Ended(Exit::Failed(r)) => first_line(r).into(),

@@ -235,6 +235,26 @@ impl<M: Memory> Ring<'_, M> {
         })
     }
 
+    /// Whether reader `slot` has a frame to read (tombstones skipped, the
+    /// cursor left where it is): what a wait on several rings looks at.
+    /// Reads only stamps, as an empty `read` does.
+    pub fn pending(&self, slot: u32) -> Result<bool, RingError> {
+        self.reader_attached(slot)?;
+        let start = self.load(self.reader_off(slot, 1), Relaxed);
+        let mut seq = start;
+        while let Some((writer, _, len)) = self.published(seq) {
+            self.valid_record(writer, len)?;
+            if writer & TOMBSTONE == 0 {
+                return Ok(true);
+            }
+            seq = seq.wrapping_add(1);
+            if seq.wrapping_sub(start) >= self.geo.frame_cap {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
     /// Checks reader `slot`'s cursor against the head: call before parking
     /// on an empty ring, so a scribbled cursor is reported, not slept on.
     pub fn validate_cursor(&self, slot: u32) -> Result<(), RingError> {

@@ -370,6 +370,31 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// The capability this reader reads through.
+    pub fn cap(&self) -> Cap {
+        self.cap
+    }
+}
+
+/// Waits until one of `readers` has a frame and returns its index (the
+/// first ready one; rotate the slice for fairness). `deadline` is a
+/// [`time::now`](crate::time::now) value to give up at with `Empty`, or
+/// `None` to wait as long as it takes. At most 64 readers.
+pub fn select(readers: &[&Reader], deadline: Option<u64>) -> Result<usize> {
+    let mut handles = [0i32; 64];
+    if readers.is_empty() || readers.len() > handles.len() {
+        return Err(Error::InvalidArgument);
+    }
+    for (h, r) in handles.iter_mut().zip(readers) {
+        *h = r.cap.0;
+    }
+    let deadline = deadline.map_or(-1, |d| d.min(i64::MAX as u64) as i64);
+    // SAFETY: the pointer and count describe `handles`' first entries.
+    check(unsafe { sys::chan_select(handles.as_ptr() as i32, readers.len() as i32, deadline) })
+        .map(|i| i as usize)
+}
+
 impl Drop for Reader {
     fn drop(&mut self) {
         // SAFETY: no pointers.

@@ -27,12 +27,32 @@
 pub use tidemark_abi as abi;
 pub use tidemark_abi::{Backpressure, Error, Level, Rights};
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+#[cfg(feature = "services")]
+pub mod bus;
 pub mod cap;
 pub mod channel;
+#[cfg(feature = "services")]
+pub mod client;
+#[cfg(feature = "services")]
+pub mod fs;
+#[cfg(feature = "services")]
+pub mod kv;
+#[cfg(feature = "services")]
+pub mod service;
+#[cfg(feature = "services")]
+pub use tidemark_svc as svc;
 pub mod log;
 pub mod process;
 pub mod shm;
 pub mod time;
+
+/// The global allocator of guests built with the `alloc` feature.
+#[cfg(all(feature = "alloc", target_arch = "wasm32", not(test)))]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
 /// Raw imports, one per catalogue entry. Prefer the safe wrappers.
 pub mod sys {
@@ -59,6 +79,7 @@ pub mod sys {
                 match number {
                     $( $num => {
                         let mut at = 0usize;
+                        #[allow(unused_mut, unused_variables)]
                         let mut next = || {
                             let v = args.get(at).copied().unwrap_or(0);
                             at += 1;

@@ -54,3 +54,9 @@ macro_rules! info {
 macro_rules! error {
     ($($arg:tt)*) => { $crate::log::write($crate::Level::Error, format_args!($($arg)*)) };
 }
+
+/// Logs at `Warn`.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::log::write($crate::Level::Warn, format_args!($($arg)*)) };
+}

@@ -1,6 +1,7 @@
 //! This process and its children.
 
-use crate::{Result, check, sys};
+use crate::cap::Cap;
+use crate::{Error, Result, Rights, check, sys};
 
 /// This process's pid.
 pub fn pid() -> u32 {
@@ -37,6 +38,63 @@ pub fn spawn(name: &str, args: &[u8]) -> Result<u32> {
             args.len() as i32,
         )
     })
+}
+
+/// A spawn that hands the child capabilities before its first instruction
+/// (`proc_spawn_caps`): each grant is a copy of one of this process's
+/// capabilities (held with the `g` right), narrowed to the given rights.
+///
+/// ```ignore
+/// let pid = Spawn::new("kv").grant(req.cap, Rights::READ, "req")?.run(b"")?;
+/// ```
+pub struct Spawn<'a> {
+    name: &'a str,
+    grants: [u8; 1024],
+    len: usize,
+}
+
+impl<'a> Spawn<'a> {
+    /// A spawn of package `name` (or a 64-digit hash) with no grants yet.
+    pub fn new(name: &'a str) -> Spawn<'a> {
+        Spawn { name, grants: [0; 1024], len: 0 }
+    }
+
+    /// Adds a grant; `NoMemory` when the grants pass 1 KiB.
+    pub fn grant(mut self, cap: Cap, rights: Rights, name: &str) -> Result<Spawn<'a>> {
+        let need = 12 + name.len();
+        let rec = self.grants.get_mut(self.len..self.len + need).ok_or(Error::NoMemory)?;
+        rec[..4].copy_from_slice(&cap.0.to_le_bytes());
+        rec[4..8].copy_from_slice(&rights.0.to_le_bytes());
+        rec[8..12].copy_from_slice(&(name.len() as u32).to_le_bytes());
+        rec[12..].copy_from_slice(name.as_bytes());
+        self.len += need;
+        Ok(self)
+    }
+
+    /// Spawns the child with `args`; returns its pid.
+    pub fn run(&self, args: &[u8]) -> Result<u32> {
+        // SAFETY: pointers and lengths describe live slices.
+        check(unsafe {
+            sys::proc_spawn_caps(
+                self.name.as_ptr() as i32,
+                self.name.len() as i32,
+                args.as_ptr() as i32,
+                args.len() as i32,
+                self.grants.as_ptr() as i32,
+                self.len as i32,
+            )
+        })
+    }
+}
+
+/// How a child ended, as the kernel reports it on a watch channel.
+pub use crate::abi::ChildExit;
+
+/// Asks the kernel to write a [`ChildExit`] frame on channel `cap` (held
+/// with `w`) whenever a child of this process ends; `None` stops it.
+pub fn watch(cap: Option<Cap>) -> Result<()> {
+    // SAFETY: no pointers.
+    check(unsafe { sys::proc_watch(cap.map_or(-1, |c| c.0)) }).map(|_| ())
 }
 
 /// A package resolved by [`resolve`].

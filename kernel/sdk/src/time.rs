@@ -2,10 +2,19 @@
 
 use crate::{Result, check, sys};
 
-/// Nanoseconds since boot.
+/// Nanoseconds since boot (`u64::MAX` without the `time` class: see
+/// [`try_now`]).
 pub fn now() -> u64 {
     // SAFETY: no pointers.
     unsafe { sys::time_now() as u64 }
+}
+
+/// Nanoseconds since boot, or `PermissionDenied` when this guest was not
+/// given the `time` class.
+pub fn try_now() -> Result<u64> {
+    // SAFETY: no pointers.
+    let t = unsafe { sys::time_now() };
+    if t < 0 { Err(crate::Error::from_code(t).unwrap_or(crate::Error::PermissionDenied)) } else { Ok(t as u64) }
 }
 
 /// Parks the process for `nanos` nanoseconds.

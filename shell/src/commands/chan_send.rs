@@ -40,11 +40,7 @@ impl Human for Sent {
 
 fn run(s: &mut Session, a: Args) -> Result<Sent, ShellError> {
     let data = if a.hex {
-        let h = a.data.trim_start_matches("0x");
-        if h.len() % 2 != 0 {
-            return Err(ShellError::Usage("hex data needs an even number of digits".into()));
-        }
-        (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16)).collect::<Result<Vec<u8>, _>>().map_err(|e| ShellError::Usage(e.to_string()))?
+        crate::output::parse_hex(&a.data).map_err(ShellError::Usage)?
     } else {
         a.data.into_bytes()
     };

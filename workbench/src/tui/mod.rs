@@ -38,6 +38,7 @@ use crate::project::Project;
 mod build;
 mod input;
 mod panes;
+mod services;
 mod worker;
 
 pub use build::BuildStatus;
@@ -71,6 +72,8 @@ pub struct Snapshot {
     pub link_ok: bool,
     /// What happened to a serial link since the previous snapshot.
     pub notes: Vec<String>,
+    /// Init's units, when the kernel runs the userland.
+    pub units: Vec<tidemark_svc::init::UnitInfo>,
 }
 
 /// Polls the kernel on its own thread: one `Snapshot` request a poll.
@@ -84,6 +87,7 @@ pub fn collector(
         .name("collector".into())
         .spawn(move || {
             let mut after = 0;
+            let mut next_id = tidemark_shell::services::first_id();
             let fetcher = tidemark_fetch::Fetcher::default();
             while !stop.load(Ordering::Acquire) {
                 let at = Some(Instant::now());
@@ -99,6 +103,10 @@ pub fn collector(
                 if c.take_rebooted() {
                     after = 0; // a new kernel numbers its events from 1
                 }
+                let units = match &r {
+                    Ok(k) => services(&mut c, &k.channels, &mut next_id),
+                    Err(_) => Vec::new(),
+                };
                 let mut s = match r {
                     Ok(k) => {
                         after = k.events.last().map_or(after, |e| e.seq);
@@ -113,6 +121,7 @@ pub fn collector(
                             events: k.events,
                             link_ok: true,
                             notes: Vec::new(),
+                            units,
                         }
                     }
                     Err(_) => Snapshot {
@@ -130,6 +139,23 @@ pub fn collector(
         })
         .expect("collector thread");
     rx
+}
+
+/// Init's units, asked on the screen's own connection to init (so the
+/// REPL's `svc` replies are never taken here); none without the userland.
+fn services(c: &mut Client, channels: &[ChannelInfo], id: &mut u32) -> Vec<tidemark_svc::init::UnitInfo> {
+    use tidemark_svc::init::{Answer, Request};
+    use tidemark_svc::{SCREEN, Service, channel_name};
+    let req = channel_name(Service::Init, SCREEN, "req");
+    if !channels.iter().any(|ch| ch.name == req) {
+        return Vec::new();
+    }
+    *id = id.wrapping_add(1) % (tidemark_svc::RESTARTED_ID / 2);
+    let frame = tidemark_svc::encode(Service::Init, *id, &Request::List);
+    match tidemark_shell::services::call_on::<Answer>(c, Service::Init, SCREEN, frame) {
+        Ok(Answer::Units(units)) => units,
+        _ => Vec::new(),
+    }
 }
 
 /// Which pane keys go to.
@@ -171,6 +197,8 @@ pub struct App {
     pub chans: ChannelsPane,
     /// Memory pane.
     pub mem: MemPane,
+    /// Services pane (shown when the userland runs).
+    pub services: services::ServicesPane,
     /// Log pane.
     pub log: LogPane,
     /// Input line.
@@ -215,6 +243,7 @@ impl App {
             caps: CapsPane::default(),
             chans: ChannelsPane::default(),
             mem: MemPane::default(),
+            services: services::ServicesPane::default(),
             log: LogPane::default(),
             input: InputLine::default(),
             build: BuildStatus::default(),
@@ -244,6 +273,7 @@ impl App {
         self.caps.pid = self.procs.pid();
         self.chans.update(&s);
         self.mem.update(&s);
+        self.services.update(&s);
     }
 
     /// Takes a reload report in.
@@ -338,7 +368,16 @@ impl App {
             .constraints([Constraint::Percentage(60), Constraint::Percentage(40)])
             .split(rows[1]);
         self.procs.draw(f, top[0], self.focus == Focus::Processes);
-        self.caps.draw(f, top[1], false);
+        if self.services.shown() {
+            let right = Layout::default()
+                .direction(Direction::Vertical)
+                .constraints([Constraint::Percentage(40), Constraint::Percentage(60)])
+                .split(top[1]);
+            self.caps.draw(f, right[0], false);
+            self.services.draw(f, right[1], false);
+        } else {
+            self.caps.draw(f, top[1], false);
+        }
         self.chans.draw(f, mid[0], false);
         self.mem.draw(f, mid[1], false);
         self.log.draw(f, rows[2], self.focus == Focus::Log);
@@ -371,8 +410,13 @@ impl App {
         } else {
             format!("== first error\n{}\n\n", self.build.text())
         };
+        let services = if self.services.shown() {
+            format!("== services\n{}\n\n", self.services.text())
+        } else {
+            String::new()
+        };
         format!(
-            "== processes\n{}\n\n== capabilities\n{}\n\n== channels\n{}\n\n== memory & packages\n{}\n\n== log\n{}\n\n{build}== status\n{}\n",
+            "== processes\n{}\n\n== capabilities\n{}\n\n{services}== channels\n{}\n\n== memory & packages\n{}\n\n== log\n{}\n\n{build}== status\n{}\n",
             self.procs.text(),
             self.caps.text(),
             self.chans.text(),

@@ -44,7 +44,8 @@ pub fn block(title: &str, focused: bool) -> Block<'static> {
     }
 }
 
-fn head(cells: &[&'static str]) -> Row<'static> {
+/// A table's header row.
+pub fn head(cells: &[&'static str]) -> Row<'static> {
     Row::new(cells.to_vec()).style(Style::default().add_modifier(Modifier::BOLD))
 }
 

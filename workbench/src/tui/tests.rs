@@ -129,6 +129,7 @@ fn known() -> Snapshot {
         }],
         link_ok: true,
         notes: vec![],
+        units: vec![],
     }
 }
 
@@ -418,4 +419,35 @@ fn a_link_that_drops_and_comes_back_is_shown() {
         d.contains("| attached |") && d.contains("tidemark: reattached after 0.62 s"),
         "{d}"
     );
+}
+
+/// With the userland, init's units show beside the capabilities: a failed
+/// service in red with why, one in backoff, and the F2 dump lists them.
+#[test]
+fn the_services_pane_shows_inits_units() {
+    use tidemark_svc::init::{State, UnitInfo};
+    let unit = |name: &str, state: State, pid: Option<u32>, restarts: u32, last: Option<&str>| UnitInfo {
+        name: name.into(),
+        package: name.into(),
+        state,
+        pid,
+        restarts,
+        last_error: last.map(String::from),
+        after: vec![],
+    };
+    let mut s = known();
+    s.units = vec![
+        unit("vfs", State::Running, Some(2), 0, None),
+        unit("kv", State::Backoff, None, 1, Some("trapped")),
+        unit("bus", State::Failed, None, 5, Some("trapped; out of restarts (5 in 30000 ms)")),
+    ];
+    let mut a = app();
+    a.update(s);
+    golden("dev-services-100x30.txt", &screen(&a, 100, 30));
+    let d = a.dump();
+    assert!(d.contains("== services\nNAME"), "{d}");
+    assert!(d.contains("bus   failed   -    5    trapped; out of restarts"), "{d}");
+    // Without units the pane is gone again.
+    a.update(known());
+    assert!(!a.dump().contains("== services"));
 }
