@@ -231,19 +231,10 @@ fn create_channel(c: &mut Client, ch: &ChannelSpec) -> Result<u32, String> {
 
 /// Guest `g` as init starts it: its capabilities by channel name.
 fn guest_unit(g: &GuestSpec) -> crate::userland::plan::GuestUnit {
-    let caps = g
-        .caps
-        .iter()
-        .map(|spec| {
-            let (name, rest) = spec.split_once('=').expect("validated");
-            let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
-            (name.to_string(), chan.to_string(), tidemark_abi::Rights::parse(rights).expect("validated"))
-        })
-        .collect();
     crate::userland::plan::GuestUnit {
         name: g.name.clone(),
         package: g.name.clone(),
-        caps,
+        caps: g.cap_grants(),
         args: g.args.clone().into_bytes(),
         uses: g.uses.clone(),
     }
@@ -258,18 +249,16 @@ fn spawn_guest(
     ids: &HashMap<String, u32>,
 ) -> Result<u32, String> {
     let grants = g
-        .caps
-        .iter()
-        .map(|spec| {
-            let (name, rest) = spec.split_once('=').expect("validated");
-            let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
+        .cap_grants()
+        .into_iter()
+        .map(|(name, chan, rights)| {
             let id = *ids
-                .get(chan)
+                .get(&chan)
                 .ok_or_else(|| format!("no channel `{chan}`"))?;
             Ok(GrantSpec {
-                name: name.into(),
+                name,
                 object: ObjectRef::Channel(id.into()),
-                rights: tidemark_abi::Rights::parse(rights).expect("validated"),
+                rights,
             })
         })
         .collect::<Result<_, String>>()?;

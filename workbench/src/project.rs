@@ -129,6 +129,19 @@ pub struct GuestSpec {
 }
 
 impl GuestSpec {
+    /// Its capabilities as (grant name, channel name, rights), parsed from
+    /// `caps` (validated when the manifest was loaded).
+    pub fn cap_grants(&self) -> Vec<(String, String, tidemark_abi::Rights)> {
+        self.caps
+            .iter()
+            .map(|spec| {
+                let (name, rest) = spec.split_once('=').expect("validated");
+                let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
+                (name.into(), chan.into(), tidemark_abi::Rights::parse(rights).expect("validated"))
+            })
+            .collect()
+    }
+
     /// Files and directories to watch for changes.
     pub fn watch_root(&self) -> &Path {
         match &self.source {

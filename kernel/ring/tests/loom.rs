@@ -57,6 +57,11 @@ fn drop_backpressure_counts_exactly() {
     model(|| drop_counts_exactly(3));
 }
 
+#[test]
+fn a_select_over_two_rings_never_sleeps_through_a_frame() {
+    model(|| select_over_two_rings(1));
+}
+
 /// Which kill points a run visits: every `TIDEMARK_LOOM_STRIDE`-th step
 /// (5 by default, so the suite stays in its time; 1 visits every step).
 fn kill_points(steps: u32) -> impl Iterator<Item = u32> {

@@ -61,3 +61,8 @@ fn drain_and_drop_under_random_schedules() {
     shuttle::check_random(|| drain_wakes_the_writer(6), iterations());
     shuttle::check_random(|| drop_counts_exactly(6), iterations());
 }
+
+#[test]
+fn a_select_over_two_rings_under_random_schedules() {
+    shuttle::check_random(|| select_over_two_rings(6), iterations());
+}

@@ -3,10 +3,10 @@
 use alloc::vec;
 use alloc::vec::Vec;
 use tidemark_svc::bus::{Answer, Message, Request};
-use tidemark_svc::{Service, SvcError};
+use tidemark_svc::Service;
 
 use crate::channel::{Channel, Reader};
-use crate::client::{CallError, CallResult, Connection};
+use crate::client::{CallResult, Connection, unexpected};
 
 /// A connection to the bus, with its delivery channel.
 pub struct Bus {
@@ -15,9 +15,6 @@ pub struct Bus {
     buf: Vec<u8>,
 }
 
-fn unexpected<T>(a: Answer) -> CallResult<T> {
-    Err(CallError::Service(SvcError::Malformed(alloc::format!("unexpected answer {a:?}"))))
-}
 
 impl Bus {
     /// Connects through `bus.req`/`bus.resp`, with messages on `bus.deliver`.

@@ -39,6 +39,11 @@ impl From<crate::Error> for CallError {
 /// A call's result.
 pub type CallResult<T> = core::result::Result<T, CallError>;
 
+/// A service answered with the wrong kind of answer (a protocol bug).
+pub(crate) fn unexpected<A: core::fmt::Debug, T>(a: A) -> CallResult<T> {
+    Err(CallError::Service(SvcError::Malformed(alloc::format!("unexpected answer {a:?}"))))
+}
+
 /// A connection: requests go out on `NAME.req`, replies come back on
 /// `NAME.resp` (the capabilities init granted under those names).
 pub struct Connection {

@@ -4,18 +4,15 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use tidemark_svc::fs::{Answer, Entry, Request};
-use tidemark_svc::{Service, SvcError};
+use tidemark_svc::Service;
 
-use crate::client::{CallError, CallResult, Connection};
+use crate::client::{CallResult, Connection, unexpected};
 
 pub use tidemark_svc::fs::{Kind, MAX_IO};
 
 /// A connection to vfs.
 pub struct Fs(Connection);
 
-fn unexpected<T>(a: Answer) -> CallResult<T> {
-    Err(CallError::Service(SvcError::Malformed(alloc::format!("unexpected answer {a:?}"))))
-}
 
 impl Fs {
     /// Sets how long a call waits for its reply (default 5 s).

@@ -9,16 +9,13 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use tidemark_svc::kv::{Answer, Request};
-use tidemark_svc::{Service, SvcError};
+use tidemark_svc::Service;
 
-use crate::client::{CallError, CallResult, Connection};
+use crate::client::{CallResult, Connection, unexpected};
 
 /// A connection to kv.
 pub struct Kv(Connection);
 
-fn unexpected<T>(a: Answer) -> CallResult<T> {
-    Err(CallError::Service(SvcError::Malformed(alloc::format!("unexpected answer {a:?}"))))
-}
 
 impl Kv {
     /// Sets how long a call waits for its reply (default 5 s).

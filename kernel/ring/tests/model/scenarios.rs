@@ -485,3 +485,83 @@ fn reader_killed_at(step: u32) {
     k.wake_all(&ring);
     check_delivery(&[reader.join().unwrap()], &[2]);
 }
+
+/// What a process waiting on several rings sleeps on (the kernel's parked
+/// list and the wake-up `chan_notify` gives it).
+struct Sleeper {
+    lock: Mutex<()>,
+    cond: Condvar,
+}
+
+/// A reader waiting on two rings at once as `chan_select` does: look at
+/// both (`pending`), announce a waiter on each, look again, and sleep until
+/// a doorbell moves; one writer per ring publishes, waking it when its
+/// write takes the waiter bit. It never sleeps through a frame, and reads
+/// each once, in order per ring.
+fn select_over_two_rings(frames: u32) {
+    // Room for every frame: the writers never wait, so only the reader can sleep.
+    assert!(frames <= 8);
+    let geo = Geometry::new(64, 8, 1, 1, 1).unwrap();
+    let mems = [Shared::new(geo), Shared::new(geo)];
+    let rings = [Ring::init_over(mems[0].clone(), geo), Ring::init_over(mems[1].clone(), geo)];
+    let slots = [rings[0].attach_reader().unwrap(), rings[1].attach_reader().unwrap()];
+    let ids = [rings[0].attach_writer().unwrap(), rings[1].attach_writer().unwrap()];
+    let sleeper = Arc::new(Sleeper { lock: Mutex::new(()), cond: Condvar::new() });
+    let writers: Vec<_> = (0..2)
+        .map(|i| {
+            let (mem, sleeper, id) = (mems[i].clone(), sleeper.clone(), ids[i]);
+            sys::thread::spawn(move || {
+                let ring = Ring::over(mem, geo);
+                for n in 0..frames {
+                    loop {
+                        match ring.write(id, &payload(i as u32, n)) {
+                            Ok(w) => {
+                                if w.wake_readers {
+                                    let _held = sleeper.lock.lock().unwrap();
+                                    sleeper.cond.notify_all();
+                                }
+                                break;
+                            }
+                            Err(RingError::Busy) => sys::thread::yield_now(),
+                            Err(e) => panic!("writer {i}: {e:?}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut got: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
+    let mut buf = [0u8; 8];
+    while got[0].len() + got[1].len() < 2 * frames as usize {
+        let ready = |rings: &[Ring<'_, Shared>; 2]| (0..2).any(|i| rings[i].pending(slots[i]).unwrap());
+        let seen = [rings[0].doorbell(), rings[1].doorbell()];
+        if !ready(&rings) {
+            for r in &rings {
+                r.set_waiting(WAIT_READERS);
+            }
+            if !ready(&rings) {
+                let mut held = sleeper.lock.lock().unwrap();
+                while [rings[0].doorbell(), rings[1].doorbell()] == seen {
+                    held = sleeper.cond.wait(held).unwrap();
+                }
+                continue;
+            }
+        }
+        for i in 0..2 {
+            loop {
+                match rings[i].read(slots[i], &mut buf) {
+                    Ok(_) => got[i].push(u32::from_le_bytes(buf[..4].try_into().unwrap())),
+                    Err(RingError::Empty | RingError::Skipped { .. }) => break,
+                    Err(e) => panic!("reader: {e:?}"),
+                }
+            }
+        }
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    for (i, g) in got.iter().enumerate() {
+        let want: Vec<u32> = (0..frames).map(|n| u32::from_le_bytes(payload(i as u32, n))).collect();
+        assert_eq!(*g, want, "ring {i}: every frame once, in order");
+    }
+}
