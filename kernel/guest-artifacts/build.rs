@@ -69,7 +69,10 @@ fn main() {
     let mut benches = String::new();
     let release = target_dir.join(TARGET).join("release");
     let plugins = ["init", "vfs", "bus", "kv"];
-    for name in ["ping", "pong", "counter", "probe", "hostile", "svcbench"].into_iter().chain(plugins) {
+    for name in ["ping", "pong", "counter", "probe", "hostile", "svcbench"]
+        .into_iter()
+        .chain(plugins)
+    {
         let path = release.join(format!("{name}.wasm"));
         let dest = out.join(format!("{name}.wasm"));
         fs::copy(&path, &dest).unwrap_or_else(|e| panic!("missing guest {}: {e}", path.display()));
@@ -94,14 +97,20 @@ fn main() {
             wat::parse_file(wat_path).unwrap_or_else(|e| panic!("{}: {e}", wat_path.display()));
         let dest = out.join(format!("{name}.wat.wasm"));
         fs::write(&dest, bytes).unwrap();
-        entries.push_str(&entry(name, &dest, "wat"));
+        // Fixtures only scale tests and benchmarks run.
+        let list = if ["busy", "idle"].contains(&name) {
+            &mut benches
+        } else {
+            &mut entries
+        };
+        list.push_str(&entry(name, &dest, "wat"));
     }
     fs::write(
         out.join("guests.rs"),
         format!(
             "/// Every example and test guest module.\npub const ALL: &[Guest] = &[\n{entries}];\n\n\
              /// The system services (`plugins/`).\npub const SERVICES: &[Guest] = &[\n{services}];\n\n\
-             /// Guests that only benchmarks run (not in board bundles or example caches).\n\
+             /// Guests that only benchmarks and scale tests run (not in board bundles or example caches).\n\
              pub const BENCHES: &[Guest] = &[\n{benches}];\n"
         ),
     )

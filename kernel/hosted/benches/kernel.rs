@@ -21,6 +21,13 @@
 //!   zero-copy (the ring mapped into both, run in place) and copying (every
 //!   frame a hostcall, as on boards) vs crossbeam-channel between two native
 //!   threads and a Unix socket pair, same frames; 64 KiB also vs a memcpy.
+//!   `(in place)` rows write each frame where it lies in the ring
+//!   (`write_in_place`: a fill and the frame number) and read it there
+//!   (`read_in_place`: one byte of every cache line), with no copy.
+//! * idle: heap and resident memory per idle guest (`idle`, parked in a
+//!   sleep) with 10,000 of them in one kernel, vs wasmtime's own cost of as
+//!   many instances of the same module, each in a store of its own. These
+//!   rows run first, before the others have left freed memory behind.
 //! * fan: 4 writer guests and 4 reader guests on one zero-copy channel (every
 //!   reader sees every frame) vs crossbeam MPMC with 4 senders and 4
 //!   receivers (each frame to one receiver): frames written per unit time.
@@ -31,8 +38,9 @@
 //! Every guest row runs on a zero-copy kernel unless it says `(copying)`,
 //! which runs on a second kernel with mapping off.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +49,49 @@ use tidemark_hosted::kernel::caps::Object;
 use tidemark_hosted::kernel::{Config, Exit, KERNEL_PID, SpawnSpec};
 use tidemark_hosted::{Hosted, Options};
 use wasmtime::{Caller, Linker, Module, Store};
+
+/// The system allocator, counting the bytes live (the idle rows' heap figure).
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded.
+        unsafe { System.alloc_zeroed(l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        // SAFETY: forwarded.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Live heap KiB and resident KiB of this process.
+fn memory_kib() -> (f64, f64) {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    (LIVE.load(Ordering::Relaxed) as f64 / 1024.0, pages * 4.0)
+}
 
 fn rounds() -> usize {
     std::env::var("TIDEMARK_BENCH_ROUNDS")
@@ -55,7 +106,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn boot(zero_copy: bool) -> Hosted {
-    let h = Hosted::boot_with(Config::default(), Options { zero_copy });
+    let h = Hosted::boot_with(
+        Config::default(),
+        Options {
+            zero_copy,
+            ..Default::default()
+        },
+    );
     for g in tidemark_guest_artifacts::ALL {
         h.install(g.name, g.bytes);
     }
@@ -197,8 +254,80 @@ fn spawn_bare(h: &Hosted, thread: bool) -> f64 {
     median(v)
 }
 
+/// Heap and resident KiB per idle guest with `n` of them parked in one
+/// fresh kernel, and µs per spawn.
+fn idle_ours(n: usize) -> ((f64, f64), f64) {
+    let mut config = Config::default();
+    config.limits.processes = n as u32 + 16;
+    let h = Hosted::boot_with(config, Options::default());
+    h.install("idle", tidemark_guest_artifacts::get("idle"));
+    // One first, so what every kernel allocates once is not counted.
+    let first = h.spawn(SpawnSpec::new("idle")).unwrap();
+    let before = memory_kib();
+    let t0 = Instant::now();
+    let pids: Vec<_> = (0..n)
+        .map(|_| h.spawn(SpawnSpec::new("idle")).unwrap())
+        .collect();
+    let spawn_us = t0.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let after = memory_kib();
+    let per = (
+        (after.0 - before.0) / n as f64,
+        (after.1 - before.1) / n as f64,
+    );
+    for pid in pids.iter().chain([&first]) {
+        h.kill(*pid);
+    }
+    for pid in &pids {
+        h.wait(*pid, Duration::from_secs(60));
+    }
+    (per, spawn_us)
+}
+
+/// Heap and resident KiB per instance of `idle` and its store, `n` kept
+/// alive, on a kernel's engine (the same memory creator): wasmtime's own cost.
+fn idle_bare(h: &Hosted, n: usize) -> (f64, f64) {
+    let engine = h.engine();
+    let module = Module::new(engine, tidemark_guest_artifacts::get("idle")).unwrap();
+    let mut linker: Linker<()> = Linker::new(engine);
+    linker
+        .func_wrap("tidemark", "sleep", |_: Caller<'_, ()>, _: i64| -> i32 {
+            0
+        })
+        .unwrap();
+    let pre = linker.instantiate_pre(&module).unwrap();
+    let keep = |pre: &wasmtime::InstancePre<()>| {
+        let mut store = Store::new(engine, ());
+        let i = pre.instantiate(&mut store).unwrap();
+        (store, i)
+    };
+    let _first = keep(&pre);
+    let before = memory_kib();
+    let all: Vec<_> = (0..n).map(|_| keep(&pre)).collect();
+    let after = memory_kib();
+    drop(all);
+    (
+        (after.0 - before.0) / n as f64,
+        (after.1 - before.1) / n as f64,
+    )
+}
+
 /// ns per frame, writer guest → reader guest.
 fn channel_ours(h: &Hosted, size: usize, n: u32) -> f64 {
+    channel_run(h, size, n, false)
+}
+
+/// ns per frame, writer guest → reader guest, each frame written and read
+/// where it lies in the ring (`write_in_place` / `read_in_place`).
+fn channel_loans(h: &Hosted, size: usize, n: u32) -> f64 {
+    channel_run(h, size, n, true)
+}
+
+fn channel_run(h: &Hosted, size: usize, n: u32, loans: bool) -> f64 {
+    let (sink, stream) = if loans {
+        ("take", "loan")
+    } else {
+        ("sink", "stream")
+    };
     let data = h
         .kernel()
         .create_channel("bench", 1 << 18, 256, Backpressure::Park, KERNEL_PID)
@@ -211,14 +340,14 @@ fn channel_ours(h: &Hosted, size: usize, n: u32) -> f64 {
     let reader = h
         .spawn(
             SpawnSpec::new("pong")
-                .args(format!("sink {n}").as_bytes())
+                .args(format!("{sink} {n}").as_bytes())
                 .grant("in", Object::Channel(data), Rights::READ),
         )
         .unwrap();
     let writer = h
         .spawn(
             SpawnSpec::new("ping")
-                .args(format!("stream {n} {size}").as_bytes())
+                .args(format!("{stream} {n} {size}").as_bytes())
                 .grant("out", Object::Channel(data), Rights::WRITE)
                 .grant("ctl", Object::Channel(ctl), Rights::WRITE),
         )
@@ -627,6 +756,36 @@ fn main() {
     let hc = boot(false);
     let mut rows = Vec::new();
 
+    if want("idle") {
+        let n = if quick { 200 } else { 10_000 };
+        let ((heap, rss), spawn_us) = idle_ours(n);
+        let (bare_heap, bare_rss) = idle_bare(&h, n);
+        rows.push(Row {
+            name: format!("idle guest heap, {n} of them"),
+            ours: heap,
+            base: bare_heap,
+            unit: "KiB",
+            baseline: "bare instance + store",
+            goal: "report",
+        });
+        rows.push(Row {
+            name: format!("idle guest resident, {n}"),
+            ours: rss,
+            base: bare_rss,
+            unit: "KiB",
+            baseline: "bare instance + store",
+            goal: "report",
+        });
+        rows.push(Row {
+            name: format!("spawn of the {n} idle guests"),
+            ours: spawn_us,
+            base: median((0..r).map(|_| spawn_bare(&h, false)).collect()),
+            unit: "us",
+            baseline: "InstancePre::instantiate",
+            goal: "report",
+        });
+    }
+
     if want("hostcall") {
         let ours = median((0..r).map(|_| hostcall_ours(&h)).collect());
         let base = median((0..r).map(|_| hostcall_bare(&h)).collect());
@@ -798,11 +957,28 @@ fn main() {
                 baseline: "copying path",
                 goal: "report",
             });
+            let loans = median((0..r).map(|_| channel_loans(&h, size, n)).collect());
+            rows.push(Row {
+                name: format!("{name} (in place)"),
+                ours: loans,
+                base: cross,
+                unit: "ns/frame",
+                baseline: "crossbeam, 2 threads",
+                goal: if size == 8 { "<= 1.0x" } else { "report" },
+            });
             if size == 65536 {
                 let base = median((0..r).map(|_| memcpy_ns(size)).collect());
                 rows.push(Row {
                     name: name.clone(),
                     ours: zero,
+                    base,
+                    unit: "ns/frame",
+                    baseline: "memcpy, one thread",
+                    goal: "report",
+                });
+                rows.push(Row {
+                    name: format!("{name} (in place)"),
+                    ours: loans,
                     base,
                     unit: "ns/frame",
                     baseline: "memcpy, one thread",

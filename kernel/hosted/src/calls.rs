@@ -3,36 +3,50 @@
 //! asks, and mapping channel windows the core's `attached` effect names.
 
 use std::sync::atomic::Ordering;
-use std::thread;
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+use std::sync::Arc;
 use tidemark_abi::{Class, Classes, IMPORT_MODULE};
 use tidemark_kernel::caps::CapTable;
 use tidemark_kernel::hostcall::{answer_local, is_local};
 use tidemark_kernel::{Kernel, Outcome, Pid, Wait};
 use wasmtime::{Caller, Linker};
 
-use crate::proc::{COUNT_BATCH, ProcData, Stop};
+use crate::proc::{COUNT_BATCH, Control, ProcData, Stop};
+use crate::sched::{Timers, yield_now};
 use crate::window::{self, MemfdBacking, Window};
 
-/// Retries of a would-block hostcall before the thread parks.
+/// Retries of a would-block hostcall before the process parks (only while
+/// no other process waits for a worker).
 const SPIN_RETRIES: u32 = 8;
 /// Spin-loop hints between retries (a few hundred ns).
 const SPIN_LOOPS: u32 = 200;
 
 macro_rules! link_catalogue {
     ($( $(#[doc = $doc:literal])* $num:literal $class:ident $name:ident ( $( $arg:ident : $ty:ident ),* ) -> $ret:ident ; )*) => {
-        /// Links every hostcall: the real call for granted classes, a
-        /// `PermissionDenied` stub for the rest.
+        /// Links every hostcall: the real call for granted classes (local
+        /// ones as plain host functions, the rest as async ones, which may
+        /// park the process's fiber), a `PermissionDenied` stub for the rest.
         pub(crate) fn link(linker: &mut Linker<ProcData>, classes: Classes) -> wasmtime::Result<()> {
             $(
-                if classes.has(Class::$class) {
+                if classes.has(Class::$class) && is_local($num) {
                     linker.func_wrap(IMPORT_MODULE, stringify!($name),
-                        |mut caller: Caller<'_, ProcData>, $($arg: $ty),*| -> wasmtime::Result<$ret> {
-                            if is_local($num) {
-                                return Ok(local(caller.data_mut(), $num, &[$($arg as i64),*]) as $ret);
+                        |mut caller: Caller<'_, ProcData>, $($arg: $ty),*| -> $ret {
+                            local(caller.data_mut(), $num, &[$($arg as i64),*]) as $ret
+                        })?;
+                } else if classes.has(Class::$class) {
+                    linker.func_wrap_async(IMPORT_MODULE, stringify!($name),
+                        |mut caller: Caller<'_, ProcData>, ($($arg,)*): ($($ty,)*)|
+                            -> Box<dyn Future<Output = wasmtime::Result<$ret>> + Send + '_> {
+                            // A leading 0 gives the array its type when there are no arguments.
+                            let args = [0i64 $(, $arg as i64)*];
+                            match first_try(&mut caller, $num, &args[1..]) {
+                                Ok(done) => Box::new(std::future::ready(done.map(|v| v as $ret))),
+                                Err(blocked) => Box::new(async move {
+                                    parked(&mut caller, $num, &args[1..], blocked).await.map(|v| v as $ret)
+                                }),
                             }
-                            dispatch(&mut caller, $num, &[$($arg as i64),*]).map(|v| v as $ret)
                         })?;
                 } else {
                     linker.func_wrap(IMPORT_MODULE, stringify!($name),
@@ -87,86 +101,128 @@ fn sync_local(d: &mut ProcData) {
     count_local(d.pid, &mut d.uncounted, &mut k);
 }
 
-/// Runs one hostcall for the calling process, parking it as the kernel asks.
-fn dispatch(caller: &mut Caller<'_, ProcData>, number: u16, args: &[i64]) -> wasmtime::Result<i64> {
+/// The first try at a hostcall, before any future exists: most calls end
+/// here (an answer, or an exit), and only a call that must wait goes on to
+/// [`parked`]. Keeping the common case out of the async state machine keeps
+/// the copying path's per-frame cost what a plain host function pays.
+#[inline]
+fn first_try(
+    caller: &mut Caller<'_, ProcData>,
+    number: u16,
+    args: &[i64],
+) -> Result<wasmtime::Result<i64>, (Wait, u64)> {
+    let (outcome, remaining, attached) = call(caller, number, args);
+    match outcome {
+        Outcome::Return(v) => {
+            if let Some(a) = attached {
+                map_window(caller, a.descriptor);
+            }
+            Ok(Ok(v))
+        }
+        Outcome::Exit(code) => Ok(Err(wasmtime::Error::new(Stop::Exit(code)))),
+        Outcome::Block(w) => Err((w, remaining)),
+    }
+}
+
+/// Runs a hostcall the kernel answered `Block` for: parks the process's
+/// fiber as it asks, and retries when woken.
+async fn parked(
+    caller: &mut Caller<'_, ProcData>,
+    number: u16,
+    args: &[i64],
+    (mut wait, mut remaining): (Wait, u64),
+) -> wasmtime::Result<i64> {
     let mut spins = 0;
     loop {
-        let memory = caller.data().memory;
-        let (mem, data): (&mut [u8], &mut ProcData) = match memory {
-            Some(m) => m.data_and_store_mut(&mut *caller),
-            None => (&mut [], caller.data_mut()),
-        };
-        let pid = data.pid;
-        let (outcome, mut effects, remaining) = {
-            let mut k = data.shared.kernel.lock();
-            count_local(pid, &mut data.uncounted, &mut k);
-            let o = k.hostcall(pid, number, args, mem);
-            let remaining = match o {
-                Outcome::Block(Wait::Until(t) | Wait::Select(Some(t))) => t.saturating_sub(k.now()),
-                _ => 0,
-            };
-            (o, k.take_effects(), remaining)
-        };
-        // This call's own attachment is mapped here, where its memory is at hand.
-        let attached = effects
-            .attached
-            .iter()
-            .position(|a| a.pid == pid)
-            .map(|i| effects.attached.swap_remove(i));
-        if !effects.is_empty() {
-            data.shared.apply(effects);
-        }
-        match outcome {
-            Outcome::Return(v) => {
-                if let Some(a) = attached {
-                    map_window(caller, a.descriptor);
-                }
-                return Ok(v);
-            }
-            Outcome::Exit(code) => return Err(wasmtime::Error::new(Stop::Exit(code))),
-            Outcome::Block(Wait::Yield) => {
-                data.settle(false);
-                thread::yield_now();
+        match wait {
+            Wait::Yield => {
+                caller.data_mut().settle(false);
+                yield_now().await;
                 return Ok(0);
             }
-            Outcome::Block(Wait::Until(_)) => {
-                data.settle(true);
+            Wait::Until(_) => {
+                caller.data_mut().settle(true);
                 let deadline = Instant::now() + Duration::from_nanos(remaining);
-                while let Some(left) = deadline
-                    .checked_duration_since(Instant::now())
-                    .filter(|d| !d.is_zero())
-                {
-                    if let Some(stop) = data.stop_reason() {
+                let (control, timers) = waits(caller.data());
+                while Instant::now() < deadline {
+                    if let Some(stop) = control.stop_reason() {
                         return Err(stop);
                     }
-                    thread::park_timeout(left);
+                    control.signal.wait(Some(deadline), &timers).await;
                 }
                 return Ok(0);
             }
-            Outcome::Block(w @ (Wait::Readable(_) | Wait::Writable(_) | Wait::Package | Wait::Select(_))) => {
-                data.settle(true);
+            Wait::Readable(_) | Wait::Writable(_) | Wait::Package | Wait::Select(_) => {
+                let d = caller.data_mut();
+                d.settle(true);
                 // The other side is usually mid-hostcall on another core:
-                // retry a few times before paying for a park and an unpark.
-                // Busy-wait rather than yield: a yield can hand the core to a
+                // retry a few times before paying for a park and a wake-up,
+                // unless another process waits for this worker. Busy-wait
+                // rather than yield: a yield can hand the worker to a
                 // compute-bound guest for a whole slice.
-                if spins < SPIN_RETRIES {
+                if spins < SPIN_RETRIES && !d.shared.sched.others_ready() {
                     spins += 1;
                     for _ in 0..SPIN_LOOPS {
                         std::hint::spin_loop();
                     }
-                    continue;
-                }
-                match w {
+                } else {
                     // A select with a deadline retries once it passes (and answers `Empty`).
-                    Wait::Select(Some(_)) => thread::park_timeout(Duration::from_nanos(remaining.max(1))),
-                    _ => thread::park(),
-                }
-                if let Some(stop) = data.stop_reason() {
-                    return Err(stop);
+                    let deadline = matches!(wait, Wait::Select(Some(_)))
+                        .then(|| Instant::now() + Duration::from_nanos(remaining.max(1)));
+                    let (control, timers) = waits(d);
+                    control.signal.wait(deadline, &timers).await;
+                    if let Some(stop) = control.stop_reason() {
+                        return Err(stop);
+                    }
                 }
             }
         }
+        match first_try(caller, number, args) {
+            Ok(done) => return done,
+            Err(blocked) => (wait, remaining) = blocked,
+        }
     }
+}
+
+/// What a parked process waits with: its control (signal, stop reasons) and the timers.
+fn waits(d: &ProcData) -> (Arc<Control>, Arc<Timers>) {
+    (d.control.clone(), d.shared.sched.timers().clone())
+}
+
+/// One try at a hostcall under the kernel lock: the outcome, the time left
+/// for a timed wait, and this call's own attachment, if it made one. Effects
+/// for other processes are carried out here.
+fn call(
+    caller: &mut Caller<'_, ProcData>,
+    number: u16,
+    args: &[i64],
+) -> (Outcome, u64, Option<tidemark_kernel::Attached>) {
+    let memory = caller.data().memory;
+    let (mem, data): (&mut [u8], &mut ProcData) = match memory {
+        Some(m) => m.data_and_store_mut(&mut *caller),
+        None => (&mut [], caller.data_mut()),
+    };
+    let pid = data.pid;
+    let (outcome, mut effects, remaining) = {
+        let mut k = data.shared.kernel.lock();
+        count_local(pid, &mut data.uncounted, &mut k);
+        let o = k.hostcall(pid, number, args, mem);
+        let remaining = match o {
+            Outcome::Block(Wait::Until(t) | Wait::Select(Some(t))) => t.saturating_sub(k.now()),
+            _ => 0,
+        };
+        (o, k.take_effects(), remaining)
+    };
+    // This call's own attachment is mapped here, where its memory is at hand.
+    let attached = effects
+        .attached
+        .iter()
+        .position(|a| a.pid == pid)
+        .map(|i| effects.attached.swap_remove(i));
+    if !effects.is_empty() {
+        data.shared.apply(effects);
+    }
+    (outcome, remaining, attached)
 }
 
 /// After a successful `chan_attach`: maps the ring into the caller's memory

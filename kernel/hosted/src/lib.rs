@@ -1,16 +1,18 @@
 //! The hosted engine: Tidemark's kernel core running guests on wasmtime,
 //! inside an ordinary host process.
 //!
-//! * One [`wasmtime::Store`] and one OS thread per process. The host
-//!   scheduler preempts threads, so a guest spinning forever costs one core's
-//!   share and never stalls the others (or the monitor). On top of that,
-//!   epoch interruption gives every guest a safe point at each loop back-edge
-//!   and function entry: a ticker bumps the epoch every [`SLICE`], at which a
-//!   guest yields its thread, and a kill bumps it at once, at which the
-//!   guest traps.
+//! * One [`wasmtime::Store`] per process, run as an async call (a fiber) by
+//!   a scheduler of a few worker threads, one per core (`sched`). Epoch
+//!   interruption gives every guest a safe point at each loop back-edge and
+//!   function entry: a ticker bumps the epoch every [`SLICE`], at which a
+//!   guest yields its worker to the next process waiting, and a kill bumps
+//!   it at once, at which the guest traps. A guest spinning forever costs
+//!   its share of the workers and never stalls the others (or the monitor,
+//!   which runs on threads of its own).
 //! * Blocking is this engine's concern, not the core's: when a hostcall
-//!   answers [`Outcome::Block`] the thread parks and, once the kernel lists
-//!   the process in [`Effects::wake`], retries the call.
+//!   answers [`Outcome::Block`] the process's fiber is suspended (it costs
+//!   no thread) and, once the kernel lists the process in
+//!   [`Effects::wake`], it is queued again and retries the call.
 //! * Per-process memory limits are enforced by a resource limiter that traps
 //!   the process with the reason when it grows past its cap.
 //! * Hostcalls of classes a process lacks are linked to stubs that return
@@ -36,10 +38,11 @@ pub use tidemark_kernel::lifecycle::ReloadReport as Reloaded;
 
 mod calls;
 pub mod monitor;
-mod pool;
 mod proc;
 mod reload;
+mod sched;
 mod shared;
+mod stacks;
 pub mod window;
 
 use shared::Shared;
@@ -84,11 +87,16 @@ pub struct Options {
     /// the SDK reads and writes frames in place; off: every frame goes
     /// through the copying hostcalls.
     pub zero_copy: bool,
+    /// Worker threads processes run on (at least one): by default one per core.
+    pub workers: usize,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { zero_copy: true }
+        Options {
+            zero_copy: true,
+            workers: thread::available_parallelism().map_or(2, |n| n.get()),
+        }
     }
 }
 
@@ -101,6 +109,8 @@ impl Hosted {
     /// Boots a hosted kernel with `config` and `options`.
     pub fn boot_with(config: Config, options: Options) -> Hosted {
         let mut wasm = engine_config();
+        // Fiber stacks are reused warm from one process to the next.
+        wasm.with_host_stack(Arc::new(stacks::Stacks::default()));
         let (kernel, windows) = if options.zero_copy {
             let windows = Arc::new(Windows::default());
             wasm.with_host_memory(Arc::new(window::Creator {
@@ -131,7 +141,7 @@ impl Hosted {
             procs: Mutex::default(),
             ended: Condvar::new(),
             ended_lock: Mutex::new(()),
-            pool: Arc::default(),
+            sched: sched::Scheduler::new(options.workers),
             fetcher: tidemark_fetch::Fetcher::default(),
             me: me.clone(),
         });
@@ -258,7 +268,7 @@ impl Hosted {
                 self.wait(*pid, Duration::from_secs(5));
             }
         }
-        self.shared.pool.close();
+        self.shared.sched.close();
         self.ticker_stop.store(true, Ordering::Release);
         if let Some(t) = self.ticker.take() {
             let _ = t.join();

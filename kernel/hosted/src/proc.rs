@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::thread::Thread;
 
 use parking_lot::Mutex;
 use tidemark_kernel::caps::CapTable;
@@ -13,6 +12,7 @@ use wasmtime::{Memory, ResourceLimiter};
 
 use crate::calls::count_local;
 use crate::reload::{Successor, TRIAL, Trial};
+use crate::sched::Signal;
 use crate::shared::Shared;
 
 /// Why a guest's wasm stopped short of returning: carried through wasmtime
@@ -44,8 +44,7 @@ pub struct ProcData {
     pub(crate) shared: Arc<Shared>,
     pub(crate) memory: Option<Memory>,
     pub(crate) memory_limit: usize,
-    pub(crate) killed: Arc<AtomicBool>,
-    pub(crate) reload: Arc<AtomicBool>,
+    pub(crate) control: Arc<Control>,
     /// Address space added for channel windows (not counted against the limit).
     pub(crate) window_bytes: usize,
     /// The engine, not the guest, is growing memory (for a window).
@@ -70,8 +69,7 @@ impl ProcData {
         pid: Pid,
         shared: Arc<Shared>,
         memory_limit: usize,
-        killed: Arc<AtomicBool>,
-        reload: Arc<AtomicBool>,
+        control: Arc<Control>,
     ) -> ProcData {
         let (caps_version, time) = {
             let k = shared.kernel.lock();
@@ -86,8 +84,7 @@ impl ProcData {
             shared,
             memory: None,
             memory_limit,
-            killed,
-            reload,
+            control,
             window_bytes: 0,
             growing_window: false,
             caps: CapTable::default(),
@@ -119,6 +116,22 @@ impl ProcData {
         count_local(self.pid, &mut self.uncounted, k);
     }
 
+    /// Why the process must stop at this safe point, if it must.
+    pub(crate) fn stop_reason(&self) -> Option<wasmtime::Error> {
+        self.control.stop_reason()
+    }
+}
+
+/// What the engine tells a running process: stop (killed, or reloading)
+/// and wake up. Shared by its store and its handle.
+#[derive(Default)]
+pub(crate) struct Control {
+    pub(crate) killed: AtomicBool,
+    pub(crate) reload: AtomicBool,
+    pub(crate) signal: Arc<Signal>,
+}
+
+impl Control {
     /// Why the process must stop at this safe point, if it must.
     pub(crate) fn stop_reason(&self) -> Option<wasmtime::Error> {
         if self.killed.load(Ordering::Acquire) {
@@ -159,9 +172,7 @@ impl ResourceLimiter for ProcData {
 }
 
 pub(crate) struct ProcHandle {
-    pub(crate) thread: Thread,
-    pub(crate) killed: Arc<AtomicBool>,
-    pub(crate) reload: Arc<AtomicBool>,
+    pub(crate) control: Arc<Control>,
     pub(crate) successor: Arc<Mutex<Option<Successor>>>,
     /// Held through a reload, trial included: one reload at a time.
     pub(crate) reloading: Arc<Mutex<()>>,

@@ -14,6 +14,7 @@ use tidemark_kernel::{Exit, Pid, SpawnError, Spawned, Trap};
 use wasmtime::{Instance, Store};
 
 use crate::proc::{ProcData, Stop};
+use crate::sched::block_on;
 use crate::shared::{Entry, START_BUDGET, arm, instantiate, save_state};
 use crate::{Hosted, Reloaded, SLICE};
 
@@ -79,9 +80,9 @@ pub(crate) fn trap(e: &wasmtime::Error) -> Trap {
     }
 }
 
-/// A process thread: run the entry point, swap in successors on reload,
-/// report the exit.
-pub(crate) fn run(
+/// A process's run (one scheduler task): run the entry point, swap in
+/// successors on reload, report the exit.
+pub(crate) async fn run(
     mut store: Store<ProcData>,
     mut instance: Instance,
     mut entry: Entry,
@@ -91,15 +92,20 @@ pub(crate) fn run(
     let shared = store.data().shared.clone();
     shared.kernel.lock().started(pid);
     let exit = loop {
+        // Killed before it ran (while it was being started): it never does.
+        if store.data().control.killed.load(Ordering::Acquire) {
+            break Exit::Killed;
+        }
         arm(&mut store);
-        let result = entry.call(&mut store, ());
+        let result = entry.call_async(&mut store, ()).await;
         if matches!(&result, Err(e) if e.downcast_ref::<Stop>() == Some(&Stop::Reload)) {
-            if let Some(next) = successor.lock().take() {
+            let next = successor.lock().take();
+            if let Some(next) = next {
                 // Reloads are one at a time; should a trial still run, its
                 // instance got this far, which is proof enough.
                 store.data_mut().settle(true);
-                let state = save_state(&mut store, &instance);
-                store.data().reload.store(false, Ordering::Release);
+                let state = save_state(&mut store, &instance).await;
+                store.data().control.reload.store(false, Ordering::Release);
                 {
                     let mut k = shared.kernel.lock();
                     store.data_mut().count_local(&mut k);
@@ -123,7 +129,7 @@ pub(crate) fn run(
                 if let Some(Stop::Exit(code)) = e.downcast_ref::<Stop>() {
                     Exit::Code(*code)
                 } else if e.downcast_ref::<Stop>() == Some(&Stop::Killed)
-                    || store.data().killed.load(Ordering::Acquire)
+                    || store.data().control.killed.load(Ordering::Acquire)
                 {
                     Exit::Killed
                 } else {
@@ -146,7 +152,7 @@ pub(crate) fn run(
                     module,
                     state,
                     reason,
-                } => match roll_back(store, trial, &module, state, reason) {
+                } => match roll_back(store, trial, &module, state, reason).await {
                     Ok(back) => {
                         (store, instance, entry) = back;
                         shared.notify_ended();
@@ -176,7 +182,7 @@ pub(crate) fn run(
 /// and attachments never left the process) after its successor failed on
 /// trial for `reason`, hands it the state it had saved, and tells the
 /// reloader. When even that fails, the exit to record.
-fn roll_back(
+async fn roll_back(
     failed: Store<ProcData>,
     trial: Trial,
     module: &Spawned,
@@ -185,20 +191,16 @@ fn roll_back(
 ) -> Result<(Store<ProcData>, Instance, Entry), Exit> {
     let mut failed = failed;
     let d = failed.data_mut();
-    let (pid, shared, limit, killed, reload) = (
-        d.pid,
-        d.shared.clone(),
-        d.memory_limit,
-        d.killed.clone(),
-        d.reload.clone(),
-    );
+    let (pid, shared, limit, control) =
+        (d.pid, d.shared.clone(), d.memory_limit, d.control.clone());
     d.count_local(&mut shared.kernel.lock());
     drop(failed);
-    let data = ProcData::new(pid, shared.clone(), limit, killed, reload);
-    match shared
-        .prepare(module)
-        .and_then(|pre| instantiate(pre, data))
-    {
+    let data = ProcData::new(pid, shared.clone(), limit, control);
+    let back = match shared.prepare(module) {
+        Ok(pre) => instantiate(pre, data).await,
+        Err(e) => Err(e),
+    };
+    match back {
         Ok(back) => {
             shared.kernel.lock().rolled_back(pid, state, reason.clone());
             let _ = trial.verdict.send(Err(rollback_message(&reason, None)));
@@ -235,32 +237,20 @@ impl Hosted {
             .kernel()
             .prepare_reload(pid, package)
             .map_err(EngineError::Spawn)?;
-        let (thread, killed, reload, slot, reloading) = {
+        let (control, slot, reloading) = {
             let procs = self.shared.procs.lock();
             let h = procs
                 .get(&pid)
                 .ok_or(EngineError::Spawn(SpawnError::NoProcess(pid)))?;
-            (
-                h.thread.clone(),
-                h.killed.clone(),
-                h.reload.clone(),
-                h.successor.clone(),
-                h.reloading.clone(),
-            )
+            (h.control.clone(), h.successor.clone(), h.reloading.clone())
         };
         let _one_at_a_time = reloading.lock();
         let refuse = |message: String| EngineError::Reload { pid, message };
-        let data = ProcData::new(
-            pid,
-            self.shared.clone(),
-            s.memory_limit,
-            killed,
-            reload.clone(),
-        );
+        let data = ProcData::new(pid, self.shared.clone(), s.memory_limit, control.clone());
         let (store, instance, entry) = self
             .shared
             .prepare(&s)
-            .and_then(|pre| instantiate(pre, data))
+            .and_then(|pre| block_on(instantiate(pre, data)))
             .map_err(|e| refuse(format!("{e:#}")))?;
         let hash = s.hash;
         let (verdict, verdicts) = mpsc::channel();
@@ -273,8 +263,8 @@ impl Hosted {
         });
         let prepare = t0.elapsed();
         let t1 = Instant::now();
-        reload.store(true, Ordering::Release);
-        thread.unpark();
+        control.reload.store(true, Ordering::Release);
+        control.signal.notify();
         self.shared.engine.increment_epoch();
         let wait = Duration::from_secs(30);
         let deadline = Instant::now() + wait;
@@ -296,7 +286,7 @@ impl Hosted {
                 }
                 Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
                 Err(RecvTimeoutError::Timeout) if slot.lock().take().is_some() => {
-                    reload.store(false, Ordering::Release);
+                    control.reload.store(false, Ordering::Release);
                     break Err("the old instance did not reach a safe point in 30 s".into());
                 }
                 // Swapped: the trial ends within TRIAL of the new instance running.

@@ -1,9 +1,9 @@
-//! What every process thread shares: the kernel, the engine's caches of
-//! compiled modules and linkers, the process handles, and the steps of
-//! starting and ending a process.
+//! What every process shares: the kernel, the engine's caches of compiled
+//! modules and linkers, the process handles, the scheduler, and the steps
+//! of starting and ending a process.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::thread;
 
@@ -16,9 +16,9 @@ use tidemark_kernel::{Effects, Exit, Kernel, Pid, Spawned};
 use wasmtime::{Engine, Instance, InstancePre, Linker, Module, Store, UpdateDeadline};
 
 use crate::calls::link;
-use crate::pool::Pool;
-use crate::proc::{ProcData, ProcHandle};
+use crate::proc::{Control, ProcData, ProcHandle};
 use crate::reload::run;
+use crate::sched::{Scheduler, block_on};
 use crate::window::Windows;
 
 pub(crate) struct Shared {
@@ -32,8 +32,8 @@ pub(crate) struct Shared {
     pub(crate) ended_lock: Mutex<()>,
     /// Channel windows (zero-copy kernels only).
     pub(crate) windows: Option<Arc<Windows>>,
-    /// The threads processes run on.
-    pub(crate) pool: Arc<Pool>,
+    /// The workers processes run on.
+    pub(crate) sched: Scheduler,
     /// The package server's client: this engine fetches for itself.
     pub(crate) fetcher: tidemark_fetch::Fetcher,
     pub(crate) me: Weak<Shared>,
@@ -52,7 +52,7 @@ impl Shared {
             let procs = self.procs.lock();
             for pid in effects.wake {
                 if let Some(p) = procs.get(&pid) {
-                    p.thread.unpark();
+                    p.control.signal.notify();
                 }
             }
         }
@@ -72,38 +72,37 @@ impl Shared {
     fn fetch(&self, f: Fetch) {
         let me = self.me.clone();
         let fetcher = self.fetcher.clone();
-        let _ = thread::Builder::new()
-            .name("fetch".into())
-            .spawn(move || {
-                let (url, max) = match &f {
-                    Fetch::Catalog { url } => (url.clone(), MAX_CATALOG),
-                    Fetch::Package { url, size, .. } => (url.clone(), *size as usize),
-                };
-                let got = fetcher.get(&url, max);
-                let Some(shared) = me.upgrade() else {
-                    return;
-                };
-                let effects = {
-                    let mut k = shared.kernel.lock();
-                    match (f, got) {
-                        (Fetch::Catalog { .. }, Ok(bytes)) => {
-                            let _ = k.load_catalog(&bytes);
-                        }
-                        (Fetch::Catalog { .. }, Err(why)) => k.catalog_failed(&why),
-                        (Fetch::Package { hash, .. }, got) => {
-                            let _ = k.deliver(hash, got.as_deref().map(Arc::from).map_err(|e| e.as_str()));
-                        }
+        let _ = thread::Builder::new().name("fetch".into()).spawn(move || {
+            let (url, max) = match &f {
+                Fetch::Catalog { url } => (url.clone(), MAX_CATALOG),
+                Fetch::Package { url, size, .. } => (url.clone(), *size as usize),
+            };
+            let got = fetcher.get(&url, max);
+            let Some(shared) = me.upgrade() else {
+                return;
+            };
+            let effects = {
+                let mut k = shared.kernel.lock();
+                match (f, got) {
+                    (Fetch::Catalog { .. }, Ok(bytes)) => {
+                        let _ = k.load_catalog(&bytes);
                     }
-                    k.take_effects()
-                };
-                shared.apply(effects);
-            });
+                    (Fetch::Catalog { .. }, Err(why)) => k.catalog_failed(&why),
+                    (Fetch::Package { hash, .. }, got) => {
+                        let _ =
+                            k.deliver(hash, got.as_deref().map(Arc::from).map_err(|e| e.as_str()));
+                    }
+                }
+                k.take_effects()
+            };
+            shared.apply(effects);
+        });
     }
 
     pub(crate) fn kill(&self, pid: Pid) {
         if let Some(p) = self.procs.lock().get(&pid) {
-            p.killed.store(true, Ordering::Release);
-            p.thread.unpark();
+            p.control.killed.store(true, Ordering::Release);
+            p.control.signal.notify();
         }
         // Reach a guest that is running wasm at its next safe point.
         self.engine.increment_epoch();
@@ -141,21 +140,16 @@ impl Shared {
 
     /// Starts a process the kernel has created: compile and link (cached),
     /// instantiate on the caller's thread, so every failure before the first
-    /// instruction is reported to the spawner, then run the entry point on the
-    /// process's own thread.
+    /// instruction is reported to the spawner, then hand the entry point to
+    /// the scheduler.
     pub(crate) fn start(&self, s: Spawned) -> Result<Pid, EngineError> {
         let pid = s.pid;
-        let killed = Arc::new(AtomicBool::new(false));
-        let reload = Arc::new(AtomicBool::new(false));
-        let data = ProcData::new(
-            pid,
-            self.arc(),
-            s.memory_limit,
-            killed.clone(),
-            reload.clone(),
-        );
-        let (store, instance, entry) = match self.prepare(&s).and_then(|pre| instantiate(pre, data))
-        {
+        let control = Arc::new(Control::default());
+        let data = ProcData::new(pid, self.arc(), s.memory_limit, control.clone());
+        let ready = self
+            .prepare(&s)
+            .and_then(|pre| block_on(instantiate(pre, data)));
+        let (store, instance, entry) = match ready {
             Ok(ready) => ready,
             Err(e) => {
                 let message = format!("{e:#}");
@@ -163,26 +157,16 @@ impl Shared {
                 return Err(EngineError::Module { pid, message });
             }
         };
-        // Registration happens under the procs lock before the thread can
-        // look itself up, so wake-ups and kills always find it.
-        let mut procs = self.procs.lock();
+        // Registered before it first runs, so wake-ups and kills always find it.
         let successor = Arc::new(Mutex::new(None));
-        let next = successor.clone();
-        let thread = self.pool.run(
-            format!("pid-{pid}"),
-            Box::new(move || run(store, instance, entry, next)),
-        );
-        procs.insert(
+        self.procs.lock().insert(
             pid,
             ProcHandle {
-                thread,
-                killed,
-                reload,
-                successor,
+                control,
+                successor: successor.clone(),
                 reloading: Arc::default(),
             },
         );
-        drop(procs);
         // A kill asked of the kernel before the process was registered here
         // (while the kernel created it, or while it was instantiated).
         if self
@@ -193,6 +177,8 @@ impl Shared {
         {
             self.kill(pid);
         }
+        self.sched
+            .spawn(Box::pin(run(store, instance, entry, successor)));
         Ok(pid)
     }
 
@@ -218,7 +204,7 @@ pub(crate) const START_BUDGET: u64 = 10;
 pub(crate) type Entry = wasmtime::TypedFunc<(), ()>;
 
 /// Creates the process's store and instance, up to its entry point.
-pub(crate) fn instantiate(
+pub(crate) async fn instantiate(
     pre: InstancePre<ProcData>,
     data: ProcData,
 ) -> wasmtime::Result<(Store<ProcData>, Instance, Entry)> {
@@ -233,7 +219,7 @@ pub(crate) fn instantiate(
             "start function ran past its time budget",
         ))
     });
-    let instance = pre.instantiate(&mut store)?;
+    let instance = pre.instantiate_async(&mut store).await?;
     let memory = instance.get_memory(&mut store, "memory");
     store.data_mut().memory = memory;
     if let Some(m) = memory {
@@ -246,7 +232,7 @@ pub(crate) fn instantiate(
 
 /// Calls the old instance's `tidemark_save`, if it has one, within the start
 /// budget; returns the bytes it points at (empty when absent or misbehaving).
-pub(crate) fn save_state(store: &mut Store<ProcData>, instance: &Instance) -> Vec<u8> {
+pub(crate) async fn save_state(store: &mut Store<ProcData>, instance: &Instance) -> Vec<u8> {
     let Ok(save) = instance.get_typed_func::<(), i64>(&mut *store, tidemark_abi::SAVE_EXPORT)
     else {
         return Vec::new();
@@ -255,7 +241,7 @@ pub(crate) fn save_state(store: &mut Store<ProcData>, instance: &Instance) -> Ve
     store.epoch_deadline_callback(|_| {
         Err(wasmtime::Error::msg("state save ran past its time budget"))
     });
-    let Ok(packed) = save.call(&mut *store, ()) else {
+    let Ok(packed) = save.call_async(&mut *store, ()).await else {
         return Vec::new();
     };
     let max = store.data().shared.kernel.lock().config().max_state;
@@ -265,8 +251,8 @@ pub(crate) fn save_state(store: &mut Store<ProcData>, instance: &Instance) -> Ve
     saved_state(packed, memory.data(&*store), max)
 }
 
-/// Arms the store's safe points for running: yield every slice, stop for a
-/// kill or a reload.
+/// Arms the store's safe points for running: yield the worker every slice
+/// (to the back of the queue), stop for a kill or a reload.
 pub(crate) fn arm(store: &mut Store<ProcData>) {
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut ctx| {
@@ -274,7 +260,6 @@ pub(crate) fn arm(store: &mut Store<ProcData>) {
             return Err(stop);
         }
         ctx.data_mut().settle(false);
-        thread::yield_now();
-        Ok(UpdateDeadline::Continue(1))
+        Ok(UpdateDeadline::Yield(1))
     });
 }

@@ -123,7 +123,13 @@ fn a_module_that_cannot_start_leaves_the_old_one_serving() {
 #[test]
 fn a_module_that_traps_in_its_main_is_rolled_back() {
     for zero_copy in [true, false] {
-        let h = Hosted::boot_with(Config::default(), Options { zero_copy });
+        let h = Hosted::boot_with(
+            Config::default(),
+            Options {
+                zero_copy,
+                ..Default::default()
+            },
+        );
         for g in tidemark_guest_artifacts::ALL {
             h.install(g.name, g.bytes);
         }

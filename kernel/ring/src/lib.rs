@@ -71,9 +71,11 @@ use core::marker::PhantomData;
 use core::sync::atomic::Ordering;
 
 mod endpoints;
+mod loans;
 mod memory;
 mod ops;
 
+pub use loans::Peeked;
 pub use memory::{Memory, Raw};
 pub use ops::Reservation;
 

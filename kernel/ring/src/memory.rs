@@ -66,6 +66,12 @@ impl Raw<'_> {
         }
     }
 
+    /// The first byte of the data ring.
+    pub(crate) fn data_ptr(&self) -> *mut u8 {
+        // SAFETY: the data ring starts `data` bytes into the region.
+        unsafe { self.base.as_ptr().add(self.data) }
+    }
+
     #[inline(always)]
     fn word(&self, off: usize) -> &AtomicU32 {
         debug_assert!(off % 4 == 0 && off + 4 <= self.data);

@@ -13,8 +13,8 @@ pub struct Reservation {
     pub seq: u32,
     /// Writer id.
     pub writer: u32,
-    pos: u32,
-    len: u32,
+    pub(crate) pos: u32,
+    pub(crate) len: u32,
 }
 
 impl<M: Memory> Ring<'_, M> {
@@ -28,7 +28,7 @@ impl<M: Memory> Ring<'_, M> {
     }
 
     /// A valid header and a live reader `slot`.
-    fn reader_attached(&self, slot: u32) -> Result<(), RingError> {
+    pub(crate) fn reader_attached(&self, slot: u32) -> Result<(), RingError> {
         self.validate_header()?;
         if slot >= self.geo.max_readers || self.load(self.reader_off(slot, 0), Relaxed) != LIVE {
             return Err(RingError::NotAttached);
@@ -134,19 +134,8 @@ impl<M: Memory> Ring<'_, M> {
     /// Copies `payload` (exactly the reserved length) into a reservation
     /// and publishes it.
     pub fn publish(&self, r: Reservation, payload: &[u8]) -> Written {
-        let payload = &payload[..r.len as usize];
-        self.copy_in(r.pos, payload);
-        self.store(self.frame_off(r.seq, 0), r.seq.wrapping_add(1), Release);
-        self.add_own(self.counter_off(r.writer, 0), 1);
-        self.add_own(self.counter_off(r.writer, 1), r.len);
-        // The fence orders the publication before the look at the waiter
-        // bits (a parking side sets them, fences, then retries): neither can
-        // miss the other, so no wake-up is lost.
-        self.mem.fence(SeqCst);
-        Written {
-            seq: r.seq,
-            wake_readers: self.take_waiters(WAIT_READERS),
-        }
+        self.copy_in(r.pos, &payload[..r.len as usize]);
+        self.commit(r)
     }
 
     /// Writes one frame as writer `id`. `Full` leaves the ring untouched.
@@ -156,7 +145,7 @@ impl<M: Memory> Ring<'_, M> {
     }
 
     /// Adds to a word only one party writes (a writer's own counters).
-    fn add_own(&self, off: usize, v: u32) {
+    pub(crate) fn add_own(&self, off: usize, v: u32) {
         self.store(off, self.load(off, Relaxed).wrapping_add(v), Relaxed);
     }
 
@@ -166,7 +155,7 @@ impl<M: Memory> Ring<'_, M> {
     }
 
     /// Frame `seq`'s record if it is published: (writer word, pos, len).
-    fn published(&self, seq: u32) -> Option<(u32, u32, u32)> {
+    pub(crate) fn published(&self, seq: u32) -> Option<(u32, u32, u32)> {
         if self.load(self.frame_off(seq, 0), Acquire) != seq.wrapping_add(1) {
             return None;
         }
@@ -178,7 +167,7 @@ impl<M: Memory> Ring<'_, M> {
         ))
     }
 
-    fn valid_record(&self, writer: u32, len: u32) -> Result<(), RingError> {
+    pub(crate) fn valid_record(&self, writer: u32, len: u32) -> Result<(), RingError> {
         if len > self.geo.data_cap || writer & WRITER_ID >= self.geo.max_writers {
             return Err(RingError::Corrupt(Corruption::Frame));
         }
@@ -187,52 +176,23 @@ impl<M: Memory> Ring<'_, M> {
 
     /// Stores reader `slot`'s cursor. Release: the copy-out before it
     /// happens before a writer that sees the cursor reuses the bytes.
-    fn advance(&self, slot: u32, seq: u32) {
+    pub(crate) fn advance(&self, slot: u32, seq: u32) {
         self.store(self.reader_off(slot, 1), seq, Release);
     }
 
     /// Reads one frame for reader `slot` into `buf`, skipping tombstones.
     pub fn read(&self, slot: u32, buf: &mut [u8]) -> Result<Read, RingError> {
-        self.reader_attached(slot)?;
-        let mut seq = self.load(self.reader_off(slot, 1), Relaxed);
-        let start = seq;
-        // The stamp alone says whether frame `seq` is published, so a reader
-        // polling an empty ring touches no line the writers write but this
-        // one. A cursor scribbled out of the live window also reads as empty
-        // here: `validate_cursor`, before a reader parks, tells the two apart.
-        while let Some((writer, pos, len)) = self.published(seq) {
-            self.valid_record(writer, len)?;
-            if writer & TOMBSTONE != 0 {
-                seq = seq.wrapping_add(1);
-                self.advance(slot, seq);
-                if seq.wrapping_sub(start) >= self.geo.frame_cap {
-                    break;
-                }
-                continue;
-            }
-            if len as usize > buf.len() {
-                return Err(RingError::TooLarge(len));
-            }
-            self.copy_out(pos, &mut buf[..len as usize]);
-            self.advance(slot, seq.wrapping_add(1));
-            // As in `publish`.
-            self.mem.fence(SeqCst);
-            let (owner, writer) = ((writer >> 8) & OWNER_MASK, writer & WRITER_ID);
-            return Ok(Read {
-                len,
-                writer,
-                owner,
-                seq,
-                wake_writers: self.take_waiters(WAIT_WRITERS),
-            });
+        // The stamp alone says whether the next frame is published, so a
+        // reader polling an empty ring touches no line the writers write but
+        // that one. A cursor scribbled out of the live window also reads as
+        // empty here: `validate_cursor`, before a reader parks, tells the two
+        // apart.
+        let p = self.peek(slot)?;
+        if p.len as usize > buf.len() {
+            return Err(RingError::TooLarge(p.len));
         }
-        if seq == start {
-            return Err(RingError::Empty);
-        }
-        self.mem.fence(SeqCst);
-        Err(RingError::Skipped {
-            wake_writers: self.take_waiters(WAIT_WRITERS),
-        })
+        self.copy_out(p.pos, &mut buf[..p.len as usize]);
+        Ok(self.release(slot, p))
     }
 
     /// Whether reader `slot` has a frame to read (tombstones skipped, the
@@ -313,7 +273,7 @@ impl<M: Memory> Ring<'_, M> {
     }
 
     /// Called after a fence that follows a publication (see `publish`).
-    fn take_waiters(&self, bits: u32) -> bool {
+    pub(crate) fn take_waiters(&self, bits: u32) -> bool {
         if self.load(H_WAITERS, Relaxed) & bits == 0 {
             return false;
         }

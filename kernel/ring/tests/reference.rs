@@ -29,6 +29,18 @@ enum Op {
     Finish {
         writer: usize,
     },
+    /// The same, filling the reservation where it lies (a loan) and committing.
+    FinishInPlace {
+        writer: usize,
+    },
+    /// The writer gives its reservation up (a dropped loan): a tombstone.
+    Cancel {
+        writer: usize,
+    },
+    /// A read of the next frame where it lies: peek, look, release.
+    ReadInPlace {
+        reader: usize,
+    },
     /// The kernel repairs a stopped writer and gives it back (a reload's
     /// successor, or a new process in the slot).
     Repair {
@@ -54,6 +66,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..3usize).prop_map(|reader| Op::Drain { reader }),
         1 => (0..3usize, 0..40u8).prop_map(|(writer, len)| Op::Stop { writer, len }),
         1 => (0..3usize).prop_map(|writer| Op::Finish { writer }),
+        1 => (0..3usize).prop_map(|writer| Op::FinishInPlace { writer }),
+        1 => (0..3usize).prop_map(|writer| Op::Cancel { writer }),
+        3 => (0..3usize).prop_map(|reader| Op::ReadInPlace { reader }),
         1 => (0..3usize).prop_map(|writer| Op::Repair { writer }),
         1 => (0..3usize).prop_map(|reader| Op::Detach { reader }),
         1 => (0..3usize).prop_map(|reader| Op::Attach { reader }),
@@ -78,6 +93,35 @@ struct Model {
     rest: u32,
     /// Each writer's pending reservation.
     pending: Vec<Option<(Reservation, Vec<u8>)>>,
+}
+
+impl Model {
+    /// The first frame from `next` on that is not a tombstone.
+    fn next_live(&self, next: u32) -> Option<(u32, Slot)> {
+        self.frames
+            .iter()
+            .skip_while(|f| f.0 != next)
+            .find(|f| f.1 != Slot::Tombstone)
+            .cloned()
+    }
+
+    /// A read from `next` found nothing: nothing may be published before
+    /// the first pending frame (tombstones skipped), and the reader's
+    /// cursor is now there (or at the head).
+    fn nothing_to_read(
+        &mut self,
+        reader: usize,
+        next: u32,
+        head: u32,
+    ) -> Result<(), TestCaseError> {
+        let first_live = self.next_live(next);
+        prop_assert!(
+            matches!(first_live, None | Some((_, Slot::Pending(_)))),
+            "empty, but {first_live:?}"
+        );
+        self.readers[reader] = Some(first_live.map_or(head, |f| f.0));
+        Ok(())
+    }
 }
 
 fn payload(writer: usize, n: u32, len: u8) -> Vec<u8> {
@@ -138,6 +182,70 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     f.1 = Slot::Frame(p);
                 }
             }
+            Op::FinishInPlace { writer } => {
+                if let Some((r, p)) = m.pending[writer].take() {
+                    let (a, b) = ring.reservation_spans(&r);
+                    let data = ring.data_ptr();
+                    // SAFETY: the reservation's spans lie inside the data
+                    // ring, this writer's alone until it commits.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(p.as_ptr(), data.add(a.start), a.len());
+                        std::ptr::copy_nonoverlapping(
+                            p[a.len()..].as_ptr(),
+                            data.add(b.start),
+                            b.len(),
+                        );
+                    }
+                    ring.commit(r);
+                    let f = m.frames.iter_mut().find(|f| f.0 == r.seq).unwrap();
+                    f.1 = Slot::Frame(p);
+                }
+            }
+            Op::Cancel { writer } => {
+                if let Some((r, _)) = m.pending[writer].take() {
+                    ring.cancel(r);
+                    let f = m.frames.iter_mut().find(|f| f.0 == r.seq).unwrap();
+                    f.1 = Slot::Tombstone;
+                }
+            }
+            Op::ReadInPlace { reader } => {
+                let Some(next) = m.readers[reader] else {
+                    continue;
+                };
+                let expect = m.next_live(next);
+                match ring.peek(slots[reader]) {
+                    Ok(peeked) => {
+                        let Some((seq, Slot::Frame(p))) = expect else {
+                            return Err(TestCaseError::fail(format!(
+                                "peeked {peeked:?}, expected {expect:?}"
+                            )));
+                        };
+                        let (a, b) = ring.peeked_spans(&peeked);
+                        let data = ring.data_ptr();
+                        // SAFETY: a published frame's spans, left alone by
+                        // writers until this reader releases it.
+                        let got: Vec<u8> = unsafe {
+                            let mut v =
+                                std::slice::from_raw_parts(data.add(a.start), a.len()).to_vec();
+                            v.extend_from_slice(std::slice::from_raw_parts(
+                                data.add(b.start),
+                                b.len(),
+                            ));
+                            v
+                        };
+                        prop_assert_eq!(peeked.seq, seq);
+                        prop_assert_eq!(&got[..], &p[..]);
+                        let r = ring.release(slots[reader], peeked);
+                        prop_assert_eq!((r.seq, r.len as usize), (seq, p.len()));
+                        m.readers[reader] = Some(seq.wrapping_add(1));
+                    }
+                    Err(RingError::Empty | RingError::Skipped { .. }) => {
+                        m.nothing_to_read(reader, next, n_head(&ring))?;
+                    }
+                    Err(RingError::Corrupt(_)) => corrupt = true,
+                    Err(e) => prop_assert!(false, "peek: {e:?}"),
+                }
+            }
             Op::Repair { writer } => {
                 let made = ring.repair_writer(ids[writer]);
                 let had = m.pending[writer].take();
@@ -150,12 +258,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let Some(next) = m.readers[reader] else {
                     continue;
                 };
-                let expect = m
-                    .frames
-                    .iter()
-                    .skip_while(|f| f.0 != next)
-                    .find(|f| f.1 != Slot::Tombstone)
-                    .cloned();
+                let expect = m.next_live(next);
                 match ring.read(slots[reader], &mut buf) {
                     Ok(r) => {
                         let Some((seq, Slot::Frame(p))) = expect else {
@@ -168,17 +271,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         m.readers[reader] = Some(seq.wrapping_add(1));
                     }
                     Err(RingError::Empty | RingError::Skipped { .. }) => {
-                        // Nothing published before the first pending frame (tombstones skipped).
-                        let first_live = m
-                            .frames
-                            .iter()
-                            .skip_while(|f| f.0 != next)
-                            .find(|f| f.1 != Slot::Tombstone);
-                        prop_assert!(
-                            matches!(first_live, None | Some((_, Slot::Pending(_)))),
-                            "empty, but {first_live:?}"
-                        );
-                        m.readers[reader] = Some(first_live.map_or(n_head(&ring), |f| f.0));
+                        m.nothing_to_read(reader, next, n_head(&ring))?;
                     }
                     Err(RingError::Corrupt(_)) => corrupt = true,
                     Err(e) => prop_assert!(false, "read: {e:?}"),

@@ -187,15 +187,33 @@ impl Writer {
             return self.put(frame, flags);
         };
         let id = self.desc.endpoint;
+        self.in_ring(ring, frame.len(), flags, |ring| ring.write(id, frame))
+            .unwrap_or_else(|| self.put(frame, flags))
+    }
+
+    /// Runs a ring write (`op`, of a `len`-byte frame) to its end: waits
+    /// for room under `Park` (spinning, then parked in the kernel), counts a
+    /// drop under `Drop`, wakes readers. `None`: the ring cannot settle it
+    /// (corrupt, or revoked: zero pages), so the kernel must.
+    fn in_ring(
+        &self,
+        ring: &Ring<'static>,
+        len: usize,
+        flags: u32,
+        mut op: impl FnMut(
+            &Ring<'static>,
+        )
+            -> core::result::Result<tidemark_ring::Written, tidemark_ring::RingError>,
+    ) -> Option<Result<()>> {
         let park =
             self.desc.backpressure == Backpressure::Park as u32 && flags & io_flags::NONBLOCK == 0;
         let mut backoff = Backoff::new();
         loop {
-            let result = match ring.write(id, frame) {
+            let result = match op(ring) {
                 Err(tidemark_ring::RingError::Full) if park && backoff.snooze() => {
                     // Let the readers get well ahead before trying again (see `has_room`).
                     let g = ring.geometry();
-                    while !ring.has_room(g.frame_cap / 4, (frame.len() as u32).max(g.data_cap / 4))
+                    while !ring.has_room(g.frame_cap / 4, (len as u32).max(g.data_cap / 4))
                         && backoff.snooze()
                     {}
                     continue;
@@ -206,9 +224,11 @@ impl Writer {
                     // rings it (so `wait` returns at once).
                     let seen = ring.doorbell();
                     ring.set_waiting(tidemark_ring::WAIT_WRITERS);
-                    match ring.write(id, frame) {
+                    match op(ring) {
                         Err(tidemark_ring::RingError::Full) => {
-                            wait(self.cap, Role::Writer, seen)?;
+                            if let Err(e) = wait(self.cap, Role::Writer, seen) {
+                                return Some(Err(e));
+                            }
                             backoff = Backoff::new();
                             continue;
                         }
@@ -217,27 +237,89 @@ impl Writer {
                 }
                 r => r,
             };
-            match result {
+            return Some(match result {
                 Ok(w) => {
                     if w.wake_readers {
                         notify(self.cap, Role::Reader);
                     }
-                    return Ok(());
+                    Ok(())
                 }
                 Err(tidemark_ring::RingError::Full)
                     if self.desc.backpressure == Backpressure::Drop as u32 =>
                 {
                     ring.count_drop();
-                    return Err(Error::Dropped);
+                    Err(Error::Dropped)
                 }
-                Err(tidemark_ring::RingError::Full) => return Err(Error::Full),
-                Err(tidemark_ring::RingError::TooLarge(_)) => return Err(Error::TooLarge),
+                Err(tidemark_ring::RingError::Full) => Err(Error::Full),
+                Err(tidemark_ring::RingError::TooLarge(_)) => Err(Error::TooLarge),
                 // The lock holder is preempted: let it run.
-                Err(tidemark_ring::RingError::Busy) => crate::time::yield_now(),
+                Err(tidemark_ring::RingError::Busy) => {
+                    crate::time::yield_now();
+                    continue;
+                }
                 // Corrupt, not attached (revoked: zero pages): the kernel says which.
-                Err(_) => return self.put(frame, flags),
-            }
+                Err(_) => return None,
+            });
         }
+    }
+
+    /// Writes a frame of `len` bytes where it lies in the ring: `fill` gets
+    /// its bytes in place (two parts when the frame wraps round the end of
+    /// the data ring; the second is then the rest, and usually empty) and
+    /// the frame is published when it returns. No copy through a buffer of
+    /// this guest's. Waits for room and drops as [`Writer::write`] does
+    /// (`fill` runs once, when there is room).
+    ///
+    /// Where the ring is not mapped into this guest (the copying path:
+    /// wasmi, boards), `fill` writes into a buffer that is then written with
+    /// a hostcall: on the stack up to [`LOAN_STACK`] bytes, on the heap with
+    /// the `alloc` feature; `TooLarge` past that without it.
+    pub fn write_in_place(
+        &self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8], &mut [u8]),
+    ) -> Result<()> {
+        let Some(ring) = &self.ring else {
+            return self.put_staged(len, fill);
+        };
+        let id = self.desc.endpoint;
+        let data = ring.data_ptr();
+        let mut fill = Some(fill);
+        let done = self.in_ring(ring, len, 0, |ring| {
+            let r = ring.reserve(id, len)?;
+            let (a, b) = ring.reservation_spans(&r);
+            // SAFETY: a reservation's spans lie inside the mapped data ring
+            // and are this writer's alone until it commits.
+            let (a, b) = unsafe {
+                (
+                    core::slice::from_raw_parts_mut(data.add(a.start), a.len()),
+                    core::slice::from_raw_parts_mut(data.add(b.start), b.len()),
+                )
+            };
+            match fill.take() {
+                Some(f) => {
+                    f(a, b);
+                    Ok(ring.commit(r))
+                }
+                // Never: a reservation is followed by a commit, and that ends the loop.
+                None => Ok(ring.cancel(r)),
+            }
+        });
+        match (done, fill) {
+            (Some(r), _) => r,
+            // The ring failed before `fill` ran: the kernel says why.
+            (None, Some(f)) => self.put_staged(len, f),
+            (None, None) => Err(Error::Corrupt),
+        }
+    }
+
+    /// [`Writer::write_in_place`] where the ring is not mapped: fill a
+    /// buffer, then write it with the hostcall.
+    fn put_staged(&self, len: usize, fill: impl FnOnce(&mut [u8], &mut [u8])) -> Result<()> {
+        with_buffer(len, |buf| {
+            fill(buf, &mut []);
+            self.put(buf, 0)
+        })
     }
 
     /// Writes a frame. Under `Park` backpressure waits for room; under
@@ -301,11 +383,38 @@ impl Reader {
             return self.get(buf, flags);
         };
         let slot = self.desc.endpoint;
+        match self.in_ring(ring, flags, |ring| ring.read(slot, buf)) {
+            Some(Ok(r)) => {
+                if r.wake_writers {
+                    notify(self.cap, Role::Writer);
+                }
+                Ok(FrameMeta {
+                    writer: r.writer,
+                    seq: r.seq,
+                    len: r.len,
+                    pid: r.owner,
+                })
+            }
+            Some(Err(e)) => Err(e),
+            None => self.get(buf, flags),
+        }
+    }
+
+    /// Runs a ring read (`op`) to its end: waits for a frame unless
+    /// `NONBLOCK` (spinning, then parked in the kernel), wakes writers when
+    /// only tombstones were skipped. `None`: the ring cannot settle it
+    /// (corrupt, or revoked: zero pages), so the kernel must.
+    fn in_ring<T>(
+        &self,
+        ring: &Ring<'static>,
+        flags: u32,
+        mut op: impl FnMut(&Ring<'static>) -> core::result::Result<T, tidemark_ring::RingError>,
+    ) -> Option<Result<T>> {
         let block = flags & io_flags::NONBLOCK == 0;
         let mut backoff = Backoff::new();
         // Tombstones skipped (a writer stopped mid-frame): room was freed,
         // so parked writers may need waking, but there is no frame yet.
-        let read = |buf: &mut [u8]| match ring.read(slot, buf) {
+        let mut try_op = |ring: &Ring<'static>| match op(ring) {
             Err(tidemark_ring::RingError::Skipped { wake_writers }) => {
                 if wake_writers {
                     notify(self.cap, Role::Writer);
@@ -315,15 +424,17 @@ impl Reader {
             r => r,
         };
         loop {
-            let result = match read(buf) {
+            let result = match try_op(ring) {
                 Err(tidemark_ring::RingError::Empty) if block && backoff.snooze() => continue,
                 Err(tidemark_ring::RingError::Empty) if block => {
                     let seen = ring.doorbell();
                     ring.set_waiting(tidemark_ring::WAIT_READERS);
-                    match read(buf) {
+                    match try_op(ring) {
                         // The kernel checks the cursor before it parks us.
                         Err(tidemark_ring::RingError::Empty) => {
-                            wait(self.cap, Role::Reader, seen)?;
+                            if let Err(e) = wait(self.cap, Role::Reader, seen) {
+                                return Some(Err(e));
+                            }
                             backoff = Backoff::new();
                             continue;
                         }
@@ -333,22 +444,64 @@ impl Reader {
                 r => r,
             };
             return match result {
-                Ok(r) => {
-                    if r.wake_writers {
-                        notify(self.cap, Role::Writer);
-                    }
-                    Ok(FrameMeta {
-                        writer: r.writer,
-                        seq: r.seq,
-                        len: r.len,
-                        pid: r.owner,
-                    })
-                }
-                Err(tidemark_ring::RingError::Empty) => Err(Error::Empty),
-                Err(tidemark_ring::RingError::TooLarge(_)) => Err(Error::TooLarge),
-                Err(_) => self.get(buf, flags),
+                Ok(v) => Some(Ok(v)),
+                Err(tidemark_ring::RingError::Empty) => Some(Err(Error::Empty)),
+                Err(tidemark_ring::RingError::TooLarge(_)) => Some(Err(Error::TooLarge)),
+                Err(_) => None,
             };
         }
+    }
+
+    /// Reads the next frame where it lies in the ring, waiting for one: `f`
+    /// gets its bytes in place (two parts when it wraps round the end of the
+    /// data ring) and its metadata, and the frame is released when `f`
+    /// returns. No copy into a buffer of this guest's. The bytes are shared
+    /// memory another process wrote: copy what must not change under you
+    /// before trusting it (a well-behaved writer never touches a published
+    /// frame, a hostile one can).
+    ///
+    /// On the copying path the frame is read into a buffer first (on the
+    /// stack up to [`LOAN_STACK`] bytes, or the ring's whole data size with
+    /// the `alloc` feature; `TooLarge`, the frame left queued, past that).
+    pub fn read_in_place<R>(&self, f: impl FnOnce(&[u8], &[u8], Frame) -> R) -> Result<R> {
+        let Some(ring) = &self.ring else {
+            return self.read_buffered(f);
+        };
+        let slot = self.desc.endpoint;
+        let data = ring.data_ptr();
+        let p = match self.in_ring(ring, 0, |ring| ring.peek(slot)) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => return Err(e),
+            None => return self.read_buffered(f),
+        };
+        let (a, b) = ring.peeked_spans(&p);
+        // SAFETY: a published frame's spans lie inside the mapped data
+        // ring, and writers leave them alone until this reader releases it.
+        let (a, b) = unsafe {
+            (
+                core::slice::from_raw_parts(data.add(a.start), a.len()),
+                core::slice::from_raw_parts(data.add(b.start), b.len()),
+            )
+        };
+        let meta = FrameMeta {
+            writer: p.writer,
+            seq: p.seq,
+            len: p.len,
+            pid: p.owner,
+        };
+        let out = f(a, b, meta);
+        if ring.release(slot, p).wake_writers {
+            notify(self.cap, Role::Writer);
+        }
+        Ok(out)
+    }
+
+    /// [`Reader::read_in_place`] where the ring is not mapped: read a copy.
+    fn read_buffered<R>(&self, f: impl FnOnce(&[u8], &[u8], Frame) -> R) -> Result<R> {
+        with_buffer(self.desc.data_cap as usize, |buf| {
+            let meta = self.get(buf, 0)?;
+            Ok(f(&buf[..meta.len as usize], &[], meta))
+        })
     }
 
     /// Reads the next frame into `buf`, waiting for one. A frame larger than
@@ -374,6 +527,27 @@ impl Reader {
     /// The capability this reader reads through.
     pub fn cap(&self) -> Cap {
         self.cap
+    }
+}
+
+/// Largest frame an in-place call on the copying path stages on the stack
+/// (without the `alloc` feature, the largest it can stage at all).
+pub const LOAN_STACK: usize = 4096;
+
+/// Runs `f` on a zeroed buffer of `len` bytes (at most `LOAN_STACK` on the
+/// stack; more on the heap with `alloc`, else `TooLarge`).
+fn with_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<R>) -> Result<R> {
+    if len <= LOAN_STACK {
+        let mut buf = [0u8; LOAN_STACK];
+        return f(&mut buf[..len]);
+    }
+    #[cfg(feature = "alloc")]
+    {
+        f(&mut alloc::vec![0u8; len])
+    }
+    #[cfg(not(feature = "alloc"))]
+    {
+        Err(Error::TooLarge)
     }
 }
 

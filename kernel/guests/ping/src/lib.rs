@@ -4,8 +4,10 @@
 //! (8 to 64, default 8) on `out` and checks
 //! each echo on `in`, then sends an empty frame to say goodbye; `stream N
 //! [SIZE]` writes N numbered frames of SIZE bytes (default 8) on `out` as
-//! fast as it can, then writes the count it attempted on `ctl`. Exits with
-//! the number of frames dropped.
+//! fast as it can, then writes the count it attempted on `ctl`; `loan N
+//! [SIZE]` does the same, filling each frame where it lies in the ring
+//! (`write_in_place`) instead of copying it from a buffer. Exits with the
+//! number of frames dropped.
 #![no_std]
 
 use tidemark_sdk::channel::Channel;
@@ -48,15 +50,30 @@ fn run() -> Result<i32, Error> {
             info!("ping: {} round trips", n);
             Ok(0)
         }
-        b"stream" => {
+        b"stream" | b"loan" => {
             let ctl = Channel::lookup("ctl")?.writer()?;
             let mut dropped = 0;
             // SAFETY: single-threaded guest; the only reference to the buffer.
             let frame = unsafe { &mut *core::ptr::addr_of_mut!(FRAME_BUF) };
             let frame = &mut frame[..size];
             for i in 0..n as u64 {
-                frame[..8].copy_from_slice(&i.to_le_bytes());
-                match out.write(frame) {
+                let written = if mode == b"loan" {
+                    // The frame's bytes where they lie: a fill, then the number.
+                    out.write_in_place(size, |a, b| {
+                        a.fill(i as u8);
+                        b.fill(i as u8);
+                        for (k, byte) in i.to_le_bytes().into_iter().enumerate() {
+                            match a.get_mut(k) {
+                                Some(x) => *x = byte,
+                                None => b[k - a.len()] = byte,
+                            }
+                        }
+                    })
+                } else {
+                    frame[..8].copy_from_slice(&i.to_le_bytes());
+                    out.write(frame)
+                };
+                match written {
                     Ok(()) => {}
                     Err(Error::Dropped) => dropped += 1,
                     Err(e) => return Err(e),

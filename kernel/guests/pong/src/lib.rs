@@ -9,6 +9,9 @@
 //! process's numbered frames arrive once and in order, and exits with N
 //! (-2 if not). `join N` is a sink that attaches mid-stream: a writer's
 //! first frame it sees may have any number, the rest must follow it.
+//! `take N` is a sink that reads each frame where it lies in the ring
+//! (`read_in_place`), touching one byte of every 64 (each cache line) as a
+//! reader that uses the bytes would, with no copy.
 #![no_std]
 
 use tidemark_sdk::channel::Channel;
@@ -25,15 +28,34 @@ fn run() -> Result<i32, Error> {
     // SAFETY: single-threaded guest; the only reference to the buffer.
     let frame = unsafe { &mut *core::ptr::addr_of_mut!(FRAME_BUF) };
     let join = mode.starts_with(b"join ");
-    if let Some(n) = mode.strip_prefix(b"sink ").or_else(|| mode.strip_prefix(b"join ")) {
+    let take = mode.starts_with(b"take ");
+    if let Some(n) = mode
+        .strip_prefix(b"sink ")
+        .or_else(|| mode.strip_prefix(b"join "))
+        .or_else(|| mode.strip_prefix(b"take "))
+    {
         let n: i32 = core::str::from_utf8(n).ok().and_then(|n| n.trim().parse().ok()).unwrap_or(0);
         // Each writer process numbers its frames from 0 (ping's `stream`):
         // under Park every one must arrive once, in order (a writer killed
         // mid-stream just stops). Kept per pid, for the last 64 writers.
         let mut next = [(0u32, 0u64); 64];
+        let mut touched = 0u8;
         for _ in 0..n {
-            let f = input.read(frame)?;
-            let v = u64::from_le_bytes(frame[..8].try_into().unwrap_or([0; 8]));
+            let (f, v) = if take {
+                input.read_in_place(|a, b, f| {
+                    let mut number = [0u8; 8];
+                    for (k, x) in a.iter().chain(b).take(8).enumerate() {
+                        number[k] = *x;
+                    }
+                    for x in a.iter().step_by(64).chain(b.iter().step_by(64)) {
+                        touched = touched.wrapping_add(*x);
+                    }
+                    (f, u64::from_le_bytes(number))
+                })?
+            } else {
+                let f = input.read(frame)?;
+                (f, u64::from_le_bytes(frame[..8].try_into().unwrap_or([0; 8])))
+            };
             let e = &mut next[f.pid as usize % 64];
             if e.0 != f.pid {
                 *e = (f.pid, if join { v } else { 0 });
@@ -44,6 +66,7 @@ fn run() -> Result<i32, Error> {
             }
             e.1 += 1;
         }
+        core::hint::black_box(touched);
         return Ok(n);
     }
     if mode.starts_with(b"count") {

@@ -7,13 +7,14 @@ use tidemark_hosted::{Hosted, Options};
 /// Instantiates each test once per channel path: zero-copy (rings mapped
 /// into the guests, run in place by the SDK) and copying (every frame a
 /// hostcall).
+#[allow(unused_macros)]
 macro_rules! on_both_paths {
     ($($name:ident),* $(,)?) => {
         mod zero_copy {
-            $( #[test] fn $name() { super::$name(super::Options { zero_copy: true }) } )*
+            $( #[test] fn $name() { super::$name(super::Options { zero_copy: true, ..Default::default() }) } )*
         }
         mod copying {
-            $( #[test] fn $name() { super::$name(super::Options { zero_copy: false }) } )*
+            $( #[test] fn $name() { super::$name(super::Options { zero_copy: false, ..Default::default() }) } )*
         }
     };
 }
@@ -29,6 +30,7 @@ pub fn boot_with(config: Config, path: Options) -> Hosted {
 }
 
 /// As [`boot_with`], with the default configuration.
+#[allow(dead_code)]
 pub fn boot(path: Options) -> Hosted {
     boot_with(Config::default(), path)
 }

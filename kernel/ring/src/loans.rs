@@ -1,0 +1,131 @@
+//! Frames in place: a writer fills its reservation where it lies in the
+//! data ring and commits it; a reader looks at the next frame where it lies
+//! and releases it. No copy through a buffer of either side's own. The
+//! steps are those of [`Ring::write`] and [`Ring::read`] without their
+//! copies, so the repair and waiting rules hold unchanged: a writer that
+//! stops between reserving and committing leaves a reservation
+//! [`Ring::repair_writer`] turns into a tombstone, and a reader that stops
+//! before releasing leaves its cursor on the frame.
+
+use core::ops::Range;
+use core::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
+
+use crate::*;
+
+/// The next frame for a reader, not yet released: what [`Ring::peek`]
+/// found. Its bytes stay put until [`Ring::release`] moves the cursor past.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peeked {
+    /// Sequence number.
+    pub seq: u32,
+    /// Payload length.
+    pub len: u32,
+    /// Writer id that wrote the frame.
+    pub writer: u32,
+    /// The writer's owner when it reserved the frame (as in [`Read`]).
+    pub owner: u32,
+    pub(crate) pos: u32,
+}
+
+impl<M: Memory> Ring<'_, M> {
+    /// Where `len` bytes at ring position `pos` lie, as offsets into the
+    /// data ring: up to its end, then wrapped to its start (often empty).
+    pub fn spans(&self, pos: u32, len: u32) -> (Range<usize>, Range<usize>) {
+        let cap = self.geo.data_cap as usize;
+        let at = pos as usize & (cap - 1);
+        let first = (len as usize).min(cap - at);
+        (at..at + first, 0..len as usize - first)
+    }
+
+    /// The spans of a reservation: the bytes its writer alone may fill.
+    pub fn reservation_spans(&self, r: &Reservation) -> (Range<usize>, Range<usize>) {
+        self.spans(r.pos, r.len)
+    }
+
+    /// The spans of a peeked frame: the bytes its reader may look at.
+    pub fn peeked_spans(&self, p: &Peeked) -> (Range<usize>, Range<usize>) {
+        self.spans(p.pos, p.len)
+    }
+
+    /// Publishes a reservation whose bytes its writer filled in place.
+    pub fn commit(&self, r: Reservation) -> Written {
+        self.store(self.frame_off(r.seq, 0), r.seq.wrapping_add(1), Release);
+        self.add_own(self.counter_off(r.writer, 0), 1);
+        self.add_own(self.counter_off(r.writer, 1), r.len);
+        // As in `publish`: orders the publication before the look at the waiters.
+        self.mem.fence(SeqCst);
+        Written {
+            seq: r.seq,
+            wake_readers: self.take_waiters(WAIT_READERS),
+        }
+    }
+
+    /// Gives a reservation up: it is published as a tombstone, which readers
+    /// skip (what [`Ring::repair_writer`] does for a writer that stopped).
+    pub fn cancel(&self, r: Reservation) -> Written {
+        let word = self.load(self.frame_off(r.seq, 1), Relaxed);
+        self.store(self.frame_off(r.seq, 1), word | TOMBSTONE, Relaxed);
+        self.store(self.frame_off(r.seq, 0), r.seq.wrapping_add(1), Release);
+        self.mem.fence(SeqCst);
+        Written {
+            seq: r.seq,
+            wake_readers: self.take_waiters(WAIT_READERS),
+        }
+    }
+
+    /// The next frame for reader `slot`, tombstones skipped (the cursor
+    /// moves past them) and the frame itself left unread: `Empty`, or
+    /// `Skipped` when only tombstones were there, as [`Ring::read`] says.
+    pub fn peek(&self, slot: u32) -> Result<Peeked, RingError> {
+        self.reader_attached(slot)?;
+        let mut seq = self.load(self.reader_off(slot, 1), Relaxed);
+        let start = seq;
+        while let Some((writer, pos, len)) = self.published(seq) {
+            self.valid_record(writer, len)?;
+            if writer & TOMBSTONE != 0 {
+                seq = seq.wrapping_add(1);
+                self.advance(slot, seq);
+                if seq.wrapping_sub(start) >= self.geo.frame_cap {
+                    break;
+                }
+                continue;
+            }
+            return Ok(Peeked {
+                seq,
+                len,
+                writer: writer & WRITER_ID,
+                owner: (writer >> 8) & OWNER_MASK,
+                pos,
+            });
+        }
+        if seq == start {
+            return Err(RingError::Empty);
+        }
+        self.mem.fence(SeqCst);
+        Err(RingError::Skipped {
+            wake_writers: self.take_waiters(WAIT_WRITERS),
+        })
+    }
+
+    /// Moves reader `slot`'s cursor past a frame it peeked (and has done
+    /// with: writers may reuse its bytes from here on).
+    pub fn release(&self, slot: u32, p: Peeked) -> Read {
+        self.advance(slot, p.seq.wrapping_add(1));
+        // As in `read`.
+        self.mem.fence(SeqCst);
+        Read {
+            len: p.len,
+            writer: p.writer,
+            owner: p.owner,
+            seq: p.seq,
+            wake_writers: self.take_waiters(WAIT_WRITERS),
+        }
+    }
+}
+
+impl<'a> Ring<'a, Raw<'a>> {
+    /// The first byte of the data ring: [`Ring::spans`] are offsets from it.
+    pub fn data_ptr(&self) -> *mut u8 {
+        self.mem.data_ptr()
+    }
+}
