@@ -89,33 +89,34 @@ impl Wake for Task {
 /// go first. Busy guests take turns a slice at a time and none starves.
 #[derive(Default)]
 struct Lines {
-    heap: BinaryHeap<Entry>,
+    heap: BinaryHeap<Earliest<u64, Arc<Task>>>,
     /// The count of the process last taken (only grows).
     floor: u64,
     seq: u64,
 }
 
-struct Entry {
-    key: u64,
+/// A heap entry that comes out of a (max-)`BinaryHeap` least key first,
+/// then first pushed: the run queue's and the timers' order.
+struct Earliest<K, T> {
+    key: K,
     seq: u64,
-    task: Arc<Task>,
+    item: T,
 }
 
-impl PartialEq for Entry {
-    fn eq(&self, o: &Entry) -> bool {
-        (self.key, self.seq) == (o.key, o.seq)
+impl<K: Ord, T> PartialEq for Earliest<K, T> {
+    fn eq(&self, o: &Self) -> bool {
+        (&self.key, self.seq) == (&o.key, o.seq)
     }
 }
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, o: &Entry) -> Option<std::cmp::Ordering> {
+impl<K: Ord, T> Eq for Earliest<K, T> {}
+impl<K: Ord, T> PartialOrd for Earliest<K, T> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(o))
     }
 }
-impl Ord for Entry {
-    // Least count (then first queued) out of a max-heap.
-    fn cmp(&self, o: &Entry) -> std::cmp::Ordering {
-        (o.key, o.seq).cmp(&(self.key, self.seq))
+impl<K: Ord, T> Ord for Earliest<K, T> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (&o.key, o.seq).cmp(&(&self.key, self.seq))
     }
 }
 
@@ -127,17 +128,17 @@ impl Lines {
             task.ran.store(key, Ordering::Relaxed);
         }
         self.seq += 1;
-        self.heap.push(Entry {
+        self.heap.push(Earliest {
             key,
             seq: self.seq,
-            task,
+            item: task,
         });
     }
 
     fn pop(&mut self) -> Option<Arc<Task>> {
         let e = self.heap.pop()?;
         self.floor = self.floor.max(e.key);
-        Some(e.task)
+        Some(e.item)
     }
 }
 
@@ -151,7 +152,6 @@ struct Queue {
     more: Condvar,
     closing: AtomicBool,
 }
-
 
 impl Queue {
     fn push_back(&self, t: Arc<Task>) {
@@ -394,36 +394,12 @@ pub(crate) fn yield_now() -> impl Future<Output = ()> + Send {
     })
 }
 
-struct Timer {
-    at: Instant,
-    seq: u64,
-    signal: Weak<Signal>,
-}
-
-impl PartialEq for Timer {
-    fn eq(&self, o: &Timer) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Timer {}
-impl PartialOrd for Timer {
-    fn partial_cmp(&self, o: &Timer) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Timer {
-    // Earliest first out of a max-heap.
-    fn cmp(&self, o: &Timer) -> std::cmp::Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// Deadlines of sleeping processes, fired by one thread. A timer whose
 /// process woke earlier fires anyway, as a spurious notify its next wait
 /// looks past.
 #[derive(Default)]
 pub(crate) struct Timers {
-    heap: Mutex<(BinaryHeap<Timer>, u64)>,
+    heap: Mutex<(BinaryHeap<Earliest<Instant, Weak<Signal>>>, u64)>,
     changed: Condvar,
     closing: AtomicBool,
 }
@@ -433,11 +409,11 @@ impl Timers {
         let mut g = self.heap.lock();
         let (heap, seq) = &mut *g;
         *seq += 1;
-        let earliest = heap.peek().is_none_or(|t| at < t.at);
-        heap.push(Timer {
-            at,
+        let earliest = heap.peek().is_none_or(|t| at < t.key);
+        heap.push(Earliest {
+            key: at,
             seq: *seq,
-            signal,
+            item: signal,
         });
         if earliest {
             self.changed.notify_one();
@@ -449,8 +425,8 @@ impl Timers {
         while !self.closing.load(Ordering::Acquire) {
             let now = Instant::now();
             let mut due = Vec::new();
-            while g.0.peek().is_some_and(|t| t.at <= now) {
-                due.push(g.0.pop().expect("peeked").signal);
+            while g.0.peek().is_some_and(|t| t.key <= now) {
+                due.push(g.0.pop().expect("peeked").item);
             }
             if !due.is_empty() {
                 drop(g);
@@ -460,7 +436,7 @@ impl Timers {
                 g = self.heap.lock();
                 continue;
             }
-            match g.0.peek().map(|t| t.at) {
+            match g.0.peek().map(|t| t.key) {
                 Some(at) => {
                     self.changed.wait_until(&mut g, at);
                 }

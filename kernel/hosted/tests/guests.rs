@@ -4,13 +4,13 @@
 
 #[macro_use]
 mod common;
-use common::boot;
+use common::{boot, chan, pair};
 
 use std::time::{Duration, Instant};
 
 use tidemark_abi::{Backpressure, Classes, Error, Rights};
 use tidemark_hosted::kernel::caps::Object;
-use tidemark_hosted::kernel::{EventKind, Exit, KERNEL_PID, Pid, SpawnSpec};
+use tidemark_hosted::kernel::{EventKind, Exit, Pid, SpawnSpec};
 use tidemark_hosted::{Hosted, HostedError, Options};
 
 const LONG: Duration = Duration::from_secs(300);
@@ -32,43 +32,6 @@ on_both_paths!(
     park_backpressure_parks_the_writer_and_loses_nothing,
     frames_written_and_read_in_place_arrive_once_in_order_across_the_wrap,
 );
-
-fn chan(h: &Hosted, name: &str, data: u32, frames: u32, bp: Backpressure) -> u32 {
-    h.kernel()
-        .create_channel(name, data, frames, bp, KERNEL_PID)
-        .unwrap()
-}
-
-/// ping `args` on out/in, pong `pong_args` on in/out; returns (ping, pong).
-fn pair(
-    h: &Hosted,
-    tag: &str,
-    ping_args: &str,
-    pong_args: &str,
-    bp: Backpressure,
-) -> (Pid, Pid, u32, u32) {
-    let there = chan(h, &format!("{tag}-there"), 4096, 64, bp);
-    let back = chan(h, &format!("{tag}-back"), 4096, 64, Backpressure::Park);
-    let pong = h
-        .spawn(
-            SpawnSpec::new("pong")
-                .args(pong_args.as_bytes())
-                .grant("in", Object::Channel(there), Rights::READ)
-                .grant("out", Object::Channel(back), Rights::WRITE)
-                .grant("ctl", Object::Channel(back), Rights::READ),
-        )
-        .unwrap();
-    let ping = h
-        .spawn(
-            SpawnSpec::new("ping")
-                .args(ping_args.as_bytes())
-                .grant("out", Object::Channel(there), Rights::WRITE)
-                .grant("in", Object::Channel(back), Rights::READ)
-                .grant("ctl", Object::Channel(back), Rights::WRITE),
-        )
-        .unwrap();
-    (ping, pong, there, back)
-}
 
 fn wait(h: &Hosted, pid: Pid) -> Exit {
     h.wait(pid, LONG).unwrap_or_else(|| {

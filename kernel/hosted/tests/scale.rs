@@ -6,9 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use tidemark_abi::{Backpressure, Rights};
-use tidemark_hosted::kernel::caps::Object;
-use tidemark_hosted::kernel::{Config, Exit, KERNEL_PID, Pid, ProcState, SpawnSpec, Wait};
+use tidemark_abi::Backpressure;
+use tidemark_hosted::kernel::{Config, Exit, Pid, ProcState, SpawnSpec, Wait};
 use tidemark_hosted::{Hosted, Options};
 
 /// Threads of this test process (the kernel's workers, timer and ticker among them).
@@ -48,32 +47,7 @@ fn a_thousand_busy_guests_each_make_progress_and_ping_pong_still_runs() {
     let busy: Vec<Pid> = (0..1000)
         .map(|_| h.spawn(SpawnSpec::new("busy")).unwrap())
         .collect();
-    let there = h
-        .kernel()
-        .create_channel("there", 4096, 64, Backpressure::Park, KERNEL_PID)
-        .unwrap();
-    let back = h
-        .kernel()
-        .create_channel("back", 4096, 64, Backpressure::Park, KERNEL_PID)
-        .unwrap();
-    let pong = h
-        .spawn(
-            SpawnSpec::new("pong")
-                .args(b"echo")
-                .grant("in", Object::Channel(there), Rights::READ)
-                .grant("out", Object::Channel(back), Rights::WRITE)
-                .grant("ctl", Object::Channel(back), Rights::READ),
-        )
-        .unwrap();
-    let ping = h
-        .spawn(
-            SpawnSpec::new("ping")
-                .args(b"rr 200")
-                .grant("out", Object::Channel(there), Rights::WRITE)
-                .grant("in", Object::Channel(back), Rights::READ)
-                .grant("ctl", Object::Channel(back), Rights::WRITE),
-        )
-        .unwrap();
+    let (ping, pong, _, _) = common::pair(&h, "pp", "rr 200", "echo", Backpressure::Park);
     // A woken guest goes ahead of the busy ones: 200 round trips while a
     // thousand guests compute.
     assert_eq!(h.wait(ping, Duration::from_secs(120)), Some(Exit::Code(0)));

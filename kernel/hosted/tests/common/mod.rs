@@ -1,7 +1,9 @@
 //! What the engine's integration tests share: one test per channel path,
 //! and a kernel booted with every test guest installed.
 
-use tidemark_hosted::kernel::Config;
+use tidemark_abi::{Backpressure, Rights};
+use tidemark_hosted::kernel::caps::Object;
+use tidemark_hosted::kernel::{Config, KERNEL_PID, Pid, SpawnSpec};
 use tidemark_hosted::{Hosted, Options};
 
 /// Instantiates each test once per channel path: zero-copy (rings mapped
@@ -33,4 +35,45 @@ pub fn boot_with(config: Config, path: Options) -> Hosted {
 #[allow(dead_code)]
 pub fn boot(path: Options) -> Hosted {
     boot_with(Config::default(), path)
+}
+
+/// A kernel-held channel.
+#[allow(dead_code)]
+pub fn chan(h: &Hosted, name: &str, data: u32, frames: u32, bp: Backpressure) -> u32 {
+    h.kernel()
+        .create_channel(name, data, frames, bp, KERNEL_PID)
+        .unwrap()
+}
+
+/// ping `args` on out/in, pong `pong_args` on in/out; returns (ping,
+/// pong, there, back).
+#[allow(dead_code)]
+pub fn pair(
+    h: &Hosted,
+    tag: &str,
+    ping_args: &str,
+    pong_args: &str,
+    bp: Backpressure,
+) -> (Pid, Pid, u32, u32) {
+    let there = chan(h, &format!("{tag}-there"), 4096, 64, bp);
+    let back = chan(h, &format!("{tag}-back"), 4096, 64, Backpressure::Park);
+    let pong = h
+        .spawn(
+            SpawnSpec::new("pong")
+                .args(pong_args.as_bytes())
+                .grant("in", Object::Channel(there), Rights::READ)
+                .grant("out", Object::Channel(back), Rights::WRITE)
+                .grant("ctl", Object::Channel(back), Rights::READ),
+        )
+        .unwrap();
+    let ping = h
+        .spawn(
+            SpawnSpec::new("ping")
+                .args(ping_args.as_bytes())
+                .grant("out", Object::Channel(there), Rights::WRITE)
+                .grant("in", Object::Channel(back), Rights::READ)
+                .grant("ctl", Object::Channel(back), Rights::WRITE),
+        )
+        .unwrap();
+    (ping, pong, there, back)
 }
