@@ -171,6 +171,24 @@ fn an_idle_machine_idles_and_limits_parse_from_the_manifest() {
 }
 
 #[test]
+fn the_loop_polls_while_a_frame_is_arriving_and_idles_once_the_host_is_quiet() {
+    let mut m = machine();
+    assert_eq!(m.step(), IDLE_NS, "nothing ever came in");
+    // The first part of a request: the rest is on its way, so no idling.
+    let frame = encode(1, &Body::Request(hello()));
+    let (first, rest) = frame.split_at(8);
+    m.board_mut().rx.extend(first.iter().copied());
+    assert_eq!(m.step(), 0, "bytes read this turn");
+    advance(RX_LINGER_NS / 2);
+    assert_eq!(m.step(), 0, "within the linger after the last byte");
+    m.board_mut().rx.extend(rest.iter().copied());
+    assert_eq!(m.step(), 0);
+    advance(RX_LINGER_NS);
+    assert_eq!(m.step(), IDLE_NS, "the host has been quiet for the linger");
+    assert!(matches!(answer(&mut m, &mut Decoder::new(), 1), Response::Hello(_)));
+}
+
+#[test]
 fn package_settings_parse_from_the_manifest() {
     let d = Config::default();
     let c = parse_packages(Some("4,65536"), Config::default());
