@@ -224,6 +224,7 @@ fn create_channel(c: &mut Client, ch: &ChannelSpec) -> Result<u32, String> {
             data_bytes: ch.bytes,
             frames: ch.frames,
             backpressure,
+            single: ch.single,
         },
     )
     .map(|c| c.id)

@@ -12,6 +12,7 @@
 //! bytes = 4096      # payload capacity (default 4096)
 //! frames = 64       # frame capacity (default 64)
 //! drop = false      # Drop instead of Park backpressure
+//! single = false    # one writer and one reader process only (a lock-free ring)
 //!
 //! [[guest]]
 //! name = "service"              # process and package name
@@ -69,6 +70,8 @@ struct RawChannel {
     frames: Option<u32>,
     #[serde(default)]
     drop: bool,
+    #[serde(default)]
+    single: bool,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +98,8 @@ pub struct ChannelSpec {
     pub frames: u32,
     /// Drop backpressure.
     pub drop: bool,
+    /// One writer and one reader (the kernel refuses a second party).
+    pub single: bool,
 }
 
 /// Where a guest's module comes from.
@@ -231,6 +236,7 @@ impl Project {
                 bytes: c.bytes.unwrap_or(4096),
                 frames: c.frames.unwrap_or(64),
                 drop: c.drop,
+                single: c.single,
             });
         }
         let fail = |m, s, l: &str, h| err(m, s, l, h);
@@ -374,7 +380,7 @@ mod tests {
         let p = Project::parse(
             &d,
             "T.toml",
-            "[project]\nname = \"x\"\n[[channel]]\nname = \"a\"\n[[channel]]\nname = \"b\"\ndrop = true\n\
+            "[project]\nname = \"x\"\n[[channel]]\nname = \"a\"\n[[channel]]\nname = \"b\"\ndrop = true\nsingle = true\n\
              [[guest]]\nname = \"svc\"\npath = \"svc\"\ncaps = [\"in=a:r\", \"out=b\"]\n[[guest]]\nname = \"t\"\npath = \"tiny.wat\"\n",
         )
         .unwrap();
@@ -385,7 +391,8 @@ mod tests {
                 name: "b".into(),
                 bytes: 4096,
                 frames: 64,
-                drop: true
+                drop: true,
+                single: true,
             }
         );
         assert_eq!(

@@ -38,8 +38,8 @@ macro_rules! for_each_hostcall {
             24 Time time_now() -> i64;
             /// Sleeps for `nanos` nanoseconds (parks the process).
             25 Time sleep(nanos: i64) -> i32;
-            /// Creates a channel with a data ring of `data_bytes` and a frame ring of `frames` (both rounded up to powers of two) and `backpressure` (0 park, 1 drop); returns a handle with all rights.
-            32 Channel chan_create(data_bytes: i32, frames: i32, backpressure: i32) -> i32;
+            /// Creates a channel with a data ring of `data_bytes` and a frame ring of `frames` (both rounded up to powers of two); `flags` (`chan_flags`): `DROP` (1) discards frames written to a full ring instead of parking the writer, `SINGLE` (2) makes it a one-writer, one-reader channel (no writer lock; a second process attaching in either role gets `Exists`); returns a handle with all rights.
+            32 Channel chan_create(data_bytes: i32, frames: i32, flags: i32) -> i32;
             /// Attaches as `role` (1 reader, 2 writer); writes a `ChannelDescriptor` at `out_ptr` (0 to skip); returns 0.
             33 Channel chan_attach(handle: i32, role: i32, out_ptr: i32) -> i32;
             /// Detaches `role`.

@@ -463,6 +463,26 @@ impl Role {
             _ => None,
         }
     }
+
+    /// `reader` or `writer`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Writer => "writer",
+        }
+    }
+}
+
+/// Flags for `chan_create`.
+pub mod chan_flags {
+    /// `Drop` backpressure: a write to a full ring discards the frame
+    /// (counted) instead of parking the writer.
+    pub const DROP: u32 = 1;
+    /// One writer and one reader: the ring runs without its writer lock,
+    /// and a second process attaching in either role gets `Exists`.
+    pub const SINGLE: u32 = 2;
+    /// Every flag defined.
+    pub const ALL: u32 = DROP | SINGLE;
 }
 
 /// Flags for `chan_read`/`chan_write`.

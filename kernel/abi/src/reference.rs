@@ -65,7 +65,10 @@ pub fn write_reference(out: &mut impl Write) -> fmt::Result {
          `Revoked`; generations never wrap (a slot that has used them all is retired), so a \
          stale handle never names a live entry again. Rights: `r` read = 1, `w` write = 2, \
          `g` grant = 4, `d` delete = 8. Backpressure: park = 0, drop = 1. Roles: reader = 1, writer = 2. I/O flags: \
-         `NONBLOCK` = 1."
+         `NONBLOCK` = {}. Channel flags (`chan_create`): `DROP` = {}, `SINGLE` = {}.",
+        crate::io_flags::NONBLOCK,
+        crate::chan_flags::DROP,
+        crate::chan_flags::SINGLE,
     )?;
     writeln!(out)?;
     writeln!(

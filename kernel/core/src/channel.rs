@@ -117,8 +117,35 @@ pub(crate) fn usable(
     }
 }
 
+/// Who may attach to a channel, fixed at creation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parties {
+    /// Up to [`MAX_ENDPOINTS`] readers and as many writers.
+    #[default]
+    Many,
+    /// One writer and one reader (seed 003's single-producer,
+    /// single-consumer hint): the ring runs without its writer lock, and the
+    /// kernel refuses a second process in either role at attach.
+    Single,
+}
+
+impl Parties {
+    /// From a channel's trusted geometry.
+    pub fn of(geo: &Geometry) -> Parties {
+        if geo.single() { Parties::Single } else { Parties::Many }
+    }
+
+    fn slots(self) -> u32 {
+        match self {
+            Parties::Many => MAX_ENDPOINTS,
+            Parties::Single => 1,
+        }
+    }
+}
+
 impl Kernel {
-    /// Creates a channel. `owner` 0 makes it kernel-held: it lives until deleted.
+    /// Creates a channel for any number of parties. `owner` 0 makes it
+    /// kernel-held: it lives until deleted.
     pub fn create_channel(
         &mut self,
         name: &str,
@@ -127,7 +154,21 @@ impl Kernel {
         bp: Backpressure,
         owner: Pid,
     ) -> Result<u32, Error> {
-        let geo = Geometry::new(data_bytes, frames, MAX_ENDPOINTS, MAX_ENDPOINTS, bp as u32)
+        self.create_channel_for(name, data_bytes, frames, bp, Parties::Many, owner)
+    }
+
+    /// Creates a channel for `parties`. `owner` 0 makes it kernel-held.
+    pub fn create_channel_for(
+        &mut self,
+        name: &str,
+        data_bytes: u32,
+        frames: u32,
+        bp: Backpressure,
+        parties: Parties,
+        owner: Pid,
+    ) -> Result<u32, Error> {
+        let slots = parties.slots();
+        let geo = Geometry::new(data_bytes, frames, slots, slots, bp as u32)
             .ok_or(Error::InvalidArgument)?;
         let page = self.arenas.page;
         let bytes = geo.region_size().next_multiple_of(page);
@@ -239,6 +280,21 @@ impl Kernel {
             a.holds = a.holds.saturating_add(1);
             let endpoint = a.endpoint;
             return Ok(self.descriptor(id, role, endpoint));
+        }
+        if c.geo.single()
+            && let Some(holder) = c.attachments.iter().find(|a| a.role == role).map(|a| a.pid)
+        {
+            let limit = alloc::format!(
+                "single channel `{}` {}s (pid {holder} attached)",
+                c.name,
+                role.name()
+            );
+            self.event(EventKind::LimitReached {
+                pid,
+                limit,
+                value: 1,
+            });
+            return Err(Error::Exists);
         }
         let ring = c.ring(&self.arenas);
         let endpoint = match role {

@@ -166,13 +166,26 @@ impl Kernel {
             nr::sleep if a(0) <= 0 => Outcome::Block(Wait::Yield),
             nr::sleep => Outcome::Block(Wait::Until(self.now().saturating_add(a(0) as u64))),
             nr::chan_create => ret((|| {
-                let bp = abi::Backpressure::from_u32(a(2) as u32).ok_or(Error::InvalidArgument)?;
+                let flags = a(2) as u32;
+                if flags & !abi::chan_flags::ALL != 0 {
+                    return Err(Error::InvalidArgument);
+                }
+                let bp = if flags & abi::chan_flags::DROP != 0 {
+                    abi::Backpressure::Drop
+                } else {
+                    abi::Backpressure::Park
+                };
+                let parties = if flags & abi::chan_flags::SINGLE != 0 {
+                    crate::channel::Parties::Single
+                } else {
+                    crate::channel::Parties::Many
+                };
                 let (data, frames) = (
                     u32::try_from(a(0)).map_err(|_| Error::InvalidArgument)?,
                     u32::try_from(a(1)).map_err(|_| Error::InvalidArgument)?,
                 );
                 let name = alloc::format!("chan-{pid}");
-                let id = self.create_channel(&name, data, frames, bp, pid)?;
+                let id = self.create_channel_for(&name, data, frames, bp, parties, pid)?;
                 let h = self.grant(pid, &name, Object::Channel(id), Rights::ALL);
                 if h.is_err() {
                     self.delete_channel(id).ok();

@@ -125,6 +125,7 @@ impl Kernel {
             id: c.id,
             name: c.name.clone(),
             backpressure: c.backpressure(),
+            single: c.geo.single(),
             data_cap: c.geo.data_cap,
             frame_cap: c.geo.frame_cap,
             bytes_in_flight: stats.bytes_in_flight,

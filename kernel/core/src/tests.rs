@@ -349,3 +349,73 @@ fn a_reader_that_never_reads_is_named_as_holding_the_channel_back() {
     k.exit(slow, Exit::Killed);
     assert_eq!(held(&k), None);
 }
+
+/// A single channel takes one writer and one reader: a second process in
+/// either role gets `Exists` and a `limit` event naming the holder, its own
+/// second attach is another hold on its endpoint, and once the holder lets
+/// go the other process gets the slot.
+#[test]
+fn a_single_channel_refuses_a_second_party_in_either_role() {
+    let mut k = kernel();
+    let ch = k
+        .create_channel_for("s", 256, 8, Backpressure::Park, channel::Parties::Single, KERNEL_PID)
+        .unwrap();
+    assert!(k.channel_info(ch).unwrap().single);
+    let rights = Rights::ALL;
+    let (a, b) = (
+        spawn(&mut k, &[("s", Object::Channel(ch), rights)]),
+        spawn(&mut k, &[("s", Object::Channel(ch), rights)]),
+    );
+    let mut m = vec![0u8; 128];
+    m[..1].copy_from_slice(b"s");
+    let mut handle = |k: &mut Kernel, pid: Pid| {
+        k.procs.get_mut(&pid).unwrap().classes = Classes::ALL;
+        match call(k, pid, nr::cap_lookup, &[0, 1], &mut m) {
+            Outcome::Return(h) => h,
+            o => panic!("{o:?}"),
+        }
+    };
+    let (ha, hb) = (handle(&mut k, a), handle(&mut k, b));
+    let mut m = vec![0u8; 128];
+    for role in [Role::Reader, Role::Writer] {
+        let r = role as i64;
+        assert_eq!(call(&mut k, a, nr::chan_attach, &[ha, r, 0], &mut m), Outcome::Return(0));
+        assert_eq!(call(&mut k, a, nr::chan_attach, &[ha, r, 0], &mut m), Outcome::Return(0));
+        assert_eq!(
+            call(&mut k, b, nr::chan_attach, &[hb, r, 0], &mut m),
+            Outcome::Return(Error::Exists.code() as i64),
+            "a second {} is refused",
+            role.name()
+        );
+        let why = alloc::format!("single channel `s` {}s (pid {a} attached)", role.name());
+        assert!(
+            k.events_since(0).any(|e| matches!(&e.kind,
+                EventKind::LimitReached { pid, limit, value: 1 } if *pid == b && *limit == why)),
+            "the refusal says who holds the {}",
+            role.name()
+        );
+        for _ in 0..2 {
+            assert_eq!(call(&mut k, a, nr::chan_detach, &[ha, r], &mut m), Outcome::Return(0));
+        }
+        assert_eq!(call(&mut k, b, nr::chan_attach, &[hb, r, 0], &mut m), Outcome::Return(0));
+    }
+}
+
+/// `chan_create`'s flags: `SINGLE` makes a single channel, `DROP` drop
+/// backpressure, and an unknown bit is an invalid argument.
+#[test]
+fn chan_create_takes_the_single_and_drop_flags_and_refuses_others() {
+    let mut k = kernel();
+    let pid = spawn(&mut k, &[]);
+    k.procs.get_mut(&pid).unwrap().classes = Classes::ALL;
+    let mut m = vec![0u8; 64];
+    let flags = tidemark_abi::chan_flags::SINGLE | tidemark_abi::chan_flags::DROP;
+    assert!(matches!(call(&mut k, pid, nr::chan_create, &[64, 4, flags as i64], &mut m), Outcome::Return(h) if h >= 0));
+    let made = k.channels().find(|c| c.owner == pid).unwrap();
+    assert!(made.geo.single());
+    assert_eq!(made.backpressure(), Backpressure::Drop);
+    assert_eq!(
+        call(&mut k, pid, nr::chan_create, &[64, 4, 4], &mut m),
+        Outcome::Return(Error::InvalidArgument.code() as i64)
+    );
+}

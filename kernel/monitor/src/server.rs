@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use tidemark_abi::{Error, Handle, Role};
 use tidemark_kernel::lifecycle::{EngineError, ReloadReport};
 use tidemark_kernel::package::Hash;
+use tidemark_kernel::channel::Parties;
 use tidemark_kernel::{KERNEL_PID, Kernel, Pid, SpawnSpec};
 use tidemark_protocol::req::{self, *};
 use tidemark_protocol::*;
@@ -137,7 +138,14 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
                 ));
             }
             let id = k
-                .create_channel(&r.name, r.data_bytes, r.frames, r.backpressure, KERNEL_PID)
+                .create_channel_for(
+                    &r.name,
+                    r.data_bytes,
+                    r.frames,
+                    r.backpressure,
+                    if r.single { Parties::Single } else { Parties::Many },
+                    KERNEL_PID,
+                )
                 .map_err(refused)?;
             k.channel_info(id).ok_or_else(|| refused(Error::Closed))
         })),

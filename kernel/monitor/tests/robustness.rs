@@ -172,6 +172,7 @@ fn requests_are_served_from_the_kernel() {
         data_bytes: 64,
         frames: 4,
         backpressure: tidemark_abi::Backpressure::Park,
+        single: false,
     });
     let mut out = c.on_bytes(&t, &encode(1, &Body::Request(req.clone())));
     out.extend(c.on_bytes(&t, &encode(2, &Body::Request(req))));

@@ -166,6 +166,9 @@ endpoints! {
         frames: u32,
         /// What a writer meets when the ring is full.
         backpressure: Backpressure,
+        /// One writer and one reader (no writer lock; the kernel refuses a
+        /// second party in either role).
+        single: bool,
     } => ChannelInfo;
     /// Deletes a channel.
     DeleteChannel {

@@ -36,7 +36,7 @@ pub use types::*;
 /// 4: a bare-metal board's RAM budget and link statistics in `info`.
 /// 5: packages on demand: trusted keys, a signed catalog, fetches, a lock.
 /// 6: a process parked in `chan_select` (`Wait::Select`).
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// Largest package catalog a kernel keeps (about 8,000 records); fetchers
 /// read no more.
@@ -85,6 +85,7 @@ mod tests {
                 data_bytes: 64,
                 frames: 4,
                 backpressure: Backpressure::Drop,
+                single: true,
             }
             .into(),
         );

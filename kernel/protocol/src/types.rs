@@ -318,6 +318,9 @@ wire! {
         pub name: String,
         /// Backpressure.
         pub backpressure: Backpressure,
+        /// One writer and one reader: a second process attaching in
+        /// either role is refused.
+        pub single: bool,
         /// Payload capacity.
         pub data_cap: u32,
         /// Frame capacity.

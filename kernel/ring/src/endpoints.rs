@@ -23,23 +23,31 @@ impl<M: Memory> Ring<'_, M> {
                 continue;
             }
             // Under the lock no writer is deciding what it may overwrite, so
-            // the cursor chosen here is one no writer has passed.
-            if let Err(e) = self.lock(reader_tag(slot)) {
+            // the cursor chosen here is one no writer has passed. A single
+            // ring's reader starts at the resting cursor, which its writer
+            // treats as the tail until the slot is live: no lock needed.
+            let locked = !self.geo.single();
+            if locked && let Err(e) = self.lock(reader_tag(slot)) {
                 self.store(self.reader_off(slot, 0), FREE, Release);
                 return Err(e);
             }
+            let unlock = || {
+                if locked {
+                    self.unlock();
+                }
+            };
             let head = self.load(H_HEAD, Relaxed);
             let start = self
                 .slowest_live(head)
                 .unwrap_or_else(|| self.load(H_REST, Relaxed));
             if head.wrapping_sub(start) > self.geo.frame_cap {
-                self.unlock();
+                unlock();
                 self.store(self.reader_off(slot, 0), FREE, Release);
                 return Err(RingError::Corrupt(Corruption::Cursor));
             }
             self.store(self.reader_off(slot, 1), start, Relaxed);
             self.store(self.reader_off(slot, 0), LIVE, Release);
-            self.unlock();
+            unlock();
             return Ok(slot);
         }
         Err(RingError::NoSlot)
@@ -64,9 +72,13 @@ impl<M: Memory> Ring<'_, M> {
         if !others {
             // Before the slot is freed (Release): a writer that sees it free
             // sees the resting cursor.
+            // Acquire: the reader's cursor store follows its look at the
+            // frames' stamps, which follow the head stores, so an attach
+            // that compares this cursor with the head later sees a head at
+            // or past it.
             self.store(
                 H_REST,
-                self.load(self.reader_off(slot, 1), Relaxed),
+                self.load(self.reader_off(slot, 1), Acquire),
                 Relaxed,
             );
         }

@@ -199,6 +199,14 @@ impl Geometry {
         })
     }
 
+    /// One reader slot and one writer slot: the ring runs without its
+    /// writer lock (see [`Ring::reserve`]). The kernel creates such rings
+    /// for channels made with the single-writer, single-reader hint, and
+    /// refuses a second party at attach.
+    pub const fn single(&self) -> bool {
+        self.max_readers == 1 && self.max_writers == 1
+    }
+
     fn readers_off(&self) -> usize {
         HEADER
     }

@@ -49,14 +49,13 @@ impl<M: Memory> Ring<'_, M> {
 
     /// Publishes a reservation whose bytes its writer filled in place.
     pub fn commit(&self, r: Reservation) -> Written {
-        self.store(self.frame_off(r.seq, 0), r.seq.wrapping_add(1), Release);
+        // The writer's own counters first: the stamp is the last store.
         self.add_own(self.counter_off(r.writer, 0), 1);
         self.add_own(self.counter_off(r.writer, 1), r.len);
-        // As in `publish`: orders the publication before the look at the waiters.
-        self.mem.fence(SeqCst);
+        let stamp = (self.frame_off(r.seq, 0), r.seq.wrapping_add(1));
         Written {
             seq: r.seq,
-            wake_readers: self.take_waiters(WAIT_READERS),
+            wake_readers: self.store_and_take_waiters(stamp.0, stamp.1, WAIT_READERS),
         }
     }
 
@@ -110,15 +109,15 @@ impl<M: Memory> Ring<'_, M> {
     /// Moves reader `slot`'s cursor past a frame it peeked (and has done
     /// with: writers may reuse its bytes from here on).
     pub fn release(&self, slot: u32, p: Peeked) -> Read {
-        self.advance(slot, p.seq.wrapping_add(1));
-        // As in `read`.
-        self.mem.fence(SeqCst);
+        // The cursor's store releases the frame's bytes to the writers (as
+        // `advance` does).
+        let cursor = self.reader_off(slot, 1);
         Read {
             len: p.len,
             writer: p.writer,
             owner: p.owner,
             seq: p.seq,
-            wake_writers: self.take_waiters(WAIT_WRITERS),
+            wake_writers: self.store_and_take_waiters(cursor, p.seq.wrapping_add(1), WAIT_WRITERS),
         }
     }
 }

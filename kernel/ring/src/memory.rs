@@ -37,6 +37,24 @@ pub trait Memory {
     fn fetch_and(&self, off: usize, v: u32, o: Ordering) -> u32;
     /// A memory fence.
     fn fence(&self, o: Ordering);
+    /// Stores `v` at `store` with release ordering, then loads the word at
+    /// `load`, which may not be read before the store is visible: the fast
+    /// side of the waiting handshake (a publication, then a look at the
+    /// waiter bits), whose slow side is [`crate::Ring::set_waiting`]'s
+    /// read-modify-write and fence.
+    ///
+    /// Written here as a store, a `SeqCst` fence and a load: what the model
+    /// checkers explore. [`Raw`] runs it as a `SeqCst` swap and a `SeqCst`
+    /// load, which C++20's rules for `SeqCst` operations order the same way
+    /// against the slow side's fence (loom cannot model `SeqCst` accesses,
+    /// tokio-rs/loom#180, so it checks the fence form), for one locked
+    /// instruction instead of two fences on wasm, where cranelift lowers a
+    /// release store as a store and an `mfence`.
+    fn store_load(&self, store: usize, v: u32, load: usize) -> u32 {
+        self.store(store, v, Ordering::Release);
+        self.fence(Ordering::SeqCst);
+        self.load(load, Ordering::Relaxed)
+    }
     /// One turn of a bounded spin (a model checker yields here).
     fn spin(&self);
     /// Copies `src` into the data ring at `at`.
@@ -112,6 +130,11 @@ impl Memory for Raw<'_> {
         if PLAIN_RELAXED && o == Ordering::Relaxed {
             // SAFETY: as in `load`.
             unsafe { core::ptr::write_volatile(w.as_ptr(), v) }
+        } else if PLAIN_RELAXED {
+            // wasm has only sequentially consistent atomics, and cranelift
+            // lowers their stores as a store and an `mfence`: a swap is one
+            // locked instruction and at least as strong.
+            w.swap(v, Ordering::SeqCst);
         } else {
             w.store(v, o)
         }
@@ -142,6 +165,11 @@ impl Memory for Raw<'_> {
     #[inline(always)]
     fn fence(&self, o: Ordering) {
         core::sync::atomic::fence(o)
+    }
+    #[inline(always)]
+    fn store_load(&self, store: usize, v: u32, load: usize) -> u32 {
+        self.word(store).swap(v, Ordering::SeqCst);
+        self.word(load).load(Ordering::SeqCst)
     }
     #[inline(always)]
     fn spin(&self) {

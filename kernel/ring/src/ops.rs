@@ -57,11 +57,21 @@ impl<M: Memory> Ring<'_, M> {
     /// Reserves a frame of `len` bytes as writer `id`: under the lock,
     /// writes the frame's record and commits it by moving the head. `Full`
     /// leaves the ring untouched.
+    ///
+    /// A [single](Geometry::single) ring takes no lock: its one writer is
+    /// the only party that moves the head, and the lock's other use, a
+    /// reader choosing where to start while no writer decides what it may
+    /// overwrite, needs no lock with one reader slot (the reader starts at
+    /// the resting cursor, which is the tail the writer uses while no reader
+    /// is live, and which only a detach moves).
     pub fn reserve(&self, id: u32, len: usize) -> Result<Reservation, RingError> {
         self.writer_attached(id)?;
         let len = u32::try_from(len).map_err(|_| RingError::TooLarge(u32::MAX))?;
         if len > self.geo.data_cap {
             return Err(RingError::TooLarge(len));
+        }
+        if self.geo.single() {
+            return self.reserve_locked(id, len);
         }
         self.lock(writer_tag(id))?;
         let r = self.reserve_locked(id, len);
@@ -69,6 +79,7 @@ impl<M: Memory> Ring<'_, M> {
         r
     }
 
+    /// The reservation itself: with the lock held, or on a single ring.
     fn reserve_locked(&self, id: u32, len: u32) -> Result<Reservation, RingError> {
         let g = &self.geo;
         let head = self.load(H_HEAD, Relaxed);
@@ -95,7 +106,9 @@ impl<M: Memory> Ring<'_, M> {
         self.store(self.frame_off(head, 3), len, Relaxed);
         // The commit. The slot's stamp may still be that of frame `head -
         // frame_cap` (or 0): never `head + 1`, so no reader mistakes it for
-        // this frame, and it needs no clearing.
+        // this frame, and it needs no clearing. Release: a repair that
+        // reads this head must see the records below it (it would take a
+        // live writer's fresh record for a stale one of the dead writer's).
         self.store(H_HEAD, head.wrapping_add(1), Release);
         Ok(Reservation {
             seq: head,
@@ -106,7 +119,7 @@ impl<M: Memory> Ring<'_, M> {
     }
 
     /// Recomputes the tail from the live readers, or the resting cursor
-    /// when there are none (lock held).
+    /// when there are none (lock held, or a single ring).
     fn refresh_tail(&self, head: u32) -> Result<u32, RingError> {
         let mut best: Option<(u32, u32)> = None;
         for slot in 0..self.geo.max_readers {
@@ -274,7 +287,19 @@ impl<M: Memory> Ring<'_, M> {
 
     /// Called after a fence that follows a publication (see `publish`).
     pub(crate) fn take_waiters(&self, bits: u32) -> bool {
-        if self.load(H_WAITERS, Relaxed) & bits == 0 {
+        self.wake_if(self.load(H_WAITERS, Relaxed), bits)
+    }
+
+    /// Stores a publication (a stamp, a cursor) and looks at the waiter
+    /// bits with nothing in between (see [`Memory::store_load`]): the
+    /// per-frame half of the waiting handshake.
+    pub(crate) fn store_and_take_waiters(&self, off: usize, v: u32, bits: u32) -> bool {
+        self.wake_if(self.mem.store_load(off, v, H_WAITERS), bits)
+    }
+
+    /// Rings the doorbell if `waiters`, as read, has one of `bits`.
+    fn wake_if(&self, waiters: u32, bits: u32) -> bool {
+        if waiters & bits == 0 {
             return false;
         }
         self.mem.fetch_and(H_WAITERS, !bits, SeqCst);

@@ -92,6 +92,18 @@ fn a_writer_killed_at_every_step() {
 }
 
 #[test]
+fn a_single_rings_reader_detaches_and_attaches_while_its_writer_writes() {
+    model(|| single_reader_reattaches(3));
+}
+
+#[test]
+fn a_single_rings_writer_killed_at_every_step() {
+    for step in kill_points(write_steps()) {
+        model(move || single_writer_killed_at(step));
+    }
+}
+
+#[test]
 fn a_reader_killed_at_every_step() {
     // A read of one frame takes fewer steps than a write.
     for step in kill_points(write_steps()) {

@@ -130,13 +130,35 @@ fn payload(writer: usize, n: u32, len: u8) -> Vec<u8> {
         .collect()
 }
 
-fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let geo = Geometry::new(64, 8, 3, 3, 0).unwrap();
+/// The same op on a ring of `parties` readers and writers (indices folded).
+fn fold(op: Op, parties: usize) -> Op {
+    let f = |i: usize| i % parties;
+    match op {
+        Op::Write { writer, len } => Op::Write { writer: f(writer), len },
+        Op::Read { reader } => Op::Read { reader: f(reader) },
+        Op::Drain { reader } => Op::Drain { reader: f(reader) },
+        Op::Stop { writer, len } => Op::Stop { writer: f(writer), len },
+        Op::Finish { writer } => Op::Finish { writer: f(writer) },
+        Op::FinishInPlace { writer } => Op::FinishInPlace { writer: f(writer) },
+        Op::Cancel { writer } => Op::Cancel { writer: f(writer) },
+        Op::ReadInPlace { reader } => Op::ReadInPlace { reader: f(reader) },
+        Op::Repair { writer } => Op::Repair { writer: f(writer) },
+        Op::Detach { reader } => Op::Detach { reader: f(reader) },
+        Op::Attach { reader } => Op::Attach { reader: f(reader) },
+        scribble @ Op::Scribble { .. } => scribble,
+    }
+}
+
+/// Runs `ops` on a ring of `parties` readers and writers: 3, or 1 for a
+/// single ring (no writer lock).
+fn run(ops: Vec<Op>, parties: usize) -> Result<(), TestCaseError> {
+    let geo = Geometry::new(64, 8, parties as u32, parties as u32, 0).unwrap();
+    let ops: Vec<Op> = ops.into_iter().map(|op| fold(op, parties)).collect();
     let mut mem = vec![0u64; geo.region_size().div_ceil(8)];
     let base = mem.as_mut_ptr().cast::<u8>();
     // SAFETY: 8-aligned, region_size bytes, outlives the ring.
     let ring = unsafe { Ring::init(base, geo) };
-    let ids: Vec<u32> = (0..3).map(|_| ring.attach_writer().unwrap()).collect();
+    let ids: Vec<u32> = (0..parties).map(|_| ring.attach_writer().unwrap()).collect();
     let mut m = Model {
         frames: VecDeque::new(),
         readers: vec![None; 3],
@@ -333,8 +355,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 for _ in 0..20 {
                     let _ = ring.write(ids[0], &[1, 2, 3]);
                     let _ = ring.read(0, &mut buf);
-                    let _ = ring.drain(1);
-                    let _ = ring.repair_writer(ids[1]);
+                    let _ = ring.drain(1 % parties as u32);
+                    let _ = ring.repair_writer(ids[1 % parties]);
                     let _ = ring.stats();
                 }
                 return Ok(());
@@ -369,6 +391,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
     #[test]
     fn the_ring_behaves_as_its_reference_model(ops in proptest::collection::vec(op(), 1..200)) {
-        run(ops)?;
+        run(ops, 3)?;
+    }
+
+    #[test]
+    fn a_single_ring_behaves_as_its_reference_model(ops in proptest::collection::vec(op(), 1..200)) {
+        run(ops, 1)?;
     }
 }

@@ -53,6 +53,7 @@ fn kill_points_under_random_schedules() {
     for step in 0..=steps {
         shuttle::check_random(move || writer_killed_at(step), iterations() / 20);
         shuttle::check_random(move || reader_killed_at(step), iterations() / 20);
+        shuttle::check_random(move || single_writer_killed_at(step), iterations() / 20);
     }
 }
 
@@ -60,6 +61,11 @@ fn kill_points_under_random_schedules() {
 fn drain_and_drop_under_random_schedules() {
     shuttle::check_random(|| drain_wakes_the_writer(6), iterations());
     shuttle::check_random(|| drop_counts_exactly(6), iterations());
+}
+
+#[test]
+fn a_single_ring_under_random_schedules() {
+    shuttle::check_random(|| single_reader_reattaches(6), iterations());
 }
 
 #[test]

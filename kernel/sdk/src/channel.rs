@@ -11,7 +11,7 @@
 //! zero pages where the ring was) is retried as a hostcall, so the kernel
 //! gives the authoritative error.
 
-use crate::abi::{ChannelDescriptor, Error, FrameMeta, Role, Wire, io_flags};
+use crate::abi::{ChannelDescriptor, Error, FrameMeta, Role, Wire, chan_flags, io_flags};
 use crate::cap::Cap;
 use crate::{Backpressure, Result, check, sys};
 use tidemark_ring::Ring;
@@ -29,8 +29,34 @@ pub type Frame = FrameMeta;
 impl Channel {
     /// Creates a channel (needs the `channel` class).
     pub fn create(data_bytes: u32, frames: u32, backpressure: Backpressure) -> Result<Channel> {
+        Self::create_flags(data_bytes, frames, backpressure, 0)
+    }
+
+    /// Creates a one-writer, one-reader channel: its ring runs without a
+    /// writer lock, and the kernel gives a second process attaching in
+    /// either role `Exists` (a process's own `Writer`s, or `Reader`s, share
+    /// its one endpoint as always).
+    pub fn create_single(
+        data_bytes: u32,
+        frames: u32,
+        backpressure: Backpressure,
+    ) -> Result<Channel> {
+        Self::create_flags(data_bytes, frames, backpressure, chan_flags::SINGLE)
+    }
+
+    fn create_flags(
+        data_bytes: u32,
+        frames: u32,
+        backpressure: Backpressure,
+        flags: u32,
+    ) -> Result<Channel> {
+        let flags = flags
+            | match backpressure {
+                Backpressure::Park => 0,
+                Backpressure::Drop => chan_flags::DROP,
+            };
         // SAFETY: no pointers.
-        check(unsafe { sys::chan_create(data_bytes as i32, frames as i32, backpressure as i32) })
+        check(unsafe { sys::chan_create(data_bytes as i32, frames as i32, flags as i32) })
             .map(|h| Channel { cap: Cap(h as i32) })
     }
 
@@ -41,9 +67,16 @@ impl Channel {
 
     fn attach(&self, role: Role) -> Result<ChannelDescriptor> {
         let mut b = [0u8; ChannelDescriptor::SIZE];
-        // SAFETY: `b` is ChannelDescriptor::SIZE bytes.
-        check(unsafe { sys::chan_attach(self.cap.0, role as i32, b.as_mut_ptr() as i32) })?;
-        Ok(ChannelDescriptor::decode(&b))
+        loop {
+            // SAFETY: `b` is ChannelDescriptor::SIZE bytes.
+            match check(unsafe { sys::chan_attach(self.cap.0, role as i32, b.as_mut_ptr() as i32) }) {
+                // A reader attaches under the ring's writer lock, whose
+                // holder (a writer guest) was preempted mid-reservation, or
+                // killed and not yet repaired: let it run, then try again.
+                Err(Error::Busy) => crate::time::yield_now(),
+                r => return r.map(|_| ChannelDescriptor::decode(&b)),
+            }
+        }
     }
 
     /// Attaches as a writer.

@@ -18,6 +18,14 @@ pub fn occupancy(c: &ChannelInfo) -> String {
     format!("{}%", (c.bytes_in_flight as u64 * 100 / c.data_cap.max(1) as u64).max(c.frames_in_flight as u64 * 100 / c.frame_cap.max(1) as u64))
 }
 
+/// Backpressure, and `single` for a one-writer, one-reader channel.
+pub fn mode(c: &ChannelInfo) -> String {
+    match c.single {
+        true => format!("{} single", c.backpressure.name()),
+        false => c.backpressure.name().into(),
+    }
+}
+
 impl Human for Channels {
     fn human(&self) -> String {
         let rows: Vec<Vec<String>> = self
@@ -27,7 +35,7 @@ impl Human for Channels {
                 vec![
                     c.id.to_string(),
                     c.name.clone(),
-                    c.backpressure.name().into(),
+                    mode(c),
                     format!("{}/{}", size(c.data_cap as u64), c.frame_cap),
                     occupancy(c),
                     c.head_seq.to_string(),

@@ -20,6 +20,10 @@ pub struct Args {
     /// Drop frames when full instead of parking writers.
     #[arg(long)]
     drop: bool,
+    /// One writer and one reader: the ring runs without its writer lock,
+    /// and a second process attaching in either role is refused.
+    #[arg(long)]
+    single: bool,
 }
 
 /// The channel created.
@@ -35,7 +39,7 @@ impl Human for Created {
 
 fn run(s: &mut Session, a: Args) -> Result<Created, ShellError> {
     let backpressure = if a.drop { Backpressure::Drop } else { Backpressure::Park };
-    s.call(req::CreateChannel { name: a.name, data_bytes: a.bytes, frames: a.frames, backpressure }).map(Created)
+    s.call(req::CreateChannel { name: a.name, data_bytes: a.bytes, frames: a.frames, backpressure, single: a.single }).map(Created)
 }
 
 super::command!("chan new", Mutation, Args, run);

@@ -23,7 +23,7 @@ impl Human for Show {
             "channel {} `{}` ({})\n  data     {} in flight of {}\n  frames   {} in flight of {}, {} written, {} dropped\n  full     {}\n  status   {}",
             c.id,
             c.name,
-            c.backpressure.name(),
+            super::chan_ls::mode(c),
             size(c.bytes_in_flight as u64),
             size(c.data_cap as u64),
             c.frames_in_flight,

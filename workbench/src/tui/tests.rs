@@ -61,6 +61,7 @@ fn known() -> Snapshot {
             id: 1,
             name: "req".into(),
             backpressure: Backpressure::Park,
+            single: false,
             data_cap: 4096,
             frame_cap: 64,
             bytes_in_flight: 2048,

@@ -37,7 +37,7 @@ pub fn boot(c: &mut Client, userland: &Userland, guests: &[GuestUnit], project_c
     for ch in &channels {
         let backpressure = if ch.drop { Backpressure::Drop } else { Backpressure::Park };
         let info = c
-            .call(req::CreateChannel { name: ch.name.clone(), data_bytes: ch.bytes, frames: ch.frames, backpressure })
+            .call(req::CreateChannel { name: ch.name.clone(), data_bytes: ch.bytes, frames: ch.frames, backpressure, single: false })
             .map_err(|e| call_err(&format!("cannot create channel `{}`", ch.name), e))?;
         ids.push((ch.name.clone(), info.id));
     }

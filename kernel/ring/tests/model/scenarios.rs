@@ -486,6 +486,88 @@ fn reader_killed_at(step: u32) {
     check_delivery(&[reader.join().unwrap()], &[2]);
 }
 
+/// A single ring (one writer, one reader: no writer lock). The reader
+/// detaches after its first frame and attaches again while the writer goes
+/// on, parking on the full ring meanwhile: frames wait at the resting
+/// cursor, so every frame is read once, in order, and the writer's
+/// unlocked reservations never overwrite a frame the new attachment starts
+/// at.
+fn single_reader_reattaches(frames: u32) {
+    let geo = Geometry::new(16, 2, 1, 1, 0).unwrap();
+    assert!(geo.single());
+    let mem = Shared::new(geo);
+    let ring = Ring::init_over(mem.clone(), geo);
+    let k = Kernel::new(&mem, geo);
+    let id = ring.attach_writer().unwrap();
+    let mut slot = ring.attach_reader().unwrap();
+    let writer = {
+        let (mem, k) = (mem.clone(), k.clone());
+        sys::thread::spawn(move || {
+            let ring = Ring::over(mem, geo);
+            for n in 0..frames {
+                assert!(write_frame(&ring, &k, id, 1, &payload(id, n)));
+            }
+        })
+    };
+    let done = AtomicBool::new(false);
+    let mut got = Vec::new();
+    while got.len() < frames as usize {
+        let f = read_frame(&ring, &k, slot, 0, &done).expect("frames are still coming");
+        got.push(f.1 & 0xFFFF);
+        if got.len() == 1 {
+            // The process's last reader went away (the kernel detaches and
+            // wakes both sides), then a new one attached.
+            ring.detach_reader(slot);
+            k.wake_all(&ring);
+            slot = ring.attach_reader().unwrap();
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(got, (0..frames).collect::<Vec<_>>());
+}
+
+/// The only writer of a single ring is killed after `step` memory
+/// operations of its second frame; the kernel repairs. The reader reads the
+/// first frame, the second at most once (surely if its write returned), and
+/// a new writer's frame after them.
+fn single_writer_killed_at(step: u32) {
+    let geo = Geometry::new(16, 2, 1, 1, 0).unwrap();
+    let mem = Shared::new(geo);
+    let ring = Ring::init_over(mem.clone(), geo);
+    let k = Kernel::new(&mem, geo);
+    let done = Arc::new(AtomicBool::new(false));
+    let slot = ring.attach_reader().unwrap();
+    let victim = ring.attach_writer().unwrap();
+    let reader = spawn_reader(&mem, geo, &k, &done, slot, 0);
+    let killed = {
+        let (mem, k) = (mem.clone(), k.clone());
+        sys::thread::spawn(move || {
+            let ring = Ring::over(mem.clone(), geo);
+            assert!(write_frame(&ring, &k, victim, 10, &payload(victim, 0)));
+            let left = Arc::new(AtomicU32::new(step));
+            let dying = Ring::over(Killable { inner: mem, left }, geo);
+            match catch_unwind(AssertUnwindSafe(|| write_frame(&dying, &k, victim, 10, &payload(victim, 1)))) {
+                Ok(_) => 2,
+                Err(e) if e.is::<Killed>() => 1,
+                Err(e) => resume_unwind(e),
+            }
+        })
+    };
+    let sent = killed.join().unwrap();
+    ring.detach_writer(victim);
+    k.wake_all(&ring);
+    // Its successor gets the slot back and is read after it.
+    let next = ring.attach_writer().unwrap();
+    assert!(write_frame(&ring, &k, next, 11, &payload(next, 7)));
+    done.store(true, SeqCst);
+    k.wake_all(&ring);
+    let got: Vec<u32> = reader.join().unwrap().into_iter().map(|f| f.1 & 0xFFFF).collect();
+    let (last, before) = got.split_last().expect("frames arrived");
+    assert_eq!(*last, 7, "killed at {step}: the successor's frame comes last: {got:?}");
+    assert!(before.len() as u32 >= sent && before.len() <= 2, "killed at {step}: sent {sent}, got {got:?}");
+    assert!(before.iter().enumerate().all(|(i, v)| *v == i as u32), "killed at {step}: {got:?}");
+}
+
 /// What a process waiting on several rings sleeps on (the kernel's parked
 /// list and the wake-up `chan_notify` gives it).
 struct Sleeper {
