@@ -5,7 +5,9 @@
 //! it (line mode, hosted); the service's source is edited N times, each edit a
 //! real change, and the reload reports are read from its stderr. Then, with
 //! the session gone, the same kind of edit is followed by the bare cargo
-//! command, N times. Goal (issue 4): save-to-running ≤ build + 150 ms.
+//! command, N times. Goal: save-to-running ≤ build + 150 ms on hosted
+//! (issue 4), ≤ build + 250 ms on qemu-riscv32 (`TIDEMARK_BOARD`, issue 15:
+//! the module crosses the UART).
 //!
 //! `cargo bench -p tidemark --bench dev` (`TIDEMARK_BENCH_ROUNDS=N` edits,
 //! default 10); `cargo test --benches` runs it once, quickly.
@@ -159,6 +161,10 @@ fn main() {
     }
     let _ = std::fs::remove_dir_all(&base);
 
+    // The goal's allowance over the build: in process on hosted (issue 4);
+    // over a UART link on qemu-riscv32 (issue 15).
+    let board = std::env::var("TIDEMARK_BOARD").unwrap_or_else(|_| "hosted".into());
+    let allowance = if board == "hosted" { 150 } else { 250 };
     let s2r = median(reports.iter().map(|r| r.save_to_running).collect());
     let build = median(bare);
     let in_dev_build = median(reports.iter().map(|r| r.build).collect());
@@ -180,7 +186,7 @@ fn main() {
         s2r,
         build,
         "bare incremental cargo build",
-        &format!("<= build + 150 ms: {:+.0} ms over", s2r - build),
+        &format!("<= build + {allowance} ms: {:+.0} ms over", s2r - build),
     );
     row(
         "  of which: build inside dev",
