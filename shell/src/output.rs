@@ -129,3 +129,10 @@ mod tests {
         );
     }
 }
+
+/// How full a channel's ring is, in percent: its data ring or its frame
+/// slots, whichever is fuller (`chan ls` and the screen's gauge alike).
+pub fn occupancy_pct(c: &tidemark_protocol::ChannelInfo) -> u64 {
+    let data = c.data_in_flight as u64 * 100 / c.data_cap.max(1) as u64;
+    data.max(c.frames_in_flight as u64 * 100 / c.frame_cap.max(1) as u64)
+}

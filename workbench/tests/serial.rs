@@ -109,7 +109,11 @@ fn a_board_that_goes_away_and_comes_back_elsewhere_is_reattached() {
     until(&out, "board     qemu-riscv32", Duration::from_secs(60));
     until(&out, "spinner  running", Duration::from_secs(30));
 
-    // The board goes away: QEMU killed, the pty gone.
+    // The board goes away: QEMU killed, the pty gone. The client tells a
+    // reboot by the new kernel's uptime (younger by more than 0.5 s than
+    // the old one would be): let the first live long enough for that to
+    // show, as any board in use does (the board answers in milliseconds).
+    std::thread::sleep(Duration::from_millis(1000));
     first.kill();
     std::thread::sleep(Duration::from_millis(300));
     // And comes back on another pty, behind the same stable name.

@@ -71,8 +71,9 @@ fn sessions_pass_on(board: &str) -> Vec<Value> {
 /// Fields whose values are the engine's or the board's, not the session's:
 /// how many hostcalls a blocked guest made while it waited and how often it
 /// parked (timing), its linear memory (the hosted engine maps channel
-/// windows into it) and the board's memory budget per process.
-const BOARD_FIELDS: &[&str] = &["hostcalls", "parks", "memory", "memory_limit"];
+/// windows into it), the board's memory budget per process, and a
+/// channel's data ring use (hosted keeps small frames in their slots).
+const BOARD_FIELDS: &[&str] = &["hostcalls", "parks", "memory", "memory_limit", "data_in_flight"];
 
 fn without_board_fields(v: &Value) -> Value {
     match v {

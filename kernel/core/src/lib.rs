@@ -392,6 +392,11 @@ pub struct Kernel {
     next_pid: Pid,
     next_object: u32,
     procs: BTreeMap<Pid, Process>,
+    /// Processes not ended, and how many of those each parent has: what
+    /// the process limits count, kept as processes start and end so a
+    /// spawn does not walk every process the boot has seen.
+    live: u32,
+    live_children: BTreeMap<Pid, u32>,
     channels: BTreeMap<u32, Channel>,
     /// Holders (capability entries) per region id.
     region_holders: BTreeMap<u32, u32>,
@@ -417,6 +422,8 @@ impl Kernel {
             next_pid: 1,
             next_object: 1,
             procs: BTreeMap::new(),
+            live: 0,
+            live_children: BTreeMap::new(),
             channels: BTreeMap::new(),
             region_holders: BTreeMap::new(),
             events: VecDeque::new(),
@@ -605,6 +612,8 @@ impl Kernel {
                 return Err(SpawnError::Caps(e));
             }
         }
+        self.live += 1;
+        *self.live_children.entry(spec.parent).or_default() += 1;
         self.event(EventKind::Spawned {
             pid,
             package: pkg.name.clone(),
@@ -621,19 +630,10 @@ impl Kernel {
     /// The limit a spawn by `parent` would pass, and its value.
     fn check_limits(&self, parent: Pid) -> Result<(), (&'static str, u32)> {
         let l = self.config.limits;
-        let live = |p: &&Process| !matches!(p.state, ProcState::Ended(_));
-        if self.procs.values().filter(live).count() as u32 >= l.processes {
+        if self.live >= l.processes {
             return Err(("processes", l.processes));
         }
-        if parent != KERNEL_PID
-            && self
-                .procs
-                .values()
-                .filter(live)
-                .filter(|p| p.parent == parent)
-                .count() as u32
-                >= l.children
-        {
+        if parent != KERNEL_PID && self.live_children.get(&parent).copied().unwrap_or(0) >= l.children {
             return Err(("children of one process", l.children));
         }
         let mut depth = 1;
@@ -691,6 +691,14 @@ impl Kernel {
         }
         p.state = ProcState::Ended(exit.clone());
         p.trial = None;
+        let parent = p.parent;
+        self.live -= 1;
+        if let Some(n) = self.live_children.get_mut(&parent) {
+            *n -= 1;
+            if *n == 0 {
+                self.live_children.remove(&parent);
+            }
+        }
         let handles: Vec<Handle> = p.caps.iter().map(|(h, _)| h).collect();
         for h in handles {
             self.remove_cap(CapRef { pid, handle: h });

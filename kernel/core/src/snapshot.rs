@@ -111,7 +111,7 @@ impl Kernel {
             .collect();
         let full = !c.writers_waiting.is_empty()
             || stats.frames_in_flight >= c.geo.frame_cap
-            || u64::from(stats.bytes_in_flight) * 10 >= u64::from(c.geo.data_cap) * 9;
+            || u64::from(stats.data_in_flight) * 10 >= u64::from(c.geo.data_cap) * 9;
         let held_back_by = (c.backpressure() == tidemark_abi::Backpressure::Park && full)
             .then(|| {
                 readers
@@ -129,6 +129,7 @@ impl Kernel {
             data_cap: c.geo.data_cap,
             frame_cap: c.geo.frame_cap,
             bytes_in_flight: stats.bytes_in_flight,
+            data_in_flight: stats.data_in_flight,
             frames_in_flight: stats.frames_in_flight,
             head_seq: stats.head_seq,
             drops: stats.drops,

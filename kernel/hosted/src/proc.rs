@@ -71,13 +71,16 @@ impl ProcData {
         memory_limit: usize,
         control: Arc<Control>,
     ) -> ProcData {
-        let (caps_version, time) = {
+        // The copy of the table is taken here, under the lock the spawn
+        // takes anyway, so the first local hostcall need not take it again.
+        let (caps_version, caps, caps_seen, time) = {
             let k = shared.kernel.lock();
-            (
-                k.process(pid)
-                    .map_or_else(Default::default, |p| p.caps.version()),
-                k.time(),
-            )
+            let (version, caps) = k
+                .process(pid)
+                .map_or_else(Default::default, |p| (p.caps.version(), p.caps.clone()));
+            // Changes happen only under the lock: the copy matches this.
+            let seen = version.load(Ordering::Acquire);
+            (version, caps, seen, k.time())
         };
         ProcData {
             pid,
@@ -87,10 +90,9 @@ impl ProcData {
             control,
             window_bytes: 0,
             growing_window: false,
-            caps: CapTable::default(),
+            caps,
             caps_version,
-            // Never a counter's value before the first look: the copy starts stale.
-            caps_seen: u32::MAX,
+            caps_seen,
             time,
             uncounted: 0,
             trial: None,

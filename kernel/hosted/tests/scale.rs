@@ -101,13 +101,18 @@ fn two_thousand_idle_guests_cost_no_thread_each_and_can_be_killed() {
         .map(|_| h.spawn(SpawnSpec::new("idle")).unwrap())
         .collect();
     // Each is parked in its sleep once its first slice is over (it ran on
-    // this thread, inside `spawn`).
+    // this thread, inside `spawn`, unless an epoch tick cut that slice short
+    // and queued the rest for a worker: wait for those).
+    let deadline = Instant::now() + Duration::from_secs(60);
     for &pid in &idle {
-        let state = h.kernel().process(pid).map(|p| p.state.clone());
-        assert!(
-            matches!(state, Some(ProcState::Blocked(Wait::Until(_)))),
-            "{pid}: {state:?}"
-        );
+        loop {
+            let state = h.kernel().process(pid).map(|p| p.state.clone());
+            if matches!(state, Some(ProcState::Blocked(Wait::Until(_)))) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{pid}: {state:?}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     // The workers are started at boot; a process adds none. (Other tests
     // in this binary run beside this one and may add their kernel's few.)

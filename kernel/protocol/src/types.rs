@@ -321,12 +321,16 @@ wire! {
         /// One writer and one reader: a second process attaching in
         /// either role is refused.
         pub single: bool,
-        /// Payload capacity.
+        /// Data ring capacity.
         pub data_cap: u32,
         /// Frame capacity.
         pub frame_cap: u32,
-        /// Payload bytes in flight.
+        /// Payload bytes of the frames in flight.
         pub bytes_in_flight: u32,
+        /// Data ring bytes in use: frames of at most 16 bytes lie inline
+        /// in their frame slots on hosted and take none (the board's own
+        /// layout: rv32 boards keep every payload in the data ring).
+        pub data_in_flight: u32,
         /// Frames in flight.
         pub frames_in_flight: u32,
         /// Frames written since creation.

@@ -194,11 +194,17 @@ impl<M: Memory> Ring<'_, M> {
         let head = self.load(H_HEAD, Relaxed);
         let head_pos = self.head_pos(head);
         let tail = self.tail_hint();
+        let frames = head.wrapping_sub(tail);
+        // Bounded by the frame ring even when the cursors are scribbled.
+        let bytes = (0..frames.min(self.geo.frame_cap))
+            .map(|i| self.load(self.frame_off(tail.wrapping_add(i), 3), Relaxed))
+            .fold(0u32, u32::wrapping_add);
         RingStats {
             head_seq: head,
             tail_seq: tail,
-            bytes_in_flight: head_pos.wrapping_sub(self.pos_of(tail, head, head_pos)),
-            frames_in_flight: head.wrapping_sub(tail),
+            bytes_in_flight: bytes,
+            data_in_flight: head_pos.wrapping_sub(self.pos_of(tail, head, head_pos)),
+            frames_in_flight: frames,
             drops: self.load(H_DROPS, Relaxed),
             waiters: self.load(H_WAITERS, Relaxed),
             doorbell: self.load(H_DOORBELL, Relaxed),

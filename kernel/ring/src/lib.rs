@@ -14,14 +14,17 @@
 //! +--------------------+
 //! | writer counters    |  max_writers x LINE: frames, bytes (written per frame)
 //! +--------------------+
-//! | frame ring         |  frame_cap x 16 B: stamp, writer, pos, len
+//! | frame ring         |  frame_cap x SLOT: stamp, writer, pos, len, inline bytes
 //! +--------------------+
 //! | data ring          |  data_cap bytes, frames stored contiguously (wrapping)
 //! +--------------------+
 //! ```
 //!
 //! Frame metadata and payload bytes live in separate rings, so a reader
-//! scanning metadata touches one cache line per frame. A writer *reserves*
+//! scanning metadata touches one cache line per frame; a frame of at most
+//! [`INLINE`] bytes lies in its own slot instead, after its record, and
+//! takes no room in the data ring: one cache line carries the records and
+//! payloads of two such frames. A writer *reserves*
 //! a frame under a short spin lock (it writes the frame's record, then
 //! commits by storing the head, one word), copies its payload without the
 //! lock, and *publishes* by storing the frame's `stamp` (`seq + 1`) with
@@ -82,10 +85,17 @@ pub use ops::Reservation;
 /// `"TMRG"` little-endian.
 pub const MAGIC: u32 = u32::from_le_bytes(*b"TMRG");
 /// Layout version.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// Header size in bytes (three cache lines).
 pub const HEADER: usize = 192;
-const SLOT: usize = 16;
+/// Payload bytes a frame slot holds itself: a frame this long or shorter
+/// lies inline, after its record, so the writer's publication and the
+/// reader's look at the frame touch one cache line, not two (the record's
+/// and the data ring's). The single-core rv32 boards keep 16 B slots with
+/// nothing inline: no line is shared there, and RAM is what they lack.
+pub const INLINE: usize = if cfg!(target_arch = "riscv32") { 0 } else { 16 };
+/// A frame slot: stamp, writer, pos, len, then [`INLINE`] payload bytes.
+const SLOT: usize = 16 + INLINE;
 /// Stride of reader cursors, writer slots and writer counters: one cache
 /// line each on hosts whose cores share memory, so one party's per-frame
 /// stores never evict a line another party reads per frame (a reader that
@@ -216,6 +226,11 @@ impl Geometry {
     fn counters_off(&self) -> usize {
         self.writers_off() + self.max_writers as usize * LINE
     }
+    /// Where the frame slots start: payload bytes lie from here on (inline
+    /// in the slots, then the data ring).
+    pub fn frames_offset(&self) -> usize {
+        self.frames_off()
+    }
     fn frames_off(&self) -> usize {
         self.counters_off() + self.max_writers as usize * LINE
     }
@@ -322,8 +337,12 @@ pub struct RingStats {
     pub head_seq: u32,
     /// Oldest retained frame.
     pub tail_seq: u32,
-    /// Payload bytes between tail and head.
+    /// Payload bytes of the frames between tail and head (the same on every
+    /// board, inline or not).
     pub bytes_in_flight: u32,
+    /// Data-ring bytes between tail and head: what limits the next write
+    /// ([inline](INLINE) frames take none).
+    pub data_in_flight: u32,
     /// Frames between tail and head.
     pub frames_in_flight: u32,
     /// Frames dropped under `Drop` backpressure.

@@ -10,6 +10,7 @@
 use core::ops::Range;
 use core::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 
+use crate::ops::data_len;
 use crate::*;
 
 /// The next frame for a reader, not yet released: what [`Ring::peek`]
@@ -28,23 +29,32 @@ pub struct Peeked {
 }
 
 impl<M: Memory> Ring<'_, M> {
-    /// Where `len` bytes at ring position `pos` lie, as offsets into the
-    /// data ring: up to its end, then wrapped to its start (often empty).
-    pub fn spans(&self, pos: u32, len: u32) -> (Range<usize>, Range<usize>) {
+    /// Where frame `seq`'s `len` bytes at ring position `pos` lie, as
+    /// offsets from the start of the ring: in its slot when it is
+    /// [inline](INLINE); else in the data ring up to its end, then wrapped
+    /// to its start (often empty).
+    pub(crate) fn spans(&self, seq: u32, pos: u32, len: u32) -> (Range<usize>, Range<usize>) {
+        if data_len(len) == 0 {
+            let at = self.frame_off(seq, 4);
+            return (at..at + len as usize, at..at);
+        }
+        let data = self.geo.data_off();
         let cap = self.geo.data_cap as usize;
         let at = pos as usize & (cap - 1);
         let first = (len as usize).min(cap - at);
-        (at..at + first, 0..len as usize - first)
+        (data + at..data + at + first, data..data + len as usize - first)
     }
 
-    /// The spans of a reservation: the bytes its writer alone may fill.
+    /// The spans of a reservation, from the start of the ring: the bytes
+    /// its writer alone may fill.
     pub fn reservation_spans(&self, r: &Reservation) -> (Range<usize>, Range<usize>) {
-        self.spans(r.pos, r.len)
+        self.spans(r.seq, r.pos, r.len)
     }
 
-    /// The spans of a peeked frame: the bytes its reader may look at.
+    /// The spans of a peeked frame, from the start of the ring: the bytes
+    /// its reader may look at.
     pub fn peeked_spans(&self, p: &Peeked) -> (Range<usize>, Range<usize>) {
-        self.spans(p.pos, p.len)
+        self.spans(p.seq, p.pos, p.len)
     }
 
     /// Publishes a reservation whose bytes its writer filled in place.
@@ -123,8 +133,9 @@ impl<M: Memory> Ring<'_, M> {
 }
 
 impl<'a> Ring<'a, Raw<'a>> {
-    /// The first byte of the data ring: [`Ring::spans`] are offsets from it.
-    pub fn data_ptr(&self) -> *mut u8 {
-        self.mem.data_ptr()
+    /// The first byte of the ring: the spans of reservations and peeked
+    /// frames are offsets from it.
+    pub fn base_ptr(&self) -> *mut u8 {
+        self.mem.base_ptr()
     }
 }

@@ -11,8 +11,8 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 /// The operations the ring performs on its memory. Word offsets are byte
 /// offsets from the start of the ring (4-aligned, below the data ring);
-/// data offsets are byte offsets into the data ring, never wrapping (the
-/// ring splits a wrapping copy in two).
+/// data offsets are too, into a frame slot's inline bytes or the data
+/// ring, never wrapping (the ring splits a wrapping copy in two).
 pub trait Memory {
     /// Attempts at the writer lock before [`crate::RingError::Busy`].
     const LOCK_SPINS: u32 = 1 << 10;
@@ -57,9 +57,9 @@ pub trait Memory {
     }
     /// One turn of a bounded spin (a model checker yields here).
     fn spin(&self);
-    /// Copies `src` into the data ring at `at`.
+    /// Copies `src` into payload bytes at `at`.
     fn write_data(&self, at: usize, src: &[u8]);
-    /// Copies from the data ring at `at` into `dst`.
+    /// Copies payload bytes at `at` into `dst`.
     fn read_data(&self, at: usize, dst: &mut [u8]);
 }
 
@@ -84,10 +84,9 @@ impl Raw<'_> {
         }
     }
 
-    /// The first byte of the data ring.
-    pub(crate) fn data_ptr(&self) -> *mut u8 {
-        // SAFETY: the data ring starts `data` bytes into the region.
-        unsafe { self.base.as_ptr().add(self.data) }
+    /// The first byte of the ring.
+    pub(crate) fn base_ptr(&self) -> *mut u8 {
+        self.base.as_ptr()
     }
 
     #[inline(always)]
@@ -177,27 +176,15 @@ impl Memory for Raw<'_> {
     }
     #[inline(always)]
     fn write_data(&self, at: usize, src: &[u8]) {
-        // SAFETY: the ring passes a span inside the data ring that its
+        // SAFETY: the ring passes a span of payload bytes that its
         // reservation gives this writer alone until it is published.
-        unsafe {
-            copy(
-                src.as_ptr(),
-                self.base.as_ptr().add(self.data + at),
-                src.len(),
-            )
-        }
+        unsafe { copy(src.as_ptr(), self.base.as_ptr().add(at), src.len()) }
     }
     #[inline(always)]
     fn read_data(&self, at: usize, dst: &mut [u8]) {
-        // SAFETY: a span inside the data ring that writers leave alone until
+        // SAFETY: a span of payload bytes that writers leave alone until
         // this reader's cursor passes it.
-        unsafe {
-            copy(
-                self.base.as_ptr().add(self.data + at),
-                dst.as_mut_ptr(),
-                dst.len(),
-            )
-        }
+        unsafe { copy(self.base.as_ptr().add(at), dst.as_mut_ptr(), dst.len()) }
     }
 }
 

@@ -42,7 +42,7 @@ impl<M: Memory> Ring<'_, M> {
     pub(crate) fn head_pos(&self, head: u32) -> u32 {
         let last = head.wrapping_sub(1);
         self.load(self.frame_off(last, 2), Relaxed)
-            .wrapping_add(self.load(self.frame_off(last, 3), Relaxed))
+            .wrapping_add(data_len(self.load(self.frame_off(last, 3), Relaxed)))
     }
 
     /// Byte position of frame `seq` in a window ending at `head`.
@@ -93,7 +93,7 @@ impl<M: Memory> Ring<'_, M> {
             if used > g.data_cap {
                 return Err(RingError::Corrupt(Corruption::Frame));
             }
-            Ok(behind < g.frame_cap && used + len <= g.data_cap)
+            Ok(behind < g.frame_cap && used + data_len(len) <= g.data_cap)
         };
         // The tail last computed is never ahead of the real one (cursors
         // only move forward): if it leaves room, there is room.
@@ -147,7 +147,7 @@ impl<M: Memory> Ring<'_, M> {
     /// Copies `payload` (exactly the reserved length) into a reservation
     /// and publishes it.
     pub fn publish(&self, r: Reservation, payload: &[u8]) -> Written {
-        self.copy_in(r.pos, &payload[..r.len as usize]);
+        self.copy_in(r.seq, r.pos, &payload[..r.len as usize]);
         self.commit(r)
     }
 
@@ -204,7 +204,7 @@ impl<M: Memory> Ring<'_, M> {
         if p.len as usize > buf.len() {
             return Err(RingError::TooLarge(p.len));
         }
-        self.copy_out(p.pos, &mut buf[..p.len as usize]);
+        self.copy_out(p.seq, p.pos, &mut buf[..p.len as usize]);
         Ok(self.release(slot, p))
     }
 
@@ -350,24 +350,27 @@ impl<M: Memory> Ring<'_, M> {
             .unwrap_or_else(|| self.load(H_REST, Relaxed))
     }
 
-    fn copy_in(&self, pos: u32, src: &[u8]) {
-        let cap = self.geo.data_cap as usize;
-        let at = pos as usize & (cap - 1);
-        let first = src.len().min(cap - at);
-        self.mem.write_data(at, &src[..first]);
-        if first < src.len() {
-            self.mem.write_data(0, &src[first..]);
+    fn copy_in(&self, seq: u32, pos: u32, src: &[u8]) {
+        let (a, b) = self.spans(seq, pos, src.len() as u32);
+        let (first, rest) = src.split_at(a.len());
+        self.mem.write_data(a.start, first);
+        if !rest.is_empty() {
+            self.mem.write_data(b.start, rest);
         }
     }
 
-    fn copy_out(&self, pos: u32, dst: &mut [u8]) {
-        let cap = self.geo.data_cap as usize;
-        let at = pos as usize & (cap - 1);
-        let first = dst.len().min(cap - at);
-        let (a, b) = dst.split_at_mut(first);
-        self.mem.read_data(at, a);
-        if !b.is_empty() {
-            self.mem.read_data(0, b);
+    fn copy_out(&self, seq: u32, pos: u32, dst: &mut [u8]) {
+        let (a, b) = self.spans(seq, pos, dst.len() as u32);
+        let (first, rest) = dst.split_at_mut(a.len());
+        self.mem.read_data(a.start, first);
+        if !rest.is_empty() {
+            self.mem.read_data(b.start, rest);
         }
     }
+}
+
+/// Bytes a frame of `len` takes in the data ring: none when it lies inline
+/// in its slot.
+pub(crate) fn data_len(len: u32) -> u32 {
+    if len as usize <= INLINE { 0 } else { len }
 }

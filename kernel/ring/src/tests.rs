@@ -64,6 +64,38 @@ fn full_by_frames_and_by_bytes_and_space_returns_after_reads() {
 }
 
 #[test]
+fn small_frames_lie_in_their_slots_and_take_no_data_ring_bytes() {
+    let g = geo(32, 8, 0);
+    let mut m = Mem::new(g);
+    let r = m.ring(g);
+    let w = r.attach_writer().unwrap();
+    let rd = r.attach_reader().unwrap();
+    // Eight frames of INLINE bytes: four times the data ring, all in slots.
+    let frames: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i; INLINE]).collect();
+    for f in &frames {
+        r.write(w, f).unwrap();
+    }
+    let s = r.stats();
+    assert_eq!((s.bytes_in_flight, s.data_in_flight), (8 * INLINE as u32, 0));
+    let mut buf = [0u8; 32];
+    for f in &frames {
+        let got = r.read(rd, &mut buf).unwrap();
+        assert_eq!(&buf[..got.len as usize], &f[..]);
+    }
+    // One byte more goes to the data ring, which holds one such frame.
+    let big = vec![7u8; INLINE + 1];
+    if INLINE > 0 {
+        r.write(w, &big).unwrap();
+        let s = r.stats();
+        assert_eq!((s.bytes_in_flight, s.data_in_flight), (big.len() as u32, big.len() as u32));
+        assert_eq!(r.write(w, &big), Err(RingError::Full), "data ring full");
+        r.write(w, &[1; INLINE]).expect("an inline frame still fits");
+        assert_eq!(r.read(rd, &mut buf).unwrap().len, big.len() as u32);
+        assert_eq!(&buf[..big.len()], &big[..]);
+    }
+}
+
+#[test]
 fn slowest_reader_bounds_writers_and_each_reader_sees_every_frame() {
     let g = geo(64, 4, 0);
     let mut m = Mem::new(g);

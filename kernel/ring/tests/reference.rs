@@ -207,9 +207,9 @@ fn run(ops: Vec<Op>, parties: usize) -> Result<(), TestCaseError> {
             Op::FinishInPlace { writer } => {
                 if let Some((r, p)) = m.pending[writer].take() {
                     let (a, b) = ring.reservation_spans(&r);
-                    let data = ring.data_ptr();
-                    // SAFETY: the reservation's spans lie inside the data
-                    // ring, this writer's alone until it commits.
+                    let data = ring.base_ptr();
+                    // SAFETY: the reservation's spans lie inside the ring's
+                    // payload bytes, this writer's alone until it commits.
                     unsafe {
                         std::ptr::copy_nonoverlapping(p.as_ptr(), data.add(a.start), a.len());
                         std::ptr::copy_nonoverlapping(
@@ -243,7 +243,7 @@ fn run(ops: Vec<Op>, parties: usize) -> Result<(), TestCaseError> {
                             )));
                         };
                         let (a, b) = ring.peeked_spans(&peeked);
-                        let data = ring.data_ptr();
+                        let data = ring.base_ptr();
                         // SAFETY: a published frame's spans, left alone by
                         // writers until this reader releases it.
                         let got: Vec<u8> = unsafe {

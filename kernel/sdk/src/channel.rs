@@ -316,17 +316,17 @@ impl Writer {
             return self.put_staged(len, fill);
         };
         let id = self.desc.endpoint;
-        let data = ring.data_ptr();
+        let base = ring.base_ptr();
         let mut fill = Some(fill);
         let done = self.in_ring(ring, len, 0, |ring| {
             let r = ring.reserve(id, len)?;
             let (a, b) = ring.reservation_spans(&r);
-            // SAFETY: a reservation's spans lie inside the mapped data ring
+            // SAFETY: a reservation's spans lie inside the mapped ring
             // and are this writer's alone until it commits.
             let (a, b) = unsafe {
                 (
-                    core::slice::from_raw_parts_mut(data.add(a.start), a.len()),
-                    core::slice::from_raw_parts_mut(data.add(b.start), b.len()),
+                    core::slice::from_raw_parts_mut(base.add(a.start), a.len()),
+                    core::slice::from_raw_parts_mut(base.add(b.start), b.len()),
                 )
             };
             match fill.take() {
@@ -501,19 +501,19 @@ impl Reader {
             return self.read_buffered(f);
         };
         let slot = self.desc.endpoint;
-        let data = ring.data_ptr();
+        let base = ring.base_ptr();
         let p = match self.in_ring(ring, 0, |ring| ring.peek(slot)) {
             Some(Ok(p)) => p,
             Some(Err(e)) => return Err(e),
             None => return self.read_buffered(f),
         };
         let (a, b) = ring.peeked_spans(&p);
-        // SAFETY: a published frame's spans lie inside the mapped data
+        // SAFETY: a published frame's spans lie inside the mapped
         // ring, and writers leave them alone until this reader releases it.
         let (a, b) = unsafe {
             (
-                core::slice::from_raw_parts(data.add(a.start), a.len()),
-                core::slice::from_raw_parts(data.add(b.start), b.len()),
+                core::slice::from_raw_parts(base.add(a.start), a.len()),
+                core::slice::from_raw_parts(base.add(b.start), b.len()),
             )
         };
         let meta = FrameMeta {

@@ -15,7 +15,7 @@ pub struct Channels(Vec<ChannelInfo>);
 
 /// `used/cap` as a percentage.
 pub fn occupancy(c: &ChannelInfo) -> String {
-    format!("{}%", (c.bytes_in_flight as u64 * 100 / c.data_cap.max(1) as u64).max(c.frames_in_flight as u64 * 100 / c.frame_cap.max(1) as u64))
+    format!("{}%", crate::output::occupancy_pct(c))
 }
 
 /// Backpressure, and `single` for a one-writer, one-reader channel.

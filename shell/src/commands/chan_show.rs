@@ -20,11 +20,12 @@ impl Human for Show {
     fn human(&self) -> String {
         let c = &self.0;
         let mut out = format!(
-            "channel {} `{}` ({})\n  data     {} in flight of {}\n  frames   {} in flight of {}, {} written, {} dropped\n  full     {}\n  status   {}",
+            "channel {} `{}` ({})\n  data     {} in flight, {} of {} in the data ring\n  frames   {} in flight of {}, {} written, {} dropped\n  full     {}\n  status   {}",
             c.id,
             c.name,
             super::chan_ls::mode(c),
             size(c.bytes_in_flight as u64),
+            size(c.data_in_flight as u64),
             size(c.data_cap as u64),
             c.frames_in_flight,
             c.frame_cap,

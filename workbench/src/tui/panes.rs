@@ -12,7 +12,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use tidemark_protocol::{ArenaInfo, CacheInfo, CapInfo, ChannelInfo, ProcessInfo};
-use tidemark_shell::output::{PROCESS_HEAD, process_row, size, table};
+use tidemark_shell::output::{PROCESS_HEAD, occupancy_pct, process_row, size, table};
 
 use super::Snapshot;
 
@@ -203,9 +203,7 @@ impl ChannelsPane {
     }
 
     fn gauge(c: &ChannelInfo) -> String {
-        let pct = (c.bytes_in_flight as u64 * 100 / c.data_cap.max(1) as u64)
-            .max(c.frames_in_flight as u64 * 100 / c.frame_cap.max(1) as u64)
-            .min(100);
+        let pct = occupancy_pct(c).min(100);
         let filled = (pct as usize).div_ceil(10);
         format!(
             "[{}{}] {pct:>3}%",

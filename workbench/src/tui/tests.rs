@@ -65,6 +65,7 @@ fn known() -> Snapshot {
             data_cap: 4096,
             frame_cap: 64,
             bytes_in_flight: 2048,
+            data_in_flight: 2048,
             frames_in_flight: 3,
             head_seq: 10,
             drops: 0,

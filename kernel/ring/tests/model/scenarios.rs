@@ -13,18 +13,20 @@ use std::sync::atomic::Ordering;
 
 use sys::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
 use sys::sync::{Arc, Condvar, Mutex};
-use tidemark_ring::{Geometry, Memory, Ring, RingError, WAIT_READERS, WAIT_WRITERS};
+use tidemark_ring::{Geometry, INLINE, Memory, Ring, RingError, WAIT_READERS, WAIT_WRITERS};
 
 /// A ring's memory under the checker: its words, and one [`Byte`] per
-/// payload byte (each test file says what a byte is).
+/// payload byte (each test file says what a byte is) from the frame slots
+/// on (inline payloads, then the data ring), at that offset.
 #[derive(Clone)]
-struct Shared(Arc<(Vec<AtomicU32>, Vec<Byte>)>);
+struct Shared(Arc<(Vec<AtomicU32>, Vec<Byte>, usize)>);
 
 impl Shared {
     fn new(geo: Geometry) -> Shared {
-        let data = geo.data_cap as usize;
-        let words = (geo.region_size() - data) / 4;
-        Shared(Arc::new(((0..words).map(|_| AtomicU32::new(0)).collect(), (0..data).map(|_| Byte::new()).collect())))
+        let first = geo.frames_offset();
+        let words = (geo.region_size() - geo.data_cap as usize) / 4;
+        let bytes = (first..geo.region_size()).map(|_| Byte::new()).collect();
+        Shared(Arc::new(((0..words).map(|_| AtomicU32::new(0)).collect(), bytes, first)))
     }
 }
 
@@ -56,12 +58,12 @@ impl Memory for Shared {
     }
     fn write_data(&self, at: usize, src: &[u8]) {
         for (i, b) in src.iter().enumerate() {
-            self.0.1[at + i].set(*b);
+            self.0.1[at - self.0.2 + i].set(*b);
         }
     }
     fn read_data(&self, at: usize, dst: &mut [u8]) {
         for (i, b) in dst.iter_mut().enumerate() {
-            *b = self.0.1[at + i].get();
+            *b = self.0.1[at - self.0.2 + i].get();
         }
     }
 }
@@ -148,7 +150,7 @@ fn write_frame<M: Memory>(ring: &Ring<'_, M>, k: &Kernel, id: u32, me: u32, payl
 /// Reads one frame as the SDK does; `None` once `done` holds and the ring
 /// is empty for this reader.
 fn read_frame<M: Memory>(ring: &Ring<'_, M>, k: &Kernel, slot: u32, me: u32, done: &AtomicBool) -> Option<(u32, u32)> {
-    let mut buf = [0u8; 8];
+    let mut buf = [0u8; 64];
     let empty = |r: &Result<tidemark_ring::Read, RingError>| match r {
         Err(RingError::Skipped { wake_writers }) => {
             if *wake_writers {
@@ -199,8 +201,21 @@ fn spawn_reader(mem: &Shared, geo: Geometry, k: &Arc<Kernel>, done: &Arc<AtomicB
     })
 }
 
-fn payload(writer: u32, n: u32) -> [u8; 4] {
-    (writer << 16 | n).to_le_bytes()
+/// Frame `n` of `writer`: its number and writer in 4 bytes; odd frames are
+/// padded past [`INLINE`], so frames alternate between their slots and the
+/// data ring and both are checked.
+fn payload(writer: u32, n: u32) -> Vec<u8> {
+    let mut p = (writer << 16 | n).to_le_bytes().to_vec();
+    if n % 2 == 1 {
+        p.resize(INLINE + 4, 0xA5);
+    }
+    p
+}
+
+/// Data ring bytes for a ring of `frames` slots: every frame fits, padded
+/// or not (the pressure on the ring is on its slots).
+fn data_for(frames: u32) -> u32 {
+    frames * (INLINE as u32 + 4)
 }
 
 /// Every reader saw every writer's frames exactly once, in order.
@@ -220,7 +235,7 @@ fn check_delivery(got: &[Vec<(u32, u32)>], per_writer: &[u32]) {
 /// `writers` writers each write `frames` frames into a ring of `frame_cap`
 /// slots (small, so writers park), `readers` readers read all of them.
 fn flow(writers: u32, readers: u32, frames: u32, frame_cap: u32) {
-    let geo = Geometry::new(8 * frame_cap, frame_cap, readers, writers, 0).unwrap();
+    let geo = Geometry::new(data_for(frame_cap), frame_cap, readers, writers, 0).unwrap();
     let mem = Shared::new(geo);
     let ring = Ring::init_over(mem.clone(), geo);
     let k = Kernel::new(&mem, geo);
@@ -253,7 +268,7 @@ fn flow(writers: u32, readers: u32, frames: u32, frame_cap: u32) {
 /// One writer under `Drop` backpressure: every frame is delivered once or
 /// counted dropped, never both, never neither.
 fn drop_counts_exactly(frames: u32) {
-    let geo = Geometry::new(16, 2, 1, 1, 1).unwrap();
+    let geo = Geometry::new(data_for(2), 2, 1, 1, 1).unwrap();
     let mem = Shared::new(geo);
     let ring = Ring::init_over(mem.clone(), geo);
     let k = Kernel::new(&mem, geo);
@@ -272,7 +287,7 @@ fn drop_counts_exactly(frames: u32) {
 /// A reader that reads and drains while a writer parks on a full ring:
 /// the writer finishes, and every frame is read or drained exactly once.
 fn drain_wakes_the_writer(frames: u32) {
-    let geo = Geometry::new(16, 2, 1, 1, 0).unwrap();
+    let geo = Geometry::new(data_for(2), 2, 1, 1, 0).unwrap();
     let mem = Shared::new(geo);
     let ring = Ring::init_over(mem.clone(), geo);
     let k = Kernel::new(&mem, geo);
@@ -383,7 +398,7 @@ impl<M: Memory> Memory for Killable<M> {
 
 /// Memory operations one uncontended write performs (the kill sweep's range).
 fn steps_of_a_write() -> u32 {
-    let geo = Geometry::new(16, 2, 1, 2, 0).unwrap();
+    let geo = Geometry::new(data_for(2), 2, 1, 2, 0).unwrap();
     let mem = Shared::new(geo);
     let ring = Ring::init_over(mem.clone(), geo);
     let id = ring.attach_writer().unwrap();
@@ -399,7 +414,7 @@ fn steps_of_a_write() -> u32 {
 /// writer arrives once, in order, and the killed writer's frames arrive at
 /// most once each, and surely if its write returned.
 fn writer_killed_at(step: u32) {
-    let geo = Geometry::new(16, 2, 1, 2, 0).unwrap();
+    let geo = Geometry::new(data_for(2), 2, 1, 2, 0).unwrap();
     let mem = Shared::new(geo);
     let ring = Ring::init_over(mem.clone(), geo);
     let k = Kernel::new(&mem, geo);
@@ -450,7 +465,7 @@ fn writer_killed_at(step: u32) {
 /// reader; the kernel detaches it. The writer is not held back for good and
 /// the survivor reads every frame once.
 fn reader_killed_at(step: u32) {
-    let geo = Geometry::new(16, 1, 2, 1, 0).unwrap();
+    let geo = Geometry::new(data_for(1), 1, 2, 1, 0).unwrap();
     let mem = Shared::new(geo);
     let ring = Ring::init_over(mem.clone(), geo);
     let k = Kernel::new(&mem, geo);
@@ -493,7 +508,7 @@ fn reader_killed_at(step: u32) {
 /// unlocked reservations never overwrite a frame the new attachment starts
 /// at.
 fn single_reader_reattaches(frames: u32) {
-    let geo = Geometry::new(16, 2, 1, 1, 0).unwrap();
+    let geo = Geometry::new(data_for(2), 2, 1, 1, 0).unwrap();
     assert!(geo.single());
     let mem = Shared::new(geo);
     let ring = Ring::init_over(mem.clone(), geo);
@@ -531,7 +546,7 @@ fn single_reader_reattaches(frames: u32) {
 /// first frame, the second at most once (surely if its write returned), and
 /// a new writer's frame after them.
 fn single_writer_killed_at(step: u32) {
-    let geo = Geometry::new(16, 2, 1, 1, 0).unwrap();
+    let geo = Geometry::new(data_for(2), 2, 1, 1, 0).unwrap();
     let mem = Shared::new(geo);
     let ring = Ring::init_over(mem.clone(), geo);
     let k = Kernel::new(&mem, geo);
@@ -583,7 +598,7 @@ struct Sleeper {
 fn select_over_two_rings(frames: u32) {
     // Room for every frame: the writers never wait, so only the reader can sleep.
     assert!(frames <= 8);
-    let geo = Geometry::new(64, 8, 1, 1, 1).unwrap();
+    let geo = Geometry::new(data_for(8), 8, 1, 1, 1).unwrap();
     let mems = [Shared::new(geo), Shared::new(geo)];
     let rings = [Ring::init_over(mems[0].clone(), geo), Ring::init_over(mems[1].clone(), geo)];
     let slots = [rings[0].attach_reader().unwrap(), rings[1].attach_reader().unwrap()];
@@ -613,7 +628,7 @@ fn select_over_two_rings(frames: u32) {
         })
         .collect();
     let mut got: [Vec<u32>; 2] = [Vec::new(), Vec::new()];
-    let mut buf = [0u8; 8];
+    let mut buf = [0u8; 64];
     while got[0].len() + got[1].len() < 2 * frames as usize {
         let ready = |rings: &[Ring<'_, Shared>; 2]| (0..2).any(|i| rings[i].pending(slots[i]).unwrap());
         let seen = [rings[0].doorbell(), rings[1].doorbell()];
@@ -643,7 +658,7 @@ fn select_over_two_rings(frames: u32) {
         w.join().unwrap();
     }
     for (i, g) in got.iter().enumerate() {
-        let want: Vec<u32> = (0..frames).map(|n| u32::from_le_bytes(payload(i as u32, n))).collect();
+        let want: Vec<u32> = (0..frames).map(|n| u32::from_le_bytes(payload(i as u32, n)[..4].try_into().unwrap())).collect();
         assert_eq!(*g, want, "ring {i}: every frame once, in order");
     }
 }
