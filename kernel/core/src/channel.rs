@@ -130,11 +130,6 @@ pub enum Parties {
 }
 
 impl Parties {
-    /// From a channel's trusted geometry.
-    pub fn of(geo: &Geometry) -> Parties {
-        if geo.single() { Parties::Single } else { Parties::Many }
-    }
-
     fn slots(self) -> u32 {
         match self {
             Parties::Many => MAX_ENDPOINTS,

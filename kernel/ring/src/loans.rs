@@ -62,10 +62,10 @@ impl<M: Memory> Ring<'_, M> {
         // The writer's own counters first: the stamp is the last store.
         self.add_own(self.counter_off(r.writer, 0), 1);
         self.add_own(self.counter_off(r.writer, 1), r.len);
-        let stamp = (self.frame_off(r.seq, 0), r.seq.wrapping_add(1));
+        let stamp = self.frame_off(r.seq, 0);
         Written {
             seq: r.seq,
-            wake_readers: self.store_and_take_waiters(stamp.0, stamp.1, WAIT_READERS),
+            wake_readers: self.store_and_take_waiters(stamp, r.seq.wrapping_add(1), WAIT_READERS),
         }
     }
 
