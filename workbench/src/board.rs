@@ -157,12 +157,16 @@ pub struct Build {
     pub bundle: Option<Vec<String>>,
 }
 
-/// An emulator that boots the board's image.
+/// A program on this machine that runs the board's image and serves its
+/// monitor link on a Unix socket: QEMU (its UART), or Node (the wasm-js
+/// runtime). The workbench boots and attaches to both the same way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Emulator {
+    /// `[boot] kind`: `qemu` or `node`.
+    pub kind: String,
     /// Program.
     pub command: String,
-    /// Arguments, with `{ram}`, `{image}` and `{socket}` placeholders.
+    /// Arguments, with `{ram}`, `{image}`, `{socket}` and `{board}` placeholders.
     pub args: Vec<String>,
     /// Command that installs `command`.
     pub install: String,
@@ -173,8 +177,9 @@ pub struct Emulator {
 pub enum Boot {
     /// The kernel inside the workbench's process.
     InProcess,
-    /// The image in QEMU, the UART on a Unix socket.
-    Qemu(Emulator),
+    /// The image in QEMU, or in Node's wasm-js runtime: the monitor link
+    /// on a Unix socket.
+    Emulator(Emulator),
     /// The image flashed to a chip, reached over USB.
     Flash(Flash),
 }
@@ -251,8 +256,11 @@ impl Manifest {
     }
 }
 
-/// Placeholders in `[boot].args`, expanded when QEMU starts.
-const PLACEHOLDERS: &[&str] = &["ram", "image", "socket"];
+/// Placeholders in `[boot].args`, expanded when the emulator starts
+/// (`{board}` is the board's directory).
+const PLACEHOLDERS: &[&str] = &["ram", "image", "socket", "board"];
+/// Boot kinds that run the image in a program on this machine.
+const EMULATORS: &[&str] = &["qemu", "node"];
 const TRANSPORTS: &[&str] = &["in-process", "serial", "rtt"];
 const CHIPS: &[&str] = &["esp32c6"];
 
@@ -431,8 +439,9 @@ impl Manifest {
                 }
                 Boot::InProcess
             }
-            "qemu" => {
-                let needs = |what: &str| needs("qemu", "booted by QEMU", what);
+            kind if EMULATORS.contains(&kind) => {
+                let label = format!("booted by {}", emulator_name(kind));
+                let needs = |what: &str| needs(kind, &label, what);
                 has_image(&needs)?;
                 let command = b
                     .command
@@ -474,12 +483,13 @@ impl Manifest {
                         return Err(err(
                             format!("the arguments never use `{{{n}}}`"),
                             Some(args.span()),
-                            "QEMU's arguments",
-                            Some("{image} is the kernel ELF, {socket} the Unix socket the UART is served on".into()),
+                            "the emulator's arguments",
+                            Some("{image} is the kernel image, {socket} the Unix socket its monitor link is served on".into()),
                         ));
                     }
                 }
-                Boot::Qemu(Emulator {
+                Boot::Emulator(Emulator {
+                    kind: kind.to_string(),
                     command,
                     args: args
                         .into_inner()
@@ -521,7 +531,7 @@ impl Manifest {
                     format!("unknown boot kind `{k}`"),
                     Some(b.kind.span()),
                     "unknown boot kind",
-                    Some("boot kinds: in-process, qemu, flash".into()),
+                    Some("boot kinds: in-process, qemu, node, flash".into()),
                 ));
             }
         };
@@ -548,17 +558,19 @@ impl Manifest {
         })
     }
 
-    /// The QEMU command line that boots `image` with its UART on `socket`
-    /// (none for a board QEMU does not boot).
+    /// The emulator's command line that boots `image` with its monitor link
+    /// on `socket` (none for a board no emulator boots).
     pub fn qemu_command(&self, image: &Path, socket: &Path) -> Option<Command> {
-        let Boot::Qemu(q) = &self.boot else {
+        let Boot::Emulator(q) = &self.boot else {
             return None;
         };
         let ram = OsString::from(self.memory.as_ref().map_or("", |m| m.ram.text.as_str()));
-        let vars: [(&str, &OsStr); 3] = [
+        let dir = crate::firmware::boards_dir().join(&self.name);
+        let vars: [(&str, &OsStr); 4] = [
             ("{ram}", &ram),
             ("{image}", image.as_os_str()),
             ("{socket}", socket.as_os_str()),
+            ("{board}", dir.as_os_str()),
         ];
         let mut cmd = Command::new(&q.command);
         for a in &q.args {
@@ -573,6 +585,21 @@ impl Manifest {
             cmd.arg(arg);
         }
         Some(cmd)
+    }
+}
+
+/// How messages name the program of an emulator boot kind.
+pub fn emulator_name(kind: &str) -> &'static str {
+    match kind {
+        "node" => "Node",
+        _ => "QEMU",
+    }
+}
+
+impl Emulator {
+    /// The program's name in messages (`QEMU`, `Node`).
+    pub fn name(&self) -> &'static str {
+        emulator_name(&self.kind)
     }
 }
 
@@ -677,7 +704,7 @@ mod tests {
 
     #[test]
     fn every_compiled_in_manifest_loads() {
-        assert_eq!(Board::names(), "esp32c6, hosted, qemu-riscv32");
+        assert_eq!(Board::names(), "esp32c6, hosted, qemu-riscv32, wasm-js");
         let c6 = Board::get("esp32c6").unwrap().manifest();
         assert_eq!(
             c6.boot,
@@ -719,7 +746,7 @@ mod tests {
             })
         );
         assert!(
-            matches!(&q.boot, Boot::Qemu(e) if e.install == "sudo apt-get install qemu-system-misc")
+            matches!(&q.boot, Boot::Emulator(e) if e.install == "sudo apt-get install qemu-system-misc")
         );
     }
 
@@ -754,6 +781,24 @@ mod tests {
                 .qemu_command(image, socket)
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_wasm_js_board_boots_in_node_with_its_runtime() {
+        let (image, socket) = (Path::new("/t/k.wasm"), Path::new("/t/m.sock"));
+        let m = Board::get("wasm-js").unwrap().manifest();
+        assert_eq!(m.target.as_deref(), Some("wasm32-unknown-unknown"));
+        let Boot::Emulator(e) = &m.boot else {
+            panic!("wasm-js is not booted by an emulator: {:?}", m.boot)
+        };
+        assert_eq!((e.kind.as_str(), e.name()), ("node", "Node"));
+        let cmd = m.qemu_command(image, socket).unwrap();
+        assert_eq!(cmd.get_program(), "node");
+        let a = args(&cmd);
+        // {board} is the board's directory, where its runtime lives.
+        let serve = crate::firmware::boards_dir().join("wasm-js/runtime/bin/serve.js");
+        assert_eq!(a, [&*serve.to_string_lossy(), "--socket", "/t/m.sock", "/t/k.wasm"]);
+        assert!(serve.exists(), "{}", serve.display());
     }
 
     #[test]

@@ -198,7 +198,7 @@ pub fn session(
             setup.apply(&mut client, board)?;
             Ok((Session::new(client), Some(Instance::Hosted(k))))
         }
-        Boot::Qemu(_) => {
+        Boot::Emulator(_) => {
             let mut q = crate::qemu::Qemu::boot(board, &crate::firmware::image(board)?, None)?;
             let mut client = q.attach()?;
             setup.apply(&mut client, board)?;
@@ -311,12 +311,12 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
             drop(listener);
             r
         }
-        (Boot::Qemu(_), Some(path)) => {
+        (Boot::Emulator(_), Some(path)) => {
             let mut q =
                 crate::qemu::Qemu::boot(board, &crate::firmware::image(board)?, Some(path))?;
             let r = wait(
                 format!("{} booted; its UART is {}", board.name(), path.display()),
-                &mut || q.exited().map(|s| format!("QEMU exited ({s})")),
+                &mut || q.exited().map(|s| format!("{} exited ({s})", q.name())),
             );
             drop(q);
             let _ = std::fs::remove_file(path);
@@ -328,7 +328,7 @@ pub fn boot(board: Board, listen: Option<&Path>, json: bool) -> Result<ExitCode,
             board.name(),
             board.name()
         )),
-        (Boot::Qemu(_), None) => {
+        (Boot::Emulator(_), None) => {
             let (mut s, _q) = session(board, None, &Setup::default())?;
             crate::interact(&mut s, json)
         }

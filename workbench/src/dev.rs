@@ -512,7 +512,7 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
                 Box::new(move || tidemark_hosted::monitor::connect_in_process(kk.clone())),
             )
         }
-        crate::board::Boot::Qemu(_) => {
+        crate::board::Boot::Emulator(_) => {
             // One serial line, shared.
             let q = crate::qemu::Qemu::boot(board, &crate::firmware::image(board)?, None)?;
             let raw = std::os::unix::net::UnixStream::connect(&q.socket)

@@ -188,5 +188,11 @@ pub fn build_for(board: Board, variant: Variant, transport: &str) -> Result<Path
     } else {
         spec.profile.as_str()
     };
-    Ok(target_dir.join(target).join(profile_dir).join(bin))
+    // A wasm target's binary is a module: cargo names it `<bin>.wasm`.
+    let file = if target.starts_with("wasm32") {
+        format!("{bin}.wasm")
+    } else {
+        bin.to_string()
+    };
+    Ok(target_dir.join(target).join(profile_dir).join(file))
 }

@@ -68,9 +68,10 @@ fn flash_spec(board: Board) -> Result<&'static Flash, String> {
             "board `{}` runs inside the workbench: nothing to flash",
             board.name()
         )),
-        Boot::Qemu(_) => Err(format!(
-            "board `{}` is booted by QEMU (`tidemark boot {}`): nothing to flash",
+        Boot::Emulator(e) => Err(format!(
+            "board `{}` is booted by {} (`tidemark boot {}`): nothing to flash",
             board.name(),
+            e.name(),
             board.name()
         )),
     }

@@ -8,7 +8,11 @@ use serde::Serialize;
 
 use crate::firmware::Variant;
 
-/// Allocated bytes of an ELF image by kind of section.
+/// Allocated bytes of an image by kind of section (an ELF file's, or a
+/// WebAssembly module's for the wasm-js board: its code section is the
+/// text, its data segments the data, every other section the rodata, its
+/// zero-filled initial memory the bss, and the stack below `__stack_pointer`'s
+/// initial value the stack).
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Sections {
     /// The ELF file.
@@ -37,9 +41,14 @@ fn u32_at(b: &[u8], at: usize) -> Option<u64> {
     )))
 }
 
-/// Reads the section headers of a little-endian ELF32 file.
+/// Reads the section headers of a little-endian ELF32 file, or the
+/// sections of a WebAssembly module.
 pub fn sections(path: &Path) -> Result<Sections, String> {
     let b = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if b.starts_with(b"\0asm") {
+        return wasm_sections(path, &b)
+            .ok_or_else(|| format!("{}: a truncated WebAssembly module", path.display()));
+    }
     let bad = || format!("{}: not a little-endian ELF32 file", path.display());
     if b.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 1, 1][..]) {
         return Err(bad());
@@ -93,6 +102,73 @@ pub fn sections(path: &Path) -> Result<Sections, String> {
         *slot += size;
     }
     Ok(s)
+}
+
+/// An unsigned LEB128 number at `*at`, moving past it.
+fn leb(b: &[u8], at: &mut usize) -> Option<u64> {
+    let (mut v, mut shift) = (0u64, 0);
+    loop {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+/// A module's sections by kind (see [`Sections`]).
+fn wasm_sections(path: &Path, b: &[u8]) -> Option<Sections> {
+    const CODE: u8 = 10;
+    const DATA: u8 = 11;
+    const MEMORY: u8 = 5;
+    const GLOBAL: u8 = 6;
+    const I32_CONST: u8 = 0x41;
+    let mut s = Sections {
+        path: path.to_path_buf(),
+        ..Sections::default()
+    };
+    let mut at = 8;
+    let mut memory = 0;
+    while at < b.len() {
+        let id = b[at];
+        at += 1;
+        let size = leb(b, &mut at)?;
+        let body = at;
+        at = at.checked_add(usize::try_from(size).ok()?)?;
+        if at > b.len() {
+            return None;
+        }
+        match id {
+            CODE => s.text += size,
+            DATA => s.data += size,
+            MEMORY => {
+                let mut p = body;
+                if leb(b, &mut p)? > 0 {
+                    let _flags = leb(b, &mut p)?;
+                    memory = leb(b, &mut p)? * 65536;
+                }
+                s.rodata += size;
+            }
+            GLOBAL => {
+                // The linker's first global is `__stack_pointer`: a mutable
+                // i32 whose initial value is the top of a stack placed first.
+                let mut p = body;
+                if leb(b, &mut p)? > 0 && b.get(p..p + 3)? == [0x7f, 1, I32_CONST] {
+                    p += 3;
+                    s.stack = leb(b, &mut p)?;
+                }
+                s.rodata += size;
+            }
+            _ => s.rodata += size,
+        }
+    }
+    s.bss = memory.saturating_sub(s.stack + s.data);
+    Some(s)
 }
 
 impl Sections {

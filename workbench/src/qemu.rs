@@ -1,7 +1,8 @@
-//! Boards QEMU boots (`[boot] kind = "qemu"`, e.g. `qemu-riscv32`): build
-//! the kernel image (with its boot bundle), start QEMU as the board's
-//! manifest says, and reach the monitor on the emulated UART, which QEMU
-//! exposes as a Unix socket.
+//! Boards a program on this machine boots (`[boot] kind = "qemu"`, e.g.
+//! `qemu-riscv32`, or `"node"`, `wasm-js`): build the kernel image (with its
+//! boot bundle), start the program as the board's manifest says, and reach
+//! the monitor on the link it serves as a Unix socket (QEMU's emulated UART;
+//! the wasm-js runtime's byte stream). Only the program's name differs.
 //!
 //! The image is built by `firmware.rs`, as for every bare-metal board.
 
@@ -14,15 +15,15 @@ use tidemark_shell::Client;
 use crate::Board;
 use crate::board::{Boot, Emulator};
 
-/// How `board` boots: only boards QEMU boots get here.
+/// How `board` boots: only boards an emulator boots get here.
 fn emulator(board: Board) -> Result<&'static Emulator, String> {
     match &board.manifest().boot {
-        Boot::Qemu(e) => Ok(e),
-        _ => Err(format!("board `{}` is not booted by QEMU", board.name())),
+        Boot::Emulator(e) => Ok(e),
+        _ => Err(format!("board `{}` is not booted by an emulator", board.name())),
     }
 }
 
-/// Checks that the board's QEMU is installed, saying how to install it when it is not.
+/// Checks that the board's emulator is installed, saying how to install it when it is not.
 pub fn ensure_qemu(q: &Emulator) -> Result<(), String> {
     match Command::new(&q.command)
         .arg("--version")
@@ -40,9 +41,10 @@ pub fn ensure_qemu(q: &Emulator) -> Result<(), String> {
 
 /// Writes the example guests as the boot bundle (only files whose bytes
 /// changed, so an unchanged bundle does not relink the image).
-/// A running QEMU; dropping it stops the machine.
+/// A running emulator (QEMU, Node); dropping it stops the machine.
 pub struct Qemu {
     child: Child,
+    name: &'static str,
     /// The UART's socket.
     pub socket: PathBuf,
     owns_socket: bool,
@@ -81,7 +83,7 @@ impl Qemu {
         let mut cmd = board
             .manifest()
             .qemu_command(image, &socket)
-            .ok_or_else(|| format!("board `{}` is not booted by QEMU", board.name()))?;
+            .ok_or_else(|| format!("board `{}` is not booted by an emulator", board.name()))?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -89,6 +91,7 @@ impl Qemu {
             spawn_tied(cmd).map_err(|e| format!("cannot start {}: {e}", emulator.command))?;
         let mut q = Qemu {
             child,
+            name: emulator.name(),
             socket,
             owns_socket,
         };
@@ -99,12 +102,14 @@ impl Qemu {
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::os::unix::net::UnixStream::connect(&q.socket).is_err() {
             if let Some(status) = q.child.try_wait().map_err(|e| e.to_string())? {
-                return Err(format!("QEMU exited at boot ({status}): {}", q.stderr()));
+                let name = q.name;
+                return Err(format!("{name} exited at boot ({status}): {}", q.stderr()));
             }
             if Instant::now() > deadline {
-                return Err(
-                    "QEMU did not accept connections on its serial socket within 20 s".into(),
-                );
+                return Err(format!(
+                    "{} did not accept connections on its serial socket within 20 s",
+                    q.name
+                ));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -117,12 +122,20 @@ impl Qemu {
     /// Attaches a client over the serial line.
     pub fn attach(&mut self) -> Result<Client, String> {
         Client::connect(&self.socket).map_err(|e| match self.child.try_wait() {
-            Ok(Some(status)) => format!("QEMU exited ({status}): {}", self.stderr()),
+            Ok(Some(status)) => {
+                let name = self.name;
+                format!("{name} exited ({status}): {}", self.stderr())
+            }
             _ => format!("cannot attach over the serial line: {e}"),
         })
     }
 
-    /// Whether QEMU is still running; its exit status if not.
+    /// The emulator's name (`QEMU`, `Node`), for messages.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Whether the emulator is still running; its exit status if not.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
     }

@@ -168,6 +168,9 @@ pub struct Turn {
     pub read: usize,
     /// Processes that ran a slice.
     pub ran: usize,
+    /// Earliest time (kernel ns) a sleeping process wakes, if any sleeps:
+    /// how long a host that drives the loop itself may wait (`wasm-js`).
+    pub next_deadline: Option<u64>,
 }
 
 impl Turn {
@@ -251,10 +254,14 @@ impl<B: Board> Machine<B> {
         }
         let board = &mut self.board;
         self.tx.pump(|b| board.write(b), now);
-        let ran = self.kernel.turn().ran;
+        let kt = self.kernel.turn();
         self.tx.pump(|b| board.write(b), B::now_ns());
         self.kernel.set_link_stats(self.tx.stats());
-        Turn { read, ran }
+        Turn {
+            read,
+            ran: kt.ran,
+            next_deadline: kt.next_deadline,
+        }
     }
 
     /// One turn, then the idle the loop takes after it: [`IDLE_NS`] when
