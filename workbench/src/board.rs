@@ -230,11 +230,7 @@ impl Manifest {
     /// slots, max bytes; 0 for the kernel's default).
     pub fn packages_env(&self) -> String {
         let p = &self.packages;
-        format!(
-            "{},{}",
-            p.slots.unwrap_or(0),
-            p.max_bytes.unwrap_or(0)
-        )
+        format!("{},{}", p.slots.unwrap_or(0), p.max_bytes.unwrap_or(0))
     }
 
     /// The limits as the image build passes them to a bare-metal kernel
@@ -797,7 +793,15 @@ mod tests {
         let a = args(&cmd);
         // {board} is the board's directory, where its runtime lives.
         let serve = crate::firmware::boards_dir().join("wasm-js/runtime/bin/serve.js");
-        assert_eq!(a, [&*serve.to_string_lossy(), "--socket", "/t/m.sock", "/t/k.wasm"]);
+        assert_eq!(
+            a,
+            [
+                &*serve.to_string_lossy(),
+                "--socket",
+                "/t/m.sock",
+                "/t/k.wasm"
+            ]
+        );
         assert!(serve.exists(), "{}", serve.display());
     }
 

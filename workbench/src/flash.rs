@@ -141,7 +141,8 @@ pub fn run(o: Options) -> Result<ExitCode, String> {
             }
             _ => crate::boot::find(o.board)?,
         };
-        let (mut s, _k) = crate::boot::session(o.board, Some(&addr), &crate::boot::Setup::default())?;
+        let (mut s, _k) =
+            crate::boot::session(o.board, Some(&addr), &crate::boot::Setup::default())?;
         return crate::interact(&mut s, o.json);
     }
     Ok(ExitCode::SUCCESS)

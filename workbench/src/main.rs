@@ -12,6 +12,7 @@ mod image;
 mod lock;
 mod new;
 mod pkg;
+mod playground;
 mod ports;
 mod probes;
 mod project;
@@ -200,6 +201,21 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
     },
+    /// Serve the playground: a page that runs the wasm-js kernel in the
+    /// browser (in a worker) with the shell's REPL in a terminal, attached
+    /// to it over a WebSocket back to this server.
+    ServePlayground {
+        /// Address to listen on (port 0: any free port, printed).
+        #[arg(
+            long,
+            env = "TIDEMARK_PLAYGROUND_ADDR",
+            default_value = "127.0.0.1:8023"
+        )]
+        addr: std::net::SocketAddr,
+        /// Print the address as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
     /// Run scripted sessions (`.tms`); exits 0 only when every expectation held.
     Run {
         /// Script files.
@@ -249,8 +265,12 @@ fn main() -> ExitCode {
     .ok();
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Shell { on } => match boot::project_setup(on.project.as_deref(), on.attach.is_some(), on.services, on.image.as_deref())
-        {
+        Cmd::Shell { on } => match boot::project_setup(
+            on.project.as_deref(),
+            on.attach.is_some(),
+            on.services,
+            on.image.as_deref(),
+        ) {
             Ok(setup) => boot::session(on.board, on.attach.as_ref(), &setup)
                 .and_then(|(mut s, _k)| interact(&mut s, on.json)),
             Err(code) => Ok(code),
@@ -261,9 +281,8 @@ fn main() -> ExitCode {
                 Some(&addr),
                 &boot::Setup::default(),
             ),
-            (None, Some(board)) => {
-                boot::find(board).and_then(|addr| boot::session(board, Some(&addr), &boot::Setup::default()))
-            }
+            (None, Some(board)) => boot::find(board)
+                .and_then(|addr| boot::session(board, Some(&addr), &boot::Setup::default())),
             (None, None) => Err("attach needs an address or --board".into()),
         }
         .and_then(|(mut s, _k)| interact(&mut s, json)),
@@ -319,8 +338,14 @@ fn main() -> ExitCode {
             attach: !no_attach,
             json,
         }),
+        Cmd::ServePlayground { addr, json } => playground::run(addr, json),
         Cmd::Run { scripts, on, junit } => {
-            match boot::project_setup(on.project.as_deref(), on.attach.is_some(), on.services, on.image.as_deref()) {
+            match boot::project_setup(
+                on.project.as_deref(),
+                on.attach.is_some(),
+                on.services,
+                on.image.as_deref(),
+            ) {
                 Ok(setup) => run::scripts(
                     &scripts,
                     on.board,

@@ -19,7 +19,10 @@ use crate::board::{Boot, Emulator};
 fn emulator(board: Board) -> Result<&'static Emulator, String> {
     match &board.manifest().boot {
         Boot::Emulator(e) => Ok(e),
-        _ => Err(format!("board `{}` is not booted by an emulator", board.name())),
+        _ => Err(format!(
+            "board `{}` is not booted by an emulator",
+            board.name()
+        )),
     }
 }
 

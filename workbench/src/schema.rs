@@ -23,9 +23,19 @@ pub fn all() -> Vec<(String, serde_json::Value)> {
     out.push(("tidemark flash".into(), of::<crate::flash::Flashed>()));
     out.push(("tidemark pkg keygen".into(), of::<crate::pkg::KeyPair>()));
     out.push(("tidemark pkg build".into(), of::<crate::pkg::BuiltDir>()));
-    out.push(("tidemark pkg publish".into(), of::<crate::pkg::dir::Published>()));
-    out.push(("tidemark pkg verify".into(), of::<crate::pkg::dir::Verified>()));
+    out.push((
+        "tidemark pkg publish".into(),
+        of::<crate::pkg::dir::Published>(),
+    ));
+    out.push((
+        "tidemark pkg verify".into(),
+        of::<crate::pkg::dir::Verified>(),
+    ));
     out.push(("tidemark lock".into(), of::<crate::lock::Lock>()));
+    out.push((
+        "tidemark serve-playground".into(),
+        of::<crate::playground::Listening>(),
+    ));
     // Last: `run` finds it there.
     out.push(("error".into(), of::<tidemark_shell::session::JsonError>()));
     out

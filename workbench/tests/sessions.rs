@@ -79,7 +79,8 @@ fn sessions_pass_on(board: &str) -> Vec<Value> {
 /// process, and a channel's data ring use (hosted keeps small frames in
 /// their slots).
 fn board_fields() -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sessions/board-fields.txt");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sessions/board-fields.txt");
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .lines()

@@ -16,19 +16,28 @@ fn the_js_runtime_passes_its_node_tests() {
         .filter(|p| p.to_string_lossy().ends_with(".test.js"))
         .collect();
     files.sort();
-    assert!(files.len() >= 2, "expected the runtime's tests in {}", dir.display());
+    assert!(
+        files.len() >= 2,
+        "expected the runtime's tests in {}",
+        dir.display()
+    );
     let out = Command::new("node")
         .arg("--test")
         .args(&files)
         .current_dir(&dir)
         .env("TIDEMARK_BIN", env!("CARGO_BIN_EXE_tidemark"))
         .output()
-        .unwrap_or_else(|e| panic!("cannot run node ({e}): run ./scripts/setup, which installs it"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run node ({e}): run ./scripts/setup, which installs it")
+        });
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The figures the tests print (boot time) go to the cargo log.
     println!("{stdout}");
-    assert!(out.status.success(), "node --test failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "node --test failed:\n{stdout}\n{stderr}"
+    );
     // Every test ran: a runner that found no files also exits 0.
     assert!(stdout.contains("# pass 5\n"), "{stdout}");
     assert!(stdout.contains("# fail 0"), "{stdout}");
