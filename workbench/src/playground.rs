@@ -277,74 +277,110 @@ enum ToPage {
 
 /// Moves a page's traffic: its binary messages (the kernel's monitor bytes)
 /// to the shell's client and back, its text messages (REPL lines) to the
-/// shell, the shell's output to it.
+/// shell, the shell's output to it. One thread, woken by `poll` when the
+/// page sends or when the other side has something (a byte on `wake`), so
+/// nothing waits on a timer.
 fn relay(mut ws: WebSocket<TcpStream>) -> Result<(), String> {
+    use rustix::event::{PollFd, PollFlags, poll};
     let io = |e: std::io::Error| e.to_string();
-    // Short reads, so one thread can move both directions.
-    ws.get_ref()
-        .set_read_timeout(Some(Duration::from_millis(5)))
-        .map_err(io)?;
+    ws.get_ref().set_nodelay(true).map_err(io)?;
+    ws.get_ref().set_nonblocking(true).map_err(io)?;
     let (client_end, mut link) = UnixStream::pair().map_err(io)?;
+    let (wake_tx, mut wake) = UnixStream::pair().map_err(io)?;
+    wake.set_nonblocking(true).map_err(io)?;
     let mut from_client = link.try_clone().map_err(io)?;
     let (bytes_tx, bytes_rx) = mpsc::channel::<Vec<u8>>();
+    let mut waker = wake_tx.try_clone().map_err(io)?;
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 << 10];
         while let Ok(n) = from_client.read(&mut buf) {
             if n == 0 || bytes_tx.send(buf[..n].to_vec()).is_err() {
                 break;
             }
+            let _ = waker.write_all(&[1]);
         }
     });
     let (lines_tx, lines_rx) = mpsc::channel::<String>();
     let (out_tx, out_rx) = mpsc::channel::<ToPage>();
-    std::thread::spawn(move || shell(client_end, &lines_rx, &out_tx));
-    let send = |ws: &mut WebSocket<TcpStream>, m: Message| -> Result<(), String> {
-        ws.send(m).map_err(|e| e.to_string())
-    };
+    std::thread::spawn(move || shell(client_end, &lines_rx, &out_tx, wake_tx));
+    let would_block = |e: &tungstenite::Error| matches!(e, tungstenite::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock);
     loop {
-        match ws.read() {
-            Ok(Message::Binary(b)) => link.write_all(&b).map_err(io)?,
-            Ok(Message::Text(line)) => {
-                if lines_tx.send(line.to_string()).is_err() {
-                    break;
+        loop {
+            match ws.read() {
+                Ok(Message::Binary(b)) => link.write_all(&b).map_err(io)?,
+                Ok(Message::Text(line)) => {
+                    if lines_tx.send(line.to_string()).is_err() {
+                        return Ok(());
+                    }
                 }
+                Ok(Message::Close(_)) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if would_block(&e) => break,
+                // A page closed or reloaded.
+                Err(
+                    tungstenite::Error::ConnectionClosed
+                    | tungstenite::Error::AlreadyClosed
+                    | tungstenite::Error::Protocol(
+                        tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                    ),
+                ) => return Ok(()),
+                Err(e) => return Err(e.to_string()),
             }
-            Ok(Message::Close(_)) => break,
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
-            Err(e) => return Err(e.to_string()),
         }
+        let _ = wake.read(&mut [0u8; 256]);
+        let mut queue = |m: Message| match ws.write(m) {
+            Ok(()) => Ok(()),
+            Err(e) if would_block(&e) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        };
         while let Ok(b) = bytes_rx.try_recv() {
-            send(&mut ws, Message::Binary(b.into()))?;
+            queue(Message::Binary(b.into()))?;
         }
         while let Ok(m) = out_rx.try_recv() {
             let text = serde_json::to_string(&m).map_err(|e| e.to_string())?;
-            send(&mut ws, Message::Text(text.into()))?;
+            queue(Message::Text(text.into()))?;
+        }
+        let unsent = match ws.flush() {
+            Ok(()) => false,
+            Err(e) if would_block(&e) => true,
+            Err(e) => return Err(e.to_string()),
+        };
+        let out = if unsent {
+            PollFlags::IN | PollFlags::OUT
+        } else {
+            PollFlags::IN
+        };
+        let mut fds = [
+            PollFd::new(ws.get_ref(), out),
+            PollFd::new(&wake, PollFlags::IN),
+        ];
+        poll(&mut fds, None).map_err(|e| e.to_string())?;
+        if fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR) && !unsent {
+            return Ok(());
         }
     }
-    // Dropping the link ends the shell's client and the reader thread.
-    let _ = link.shutdown(std::net::Shutdown::Both);
-    Ok(())
 }
 
 /// The shell's side: the same client, parser and output as `tidemark shell`.
-fn shell(link: UnixStream, lines: &mpsc::Receiver<String>, out: &mpsc::Sender<ToPage>) {
+/// Each message to the page is followed by a byte on `wake` for the relay.
+fn shell(
+    link: UnixStream,
+    lines: &mpsc::Receiver<String>,
+    out: &mpsc::Sender<ToPage>,
+    mut wake: UnixStream,
+) {
+    let mut send = |m: ToPage| out.send(m).is_ok() && wake.write_all(&[1]).is_ok();
     let client = match tidemark_shell::Client::attach(link) {
         Ok(c) => c,
         Err(e) => {
-            let _ = out.send(ToPage::Error {
+            send(ToPage::Error {
                 text: format!("cannot attach to the kernel in the page: {e}"),
             });
             return;
         }
     };
     let mut session = tidemark_shell::Session::new(client);
-    if out.send(ToPage::Ready).is_err() {
+    if !send(ToPage::Ready) {
         return;
     }
     for line in lines {
@@ -356,7 +392,7 @@ fn shell(link: UnixStream, lines: &mpsc::Receiver<String>, out: &mpsc::Sender<To
                 ok: false,
             },
         };
-        if out.send(m).is_err() || session.client.is_closed() {
+        if !send(m) || session.client.is_closed() {
             break;
         }
     }
