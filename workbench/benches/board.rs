@@ -10,14 +10,13 @@
 //! `cargo test --benches` runs it once, quickly.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tidemark_protocol::req;
 use tidemark_shell::Client;
 
 mod common;
-use common::{BIN, boot, median, ps_round_trips, rounds};
+use common::{boot, median, ps_round_trips, rounds, sections};
 
 #[path = "../tests/support/pty.rs"]
 mod pty;
@@ -92,16 +91,7 @@ fn main() {
     let r = if quick { 1 } else { rounds() };
     let n = if quick { 5 } else { 100 };
     // Build the image once first, so no row counts a cold build.
-    let out = Command::new(BIN)
-        .args(["image", "qemu-riscv32", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let image: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let image = sections(&["qemu-riscv32"]);
     let image = PathBuf::from(image["path"].as_str().unwrap());
 
     let (mut qemu_boot, mut hosted_boot, mut qemu_ps, mut hosted_ps) =

@@ -7,24 +7,8 @@
 //! `cargo bench -p tidemark --bench image`; `cargo test --benches` builds
 //! only the bare embedding and the usual image (no extra LTO link).
 
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
-
-fn sections(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .arg("image")
-        .args(args)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tidemark image {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+mod common;
+use common::sections;
 
 fn field(v: &serde_json::Value, k: &str) -> f64 {
     v[k].as_u64().unwrap() as f64 / 1024.0

@@ -9,32 +9,16 @@
 //! `cargo bench -p tidemark --bench wasm_js` (`TIDEMARK_BENCH_ROUNDS=N`);
 //! `cargo test --benches` runs it once, quickly.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tidemark_protocol::{ProcState, req};
 use tidemark_shell::Client;
 
 mod common;
-use common::{BIN, boot, median, ps_round_trips, rounds};
+use common::{BIN, boot, median, ps_round_trips, rounds, sections};
 
 #[path = "../tests/support/cdp.rs"]
 mod cdp;
-
-/// `tidemark image BOARD --json [extra]`.
-fn image(board: &str, extra: &[&str]) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["image", board, "--json"])
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// ms from spawning `crunch` to its exit, on an attached kernel.
 fn crunch(c: &mut Client) -> f64 {
@@ -81,9 +65,9 @@ fn main() {
     let n = if quick { 5 } else { 100 };
 
     // Build every image first, so no row counts a cold build.
-    let with = image("wasm-js", &[]);
-    let without = image("wasm-js", &["--no-guests"]);
-    let qemu = image("qemu-riscv32", &["--no-guests"]);
+    let with = sections(&["wasm-js"]);
+    let without = sections(&["wasm-js", "--no-guests"]);
+    let qemu = sections(&["qemu-riscv32", "--no-guests"]);
     let file = |v: &serde_json::Value| {
         std::fs::metadata(v["path"].as_str().unwrap())
             .unwrap()

@@ -36,6 +36,8 @@ fn the_playground_runs_the_kernel_in_chromium_and_answers_the_repl() {
     assert!(tail.contains("0x2a00000000000000"), "{tail}");
     let ps = page.type_line("ps");
     assert!(ps.contains("counter"), "{ps}");
+    let chans = page.type_line("chan ls");
+    assert!(chans.contains("req") && chans.contains("resp"), "{chans}");
     let err = page.type_line("chan send nowhere x");
     assert!(err.contains("error:"), "{err}");
     let log = page.type_line("log");

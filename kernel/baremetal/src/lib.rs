@@ -104,6 +104,18 @@ fn parse_limits(s: Option<&str>) -> tidemark_kernel::Limits {
     l
 }
 
+/// The kernel's sizes on a board with RAM to spare (qemu-riscv32's
+/// 128 MiB, wasm-js's 64 MiB): 256 KiB arenas, 8 MiB of them in all, and
+/// 4 MiB of memory per guest.
+pub fn roomy_config() -> Config {
+    Config {
+        arena_size: 256 << 10,
+        arena_budget: 8 << 20,
+        memory_limit: 4 << 20,
+        ..Config::default()
+    }
+}
+
 /// The board manifest's `[packages]` (`slots,max_bytes`) as the workbench
 /// passed it to this build (`TIDEMARK_PACKAGES`), over `config`'s values.
 pub fn packages(config: Config) -> Config {

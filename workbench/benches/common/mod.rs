@@ -11,6 +11,23 @@ use tidemark_shell::Client;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
 
+/// `tidemark image ARGS --json`: a board's image, built if need be, and
+/// its sections.
+pub fn sections(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .arg("image")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tidemark image {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Repetitions of each measurement (`TIDEMARK_BENCH_ROUNDS`, default 5).
 pub fn rounds() -> usize {
     std::env::var("TIDEMARK_BENCH_ROUNDS")

@@ -89,12 +89,7 @@ impl Board for Js {
     }
 
     fn config() -> Config {
-        Config {
-            arena_size: 256 << 10,
-            arena_budget: 8 << 20,
-            memory_limit: 4 << 20,
-            ..Config::default()
-        }
+        tidemark_baremetal::roomy_config()
     }
 
     fn read(&mut self, buf: &mut [u8]) -> usize {

@@ -3,8 +3,10 @@
 // UART: `tidemark-wasm-js --socket PATH KERNEL.wasm`. The workbench boots
 // the wasm-js board this way (boards/wasm-js/board.toml), so every command,
 // session and test that runs against QEMU runs through this runtime too.
-// One client at a time (a new one takes the line over); bytes the kernel
-// sends while none is attached are dropped, as a serial line drops them.
+// One client at a time, as QEMU's socket serves a UART: a second one waits
+// until the first has gone (its bytes unread meanwhile). Bytes the kernel
+// sends while no client is attached are dropped, as a serial line drops
+// them.
 
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -46,16 +48,28 @@ rt.onData((b) => {
   if (client && !client.destroyed) client.write(b);
 });
 
-const server = createServer((sock) => {
-  // The last to connect has the line: a client that went away may not
-  // have been noticed yet (its close is still on its way).
-  client?.destroy();
+const waiting = [];
+
+function take(sock) {
   client = sock;
   sock.on("data", (b) => rt.write(b));
+  sock.resume();
+}
+
+const server = createServer({ pauseOnConnect: true }, (sock) => {
   sock.on("error", () => {});
   sock.on("close", () => {
-    if (client === sock) client = null;
+    if (client === sock) {
+      client = null;
+      const next = waiting.shift();
+      if (next) take(next);
+    } else {
+      const i = waiting.indexOf(sock);
+      if (i >= 0) waiting.splice(i, 1);
+    }
   });
+  if (client) waiting.push(sock);
+  else take(sock);
 });
 server.on("error", (e) => {
   process.stderr.write(`tidemark-wasm-js: ${socketPath}: ${e.message}\n`);
