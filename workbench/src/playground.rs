@@ -208,12 +208,21 @@ pub fn run(addr: SocketAddr, json: bool) -> Result<ExitCode, String> {
         xterm_css,
         guests,
     }));
-    for stream in listener.incoming().flatten() {
-        std::thread::spawn(move || {
-            if let Err(e) = serve(stream, site) {
-                eprintln!("tidemark: playground: {e}");
+    for stream in listener.incoming() {
+        match stream {
+            Ok(stream) => {
+                std::thread::spawn(move || {
+                    if let Err(e) = serve(stream, site) {
+                        eprintln!("tidemark: playground: {e}");
+                    }
+                });
             }
-        });
+            // Out of file descriptors, say: do not spin on it.
+            Err(e) => {
+                eprintln!("tidemark: playground: accept: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -223,12 +232,17 @@ fn serve(stream: TcpStream, site: &Site) -> Result<(), String> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| e.to_string())?;
-    // Look at the head without taking it: tungstenite reads it itself.
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    // Look at the request line without taking it: tungstenite reads the
+    // head itself.
     let mut head = [0u8; 4096];
     let n = stream.peek(&mut head).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&head[..n]).to_ascii_lowercase();
-    if text.contains("upgrade: websocket") {
-        let ws = tungstenite::accept(stream).map_err(|e| format!("websocket: {e}"))?;
+    if text.starts_with("get /ws ") || text.starts_with("get /ws?") {
+        let ws =
+            tungstenite::accept_hdr(stream, same_origin).map_err(|e| format!("websocket: {e}"))?;
         return relay(ws);
     }
     let path = text
@@ -263,6 +277,40 @@ fn serve(stream: TcpStream, site: &Site) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
+/// Refuses a WebSocket opened by a page from another site: any page a
+/// browser shows may open `ws://127.0.0.1:…`, and this socket drives a
+/// shell. Only the page this server served (its `Origin` is the `Host` it
+/// asked) gets one.
+#[allow(clippy::result_large_err)]
+fn same_origin(
+    req: &tungstenite::handshake::server::Request,
+    resp: tungstenite::handshake::server::Response,
+) -> Result<tungstenite::handshake::server::Response, tungstenite::handshake::server::ErrorResponse>
+{
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) if origin == format!("http://{host}") => Ok(resp),
+        _ => {
+            let mut refused = tungstenite::handshake::server::ErrorResponse::new(Some(
+                "the playground's shell is for the page it served\n".into(),
+            ));
+            *refused.status_mut() = tungstenite::http::StatusCode::FORBIDDEN;
+            Err(refused)
+        }
+    }
+}
+
+/// Commands the playground's shell refuses: they read or write files on
+/// the server's machine, and the kernel answering them runs in a page.
+fn touches_host_files(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["pkg", "upload", ..] => true,
+        ["fs", "commit", rest @ ..] => rest.iter().any(|w| w.starts_with("--save")),
+        _ => false,
+    }
+}
+
 /// Text messages to the page.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -281,7 +329,6 @@ enum ToPage {
 /// page sends or when the other side has something (a byte on `wake`), so
 /// nothing waits on a timer.
 fn relay(mut ws: WebSocket<TcpStream>) -> Result<(), String> {
-    use rustix::event::{PollFd, PollFlags, poll};
     let io = |e: std::io::Error| e.to_string();
     ws.get_ref().set_nodelay(true).map_err(io)?;
     ws.get_ref().set_nonblocking(true).map_err(io)?;
@@ -303,6 +350,23 @@ fn relay(mut ws: WebSocket<TcpStream>) -> Result<(), String> {
     let (lines_tx, lines_rx) = mpsc::channel::<String>();
     let (out_tx, out_rx) = mpsc::channel::<ToPage>();
     std::thread::spawn(move || shell(client_end, &lines_rx, &out_tx, wake_tx));
+    let r = pump_page(&mut ws, &mut link, &mut wake, &lines_tx, &bytes_rx, &out_rx);
+    // Ends the shell's client and the reader thread.
+    let _ = link.shutdown(std::net::Shutdown::Both);
+    r
+}
+
+/// The relay's loop, until the page goes.
+fn pump_page(
+    ws: &mut WebSocket<TcpStream>,
+    link: &mut UnixStream,
+    wake: &mut UnixStream,
+    lines_tx: &mpsc::Sender<String>,
+    bytes_rx: &mpsc::Receiver<Vec<u8>>,
+    out_rx: &mpsc::Receiver<ToPage>,
+) -> Result<(), String> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let io = |e: std::io::Error| e.to_string();
     let would_block = |e: &tungstenite::Error| matches!(e, tungstenite::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock);
     loop {
         loop {
@@ -352,7 +416,7 @@ fn relay(mut ws: WebSocket<TcpStream>) -> Result<(), String> {
         };
         let mut fds = [
             PollFd::new(ws.get_ref(), out),
-            PollFd::new(&wake, PollFlags::IN),
+            PollFd::new(&*wake, PollFlags::IN),
         ];
         poll(&mut fds, None).map_err(|e| e.to_string())?;
         if fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR) && !unsent {
@@ -380,10 +444,33 @@ fn shell(
         }
     };
     let mut session = tidemark_shell::Session::new(client);
+    // The kernel is in a page: it cannot have the server fetch for it.
+    session.client.packages.set_courier(false);
     if !send(ToPage::Ready) {
         return;
     }
-    for line in lines {
+    loop {
+        // Between lines, keep reading the link: a chatty guest's events
+        // would otherwise fill it and stall the relay's writes.
+        let line = match lines.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if session.client.pump(Duration::ZERO).is_err() || session.client.is_closed() {
+                    break;
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        if touches_host_files(&line) {
+            let text =
+                "error: the playground runs no command that reads or writes the server's files"
+                    .to_string();
+            if !send(ToPage::Output { text, ok: false }) {
+                break;
+            }
+            continue;
+        }
         let json = tidemark_shell::wants_json(&line);
         let m = match tidemark_shell::execute(&mut session, &line, false) {
             Ok(text) => ToPage::Output { text, ok: true },

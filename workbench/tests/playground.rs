@@ -42,6 +42,12 @@ fn the_playground_runs_the_kernel_in_chromium_and_answers_the_repl() {
     assert!(err.contains("error:"), "{err}");
     let log = page.type_line("log");
     assert!(!log.is_empty(), "{log}");
+    // The kernel answering is in a page: the server's files are not its to touch.
+    let refused = page.type_line("pkg upload x /etc/passwd");
+    assert!(
+        refused.contains("reads or writes the server's files"),
+        "{refused}"
+    );
 
     let shot = page.call("Page.captureScreenshot", json!({ "format": "png" }));
     use base64::Engine;
@@ -53,4 +59,24 @@ fn the_playground_runs_the_kernel_in_chromium_and_answers_the_repl() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("playground.png"), &png).unwrap();
     println!("screenshot: {}", dir.join("playground.png").display());
+
+    // Another site's page may open a WebSocket to the server: it gets none.
+    let ws_url = pg.served["url"]
+        .as_str()
+        .unwrap()
+        .replace("http://", "ws://")
+        + "ws";
+    use tungstenite::client::IntoClientRequest;
+    let mut foreign = ws_url.as_str().into_client_request().unwrap();
+    foreign
+        .headers_mut()
+        .insert("Origin", "http://elsewhere.example".parse().unwrap());
+    match tungstenite::connect(foreign) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("a foreign origin was let in: {:?}", other.map(|_| ())),
+    }
+    assert!(
+        tungstenite::connect(ws_url.as_str()).is_err(),
+        "no origin was let in"
+    );
 }

@@ -158,6 +158,10 @@ try {
   ws.onclose = () => {
     status.textContent = "the shell went away (reload the page)";
     status.className = "error";
+    // A line in flight gets no answer now: settle it, so nobody waits forever.
+    const done = pending;
+    pending = null;
+    done?.({ text: "error: the shell went away", ok: false });
   };
   rt.onData((b) => ws.readyState === WebSocket.OPEN && ws.send(b));
   term.focus();

@@ -177,6 +177,9 @@ pub struct Playground {
 
 impl Drop for Playground {
     fn drop(&mut self) {
+        // Chromium first: alive, it would write its profile back.
+        let _ = self._chromium.0.kill();
+        let _ = self._chromium.0.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
@@ -253,6 +256,10 @@ impl Playground {
             .expect("a page target")
             .to_string();
         let (ws, _) = tungstenite::connect(page_ws).unwrap();
+        // A page that never answers fails the run instead of hanging it.
+        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+            s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        }
         let mut page = Page {
             ws,
             next: 0,

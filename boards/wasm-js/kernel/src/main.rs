@@ -9,9 +9,9 @@
 //!
 //! | export | what it does |
 //! |---|---|
-//! | `tm_boot() -> i32` | boots the kernel and its boot bundle; 0, or -1 (the reason went to `env.tm_panic`) |
+//! | `tm_boot() -> i32` | boots the kernel and its boot bundle; 0, or -1 (the reason went to `env.tm_panic`; a failed boot is not retried) |
 //! | `tm_feed_buf(len) -> ptr` | where to write `len` monitor bytes from the host |
-//! | `tm_feed(len)` | takes those bytes in |
+//! | `tm_feed(len)` | takes those bytes in (past 1 MiB unread, the rest is dropped, as a UART overruns) |
 //! | `tm_run() -> i32` | one turn: answer the monitor, give every runnable process a fuel slice; 1 when there is more to do at once |
 //! | `tm_next_ms() -> f64` | when idle, milliseconds until a sleeping process wakes; -1 when only input can wake the kernel |
 //! | `tm_out_ptr() -> ptr`, `tm_out_len() -> u32`, `tm_out_clear()` | the monitor bytes the kernel sent |
@@ -111,9 +111,15 @@ impl Board for Js {
     }
 }
 
+/// Most monitor bytes held from the host before more are dropped (as a
+/// UART's receive FIFO overruns): a host that floods is bounded.
+const IN_CAP: usize = 1 << 20;
+
 /// Module state. The host calls from one thread and the exports never
 /// re-enter (the imports call nothing back), so plain cells suffice.
 struct State {
+    /// Set once `tm_boot` gave the heap its memory (a failed boot is not retried).
+    heap_given: bool,
     machine: Option<Machine<Js>>,
     staging: Vec<u8>,
     next_deadline: Option<u64>,
@@ -124,6 +130,7 @@ struct Global(UnsafeCell<State>);
 unsafe impl Sync for Global {}
 
 static STATE: Global = Global(UnsafeCell::new(State {
+    heap_given: false,
     machine: None,
     staging: Vec::new(),
     next_deadline: None,
@@ -141,9 +148,16 @@ pub extern "C" fn tm_boot() -> i32 {
     if s.machine.is_some() {
         return 0;
     }
-    // SAFETY: the heap's memory, given to the allocator once, before any
-    // allocation (the `is_some` check above makes this run once).
-    unsafe { HEAP.lock().init((&raw mut HEAP_MEM).cast::<u8>(), HEAP_BYTES) };
+    if s.heap_given {
+        return -1;
+    }
+    s.heap_given = true;
+    // SAFETY: the heap's memory, given to the allocator once (`heap_given`),
+    // before any allocation.
+    unsafe {
+        HEAP.lock()
+            .init((&raw mut HEAP_MEM).cast::<u8>(), HEAP_BYTES)
+    };
     let board = Js {
         input: VecDeque::new(),
         output: Vec::with_capacity(4096),
@@ -173,7 +187,9 @@ pub extern "C" fn tm_feed(len: u32) {
     let s = state();
     let n = (len as usize).min(s.staging.len());
     if let Some(m) = s.machine.as_mut() {
-        m.board_mut().input.extend(&s.staging[..n]);
+        let input = &mut m.board_mut().input;
+        let room = IN_CAP.saturating_sub(input.len());
+        input.extend(&s.staging[..n.min(room)]);
     }
 }
 

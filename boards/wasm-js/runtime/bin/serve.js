@@ -43,9 +43,12 @@ rt.onExit((e) => {
   process.exit(1);
 });
 
+/** Bytes held for a client that is not reading, before more are dropped (as a UART drops them). */
+const BACKLOG = 1 << 20;
+
 let client = null;
 rt.onData((b) => {
-  if (client && !client.destroyed) client.write(b);
+  if (client && !client.destroyed && client.writableLength < BACKLOG) client.write(b);
 });
 
 const waiting = [];

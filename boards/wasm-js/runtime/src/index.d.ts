@@ -1,10 +1,11 @@
 /** A booted kernel instance, driven from the thread that created it. */
 export declare class Kernel {
+  private constructor();
   static boot(
     bytes: BufferSource | WebAssembly.Module,
     options?: { now?: () => number; onPanic?: (message: string) => void },
   ): Promise<Kernel>;
-  /** Monitor bytes from the host, in. */
+  /** Monitor bytes from the host, in. Throws if the kernel panicked or trapped. */
   feed(bytes: Uint8Array): void;
   /** One turn; true when the kernel has more to do at once. Throws if the kernel panicked or trapped. */
   run(): boolean;
@@ -18,6 +19,7 @@ export declare class Kernel {
 
 /** The kernel in a worker, its monitor protocol as a byte stream. */
 export declare class Runtime {
+  private constructor();
   /** Boots the kernel's bytes in a worker; resolves once it has booted. */
   static create(kernelBytes: BufferSource | WebAssembly.Module): Promise<Runtime>;
   /** Milliseconds the kernel took to boot, in its worker. */
@@ -32,6 +34,6 @@ export declare class Runtime {
   onExit(fn: (error: Error) => void): () => void;
   /** Lets Node exit while the kernel still runs (no effect in browsers). */
   unref(): void;
-  /** Stops the kernel's worker. */
+  /** Stops the kernel's worker (`onExit` is not called for it). */
   terminate(): Promise<void>;
 }

@@ -37,6 +37,7 @@ export class Runtime {
   #data = new Set();
   #exit = new Set();
   #error = null;
+  #terminated = false;
   /** Milliseconds the kernel took to boot, in its worker. */
   bootMs = 0;
   /** Bytes of linear memory the kernel module has. */
@@ -66,7 +67,8 @@ export class Runtime {
   }
 
   #fail(message) {
-    if (this.#error) return;
+    // Node reports a terminated worker as one that exited with code 1.
+    if (this.#error || this.#terminated) return;
     this.#error = new Error(message);
     this.#booting?.reject(this.#error);
     this.#booting = null;
@@ -100,6 +102,7 @@ export class Runtime {
 
   /** Stops the kernel's worker. */
   async terminate() {
+    this.#terminated = true;
     await this.#port.terminate();
   }
 }

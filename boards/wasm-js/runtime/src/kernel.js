@@ -51,7 +51,13 @@ export class Kernel {
     const instance = await WebAssembly.instantiate(module, imports);
     memory = instance.exports.memory;
     const k = new Kernel(instance.exports, () => panicked);
-    if (k.#x.tm_boot() !== 0) {
+    let booted;
+    try {
+      booted = k.#x.tm_boot();
+    } catch (e) {
+      throw new Error(`the kernel did not boot: ${panicked ?? `trap: ${e.message}`}`, { cause: e });
+    }
+    if (booted !== 0) {
       throw new Error(`the kernel did not boot: ${panicked ?? "no reason given"}`);
     }
     return k;
@@ -65,12 +71,17 @@ export class Kernel {
     this.#panicked = panicked;
   }
 
-  /** Monitor bytes from the host, in. */
+  /** Monitor bytes from the host, in. A kernel that traps here throws, as `run` does. */
   feed(bytes) {
     if (bytes.length === 0) return;
-    const ptr = this.#x.tm_feed_buf(bytes.length);
-    new Uint8Array(this.#x.memory.buffer, ptr, bytes.length).set(bytes);
-    this.#x.tm_feed(bytes.length);
+    try {
+      const ptr = this.#x.tm_feed_buf(bytes.length);
+      new Uint8Array(this.#x.memory.buffer, ptr, bytes.length).set(bytes);
+      this.#x.tm_feed(bytes.length);
+    } catch (e) {
+      const why = this.#panicked();
+      throw new Error(why ? why : `kernel trap: ${e.message}`, { cause: e });
+    }
   }
 
   /**

@@ -8,7 +8,7 @@ import { parentPort } from "./host.js";
 
 /** Longest run of turns before the worker yields to its message queue. */
 const SLICE_MS = 8;
-/** Longest wait when idle with no sleeper: a floor for anything time-based. */
+/** Longest wait when idle: a ceiling on how late anything time-based runs when no process sleeps. */
 const IDLE_MS = 100;
 
 const port = await parentPort();
@@ -37,9 +37,18 @@ function soon() {
   }
 }
 
+/** Posts what the kernel sent; whether it sent anything. */
 function flush() {
   const out = kernel.take();
-  if (out) port.post({ type: "output", bytes: out }, [out.buffer]);
+  if (!out) return false;
+  port.post({ type: "output", bytes: out }, [out.buffer]);
+  return true;
+}
+
+/** The kernel is gone: say why, once. */
+function fail(e) {
+  kernel = null;
+  port.post({ type: "error", message: e.message });
 }
 
 function pump() {
@@ -48,8 +57,10 @@ function pump() {
     const until = performance.now() + SLICE_MS;
     let busy;
     do {
+      // A turn that sent something may have more queued (events go out a
+      // bounded slice per turn): run again at once.
       busy = kernel.run();
-      flush();
+      busy = flush() || busy;
     } while (busy && performance.now() < until);
     if (busy) return soon();
     const next = kernel.nextMs();
@@ -60,8 +71,7 @@ function pump() {
       pump();
     }, wait);
   } catch (e) {
-    kernel = null;
-    port.post({ type: "error", message: e.message });
+    fail(e);
   }
 }
 
@@ -80,8 +90,12 @@ port.onMessage(async (msg) => {
     }
     case "input":
       if (kernel) {
-        kernel.feed(msg.bytes);
-        soon();
+        try {
+          kernel.feed(msg.bytes);
+          soon();
+        } catch (e) {
+          fail(e);
+        }
       }
       break;
   }
