@@ -15,7 +15,12 @@ fn clock() -> u64 {
 }
 
 fn boot() -> Embedded {
-    let e = Embedded::boot(Config::default(), clock, "test");
+    // Every guest installed, a cache slot each.
+    let config = Config {
+        package_slots: tidemark_guest_artifacts::ALL.len(),
+        ..Config::default()
+    };
+    let e = Embedded::boot(config, clock, "test");
     for g in tidemark_guest_artifacts::ALL {
         e.install(g.name, g.bytes).unwrap();
     }

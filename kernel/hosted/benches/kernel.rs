@@ -112,8 +112,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn boot(zero_copy: bool) -> Hosted {
+    // Every guest installed, a cache slot each, and one for the reload
+    // row's `counter-next` (else it evicts a guest a later row spawns).
     let h = Hosted::boot_with(
-        Config::default(),
+        Config {
+            package_slots: tidemark_guest_artifacts::ALL.len() + 1,
+            ..Config::default()
+        },
         Options {
             zero_copy,
             ..Default::default()

@@ -9,8 +9,16 @@ use tidemark_hosted::kernel::caps::Object;
 use tidemark_hosted::kernel::{Config, EventKind, Exit, KERNEL_PID, Pid, ProcState, SpawnSpec};
 use tidemark_hosted::{Hosted, HostedError, Options};
 
+/// Every guest installed, a cache slot each.
+fn config() -> Config {
+    Config {
+        package_slots: tidemark_guest_artifacts::ALL.len(),
+        ..Config::default()
+    }
+}
+
 fn boot() -> Hosted {
-    let h = Hosted::boot(Config::default());
+    let h = Hosted::boot(config());
     for g in tidemark_guest_artifacts::ALL {
         h.install(g.name, g.bytes);
     }
@@ -124,7 +132,7 @@ fn a_module_that_cannot_start_leaves_the_old_one_serving() {
 fn a_module_that_traps_in_its_main_is_rolled_back() {
     for zero_copy in [true, false] {
         let h = Hosted::boot_with(
-            Config::default(),
+            config(),
             Options {
                 zero_copy,
                 ..Default::default()

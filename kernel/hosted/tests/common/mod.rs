@@ -21,8 +21,11 @@ macro_rules! on_both_paths {
     };
 }
 
-/// A kernel on `path` with `config` and every test guest installed.
-pub fn boot_with(config: Config, path: Options) -> Hosted {
+/// A kernel on `path` with `config` and every test guest installed (its
+/// package cache given a slot for each: more guests than the default 16
+/// would evict the first).
+pub fn boot_with(mut config: Config, path: Options) -> Hosted {
+    config.package_slots = config.package_slots.max(tidemark_guest_artifacts::ALL.len());
     let h = Hosted::boot_with(config, path);
     assert_eq!(h.zero_copy(), path.zero_copy);
     for g in tidemark_guest_artifacts::ALL {
