@@ -7,12 +7,15 @@ pub mod client;
 pub mod services;
 pub mod commands;
 pub mod fetch;
+pub mod graph;
+pub mod inspect;
 pub mod mux;
 pub mod output;
 pub mod repl;
 pub mod script;
 pub mod serial;
 pub mod session;
+pub mod waits;
 
 pub use client::Client;
 pub use session::{Session, ShellError};
@@ -81,7 +84,16 @@ pub struct Rendered {
 /// Runs one line and renders its result; `json` (or the line's own
 /// `--json` flag) prints JSON.
 pub fn execute_both(session: &mut Session, line: &str, json: bool) -> Result<Rendered, ShellError> {
-    let words = tokenize(line)?;
+    execute_words(session, tokenize(line)?, json)
+}
+
+/// As [`execute_both`], for a line already split into words (a caller
+/// holding a path need not quote it).
+pub fn execute_words(
+    session: &mut Session,
+    words: Vec<String>,
+    json: bool,
+) -> Result<Rendered, ShellError> {
     if words.is_empty() {
         return Ok(Rendered {
             human: String::new(),
@@ -117,6 +129,16 @@ pub fn render_error(e: &ShellError, json: bool) -> String {
 /// returns whether it succeeded.
 pub fn run_and_print(session: &mut Session, line: &str, json: bool) -> bool {
     let r = execute(session, line, json);
+    print_result(session, r, json || wants_json(line))
+}
+
+/// As [`run_and_print`], for a line already split into words.
+pub fn run_words_and_print(session: &mut Session, words: Vec<String>, json: bool) -> bool {
+    let r = execute_words(session, words, json).map(|r| r.printed);
+    print_result(session, r, json)
+}
+
+fn print_result(session: &mut Session, r: Result<String, ShellError>, json: bool) -> bool {
     report_link(session);
     match r {
         Ok(out) => {
@@ -126,7 +148,7 @@ pub fn run_and_print(session: &mut Session, line: &str, json: bool) -> bool {
             true
         }
         Err(e) => {
-            eprintln!("{}", render_error(&e, json || wants_json(line)));
+            eprintln!("{}", render_error(&e, json));
             false
         }
     }

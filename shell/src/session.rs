@@ -100,6 +100,8 @@ pub struct Session {
     pub fetcher: tidemark_fetch::Fetcher,
     /// The last request id this session gave a service.
     pub service_id: u32,
+    /// The capability graph at the last `caps graph`, for traffic and `--diff`.
+    pub last_graph: Option<crate::graph::CapGraph>,
 }
 
 impl Session {
@@ -112,6 +114,7 @@ impl Session {
             deadline: None,
             fetcher: tidemark_fetch::Fetcher::default(),
             service_id: crate::services::first_id(),
+            last_graph: None,
         }
     }
 

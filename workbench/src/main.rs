@@ -4,6 +4,7 @@
 
 mod board;
 mod boot;
+mod compare;
 mod dev;
 mod firmware;
 mod flash;
@@ -46,9 +47,11 @@ struct Cli {
 /// Which kernel a session talks to, and how results are printed.
 #[derive(clap::Args)]
 struct Instance {
-    /// Board to boot (a fresh kernel per session or script).
-    #[arg(long, env = "TIDEMARK_BOARD", value_parser = board::parser(), default_value = "hosted")]
-    board: Board,
+    /// Board to boot (a fresh kernel per session or script). `run` takes
+    /// several, comma-separated: each script runs on each, and their
+    /// answers are compared.
+    #[arg(long, env = "TIDEMARK_BOARD", value_parser = board::parser(), value_delimiter = ',', default_value = "hosted")]
+    board: Vec<Board>,
     /// Attach to a running kernel instead of booting: its monitor socket,
     /// or `serial:PATH[@BAUD]` for a board on a serial line.
     #[arg(long, env = "TIDEMARK_ATTACH")]
@@ -70,6 +73,16 @@ struct Instance {
     /// Print results as JSON.
     #[arg(long, env = "TIDEMARK_JSON")]
     json: bool,
+}
+
+impl Instance {
+    /// The one board a command that opens one session runs on.
+    fn one_board(&self, command: &str) -> Result<Board, String> {
+        match self.board.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(format!("`{command}` runs on one board; only `run` takes several")),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -216,6 +229,29 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
     },
+    /// Write a kernel's whole inspectable state to a dump file (a fresh
+    /// kernel's, or with --attach a running one's), for `tidemark inspect`.
+    Dump {
+        /// File to write.
+        #[arg(env = "TIDEMARK_DUMP", default_value = "tidemark.tmdump")]
+        file: PathBuf,
+        /// Leave the events (and logs) out.
+        #[arg(long, env = "TIDEMARK_DUMP_NO_EVENTS")]
+        no_events: bool,
+        #[command(flatten)]
+        on: Instance,
+    },
+    /// Open the REPL on a dump: every command that reads works on it as
+    /// on the live kernel it was taken from; those that change a kernel
+    /// are refused.
+    Inspect {
+        /// Dump file (`tidemark dump`, or `dump FILE` in the REPL).
+        #[arg(env = "TIDEMARK_INSPECT")]
+        file: PathBuf,
+        /// Print results as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
     /// Run scripted sessions (`.tms`); exits 0 only when every expectation held.
     Run {
         /// Script files.
@@ -271,7 +307,9 @@ fn main() -> ExitCode {
             on.services,
             on.image.as_deref(),
         ) {
-            Ok(setup) => boot::session(on.board, on.attach.as_ref(), &setup)
+            Ok(setup) => on
+                .one_board("shell")
+                .and_then(|board| boot::session(board, on.attach.as_ref(), &setup))
                 .and_then(|(mut s, _k)| interact(&mut s, on.json)),
             Err(code) => Ok(code),
         },
@@ -339,6 +377,41 @@ fn main() -> ExitCode {
             json,
         }),
         Cmd::ServePlayground { addr, json } => playground::run(addr, json),
+        Cmd::Dump { file, no_events, on } => match boot::project_setup(
+            on.project.as_deref(),
+            on.attach.is_some(),
+            on.services,
+            on.image.as_deref(),
+        ) {
+            Ok(setup) => on
+                .one_board("dump")
+                .and_then(|board| boot::session(board, on.attach.as_ref(), &setup))
+                .map(|(mut s, _k)| {
+                let mut words = vec!["dump".to_string()];
+                if no_events {
+                    words.push("--no-events".into());
+                }
+                words.extend(["--".into(), file.to_string_lossy().into_owned()]);
+                if tidemark_shell::run_words_and_print(&mut s, words, on.json) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            }),
+            Err(code) => Ok(code),
+        },
+        Cmd::Inspect { file, json } => tidemark_shell::inspect::load(&file).and_then(|d| {
+            eprintln!(
+                "tidemark: {}: a dump of {} ({}) at {:.3} s uptime ({}); read-only",
+                file.display(),
+                d.info.board,
+                d.info.engine,
+                d.info.uptime_ns as f64 / 1e9,
+                d.reason
+            );
+            let client = tidemark_shell::inspect::attach(d).map_err(|e| e.to_string())?;
+            interact(&mut Session::new(client), json)
+        }),
         Cmd::Run { scripts, on, junit } => {
             match boot::project_setup(
                 on.project.as_deref(),
@@ -346,14 +419,20 @@ fn main() -> ExitCode {
                 on.services,
                 on.image.as_deref(),
             ) {
-                Ok(setup) => run::scripts(
-                    &scripts,
-                    on.board,
-                    on.attach.as_ref(),
-                    &setup,
-                    on.json,
-                    junit.as_deref(),
-                ),
+                Ok(setup) if on.board.len() > 1 => match on.attach {
+                    Some(_) => Err("--attach runs scripts on one kernel: give one --board".into()),
+                    None => run::on_boards(&scripts, &on.board, &setup, on.json, junit.as_deref()),
+                },
+                Ok(setup) => on.one_board("run").and_then(|board| {
+                    run::scripts(
+                        &scripts,
+                        board,
+                        on.attach.as_ref(),
+                        &setup,
+                        on.json,
+                        junit.as_deref(),
+                    )
+                }),
                 Err(code) => Ok(code),
             }
         }

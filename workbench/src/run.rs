@@ -73,6 +73,73 @@ pub fn scripts(
     json: bool,
     junit: Option<&Path>,
 ) -> Result<ExitCode, String> {
+    let Some(outcomes) = run_each(paths, board, attach, setup, json, &mut |name, line, cmd, out| {
+        echo(name, json, line, cmd, out)
+    })?
+    else {
+        return Ok(ExitCode::from(2));
+    };
+    report(&outcomes, junit)
+}
+
+/// Runs the scripts on each board in turn and compares their `--json`
+/// answers ([`crate::compare`]); exits 0 only when every script passed on
+/// every board and the answers agree.
+pub fn on_boards(
+    paths: &[PathBuf],
+    boards: &[Board],
+    setup: &crate::boot::Setup,
+    json: bool,
+    junit: Option<&Path>,
+) -> Result<ExitCode, String> {
+    let mut all = Vec::new();
+    let mut runs = Vec::new();
+    for board in boards {
+        eprintln!("on {}:", board.name());
+        let mut answers = Vec::new();
+        let Some(outcomes) = run_each(paths, *board, None, setup, true, &mut |name, line, cmd, out| {
+            answers.push(crate::compare::Answer {
+                script: name.to_string(),
+                line: line.number,
+                command: cmd.to_string(),
+                output: serde_json::from_str(out).unwrap_or_else(|_| serde_json::Value::String(out.into())),
+            })
+        })?
+        else {
+            return Ok(ExitCode::from(2));
+        };
+        all.extend(outcomes.into_iter().map(|o| Outcome {
+            name: format!("{}: {}", board.name(), o.name),
+            ..o
+        }));
+        runs.push(answers);
+    }
+    let names: Vec<String> = boards.iter().map(|b| b.name().to_string()).collect();
+    let c = crate::compare::compare(&names, &runs);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&c).expect("json"));
+    } else {
+        println!("{}", c.human());
+    }
+    let code = report(&all, junit)?;
+    Ok(if code == ExitCode::SUCCESS && c.differences.is_empty() && c.unmatched.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Runs each script on a fresh kernel of `board` (or the attached one),
+/// handing every command and its output to `echo`; `None` when a script
+/// does not parse (reported).
+fn run_each(
+    paths: &[PathBuf],
+    board: Board,
+    attach: Option<&tidemark_shell::serial::Address>,
+    setup: &crate::boot::Setup,
+    json: bool,
+    echo: &mut dyn FnMut(&str, &tidemark_shell::script::Line, &str, &str),
+) -> Result<Option<Vec<Outcome>>, String> {
     let mut outcomes = Vec::new();
     for path in paths {
         let name = path.display().to_string();
@@ -81,11 +148,11 @@ pub fn scripts(
             Ok(s) => s,
             Err(e) => {
                 eprintln!("{:?}", miette::Report::new(e));
-                return Ok(ExitCode::from(2));
+                return Ok(None);
             }
         };
         if script.hosted_only && (board.name() != "hosted" || attach.is_some()) {
-            eprintln!("{name}: skipped (hosted-only)");
+            eprintln!("{name}: skipped on {} (hosted-only)", board.name());
             outcomes.push(Outcome {
                 name,
                 seconds: 0.0,
@@ -100,9 +167,7 @@ pub fn scripts(
             let userland = crate::userland::Userland::default();
             crate::userland::deploy::boot(&mut session.client, &userland, &[], &[])?;
         }
-        let result = script.run(&mut session, json, &mut |line, cmd, out| {
-            echo(&name, json, line, cmd, out)
-        });
+        let result = script.run(&mut session, json, &mut |line, cmd, out| echo(&name, line, cmd, out));
         let seconds = start.elapsed().as_secs_f64();
         let failure = match result {
             Ok(checks) => {
@@ -122,6 +187,11 @@ pub fn scripts(
             skipped: false,
         });
     }
+    Ok(Some(outcomes))
+}
+
+/// Prints the tally, writes the JUnit report; the exit code.
+fn report(outcomes: &[Outcome], junit: Option<&Path>) -> Result<ExitCode, String> {
     let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
     let passed = outcomes
         .iter()
@@ -130,7 +200,7 @@ pub fn scripts(
     let skipped = outcomes.iter().filter(|o| o.skipped).count();
     eprintln!("scripts: {passed} passed, {failed} failed, {skipped} skipped");
     if let Some(path) = junit {
-        std::fs::write(path, junit_xml(&outcomes))
+        std::fs::write(path, junit_xml(outcomes))
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(if failed == 0 {

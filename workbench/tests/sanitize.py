@@ -17,6 +17,12 @@ RULES = [
     (r'"(prepare|swap)_ns": ?\d+', r'"\1_ns":[..]'),
     # How often a guest parked depends on how the threads met.
     (r'"parks": ?\d+', '"parks":[..]'),
+    # When a process entered its state, and how long `why` saw it wait.
+    (r'"(since|for)_ns": ?\d+', r'"\1_ns":[..]'),
+    (r"(?m) \((?:\d+ ms|\d+\.\d s)\)$", " ([..])"),
+    # A dump's size and when it was taken.
+    (r"\(\d+(?:\.\d+)? (?:B|KiB|MiB)\): (\S+) at [0-9.]+ s", r"([..]): \1 at [..] s"),
+    (r'"bytes": ?\d+,"channels"', '"bytes":[..],"channels"'),
 ]
 
 for path in sys.argv[1:]:

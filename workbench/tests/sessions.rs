@@ -159,3 +159,11 @@ fn answer_as_hosted_does(board: &str) {
         );
     }
 }
+
+/// `tidemark run --board hosted,qemu-riscv32` runs each script on both and
+/// prints where their answers differ, side by side, without the boards' own
+/// fields; it exits 1 when they differ (goldens in `tests/compare/`).
+#[test]
+fn run_on_two_boards_prints_where_they_answer_differently() {
+    trycmd::TestCases::new().case("tests/compare/*.toml");
+}

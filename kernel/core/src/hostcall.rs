@@ -97,7 +97,15 @@ impl Kernel {
         if let Some(v) = answer_local(&p.caps, pid, number, args, || time.now()) {
             return Outcome::Return(v);
         }
-        p.state = ProcState::Running;
+        // A call retried after a wake that parks again on the same thing
+        // keeps the time it first parked (`why` reports how long it waited).
+        let parked = match p.state {
+            ProcState::Blocked(w) => Some((w, p.since_ns)),
+            _ => None,
+        };
+        if p.state != ProcState::Running {
+            p.enter(ProcState::Running, time.now());
+        }
         let outcome = match number {
             nr::cap_lookup => ret(text(mem, a(0), a(1)).and_then(|name| {
                 let p = &self.procs[&pid];
@@ -384,29 +392,21 @@ impl Kernel {
             })()),
             _ => ret(Err(Error::InvalidArgument)),
         };
-        if let Outcome::Block(w) = outcome {
-            let p = self.procs.get_mut(&pid).expect("caller");
-            p.state = ProcState::Blocked(w);
-            p.counters.parks += 1;
+        match outcome {
+            Outcome::Block(w) => {
+                let p = self.procs.get_mut(&pid).expect("caller");
+                p.enter(ProcState::Blocked(w), time.now());
+                if let Some((_, since)) = parked.filter(|(before, _)| *before == w) {
+                    p.since_ns = since;
+                }
+                p.counters.parks += 1;
+            }
+            Outcome::Return(c) if c == Error::PermissionDenied.code() as i64 => {
+                self.explain_denial(pid, number, args)
+            }
+            _ => {}
         }
         outcome
-    }
-
-    /// What a `PermissionDenied` stub does: counts, records an event, and
-    /// returns the error code for the guest.
-    pub fn deny(&mut self, pid: Pid, number: u16) -> i64 {
-        if let Some(p) = self.procs.get_mut(&pid) {
-            p.counters.denials += 1;
-        }
-        let hostcall = abi::HOSTCALLS
-            .iter()
-            .find(|h| h.number == number)
-            .map_or("?", |h| h.name);
-        self.event(EventKind::Denied {
-            pid,
-            hostcall: hostcall.into(),
-        });
-        Error::PermissionDenied.code() as i64
     }
 
     pub(crate) fn handle(&self, pid: Pid, raw: i64) -> Result<(Handle, Object, Rights), Error> {

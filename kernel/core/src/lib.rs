@@ -19,6 +19,7 @@ pub mod arena;
 pub mod caps;
 pub mod catalog;
 pub mod channel;
+mod denial;
 pub mod hostcall;
 pub mod lifecycle;
 pub mod manifest;
@@ -168,8 +169,10 @@ pub struct Process {
     pub memory_limit: usize,
     /// Linear memory in use, as last reported by the engine.
     pub memory_used: usize,
-    /// State.
+    /// State; change it with [`Process::enter`].
     pub state: ProcState,
+    /// When it entered `state` (ns since boot).
+    pub since_ns: u64,
     /// Parent process (0: spawned by the kernel/monitor).
     pub parent: Pid,
     /// Spawn time (ns since boot).
@@ -192,6 +195,18 @@ pub struct Process {
     pub resolving: Option<(Hash, Option<Error>)>,
     /// The channel a `ChildExit` frame goes to when a child ends (`proc_watch`).
     pub watch: Option<u32>,
+}
+
+impl Process {
+    /// Moves to `state`, noting when (`since_ns`) only when it differs:
+    /// a process retrying a hostcall in a loop keeps its first time.
+    #[inline]
+    pub fn enter(&mut self, state: ProcState, now: u64) {
+        if self.state != state {
+            self.state = state;
+            self.since_ns = now;
+        }
+    }
 }
 
 /// A capability granted at spawn.
@@ -594,6 +609,7 @@ impl Kernel {
                 memory_limit,
                 memory_used: 0,
                 state: ProcState::Starting,
+                since_ns: self.now(),
                 parent: spec.parent,
                 started_ns: self.now(),
                 counters: Counters::default(),
@@ -666,9 +682,10 @@ impl Kernel {
 
     /// The engine reports that `pid` is about to run its first instruction.
     pub fn started(&mut self, pid: Pid) {
+        let now = self.now();
         if let Some(p) = self.procs.get_mut(&pid) {
             if p.state == ProcState::Starting {
-                p.state = ProcState::Running;
+                p.enter(ProcState::Running, now);
             }
         }
     }
@@ -683,13 +700,14 @@ impl Kernel {
     /// Ends a process: releases its capabilities (revoking what it
     /// delegated) and attachments, and records how it ended.
     pub fn exit(&mut self, pid: Pid, exit: Exit) {
+        let now = self.now();
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };
         if matches!(p.state, ProcState::Ended(_)) {
             return;
         }
-        p.state = ProcState::Ended(exit.clone());
+        p.enter(ProcState::Ended(exit.clone()), now);
         p.trial = None;
         let parent = p.parent;
         self.live -= 1;

@@ -185,6 +185,7 @@ impl Kernel {
             .iter()
             .find(|x| x.hash == s.hash)
             .map(|x| x.name.clone());
+        let now = self.now();
         let Some(p) = self.procs.get_mut(&s.pid) else {
             return;
         };
@@ -207,7 +208,7 @@ impl Kernel {
         p.classes = s.classes;
         p.state_blob = state;
         p.reloads += 1;
-        p.state = ProcState::Running;
+        p.enter(ProcState::Running, now);
         let hash = s.hash.hex();
         self.event(EventKind::Reloaded {
             pid: s.pid,
@@ -252,6 +253,7 @@ impl Kernel {
     /// and records why.
     pub fn rolled_back(&mut self, pid: Pid, state: Vec<u8>, reason: String) {
         self.instance_stopped(pid);
+        let now = self.now();
         let Some(p) = self.procs.get_mut(&pid) else {
             return;
         };
@@ -262,7 +264,7 @@ impl Kernel {
         p.classes = trial.previous.classes;
         p.state_blob = state;
         p.reloads = p.reloads.saturating_sub(1);
-        p.state = ProcState::Running;
+        p.enter(ProcState::Running, now);
         let (package, hash) = (trial.package, trial.previous.hash.hex());
         self.event(EventKind::RolledBack {
             pid,

@@ -42,6 +42,7 @@ impl Kernel {
                     package: p.package.clone(),
                     hash: p.hash.hex(),
                     state: p.state.clone(),
+                    since_ns: p.since_ns,
                     classes: p.classes,
                     caps: p.caps.len() as u32,
                     memory: p.memory_used as u64,

@@ -50,6 +50,79 @@ fn manifest_without_classes_gets_permission_denied_and_an_event() {
 }
 
 #[test]
+fn a_rights_denial_says_what_was_held_from_whom_and_who_could_delegate() {
+    let mut k = kernel();
+    let ch = k
+        .create_channel("req", 256, 8, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let grantor = spawn(&mut k, &[("req", Object::Channel(ch), Rights::ALL)]);
+    let narrow = spawn(&mut k, &[("req", Object::Channel(ch), Rights::READ.union(Rights::GRANT))]);
+    let (a, b) = (spawn(&mut k, &[]), spawn(&mut k, &[]));
+    for p in [grantor, narrow, a, b] {
+        k.procs.get_mut(&p).unwrap().classes = Classes::ALL;
+    }
+    let held = |k: &Kernel, p: Pid| k.procs[&p].caps.lookup("req").unwrap();
+    let (g, n) = (held(&k, grantor), held(&k, narrow));
+    k.delegate(grantor, g, a, Rights::READ, "req").unwrap();
+    k.delegate(narrow, n, b, Rights::READ, "req").unwrap();
+    let mut mem = vec![0u8; 64];
+    let denied = |k: &mut Kernel, pid: Pid, mem: &mut [u8]| {
+        let h = i64::from(held(k, pid).to_raw());
+        assert_eq!(
+            call(k, pid, nr::chan_write, &[h, 0, 4, 0], mem),
+            Outcome::Return(Error::PermissionDenied.code() as i64)
+        );
+        match &k.events_since(0).last().unwrap().kind {
+            EventKind::Denied { pid: p, hostcall, handle, held, needed, why } => {
+                assert_eq!((*p, hostcall.as_str(), *handle), (pid, "chan_write", Some(h as i32)));
+                assert_eq!((*held, *needed), (Some(Rights::READ), Some(Rights::WRITE)));
+                why.clone()
+            }
+            e => panic!("{e:?}"),
+        }
+    };
+    assert_eq!(
+        denied(&mut k, a, &mut mem),
+        alloc::format!(
+            "pid {a} holds `req` (channel {ch}) r from pid {grantor} (rwgd), granted by the kernel; \
+             chan_write needs w: pid {grantor} holds rwgd and could delegate w"
+        )
+    );
+    assert_eq!(
+        denied(&mut k, b, &mut mem),
+        alloc::format!(
+            "pid {b} holds `req` (channel {ch}) r from pid {narrow} (rg), granted by the kernel; \
+             chan_write needs w: no holder up the chain can delegate w; a grant from the monitor can"
+        )
+    );
+    assert_eq!(k.process(a).unwrap().counters.denials, 1);
+}
+
+#[test]
+fn a_process_notes_when_it_entered_its_state() {
+    let mut k = kernel();
+    let ch = k
+        .create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let r = spawn(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
+    k.procs.get_mut(&r).unwrap().classes = Classes::ALL;
+    let h = i64::from(k.procs[&r].caps.lookup("c").unwrap().to_raw());
+    let mut mem = vec![0u8; 128];
+    call(&mut k, r, nr::chan_attach, &[h, 1, 0], &mut mem);
+    k.procs.get_mut(&r).unwrap().since_ns = 7;
+    assert_eq!(call(&mut k, r, nr::chan_read, &[h, 16, 64, 0, 0], &mut mem), Outcome::Block(Wait::Readable(ch)));
+    let p = k.ps().into_iter().find(|p| p.pid == r).unwrap();
+    assert_eq!((p.state, p.since_ns), (ProcState::Blocked(Wait::Readable(ch)), 0));
+    // Woken and retried, it parks again on the same channel: it keeps the
+    // time it first parked.
+    k.procs.get_mut(&r).unwrap().since_ns = 7;
+    assert_eq!(call(&mut k, r, nr::chan_read, &[h, 16, 64, 0, 0], &mut mem), Outcome::Block(Wait::Readable(ch)));
+    assert_eq!(k.procs[&r].since_ns, 7);
+    k.procs.get_mut(&r).unwrap().enter(ProcState::Blocked(Wait::Readable(ch)), 99);
+    assert_eq!(k.procs[&r].since_ns, 7);
+}
+
+#[test]
 fn frames_flow_between_processes_and_parked_readers_are_woken() {
     let mut k = kernel();
     let ch = k

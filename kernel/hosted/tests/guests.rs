@@ -415,7 +415,7 @@ fn missing_classes_get_permission_denied_not_a_trap(path: Options) {
         .unwrap();
     assert_eq!(wait(&h, ping), Exit::Code(Error::PermissionDenied.code()));
     let k = h.kernel();
-    assert!(k.events_since(0).any(|e| matches!(&e.kind, EventKind::Denied { pid, hostcall } if *pid == ping && hostcall == "chan_attach")));
+    assert!(k.events_since(0).any(|e| matches!(&e.kind, EventKind::Denied { pid, hostcall, why, .. } if *pid == ping && hostcall == "chan_attach" && *why == format!("pid {ping} lacks class `channel` (it has core)"))));
     assert!(k.process(ping).unwrap().counters.denials >= 1);
 }
 

@@ -269,7 +269,34 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             }),
         ),
         Request::Events(r) => answer::<Events>(Ok(kernel(t, |k| events(k, r.after)))),
+        Request::Dump(r) => answer::<req::Dump>(Ok(dump(t, "asked", r.events))),
     }
+}
+
+/// The kernel's whole inspectable state, taken under one hold of the
+/// kernel so its parts agree; `reason` says why it was taken.
+pub fn dump<T: Target + ?Sized>(t: &T, reason: &str, with_events: bool) -> KernelDump {
+    let info = info(t);
+    kernel(t, |k| {
+        let ps = k.ps();
+        KernelDump {
+            reason: String::from(reason),
+            caps: ps
+                .iter()
+                .map(|p| ProcessCaps {
+                    pid: p.pid,
+                    caps: k.caps(p.pid).unwrap_or_default(),
+                })
+                .collect(),
+            ps,
+            info,
+            channels: k.channel_views(),
+            arenas: k.arena_views(),
+            packages: k.cache_view(),
+            catalog: k.catalog_view(),
+            events: if with_events { events(k, 0) } else { Vec::new() },
+        }
+    })
 }
 
 fn hello<T: Target + ?Sized>(t: &T, r: Hello) -> Reply<KernelInfo> {

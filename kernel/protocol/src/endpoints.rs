@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tidemark_abi::{Backpressure, Rights};
 
+use crate::dump::KernelDump;
 use crate::error::ErrorReply;
 use crate::names::{ChanRef, ObjectRef, ProcRef};
 use crate::types::*;
@@ -311,6 +312,12 @@ endpoints! {
         /// Pinned.
         pinned: bool,
     } => ();
+    /// The kernel's whole inspectable state in one step: a postmortem dump,
+    /// and what `why` and `caps graph` read.
+    Dump {
+        /// Include the events the kernel still holds.
+        events: bool,
+    } => KernelDump;
     /// Events after a sequence number (the same ones are also pushed).
     Events {
         /// Last sequence number seen.

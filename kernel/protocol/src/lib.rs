@@ -11,6 +11,7 @@
 //!   one value travels from kernel to screen; states, events, rights and
 //!   errors are enums on the wire, never strings to match again.
 //! * [`names`]: processes and channels named by id or by name in every request.
+//! * [`dump`]: the kernel's whole state as one value, and its file.
 //!
 //! `no_std + alloc`.
 #![no_std]
@@ -18,12 +19,14 @@
 
 extern crate alloc;
 
+pub mod dump;
 pub mod endpoints;
 pub mod error;
 pub mod frame;
 pub mod names;
 pub mod types;
 
+pub use dump::{DUMP_VERSION, DumpError, KernelDump, ProcessCaps, dump_from_bytes, dump_to_bytes};
 pub use endpoints::{Endpoint, GrantSpec, Request, Response, req};
 pub use error::{ErrorKind, ErrorReply};
 pub use frame::{Body, DecodeError, Decoder, Frame, encode};
@@ -36,7 +39,9 @@ pub use types::*;
 /// 4: a bare-metal board's RAM budget and link statistics in `info`.
 /// 5: packages on demand: trusted keys, a signed catalog, fetches, a lock.
 /// 6: a process parked in `chan_select` (`Wait::Select`).
-pub const PROTOCOL_VERSION: u16 = 7;
+/// 7: single-party channels.
+/// 8: `Dump`; when a process entered its state; why a hostcall was denied.
+pub const PROTOCOL_VERSION: u16 = 8;
 
 /// Largest package catalog a kernel keeps (about 8,000 records); fetchers
 /// read no more.

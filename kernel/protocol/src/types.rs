@@ -252,6 +252,9 @@ wire! {
         pub hash: String,
         /// State.
         pub state: ProcState,
+        /// When it entered that state (ns since boot): how long a blocked
+        /// process has waited, or an ended one has been gone.
+        pub since_ns: u64,
         /// Classes granted.
         pub classes: Classes,
         /// Live capabilities.
@@ -614,12 +617,21 @@ pub enum EventKind {
         /// How.
         exit: Exit,
     },
-    /// A hostcall was refused for lack of a class or right.
+    /// A hostcall was refused for lack of a class or right, with why.
     Denied {
         /// Pid.
         pid: u32,
         /// Hostcall name.
         hostcall: String,
+        /// The handle the call named, when its capability fell short.
+        handle: Option<i32>,
+        /// The rights that capability holds.
+        held: Option<Rights>,
+        /// The rights the call needs.
+        needed: Option<Rights>,
+        /// One line: what was held, from whom, and what would be needed
+        /// (`pid 3 holds \`req\` (chan 2) r-- from pid 1; chan_write needs w`).
+        why: String,
     },
     /// A process now runs a new module (hot reload), keeping its pid,
     /// capabilities and attachments.
@@ -773,7 +785,7 @@ impl EventKind {
             EventKind::Log { text, .. } => text.clone(),
             EventKind::Spawned { package, .. } => package.clone(),
             EventKind::Ended { exit, .. } => ProcState::Ended(exit.clone()).detail(),
-            EventKind::Denied { hostcall, .. } => hostcall.clone(),
+            EventKind::Denied { hostcall, why, .. } => format!("{hostcall}: {why}"),
             EventKind::Reloaded { package, hash, .. } => format!("{package} sha256:{hash}"),
             EventKind::RolledBack {
                 package,

@@ -67,6 +67,8 @@ registry! {
     info,
     ps,
     caps,
+    caps_graph,
+    why,
     spawn,
     kill,
     reload,
@@ -101,6 +103,7 @@ registry! {
     kv_set,
     kv_ls,
     log,
+    dump,
     help,
 }
 

@@ -16,6 +16,7 @@ fn known() -> Snapshot {
         package: name.into(),
         hash: "ab".repeat(32),
         state,
+        since_ns: 0,
         classes: Classes::CORE.with(Class::Log).with(Class::Channel),
         caps: 2,
         memory: 1 << 20,

@@ -1,0 +1,76 @@
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Serialize;
+use tidemark_protocol::{dump_to_bytes, req};
+
+use crate::output::{Human, size};
+use crate::session::{Session, ShellError};
+
+/// Writes the kernel's whole inspectable state to a file (processes,
+/// capability tables, channels and their cursors, arenas, the package
+/// cache and catalog, and the events it still holds), for `tidemark
+/// inspect` to read later with the same commands.
+#[derive(Parser)]
+pub struct Args {
+    /// File to write.
+    #[arg(default_value = "tidemark.tmdump")]
+    file: PathBuf,
+    /// Leave the events (and logs) out.
+    #[arg(long)]
+    no_events: bool,
+}
+
+/// What was written.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Dumped {
+    /// The file.
+    pub file: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Board it came from.
+    pub board: String,
+    /// Kernel uptime when taken (ns).
+    pub uptime_ns: u64,
+    /// Processes (ended ones included).
+    pub processes: usize,
+    /// Channels.
+    pub channels: usize,
+    /// Events.
+    pub events: usize,
+}
+
+impl Human for Dumped {
+    fn human(&self) -> String {
+        format!(
+            "wrote {} ({}): {} at {:.3} s, {} processes, {} channels, {} events",
+            self.file.display(),
+            size(self.bytes),
+            self.board,
+            self.uptime_ns as f64 / 1e9,
+            self.processes,
+            self.channels,
+            self.events
+        )
+    }
+}
+
+fn run(s: &mut Session, a: Args) -> Result<Dumped, ShellError> {
+    let d = s.call(req::Dump {
+        events: !a.no_events,
+    })?;
+    let bytes = dump_to_bytes(&d);
+    std::fs::write(&a.file, &bytes)
+        .map_err(|e| ShellError::Usage(format!("{}: {e}", a.file.display())))?;
+    Ok(Dumped {
+        file: a.file,
+        bytes: bytes.len() as u64,
+        board: d.info.board,
+        uptime_ns: d.info.uptime_ns,
+        processes: d.ps.len(),
+        channels: d.channels.len(),
+        events: d.events.len(),
+    })
+}
+
+super::command!("dump", Query, Args, run);
