@@ -30,6 +30,7 @@ fn crunch(c: &mut Client) -> f64 {
             args: Vec::new(),
             grants: Vec::new(),
             memory_limit: None,
+            record: false,
         })
         .expect("spawn crunch");
     loop {

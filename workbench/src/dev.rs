@@ -271,6 +271,7 @@ fn spawn_guest(
             args: g.args.clone().into_bytes(),
             grants,
             memory_limit: g.memory,
+            record: false,
         },
     )
 }

@@ -18,6 +18,7 @@ mod ports;
 mod probes;
 mod project;
 mod qemu;
+mod replay;
 mod run;
 mod schema;
 mod toml_error;
@@ -252,6 +253,23 @@ enum Cmd {
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
     },
+    /// Run a recorded process's module again alone (`spawn --record`,
+    /// `record PID FILE`), feeding it the recorded answers; reports the
+    /// first call where it does something else. Exits 0 when it matched.
+    Replay {
+        /// Recording file.
+        #[arg(env = "TIDEMARK_REPLAY")]
+        file: PathBuf,
+        /// Engine to run it on.
+        #[arg(long, env = "TIDEMARK_REPLAY_ENGINE", value_enum, default_value = "wasmi")]
+        engine: replay::ReplayEngine,
+        /// Run this module instead of the recorded one (another build of it).
+        #[arg(long, env = "TIDEMARK_REPLAY_MODULE")]
+        module: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long, env = "TIDEMARK_JSON")]
+        json: bool,
+    },
     /// Run scripted sessions (`.tms`); exits 0 only when every expectation held.
     Run {
         /// Script files.
@@ -377,6 +395,12 @@ fn main() -> ExitCode {
             json,
         }),
         Cmd::ServePlayground { addr, json } => playground::run(addr, json),
+        Cmd::Replay {
+            file,
+            engine,
+            module,
+            json,
+        } => replay::run(&file, engine, module.as_deref(), json),
         Cmd::Dump { file, no_events, on } => match boot::project_setup(
             on.project.as_deref(),
             on.attach.is_some(),

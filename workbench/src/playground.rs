@@ -305,7 +305,7 @@ fn same_origin(
 fn touches_host_files(line: &str) -> bool {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
-        ["pkg", "upload", ..] | ["dump", ..] => true,
+        ["pkg", "upload", ..] | ["dump", ..] | ["record", ..] => true,
         ["fs", "commit", rest @ ..] => rest.iter().any(|w| w.starts_with("--save")),
         _ => false,
     }

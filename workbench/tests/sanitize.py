@@ -23,6 +23,9 @@ RULES = [
     # A dump's size and when it was taken.
     (r"\(\d+(?:\.\d+)? (?:B|KiB|MiB)\): (\S+) at [0-9.]+ s", r"([..]): \1 at [..] s"),
     (r'"bytes": ?\d+,"channels"', '"bytes":[..],"channels"'),
+    # A recording's size, and how often the engine retried a parked call.
+    (r"\(\d+(?:\.\d+)? (?:B|KiB|MiB)\): pid (\d+) (\S+), \d+ calls \(\d+ parked\)", r"([..]): pid \1 \2, [..] calls ([..] parked)"),
+    (r'"bytes": ?\d+,"calls": ?\d+', '"bytes":[..],"calls":[..]'),
 ]
 
 for path in sys.argv[1:]:

@@ -95,6 +95,9 @@ impl Kernel {
         }
         let a = |i: usize| args[i];
         if let Some(v) = answer_local(&p.caps, pid, number, args, || time.now()) {
+            if p.recording.is_some() {
+                self.record_call(pid, number, args, mem, &Outcome::Return(v));
+            }
             return Outcome::Return(v);
         }
         // A call retried after a wake that parks again on the same thing
@@ -214,8 +217,10 @@ impl Kernel {
                 }
                 let d = self.attach(pid, id, role)?;
                 out(mem, a(2), &d)?;
-                if a(2) != 0 {
-                    // An engine that can map the ring into the guest does so now.
+                if a(2) != 0 && self.procs[&pid].recording.is_none() {
+                    // An engine that can map the ring into the guest does so
+                    // now (not into a recorded one: what it reads must cross
+                    // a hostcall).
                     self.effects.attached.push(crate::Attached {
                         pid,
                         channel: id,
@@ -405,6 +410,9 @@ impl Kernel {
                 self.explain_denial(pid, number, args)
             }
             _ => {}
+        }
+        if self.procs.get(&pid).is_some_and(|p| p.recording.is_some()) {
+            self.record_call(pid, number, args, mem, &outcome);
         }
         outcome
     }

@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod package;
 pub mod quota;
+pub mod record;
 pub mod resolve;
 pub mod snapshot;
 pub mod supervise;
@@ -69,6 +70,9 @@ pub struct Config {
     pub max_frame: usize,
     /// Largest state a process may hand its successor on reload.
     pub max_state: usize,
+    /// Bytes one recorded process's recording may take; past it recording
+    /// stops (the calls so far stay) and a `limit` event says so.
+    pub max_recording: usize,
     /// Process limits (from the board manifest's `[limits]`).
     pub limits: Limits,
 }
@@ -126,6 +130,7 @@ impl Default for Config {
             event_capacity: 4096,
             max_frame: 1 << 20,
             max_state: lifecycle::MAX_STATE,
+            max_recording: 4 << 20,
             limits: Limits::default(),
         }
     }
@@ -195,6 +200,8 @@ pub struct Process {
     pub resolving: Option<(Hash, Option<Error>)>,
     /// The channel a `ChildExit` frame goes to when a child ends (`proc_watch`).
     pub watch: Option<u32>,
+    /// Its hostcalls so far, when spawned with `record`.
+    pub recording: Option<record::Recorder>,
 }
 
 impl Process {
@@ -237,6 +244,8 @@ pub struct SpawnSpec {
     pub memory_limit: Option<usize>,
     /// Parent.
     pub parent: Pid,
+    /// Record its boundary ([`record`]).
+    pub record: bool,
 }
 
 impl SpawnSpec {
@@ -250,6 +259,7 @@ impl SpawnSpec {
             allowed: Classes::ALL,
             memory_limit: None,
             parent: KERNEL_PID,
+            record: false,
         }
     }
     /// Sets the display name.
@@ -296,6 +306,9 @@ pub struct Spawned {
     pub classes: Classes,
     /// Linear memory cap in bytes.
     pub memory_limit: usize,
+    /// Its hostcalls are recorded: the engine routes even the local ones
+    /// through [`Kernel::hostcall`].
+    pub recorded: bool,
 }
 
 /// Why a spawn failed.
@@ -560,6 +573,7 @@ impl Kernel {
     /// Creates a process from a cached package. The engine must then
     /// instantiate it and report [`Kernel::started`] or [`Kernel::exit`].
     pub fn spawn(&mut self, spec: SpawnSpec) -> Result<Spawned, SpawnError> {
+        let recorded = spec.record;
         // A process being killed spawns nothing: a tree kill then catches
         // every member (see `descendants`).
         if spec.parent != KERNEL_PID
@@ -619,6 +633,7 @@ impl Kernel {
                 kill_requested: false,
                 resolving: None,
                 watch: None,
+                recording: recorded.then(record::Recorder::default),
                 log: quota::LogBudget::default(),
             },
         );
@@ -640,6 +655,7 @@ impl Kernel {
             bytes: pkg.bytes,
             classes,
             memory_limit,
+            recorded,
         })
     }
 

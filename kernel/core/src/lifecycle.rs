@@ -168,6 +168,7 @@ impl Kernel {
             bytes: pkg.bytes,
             classes: manifest.classes.and(allowed),
             memory_limit,
+            recorded: false,
         })
     }
 
@@ -195,7 +196,11 @@ impl Kernel {
             bytes: p.module.clone(),
             classes: p.classes,
             memory_limit: p.memory_limit,
+            recorded: false,
         };
+        if let Some(r) = p.recording.as_mut() {
+            r.stop("a hot reload replaced its module");
+        }
         p.trial = Some(Trial {
             previous,
             package: p.package.clone(),

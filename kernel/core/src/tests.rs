@@ -4,7 +4,7 @@ extern crate std;
 
 use alloc::sync::Arc;
 use alloc::vec;
-use tidemark_abi::{Backpressure, Error, Handle, Rights, Role, nr};
+use tidemark_abi::{self as abi, Backpressure, Error, Handle, Rights, Role, Wire, nr};
 
 use super::*;
 
@@ -27,6 +27,13 @@ fn spawn(k: &mut Kernel, grants: &[(&str, Object, Rights)]) -> Pid {
     let s = k.spawn(spec).unwrap();
     k.started(s.pid);
     s.pid
+}
+
+/// A process with every class (hostcall tests reach past the class check).
+fn spawn_all(k: &mut Kernel, grants: &[(&str, Object, Rights)]) -> Pid {
+    let pid = spawn(k, grants);
+    k.procs.get_mut(&pid).unwrap().classes = Classes::ALL;
+    pid
 }
 
 fn call(k: &mut Kernel, pid: Pid, number: u16, args: &[i64], mem: &mut [u8]) -> Outcome {
@@ -55,12 +62,9 @@ fn a_rights_denial_says_what_was_held_from_whom_and_who_could_delegate() {
     let ch = k
         .create_channel("req", 256, 8, Backpressure::Park, KERNEL_PID)
         .unwrap();
-    let grantor = spawn(&mut k, &[("req", Object::Channel(ch), Rights::ALL)]);
-    let narrow = spawn(&mut k, &[("req", Object::Channel(ch), Rights::READ.union(Rights::GRANT))]);
-    let (a, b) = (spawn(&mut k, &[]), spawn(&mut k, &[]));
-    for p in [grantor, narrow, a, b] {
-        k.procs.get_mut(&p).unwrap().classes = Classes::ALL;
-    }
+    let grantor = spawn_all(&mut k, &[("req", Object::Channel(ch), Rights::ALL)]);
+    let narrow = spawn_all(&mut k, &[("req", Object::Channel(ch), Rights::READ.union(Rights::GRANT))]);
+    let (a, b) = (spawn_all(&mut k, &[]), spawn_all(&mut k, &[]));
     let held = |k: &Kernel, p: Pid| k.procs[&p].caps.lookup("req").unwrap();
     let (g, n) = (held(&k, grantor), held(&k, narrow));
     k.delegate(grantor, g, a, Rights::READ, "req").unwrap();
@@ -104,8 +108,7 @@ fn a_process_notes_when_it_entered_its_state() {
     let ch = k
         .create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID)
         .unwrap();
-    let r = spawn(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
-    k.procs.get_mut(&r).unwrap().classes = Classes::ALL;
+    let r = spawn_all(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
     let h = i64::from(k.procs[&r].caps.lookup("c").unwrap().to_raw());
     let mut mem = vec![0u8; 128];
     call(&mut k, r, nr::chan_attach, &[h, 1, 0], &mut mem);
@@ -313,8 +316,7 @@ fn each_attach_is_a_hold_and_the_last_detach_lets_go() {
     let ch = k
         .create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID)
         .unwrap();
-    let r = spawn(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
-    k.procs.get_mut(&r).unwrap().classes = Classes::ALL;
+    let r = spawn_all(&mut k, &[("c", Object::Channel(ch), Rights::READ)]);
     let mut m = vec![0u8; 128];
     m[..1].copy_from_slice(b"c");
     let h = match call(&mut k, r, nr::cap_lookup, &[0, 1], &mut m) {
@@ -491,4 +493,88 @@ fn chan_create_takes_the_single_and_drop_flags_and_refuses_others() {
         call(&mut k, pid, nr::chan_create, &[64, 4, 4], &mut m),
         Outcome::Return(Error::InvalidArgument.code() as i64)
     );
+}
+
+/// A recorded process's calls come back with what they wrote into the
+/// guest; a replay answers them again, skips the parked tries of a call
+/// that was retried, and names the first call that differs.
+#[test]
+fn a_recorded_process_replays_its_calls_and_a_different_call_diverges() {
+    use crate::record::{Replay, Step, Stop};
+    use tidemark_protocol::{ReplayEnd, Returned};
+    let mut k = kernel();
+    let ch = k
+        .create_channel("c", 256, 8, Backpressure::Park, KERNEL_PID)
+        .unwrap();
+    let mut spec = SpawnSpec::new("empty").grant("c", Object::Channel(ch), Rights::READ);
+    spec.record = true;
+    let r = k.spawn(spec).unwrap();
+    assert!(r.recorded);
+    let r = r.pid;
+    k.started(r);
+    k.procs.get_mut(&r).unwrap().classes = Classes::ALL;
+    let h = i64::from(k.procs[&r].caps.lookup("c").unwrap().to_raw());
+    let mut mem = vec![0u8; 128];
+    assert_eq!(call(&mut k, r, nr::chan_attach, &[h, 1, 0], &mut mem), Outcome::Return(0));
+    assert!(k.take_effects().attached.is_empty(), "no window for a recorded process");
+    let read = [h, 16, 64, 100, 0];
+    assert_eq!(call(&mut k, r, nr::chan_read, &read, &mut mem), Outcome::Block(Wait::Readable(ch)));
+    k.send(ch, b"hello").unwrap();
+    assert_eq!(call(&mut k, r, nr::chan_read, &read, &mut mem), Outcome::Return(5));
+    assert_eq!(call(&mut k, r, nr::proc_self, &[], &mut mem), Outcome::Return(r as i64));
+    let rec = k.recording(r, "test", "none").unwrap();
+    let returned: Vec<Returned> = rec.calls.iter().map(|c| c.returned).collect();
+    assert_eq!(
+        returned,
+        [
+            Returned::Value(0),
+            Returned::Parked(Wait::Readable(ch)),
+            Returned::Value(5),
+            Returned::Value(r as i64)
+        ]
+    );
+    let writes: Vec<(u32, usize)> = rec.calls[2].writes.iter().map(|w| (w.at, w.bytes.len())).collect();
+    assert_eq!(writes, [(16, 5), (100, abi::FrameMeta::SIZE)]);
+    assert_eq!(&rec.calls[2].writes[0].bytes, b"hello");
+
+    // Replayed into fresh memory: the same answers and the same bytes.
+    let mut replay = Replay::new(rec.calls.clone());
+    let mut fresh = vec![0u8; 128];
+    assert_eq!(replay.call(nr::chan_attach, &[h, 1, 0], &mut fresh), Ok(Step::Return(0)));
+    assert_eq!(replay.call(nr::chan_read, &read, &mut fresh), Ok(Step::Return(5)));
+    assert_eq!(fresh, mem);
+    assert_eq!(replay.call(nr::proc_self, &[], &mut fresh), Ok(Step::Return(r as i64)));
+    assert_eq!(replay.call(nr::proc_self, &[], &mut fresh), Err(Stop::End));
+    assert!(matches!(replay.finish(Ok(0)), ReplayEnd::Matched { .. }));
+
+    // Another argument at the second call is reported there.
+    let mut replay = Replay::new(rec.calls);
+    replay.call(nr::chan_attach, &[h, 1, 0], &mut fresh).unwrap();
+    match replay.call(nr::chan_read, &[h, 16, 32, 100, 0], &mut fresh) {
+        Err(Stop::Diverged(ReplayEnd::Diverged { index, expected, got, .. })) => {
+            assert_eq!(index, 1);
+            assert_eq!(expected.unwrap().args, read);
+            assert_eq!(got.unwrap().args, [h, 16, 32, 100, 0]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_recording_that_outgrows_its_limit_stops_and_says_so() {
+    let mut k = Kernel::new(Config { max_recording: 200, ..Config::default() }, clock);
+    k.install("empty", Arc::from(&b"\0asm\x01\0\0\0"[..]), true).unwrap();
+    let mut spec = SpawnSpec::new("empty");
+    spec.record = true;
+    let pid = k.spawn(spec).unwrap().pid;
+    k.started(pid);
+    let mut mem = vec![0u8; 16];
+    for _ in 0..20 {
+        call(&mut k, pid, nr::proc_self, &[], &mut mem);
+    }
+    let rec = k.recording(pid, "test", "none").unwrap();
+    assert!(rec.calls.len() < 20 && !rec.calls.is_empty());
+    assert_eq!(rec.stopped.as_deref(), Some("its limit of 200 bytes was reached"));
+    assert!(k.events_since(0).any(|e| matches!(&e.kind,
+        EventKind::LimitReached { limit, .. } if limit == "recording bytes")));
 }

@@ -21,6 +21,7 @@ extern crate alloc;
 
 pub mod atomics;
 mod reload;
+pub mod replay;
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
@@ -177,27 +178,41 @@ pub struct Embedded {
 }
 
 /// Links every hostcall of the catalogue: the core's call for granted
-/// classes, a `PermissionDenied` stub for the rest. One dynamic trampoline
-/// serves them all (`func_new`), rather than a monomorphized closure per
-/// hostcall: on a microcontroller the image size matters more than the few
-/// nanoseconds a typed trampoline saves.
+/// classes, a `PermissionDenied` stub for the rest.
 fn link(linker: &mut Linker<ProcData>, classes: Classes) -> Result<(), wasmi::Error> {
+    link_each(linker, move |caller, number, args| {
+        let class = tidemark_abi::signature(number).map(|(c, _)| c);
+        if class.is_some_and(|c| classes.has(c)) {
+            dispatch(caller, number, args)
+        } else {
+            let d = caller.data();
+            Ok(d.kernel.borrow_mut().deny(d.pid, number))
+        }
+    })
+}
+
+/// Links every hostcall of the catalogue to `call(caller, number, args)`
+/// (i32 arguments sign-extended; the result cut to the hostcall's type).
+/// One dynamic trampoline serves them all (`func_new`), rather than a
+/// monomorphized closure per hostcall: on a microcontroller the image size
+/// matters more than the few nanoseconds a typed trampoline saves.
+pub(crate) fn link_each<D: 'static>(
+    linker: &mut Linker<D>,
+    call: impl Fn(&mut Caller<'_, D>, u16, &[i64]) -> Result<i64, wasmi::Error> + Clone + Send + Sync + 'static,
+) -> Result<(), wasmi::Error> {
     let ty = |t: tidemark_abi::ValType| match t {
         tidemark_abi::ValType::I32 => wasmi::ValType::I32,
         tidemark_abi::ValType::I64 => wasmi::ValType::I64,
     };
     for h in tidemark_abi::HOSTCALLS {
         let func_ty = wasmi::FuncType::new(h.params.iter().map(|p| ty(p.ty)), [ty(h.result)]);
-        let (number, granted, wide) = (
-            h.number,
-            classes.has(h.class),
-            h.result == tidemark_abi::ValType::I64,
-        );
+        let (number, wide) = (h.number, h.result == tidemark_abi::ValType::I64);
+        let call = call.clone();
         linker.func_new(
             IMPORT_MODULE,
             h.name,
             func_ty,
-            move |mut caller: Caller<'_, ProcData>, params: &[Val], results: &mut [Val]| {
+            move |mut caller: Caller<'_, D>, params: &[Val], results: &mut [Val]| {
                 let mut args = [0i64; 8];
                 for (a, p) in args.iter_mut().zip(params) {
                     *a = match p {
@@ -206,12 +221,7 @@ fn link(linker: &mut Linker<ProcData>, classes: Classes) -> Result<(), wasmi::Er
                         _ => 0,
                     };
                 }
-                let v = if granted {
-                    dispatch(&mut caller, number, &args[..params.len()])?
-                } else {
-                    let d = caller.data();
-                    d.kernel.borrow_mut().deny(d.pid, number)
-                };
+                let v = call(&mut caller, number, &args[..params.len()])?;
                 results[0] = if wide {
                     Val::I64(v)
                 } else {

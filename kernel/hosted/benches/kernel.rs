@@ -49,6 +49,9 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use std::time::{Duration, Instant};
 
+#[path = "kernel/record.rs"]
+mod record;
+
 use tidemark_abi::{Backpressure, Rights};
 use tidemark_hosted::kernel::caps::Object;
 use tidemark_hosted::kernel::channel::Parties;
@@ -829,6 +832,11 @@ fn main() {
             baseline: "bare Func::wrap",
             goal: "<= 1.5x",
         });
+    }
+
+    if want("record") {
+        let live = median((0..r).map(|_| hostcall_ours(&h)).collect());
+        rows.extend(record::rows(r, live));
     }
 
     if want("spawn") {

@@ -28,9 +28,11 @@ macro_rules! link_catalogue {
         /// Links every hostcall: the real call for granted classes (local
         /// ones as plain host functions, the rest as async ones, which may
         /// park the process's fiber), a `PermissionDenied` stub for the rest.
-        pub(crate) fn link(linker: &mut Linker<ProcData>, classes: Classes) -> wasmtime::Result<()> {
+        /// A `recorded` process gets no local path: each of its calls goes
+        /// through the kernel, which records it.
+        pub(crate) fn link(linker: &mut Linker<ProcData>, classes: Classes, recorded: bool) -> wasmtime::Result<()> {
             $(
-                if classes.has(Class::$class) && is_local($num) {
+                if classes.has(Class::$class) && is_local($num) && !recorded {
                     linker.func_wrap(IMPORT_MODULE, stringify!($name),
                         |mut caller: Caller<'_, ProcData>, $($arg: $ty),*| -> $ret {
                             local(caller.data_mut(), $num, &[$($arg as i64),*]) as $ret

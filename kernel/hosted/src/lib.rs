@@ -40,6 +40,7 @@ mod calls;
 pub mod monitor;
 mod proc;
 mod reload;
+pub mod replay;
 mod sched;
 mod shared;
 mod stacks;

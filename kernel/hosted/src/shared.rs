@@ -24,9 +24,9 @@ use crate::window::Windows;
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) kernel: Mutex<Kernel>,
-    pub(crate) linkers: Mutex<HashMap<Classes, Arc<Linker<ProcData>>>>,
+    pub(crate) linkers: Mutex<HashMap<(Classes, bool), Arc<Linker<ProcData>>>>,
     pub(crate) modules: Mutex<HashMap<Hash, Module>>,
-    pub(crate) pres: Mutex<HashMap<(Hash, Classes), InstancePre<ProcData>>>,
+    pub(crate) pres: Mutex<HashMap<(Hash, Classes, bool), InstancePre<ProcData>>>,
     pub(crate) procs: Mutex<HashMap<Pid, ProcHandle>>,
     pub(crate) ended: Condvar,
     pub(crate) ended_lock: Mutex<()>,
@@ -108,20 +108,20 @@ impl Shared {
         self.engine.increment_epoch();
     }
 
-    fn linker(&self, classes: Classes) -> wasmtime::Result<Arc<Linker<ProcData>>> {
-        if let Some(l) = self.linkers.lock().get(&classes) {
+    fn linker(&self, classes: Classes, recorded: bool) -> wasmtime::Result<Arc<Linker<ProcData>>> {
+        if let Some(l) = self.linkers.lock().get(&(classes, recorded)) {
             return Ok(l.clone());
         }
         let mut l = Linker::new(&self.engine);
-        link(&mut l, classes)?;
+        link(&mut l, classes, recorded)?;
         let l = Arc::new(l);
-        self.linkers.lock().insert(classes, l.clone());
+        self.linkers.lock().insert((classes, recorded), l.clone());
         Ok(l)
     }
 
     /// Compiles (cached by hash) and links (cached by hash and classes).
     pub(crate) fn prepare(&self, s: &Spawned) -> wasmtime::Result<InstancePre<ProcData>> {
-        if let Some(pre) = self.pres.lock().get(&(s.hash, s.classes)) {
+        if let Some(pre) = self.pres.lock().get(&(s.hash, s.classes, s.recorded)) {
             return Ok(pre.clone());
         }
         let cached = self.modules.lock().get(&s.hash).cloned();
@@ -133,8 +133,8 @@ impl Shared {
                 m
             }
         };
-        let pre = self.linker(s.classes)?.instantiate_pre(&module)?;
-        self.pres.lock().insert((s.hash, s.classes), pre.clone());
+        let pre = self.linker(s.classes, s.recorded)?.instantiate_pre(&module)?;
+        self.pres.lock().insert((s.hash, s.classes, s.recorded), pre.clone());
         Ok(pre)
     }
 

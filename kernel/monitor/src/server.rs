@@ -270,6 +270,18 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
         ),
         Request::Events(r) => answer::<Events>(Ok(kernel(t, |k| events(k, r.after)))),
         Request::Dump(r) => answer::<req::Dump>(Ok(dump(t, "asked", r.events))),
+        Request::Recorded(r) => answer::<Recorded>({
+            let (board, engine) = (t.board(), t.engine());
+            kernel(t, |k| {
+                let pid = process(k, &r.process)?;
+                k.recording(pid, &board, &engine).ok_or_else(|| {
+                    refused_with(
+                        Error::NotFound,
+                        &format!("process {pid} is not recorded: spawn it with --record"),
+                    )
+                })
+            })
+        }),
     }
 }
 
@@ -334,6 +346,7 @@ fn spawn<T: Target + ?Sized>(t: &T, r: Spawn) -> Reply<u32> {
     let mut spec = SpawnSpec::new(&r.package).args(&r.args);
     spec.name = r.name;
     spec.memory_limit = r.memory_limit.map(|m| m as usize);
+    spec.record = r.record;
     for g in &r.grants {
         let o = kernel(t, |k| object(k, &g.object))?;
         spec = spec.grant(&g.name, o, g.rights);

@@ -206,6 +206,7 @@ fn requests_are_served_from_the_kernel() {
                 args: vec![],
                 grants: vec![],
                 memory_limit: None,
+                record: false,
             })),
         ),
     ));

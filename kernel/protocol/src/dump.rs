@@ -70,54 +70,82 @@ impl KernelDump {
     }
 }
 
-/// Why bytes are not a dump this build reads.
+/// Why bytes are not a file (dump or recording) this build reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DumpError {
-    /// The bytes do not start with [`DUMP_MAGIC`].
-    NotADump,
+pub enum FileError {
+    /// The bytes do not start with the file's magic.
+    NotThisKind(&'static str),
     /// Another format version.
-    Version(u16),
+    Version {
+        /// What the file should be (`dump`, `recording`).
+        what: &'static str,
+        /// Its version.
+        found: u16,
+        /// The version this build reads.
+        reads: u16,
+    },
     /// The body does not decode.
-    Malformed(String),
+    Malformed(&'static str, String),
 }
 
-impl fmt::Display for DumpError {
+impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DumpError::NotADump => f.write_str("not a Tidemark dump (no TMDUMP header)"),
-            DumpError::Version(v) => write!(
+            FileError::NotThisKind(what) => write!(f, "not a Tidemark {what} (no header)"),
+            FileError::Version { what, found, reads } => write!(
                 f,
-                "dump format v{v}; this tidemark reads v{DUMP_VERSION} (take the dump again, or inspect it with the tidemark that wrote it)"
+                "{what} format v{found}; this tidemark reads v{reads} (take it again, or read it with the tidemark that wrote it)"
             ),
-            DumpError::Malformed(e) => write!(f, "the dump is damaged: {e}"),
+            FileError::Malformed(what, e) => write!(f, "the {what} is damaged: {e}"),
         }
     }
 }
 
+/// `magic`, `version` (little-endian), then `value` in postcard.
+pub(crate) fn write_file<T: Serialize>(magic: &[u8; 6], version: u16, value: &T) -> Vec<u8> {
+    let mut out = Vec::from(&magic[..]);
+    out.extend_from_slice(&version.to_le_bytes());
+    postcard::to_extend(value, out).expect("a Vec grows")
+}
+
+/// Reads what [`write_file`] wrote; never panics on any input.
+pub(crate) fn read_file<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    magic: &[u8; 6],
+    version: u16,
+    what: &'static str,
+) -> Result<T, FileError> {
+    let rest = bytes
+        .strip_prefix(&magic[..])
+        .ok_or(FileError::NotThisKind(what))?;
+    let (v, body) = rest
+        .split_at_checked(2)
+        .ok_or(FileError::NotThisKind(what))?;
+    let found = u16::from_le_bytes([v[0], v[1]]);
+    if found != version {
+        return Err(FileError::Version {
+            what,
+            found,
+            reads: version,
+        });
+    }
+    let (value, tail) = postcard::take_from_bytes(body)
+        .map_err(|e| FileError::Malformed(what, alloc::format!("{e}")))?;
+    if !tail.is_empty() {
+        return Err(FileError::Malformed(
+            what,
+            alloc::format!("{} bytes after the end", tail.len()),
+        ));
+    }
+    Ok(value)
+}
+
 /// The file's bytes.
 pub fn dump_to_bytes(d: &KernelDump) -> Vec<u8> {
-    let mut out = Vec::from(&DUMP_MAGIC[..]);
-    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
-    postcard::to_extend(d, out).expect("a Vec grows")
+    write_file(DUMP_MAGIC, DUMP_VERSION, d)
 }
 
 /// Reads a dump file's bytes; never panics on any input.
-pub fn dump_from_bytes(bytes: &[u8]) -> Result<KernelDump, DumpError> {
-    let rest = bytes
-        .strip_prefix(&DUMP_MAGIC[..])
-        .ok_or(DumpError::NotADump)?;
-    let (v, body) = rest.split_at_checked(2).ok_or(DumpError::NotADump)?;
-    let v = u16::from_le_bytes([v[0], v[1]]);
-    if v != DUMP_VERSION {
-        return Err(DumpError::Version(v));
-    }
-    let (d, tail) =
-        postcard::take_from_bytes(body).map_err(|e| DumpError::Malformed(alloc::format!("{e}")))?;
-    if !tail.is_empty() {
-        return Err(DumpError::Malformed(alloc::format!(
-            "{} bytes after the end",
-            tail.len()
-        )));
-    }
-    Ok(d)
+pub fn dump_from_bytes(bytes: &[u8]) -> Result<KernelDump, FileError> {
+    read_file(bytes, DUMP_MAGIC, DUMP_VERSION, "dump")
 }

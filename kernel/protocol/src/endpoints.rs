@@ -11,6 +11,7 @@ use tidemark_abi::{Backpressure, Rights};
 
 use crate::dump::KernelDump;
 use crate::error::ErrorReply;
+use crate::record::Recording;
 use crate::names::{ChanRef, ObjectRef, ProcRef};
 use crate::types::*;
 
@@ -195,6 +196,8 @@ endpoints! {
         grants: Vec<GrantSpec>,
         /// Memory limit in bytes.
         memory_limit: Option<u64>,
+        /// Record its boundary from its first instruction (`Recording`).
+        record: bool,
     } => u32;
     /// Hot-reloads a process with a package from the cache, keeping its
     /// pid, capabilities and channel attachments.
@@ -318,6 +321,12 @@ endpoints! {
         /// Include the events the kernel still holds.
         events: bool,
     } => KernelDump;
+    /// What a process spawned with `record` has done so far: every
+    /// hostcall with its answer, to replay it alone.
+    Recorded {
+        /// Which.
+        process: ProcRef,
+    } => Recording;
     /// Events after a sequence number (the same ones are also pushed).
     Events {
         /// Last sequence number seen.

@@ -12,6 +12,7 @@
 //!   errors are enums on the wire, never strings to match again.
 //! * [`names`]: processes and channels named by id or by name in every request.
 //! * [`dump`]: the kernel's whole state as one value, and its file.
+//! * [`record`]: one process's hostcalls, to replay it alone.
 //!
 //! `no_std + alloc`.
 #![no_std]
@@ -24,9 +25,14 @@ pub mod endpoints;
 pub mod error;
 pub mod frame;
 pub mod names;
+pub mod record;
 pub mod types;
 
-pub use dump::{DUMP_VERSION, DumpError, KernelDump, ProcessCaps, dump_from_bytes, dump_to_bytes};
+pub use dump::{DUMP_VERSION, FileError, KernelDump, ProcessCaps, dump_from_bytes, dump_to_bytes};
+pub use record::{
+    Call, CallSite, RECORD_VERSION, Recording, ReplayEnd, ReplayReport, Returned, Written,
+    recording_from_bytes, recording_to_bytes,
+};
 pub use endpoints::{Endpoint, GrantSpec, Request, Response, req};
 pub use error::{ErrorKind, ErrorReply};
 pub use frame::{Body, DecodeError, Decoder, Frame, encode};
@@ -40,7 +46,8 @@ pub use types::*;
 /// 5: packages on demand: trusted keys, a signed catalog, fetches, a lock.
 /// 6: a process parked in `chan_select` (`Wait::Select`).
 /// 7: single-party channels.
-/// 8: `Dump`; when a process entered its state; why a hostcall was denied.
+/// 8: `Dump`; when a process entered its state; why a hostcall was denied;
+///    recorded spawns and `Recording`.
 pub const PROTOCOL_VERSION: u16 = 8;
 
 /// Largest package catalog a kernel keeps (about 8,000 records); fetchers
@@ -74,6 +81,7 @@ mod tests {
                     rights: Rights::READ,
                 }],
                 memory_limit: Some(1 << 20),
+                record: true,
             }
             .into(),
         );

@@ -104,6 +104,7 @@ registry! {
     kv_ls,
     log,
     dump,
+    record,
     help,
 }
 

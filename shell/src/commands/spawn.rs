@@ -23,6 +23,11 @@ pub struct Args {
     /// Linear-memory limit in bytes.
     #[arg(long)]
     memory: Option<u64>,
+    /// Record every hostcall it makes from its first instruction, to
+    /// write with `record PID FILE` and run again with `tidemark replay`
+    /// (its channels take the copying path meanwhile).
+    #[arg(long)]
+    record: bool,
 }
 
 /// Parses `NAME=CHANNEL[:RIGHTS]`; the kernel resolves the channel by name or id.
@@ -50,7 +55,7 @@ impl Human for Spawned {
 
 fn run(s: &mut Session, a: Args) -> Result<Spawned, ShellError> {
     let grants = a.caps.iter().map(|c| grant_spec(c)).collect::<Result<Vec<_>, _>>()?;
-    let r = req::Spawn { package: a.package.clone(), name: a.name, args: a.args.unwrap_or_default().into_bytes(), grants, memory_limit: a.memory };
+    let r = req::Spawn { package: a.package.clone(), name: a.name, args: a.args.unwrap_or_default().into_bytes(), grants, memory_limit: a.memory, record: a.record };
     s.call(r).map(|pid| Spawned { pid, package: a.package })
 }
 

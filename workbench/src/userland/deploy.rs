@@ -54,6 +54,6 @@ pub fn boot(c: &mut Client, userland: &Userland, guests: &[GuestUnit], project_c
         grants.push(GrantSpec { name: IMAGE.into(), object: ObjectRef::Region(id), rights: Rights::ALL });
     }
     let args = postcard::to_allocvec(&plan).map_err(|e| format!("the boot plan: {e}"))?;
-    c.call(req::Spawn { package: "init".into(), name: None, args, grants, memory_limit: None })
+    c.call(req::Spawn { package: "init".into(), name: None, args, grants, memory_limit: None, record: false })
         .map_err(|e| call_err("cannot start init", e))
 }
