@@ -91,6 +91,9 @@ pub struct Client {
     /// Fetches to serve for a board and package outcomes seen, noted from
     /// the events as they pass (the events themselves stay queued).
     pub packages: crate::fetch::Watch,
+    /// Processes seen trapping, noted from the events as they pass, for
+    /// [`crate::Session::save_crash_dumps`].
+    pub trapped: Vec<u32>,
 }
 
 impl Client {
@@ -127,6 +130,7 @@ impl Client {
             hello_at: Instant::now(),
             rebooted: false,
             packages: Default::default(),
+            trapped: Vec::new(),
         };
         let answer = c.hello();
         c.timeout = Duration::from_secs(10);
@@ -400,6 +404,13 @@ impl Client {
 
     fn keep(&mut self, e: Event) {
         self.packages.note(&e.kind, self.kernel.fetches);
+        if let EventKind::Ended {
+            pid,
+            exit: tidemark_protocol::Exit::Trap(_),
+        } = &e.kind
+        {
+            self.trapped.push(*pid);
+        }
         if self.events.len() >= EVENT_QUEUE {
             self.events.pop_front();
             self.lost += 1;

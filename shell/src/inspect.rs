@@ -89,6 +89,9 @@ pub fn answer(d: &KernelDump, r: Request) -> Response {
         Request::Packages(_) => reply::<Packages>(Ok(d.packages.clone())),
         Request::Catalog(_) => reply::<Catalog>(Ok(d.catalog.clone())),
         Request::Events(r) => reply::<Events>(Ok(events_after(d, r.after))),
+        Request::Dump(r) if r.crash => Response::Error(ErrorReply::not_found(
+            "a dump file holds one state: inspect the crash dump's own file",
+        )),
         Request::Dump(r) => reply::<Dump>(Ok(KernelDump {
             events: if r.events {
                 d.events.clone()

@@ -155,9 +155,13 @@ fn print_result(session: &mut Session, r: Result<String, ShellError>, json: bool
 }
 
 /// Tells the user on stderr what happened to a serial link meanwhile
-/// ("link down: ...", "reattached after 0.40 s").
+/// ("link down: ...", "reattached after 0.40 s"), and where the crash
+/// dumps of processes that trapped went ([`Session::save_crash_dumps`]).
 pub fn report_link(session: &mut Session) {
     for n in session.client.take_notices() {
+        eprintln!("tidemark: {n}");
+    }
+    for n in session.save_crash_dumps() {
         eprintln!("tidemark: {n}");
     }
 }

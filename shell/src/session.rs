@@ -72,7 +72,10 @@ impl ShellError {
             ),
             ShellError::UnknownCommand(_) => ("unknown_command".to_string(), None),
             ShellError::Protocol(_) => ("protocol".to_string(), None),
-            ShellError::Service(_, e) => ("service".to_string(), Some(crate::services::error_code(e).to_string())),
+            ShellError::Service(_, e) => (
+                "service".to_string(),
+                Some(crate::services::error_code(e).to_string()),
+            ),
         };
         JsonError {
             error: ErrorBody {
@@ -102,6 +105,8 @@ pub struct Session {
     pub service_id: u32,
     /// The capability graph at the last `caps graph`, for traffic and `--diff`.
     pub last_graph: Option<crate::graph::CapGraph>,
+    /// Where to write the kernel's crash dump when a process traps.
+    pub dump_on_trap: Option<std::path::PathBuf>,
 }
 
 impl Session {
@@ -115,6 +120,7 @@ impl Session {
             fetcher: tidemark_fetch::Fetcher::default(),
             service_id: crate::services::first_id(),
             last_graph: None,
+            dump_on_trap: None,
         }
     }
 
@@ -131,6 +137,40 @@ impl Session {
     pub fn serve_fetches(&mut self) -> Result<(), ShellError> {
         crate::fetch::serve(&mut self.client, &self.fetcher)?;
         Ok(())
+    }
+
+    /// With `dump_on_trap` set, writes the dump the kernel took at the
+    /// latest trap seen since the last call (`BOARD-pidN-UPTIME.tmdump`);
+    /// returns what to tell the user.
+    pub fn save_crash_dumps(&mut self) -> Vec<String> {
+        let Some(dir) = self.dump_on_trap.clone() else {
+            return Vec::new();
+        };
+        let Some(pid) = self.client.trapped.drain(..).last() else {
+            return Vec::new();
+        };
+        let d = match self.client.call(tidemark_protocol::req::Dump {
+            events: true,
+            crash: true,
+        }) {
+            Ok(d) => d,
+            Err(e) => {
+                return vec![format!(
+                    "pid {pid} trapped; its dump could not be fetched: {e}"
+                )];
+            }
+        };
+        let file = dir.join(format!(
+            "{}-pid{pid}-{}ms.tmdump",
+            d.info.board,
+            d.info.uptime_ns / 1_000_000
+        ));
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(&file, tidemark_protocol::dump_to_bytes(&d)));
+        vec![match written {
+            Ok(()) => format!("{}; dump written to {}", d.reason, file.display()),
+            Err(e) => format!("{}; cannot write {}: {e}", d.reason, file.display()),
+        }]
     }
 
     /// Whether Ctrl-C was pressed since the last check (clears the flag).

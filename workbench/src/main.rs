@@ -74,6 +74,10 @@ struct Instance {
     /// Print results as JSON.
     #[arg(long, env = "TIDEMARK_JSON")]
     json: bool,
+    /// When a process traps, write the dump the kernel took then (before
+    /// its capabilities were released) into this directory.
+    #[arg(long, env = "TIDEMARK_DUMP_ON_TRAP", value_name = "DIR")]
+    dump_on_trap: Option<PathBuf>,
 }
 
 impl Instance {
@@ -328,7 +332,10 @@ fn main() -> ExitCode {
             Ok(setup) => on
                 .one_board("shell")
                 .and_then(|board| boot::session(board, on.attach.as_ref(), &setup))
-                .and_then(|(mut s, _k)| interact(&mut s, on.json)),
+                .and_then(|(mut s, _k)| {
+                    s.dump_on_trap = on.dump_on_trap.clone();
+                    interact(&mut s, on.json)
+                }),
             Err(code) => Ok(code),
         },
         Cmd::Attach { addr, board, json } => match (addr, board) {
@@ -445,7 +452,14 @@ fn main() -> ExitCode {
             ) {
                 Ok(setup) if on.board.len() > 1 => match on.attach {
                     Some(_) => Err("--attach runs scripts on one kernel: give one --board".into()),
-                    None => run::on_boards(&scripts, &on.board, &setup, on.json, junit.as_deref()),
+                    None => run::on_boards(
+                        &scripts,
+                        &on.board,
+                        &setup,
+                        on.json,
+                        junit.as_deref(),
+                        on.dump_on_trap.as_deref(),
+                    ),
                 },
                 Ok(setup) => on.one_board("run").and_then(|board| {
                     run::scripts(
@@ -455,6 +469,7 @@ fn main() -> ExitCode {
                         &setup,
                         on.json,
                         junit.as_deref(),
+                        on.dump_on_trap.as_deref(),
                     )
                 }),
                 Err(code) => Ok(code),

@@ -72,8 +72,9 @@ pub fn scripts(
     setup: &crate::boot::Setup,
     json: bool,
     junit: Option<&Path>,
+    dump_on_trap: Option<&Path>,
 ) -> Result<ExitCode, String> {
-    let Some(outcomes) = run_each(paths, board, attach, setup, json, &mut |name, line, cmd, out| {
+    let Some(outcomes) = run_each(paths, board, attach, setup, json, dump_on_trap, &mut |name, line, cmd, out| {
         echo(name, json, line, cmd, out)
     })?
     else {
@@ -91,13 +92,14 @@ pub fn on_boards(
     setup: &crate::boot::Setup,
     json: bool,
     junit: Option<&Path>,
+    dump_on_trap: Option<&Path>,
 ) -> Result<ExitCode, String> {
     let mut all = Vec::new();
     let mut runs = Vec::new();
     for board in boards {
         eprintln!("on {}:", board.name());
         let mut answers = Vec::new();
-        let Some(outcomes) = run_each(paths, *board, None, setup, true, &mut |name, line, cmd, out| {
+        let Some(outcomes) = run_each(paths, *board, None, setup, true, dump_on_trap, &mut |name, line, cmd, out| {
             answers.push(crate::compare::Answer {
                 script: name.to_string(),
                 line: line.number,
@@ -138,6 +140,7 @@ fn run_each(
     attach: Option<&tidemark_shell::serial::Address>,
     setup: &crate::boot::Setup,
     json: bool,
+    dump_on_trap: Option<&Path>,
     echo: &mut dyn FnMut(&str, &tidemark_shell::script::Line, &str, &str),
 ) -> Result<Option<Vec<Outcome>>, String> {
     let mut outcomes = Vec::new();
@@ -163,6 +166,7 @@ fn run_each(
         }
         let start = Instant::now();
         let (mut session, _kernel) = crate::boot::session(board, attach, setup)?;
+        session.dump_on_trap = dump_on_trap.map(Path::to_path_buf);
         if script.services && setup.userland.is_none() && attach.is_none() {
             let userland = crate::userland::Userland::default();
             crate::userland::deploy::boot(&mut session.client, &userland, &[], &[])?;

@@ -132,3 +132,37 @@ fn a_damaged_dump_is_refused_with_where_and_why() {
         );
     }
 }
+
+/// A process that traps leaves a dump taken before its capabilities went:
+/// `run --dump-on-trap DIR` writes it, and `inspect` shows what it held.
+#[test]
+fn a_trap_leaves_a_dump_of_what_the_process_held() {
+    let dir = std::env::temp_dir().join(format!("tidemark-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let script = dir.with_extension("tms");
+    std::fs::write(
+        &script,
+        "chan new req\nspawn maintrap --name doomed --cap c=req:r\nexpect event /trapped/\nps --all\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tidemark"))
+        .args(["run", "--dump-on-trap"])
+        .arg(&dir)
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("pid 1 `doomed` trapped") && stderr.contains("dump written to"), "{stderr}");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let d = dump_from_bytes(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert!(d.reason.starts_with("pid 1 `doomed` trapped: wasm `unreachable`"), "{}", d.reason);
+    let p = d.ps.iter().find(|p| p.pid == 1).unwrap();
+    assert_eq!(p.state.name(), "trapped");
+    let caps = d.caps_of(1);
+    assert_eq!(caps.len(), 1, "the dump shows the capability it held: {caps:?}");
+    assert_eq!(caps[0].name, "c");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(script);
+}

@@ -73,6 +73,9 @@ pub struct Config {
     /// Bytes one recorded process's recording may take; past it recording
     /// stops (the calls so far stay) and a `limit` event says so.
     pub max_recording: usize,
+    /// Take a dump when a process traps, before its capabilities are
+    /// released (the latest is kept; `Dump { crash: true }` answers it).
+    pub crash_dumps: bool,
     /// Process limits (from the board manifest's `[limits]`).
     pub limits: Limits,
 }
@@ -131,6 +134,7 @@ impl Default for Config {
             max_frame: 1 << 20,
             max_state: lifecycle::MAX_STATE,
             max_recording: 4 << 20,
+            crash_dumps: true,
             limits: Limits::default(),
         }
     }
@@ -435,6 +439,8 @@ pub struct Kernel {
     event_seq: u64,
     effects: Effects,
     unmap_hook: Option<alloc::boxed::Box<dyn FnMut(Pid, u32) + Send>>,
+    /// The dump taken when a process last trapped.
+    crash: Option<alloc::boxed::Box<tidemark_protocol::KernelDump>>,
 }
 
 impl Kernel {
@@ -458,6 +464,7 @@ impl Kernel {
             event_seq: 0,
             effects: Effects::default(),
             unmap_hook: None,
+            crash: None,
         }
     }
 
@@ -726,6 +733,18 @@ impl Kernel {
         p.enter(ProcState::Ended(exit.clone()), now);
         p.trial = None;
         let parent = p.parent;
+        if let Exit::Trap(t) = &exit {
+            // Before its capabilities and attachments go: the dump shows
+            // what it held when it trapped.
+            if self.config.crash_dumps {
+                let name = self.procs[&pid].name.clone();
+                let reason = alloc::format!("pid {pid} `{name}` trapped: {t}");
+                self.crash = Some(alloc::boxed::Box::new(self.dump(&reason, true)));
+            }
+        }
+        let Some(p) = self.procs.get_mut(&pid) else {
+            return;
+        };
         self.live -= 1;
         if let Some(n) = self.live_children.get_mut(&parent) {
             *n -= 1;

@@ -7,13 +7,57 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use tidemark_abi::Role;
 use tidemark_protocol::{
-    ArenaInfo, CacheInfo, CapInfo, ChanRef, ChannelInfo, PackageInfo, ProcRef, ProcessInfo,
-    ReaderInfo, RegionInfo, WriterInfo,
+    ArenaInfo, CacheInfo, CapInfo, ChanRef, ChannelInfo, KernelDump, KernelInfo, PackageInfo,
+    ProcRef, ProcessCaps, ProcessInfo, ReaderInfo, RegionInfo, WriterInfo,
 };
 
 use crate::{Kernel, Pid};
 
 impl Kernel {
+    /// The kernel's whole inspectable state, for a dump. `info` carries
+    /// the kernel's own fields and the uptime; a monitor fills in the
+    /// board's (its name, engine, memory, link) when it serves the dump.
+    pub fn dump(&self, reason: &str, with_events: bool) -> KernelDump {
+        let ps = self.ps();
+        KernelDump {
+            reason: String::from(reason),
+            info: KernelInfo {
+                version: String::from(env!("CARGO_PKG_VERSION")),
+                protocol: tidemark_protocol::PROTOCOL_VERSION,
+                abi: tidemark_abi::ABI_VERSION,
+                board: String::new(),
+                engine: String::new(),
+                uptime_ns: self.now(),
+                memory: None,
+                link: None,
+                fetches: false,
+            },
+            caps: ps
+                .iter()
+                .map(|p| ProcessCaps {
+                    pid: p.pid,
+                    caps: self.caps(p.pid).unwrap_or_default(),
+                })
+                .collect(),
+            ps,
+            channels: self.channel_views(),
+            arenas: self.arena_views(),
+            packages: self.cache_view(),
+            catalog: self.catalog_view(),
+            events: if with_events {
+                self.events_since(0).cloned().collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The dump taken when a process last trapped (before its
+    /// capabilities were released), if one did.
+    pub fn crash_dump(&self) -> Option<&KernelDump> {
+        self.crash.as_deref()
+    }
+
     /// Every process.
     pub fn ps(&self) -> Vec<ProcessInfo> {
         // Frames moved through live attachments, counted from the rings.

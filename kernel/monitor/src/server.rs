@@ -269,6 +269,7 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             }),
         ),
         Request::Events(r) => answer::<Events>(Ok(kernel(t, |k| events(k, r.after)))),
+        Request::Dump(r) if r.crash => answer::<req::Dump>(crash_dump(t, r.events)),
         Request::Dump(r) => answer::<req::Dump>(Ok(dump(t, "asked", r.events))),
         Request::Recorded(r) => answer::<Recorded>({
             let (board, engine) = (t.board(), t.engine());
@@ -286,29 +287,33 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
 }
 
 /// The kernel's whole inspectable state, taken under one hold of the
-/// kernel so its parts agree; `reason` says why it was taken.
+/// kernel so its parts agree ([`Kernel::dump`]), with the board's fields;
+/// `reason` says why it was taken.
 pub fn dump<T: Target + ?Sized>(t: &T, reason: &str, with_events: bool) -> KernelDump {
     let info = info(t);
-    kernel(t, |k| {
-        let ps = k.ps();
-        KernelDump {
-            reason: String::from(reason),
-            caps: ps
-                .iter()
-                .map(|p| ProcessCaps {
-                    pid: p.pid,
-                    caps: k.caps(p.pid).unwrap_or_default(),
-                })
-                .collect(),
-            ps,
-            info,
-            channels: k.channel_views(),
-            arenas: k.arena_views(),
-            packages: k.cache_view(),
-            catalog: k.catalog_view(),
-            events: if with_events { events(k, 0) } else { Vec::new() },
-        }
-    })
+    let mut d = kernel(t, |k| k.dump(reason, with_events));
+    d.info = KernelInfo {
+        uptime_ns: d.info.uptime_ns,
+        ..info
+    };
+    d
+}
+
+/// The dump the kernel took when a process last trapped, with the
+/// board's fields (its uptime is the trap's).
+fn crash_dump<T: Target + ?Sized>(t: &T, with_events: bool) -> Reply<KernelDump> {
+    let info = info(t);
+    let mut d = kernel(t, |k| k.crash_dump().cloned()).ok_or_else(|| {
+        ErrorReply::not_found("no process has trapped since the kernel booted")
+    })?;
+    d.info = KernelInfo {
+        uptime_ns: d.info.uptime_ns,
+        ..info
+    };
+    if !with_events {
+        d.events.clear();
+    }
+    Ok(d)
 }
 
 fn hello<T: Target + ?Sized>(t: &T, r: Hello) -> Reply<KernelInfo> {

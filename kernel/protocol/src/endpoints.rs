@@ -320,6 +320,9 @@ endpoints! {
     Dump {
         /// Include the events the kernel still holds.
         events: bool,
+        /// The dump the kernel took when a process last trapped, before
+        /// its capabilities were released, instead of one taken now.
+        crash: bool,
     } => KernelDump;
     /// What a process spawned with `record` has done so far: every
     /// hostcall with its answer, to replay it alone.

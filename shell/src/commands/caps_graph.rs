@@ -116,7 +116,10 @@ impl Human for GraphOut {
 }
 
 fn run(s: &mut Session, a: Args) -> Result<GraphOut, ShellError> {
-    let dump = s.call(req::Dump { events: false })?;
+    let dump = s.call(req::Dump {
+        events: false,
+        crash: false,
+    })?;
     let graph = CapGraph::new(&dump, s.last_graph.as_ref());
     let out = if a.diff {
         let last = s.last_graph.as_ref().ok_or_else(|| {

@@ -19,6 +19,10 @@ pub struct Args {
     /// Leave the events (and logs) out.
     #[arg(long)]
     no_events: bool,
+    /// Write the dump the kernel took when a process last trapped (before
+    /// its capabilities were released) instead of one taken now.
+    #[arg(long)]
+    crash: bool,
 }
 
 /// What was written.
@@ -38,6 +42,8 @@ pub struct Dumped {
     pub channels: usize,
     /// Events.
     pub events: usize,
+    /// Why it was taken (`asked`, or the trap).
+    pub reason: String,
 }
 
 impl Human for Dumped {
@@ -51,13 +57,18 @@ impl Human for Dumped {
             self.processes,
             self.channels,
             self.events
-        )
+        ) + &if self.reason == "asked" {
+            String::new()
+        } else {
+            format!("\ntaken when {}", self.reason)
+        }
     }
 }
 
 fn run(s: &mut Session, a: Args) -> Result<Dumped, ShellError> {
     let d = s.call(req::Dump {
         events: !a.no_events,
+        crash: a.crash,
     })?;
     let bytes = dump_to_bytes(&d);
     std::fs::write(&a.file, &bytes)
@@ -70,6 +81,7 @@ fn run(s: &mut Session, a: Args) -> Result<Dumped, ShellError> {
         processes: d.ps.len(),
         channels: d.channels.len(),
         events: d.events.len(),
+        reason: d.reason,
     })
 }
 
