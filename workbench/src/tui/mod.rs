@@ -74,12 +74,15 @@ pub struct Snapshot {
     pub notes: Vec<String>,
     /// Init's units, when the kernel runs the userland.
     pub units: Vec<tidemark_svc::init::UnitInfo>,
+    /// The capability graph, while the screen shows it (F4).
+    pub graph: Option<tidemark_shell::graph::CapGraph>,
 }
 
 /// Polls the kernel on its own thread: one `Snapshot` request a poll.
 pub fn collector(
     mut c: Client,
     selected: Arc<AtomicU32>,
+    graph: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> Receiver<Snapshot> {
     let (tx, rx) = channel();
@@ -89,6 +92,7 @@ pub fn collector(
             let mut after = 0;
             let mut next_id = tidemark_shell::services::first_id();
             let fetcher = tidemark_fetch::Fetcher::default();
+            let mut last_graph: Option<tidemark_shell::graph::CapGraph> = None;
             while !stop.load(Ordering::Acquire) {
                 let at = Some(Instant::now());
                 let pid = selected.load(Ordering::Relaxed);
@@ -122,6 +126,7 @@ pub fn collector(
                             link_ok: true,
                             notes: Vec::new(),
                             units,
+                            graph: None,
                         }
                     }
                     Err(_) => Snapshot {
@@ -131,6 +136,17 @@ pub fn collector(
                     },
                 };
                 s.notes = notes;
+                // The whole graph only while it is shown: one more request.
+                if s.link_ok && graph.load(Ordering::Relaxed) {
+                    if let Ok(d) = c.call(req::Dump {
+                        events: false,
+                        crash: false,
+                    }) {
+                        let g = tidemark_shell::graph::CapGraph::new(&d, last_graph.as_ref());
+                        last_graph = Some(g.clone());
+                        s.graph = Some(g);
+                    }
+                }
                 if tx.send(s).is_err() {
                     return;
                 }
@@ -227,6 +243,7 @@ keys
   PageUp / PageDown       scroll the log
   F2                      dump every pane as text to tidemark-dump-<time>.txt
   F3                      show or hide the first error of a failed build
+  F4                      capabilities: the selected process's, or the whole graph
   ?                       this help (on an empty line); Esc closes it
   Ctrl-C, Ctrl-Q          leave (the kernel stops with the session)";
 
@@ -450,6 +467,7 @@ impl App {
                 }
             }
             KeyCode::F(3) => self.build.show = !self.build.show && !self.build.failed.is_empty(),
+            KeyCode::F(4) => self.caps.show_graph = !self.caps.show_graph,
             KeyCode::Enter => self.enter(),
             // Typing always goes to the line, whichever pane has the focus.
             KeyCode::Char(_) | KeyCode::Backspace => {
@@ -514,6 +532,7 @@ pub fn run(
     reports: Receiver<DevEvent>,
 ) -> Result<ExitCode, String> {
     let selected = Arc::new(AtomicU32::new(0));
+    let graph = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     // The collector is the courier from here on; what the session already
     // noted (the catalog the setup asked for) it serves first.
@@ -521,7 +540,7 @@ pub fn run(
     let _ = session.client.pump(std::time::Duration::from_millis(20));
     let _ = session.serve_fetches();
     session.client.packages.set_courier(false);
-    let snaps = collector(poll, selected.clone(), stop.clone());
+    let snaps = collector(poll, selected.clone(), graph.clone(), stop.clone());
     // Leave the terminal usable whatever happens.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -530,7 +549,7 @@ pub fn run(
     }));
     enable_raw_mode().map_err(|e| e.to_string())?;
     execute!(std::io::stdout(), EnterAlternateScreen).map_err(|e| e.to_string())?;
-    let result = ui_loop(project, session, &snaps, &reports, &selected);
+    let result = ui_loop(project, session, &snaps, &reports, &selected, &graph);
     stop.store(true, Ordering::Release);
     restore();
     result.map(|_| ExitCode::SUCCESS)
@@ -542,6 +561,7 @@ fn ui_loop(
     snaps: &Receiver<Snapshot>,
     reports: &Receiver<DevEvent>,
     selected: &AtomicU32,
+    graph: &AtomicBool,
 ) -> Result<(), String> {
     let mut term = ratatui::Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .map_err(|e| e.to_string())?;
@@ -565,6 +585,7 @@ fn ui_loop(
         if let Some(pid) = app.procs.pid() {
             selected.store(pid, Ordering::Relaxed);
         }
+        graph.store(app.caps.show_graph, Ordering::Relaxed);
         render(&mut term, &app)?;
         if event::poll(Duration::from_millis(100)).map_err(|e| e.to_string())? {
             match event::read().map_err(|e| e.to_string())? {

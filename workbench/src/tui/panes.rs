@@ -12,6 +12,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use tidemark_protocol::{ArenaInfo, CacheInfo, CapInfo, ChannelInfo, ProcessInfo};
+use tidemark_shell::graph::CapGraph;
 use tidemark_shell::output::{PROCESS_HEAD, occupancy_pct, process_row, size, table};
 
 use super::Snapshot;
@@ -114,17 +115,59 @@ impl Component for ProcessesPane {
     }
 }
 
-/// Capabilities of the selected process.
+/// Capabilities of the selected process, or (F4) the whole capability
+/// graph: who holds what, from whom, and the frames moved since the last
+/// poll.
 #[derive(Default)]
 pub struct CapsPane {
     caps: Vec<CapInfo>,
+    graph: Option<CapGraph>,
     /// Whose they are.
     pub pid: Option<u32>,
+    /// Shows the graph instead.
+    pub show_graph: bool,
 }
 
 impl CapsPane {
     const HEAD: [&'static str; 4] = ["HANDLE", "NAME", "OBJECT", "RIGHTS"];
+    const GRAPH_HEAD: [&'static str; 5] = ["CHAN", "HOLDER", "RGTS", "FROM", "MOVED"];
+
+    fn graph_rows(&self) -> Vec<Vec<String>> {
+        let Some(g) = &self.graph else {
+            return Vec::new();
+        };
+        // Frames moved since the last poll: written (w) and read (r).
+        let moved = |e: &tidemark_shell::graph::Edge| match (e.written, e.read) {
+            (None, None) => "-".to_string(),
+            (w, r) => [w.map(|w| format!("{w}w")), r.map(|r| format!("{r}r"))]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let mut rows = Vec::new();
+        for n in &g.objects {
+            for e in g.edges.iter().filter(|e| e.object == n.object) {
+                let id = match n.object {
+                    tidemark_protocol::Object::Channel(id) => format!("{id}"),
+                    tidemark_protocol::Object::Region(id) => format!("r{id}"),
+                };
+                rows.push(vec![
+                    format!("{id} {}", n.name),
+                    format!("{} {}", e.pid, e.process),
+                    e.rights.to_string(),
+                    e.from.map_or("kernel".into(), |(p, _)| format!("pid {p}")),
+                    moved(e),
+                ]);
+            }
+        }
+        rows
+    }
+
     fn rows(&self) -> Vec<Vec<String>> {
+        if self.show_graph {
+            return self.graph_rows();
+        }
         self.caps
             .iter()
             .map(|c| {
@@ -142,8 +185,27 @@ impl CapsPane {
 impl Component for CapsPane {
     fn update(&mut self, s: &Snapshot) {
         self.caps = s.caps.clone();
+        if s.graph.is_some() {
+            self.graph = s.graph.clone();
+        }
     }
     fn draw(&self, f: &mut Frame, area: Rect, focused: bool) {
+        if self.show_graph {
+            let widths = [
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(4),
+                Constraint::Length(6),
+                Constraint::Min(5),
+            ];
+            f.render_widget(
+                Table::new(self.rows().into_iter().map(Row::new), widths)
+                    .header(head(&Self::GRAPH_HEAD))
+                    .block(block("capability graph (F4)", focused)),
+                area,
+            );
+            return;
+        }
         let widths = [
             Constraint::Length(9),
             Constraint::Length(10),
@@ -161,31 +223,46 @@ impl Component for CapsPane {
         );
     }
     fn text(&self) -> String {
-        table(&Self::HEAD, &self.rows())
+        if self.show_graph {
+            table(&Self::GRAPH_HEAD, &self.rows())
+        } else {
+            table(&Self::HEAD, &self.rows())
+        }
     }
 }
 
 /// How far back the RATE column looks.
 pub const RATE_WINDOW: Duration = Duration::from_secs(5);
 
-/// Channels with occupancy gauges and measured frame rates; owns each
-/// channel's recent history of frame counts.
+/// How many polls the HISTORY strip shows (one cell each, newest right).
+pub const STRIP: usize = 10;
+
+/// Channels with occupancy gauges, a strip of their occupancy over the
+/// last polls and measured frame rates; owns each channel's recent history.
 #[derive(Default)]
 pub struct ChannelsPane {
     channels: Vec<ChannelInfo>,
     history: HashMap<u32, VecDeque<(Instant, u32)>>,
+    occupancy: HashMap<u32, VecDeque<u64>>,
 }
 
 impl ChannelsPane {
-    const HEAD: [&'static str; 7] = [
-        "ID",
-        "NAME",
-        "OCCUPANCY",
-        "RATE",
-        "DROPS",
-        "PARKED",
-        "STATUS",
+    const HEAD: [&'static str; 8] = [
+        "ID", "NAME", "FULL", "HISTORY", "RATE", "DROPS", "PARKED", "STATUS",
     ];
+
+    /// The occupancy of the last [`STRIP`] polls as a heat strip: one
+    /// cell per poll, from ` ` (empty) to `█` (full), newest on the right.
+    pub fn strip(&self, id: u32) -> String {
+        const CELLS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+        let h = self.occupancy.get(&id);
+        let pad = STRIP - h.map_or(0, |h| h.len());
+        let cells = h
+            .into_iter()
+            .flatten()
+            .map(|pct| CELLS[(*pct.min(&100) as usize * 8).div_ceil(100)]);
+        std::iter::repeat_n('·', pad).chain(cells).collect()
+    }
 
     /// Frames per second over the samples of the last [`RATE_WINDOW`]:
     /// frames counted between the oldest and newest sample, over the time
@@ -202,16 +279,6 @@ impl ChannelsPane {
         }
     }
 
-    fn gauge(c: &ChannelInfo) -> String {
-        let pct = occupancy_pct(c).min(100);
-        let filled = (pct as usize).div_ceil(10);
-        format!(
-            "[{}{}] {pct:>3}%",
-            "#".repeat(filled),
-            ".".repeat(10 - filled)
-        )
-    }
-
     fn rows(&self) -> Vec<Vec<String>> {
         self.channels
             .iter()
@@ -220,7 +287,8 @@ impl ChannelsPane {
                 vec![
                     c.id.to_string(),
                     c.name.clone(),
-                    Self::gauge(c),
+                    format!("{}%", occupancy_pct(c).min(100)),
+                    self.strip(c.id),
                     if rate < 10.0 {
                         format!("{rate:.1}/s")
                     } else {
@@ -248,18 +316,28 @@ impl Component for ChannelsPane {
                 h.pop_front();
             }
         }
+        for c in &s.channels {
+            let h = self.occupancy.entry(c.id).or_default();
+            h.push_back(occupancy_pct(c));
+            if h.len() > STRIP {
+                h.pop_front();
+            }
+        }
         self.history
+            .retain(|id, _| s.channels.iter().any(|c| c.id == *id));
+        self.occupancy
             .retain(|id, _| s.channels.iter().any(|c| c.id == *id));
         self.channels = s.channels.clone();
     }
     fn draw(&self, f: &mut Frame, area: Rect, focused: bool) {
         let widths = [
             Constraint::Length(3),
-            Constraint::Length(10),
-            Constraint::Length(17),
             Constraint::Length(8),
-            Constraint::Length(6),
+            Constraint::Length(4),
+            Constraint::Length(STRIP as u16),
             Constraint::Length(7),
+            Constraint::Length(5),
+            Constraint::Length(6),
             Constraint::Min(4),
         ];
         f.render_widget(
@@ -299,12 +377,13 @@ impl MemPane {
             })
             .collect();
         if let Some(p) = &self.packages {
-            out.push(format!("cache {}", tidemark_shell::commands::cache_status(p)));
+            out.push(format!(
+                "cache {}",
+                tidemark_shell::commands::cache_status(p)
+            ));
             let mut line = format!(
                 "  {} hits, {} misses, {} evictions",
-                p.hits,
-                p.misses,
-                p.evictions
+                p.hits, p.misses, p.evictions
             );
             // Only worth the width when something is in flight or went wrong.
             if p.fetching > 0 {

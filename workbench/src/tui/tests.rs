@@ -133,6 +133,7 @@ fn known() -> Snapshot {
         link_ok: true,
         notes: vec![],
         units: vec![],
+        graph: None,
     }
 }
 
@@ -392,7 +393,7 @@ fn dump_holds_every_pane_as_text() {
         "1    service  blocked",
         "== capabilities",
         "0x10000  req",
-        "[#####.....]  50%",
+        "50%   ·········▄",
         "reloaded service (pid 1)",
         "board hosted",
     ] {
@@ -453,4 +454,56 @@ fn the_services_pane_shows_inits_units() {
     // Without units the pane is gone again.
     a.update(known());
     assert!(!a.dump().contains("== services"));
+}
+
+/// The channels pane keeps a strip of each channel's occupancy over the
+/// last polls, newest on the right; the graph pane (F4) shows who holds
+/// what, from whom, with the traffic since the last poll.
+#[test]
+fn channels_show_occupancy_over_time_and_f4_shows_the_capability_graph() {
+    use tidemark_shell::graph::{CapGraph, Edge, Node};
+    let mut a = app();
+    for frames in [0, 1, 2, 4, 3] {
+        let mut s = known();
+        s.channels[0].frames_in_flight = frames;
+        s.channels[0].frame_cap = 4;
+        s.channels[0].data_in_flight = 0;
+        s.events.clear();
+        a.update(s);
+    }
+    // The app's first snapshot, then the five above (the gauge is the
+    // fuller of frames and data; frames here).
+    let strip = a.chans.strip(1);
+    assert_eq!(strip.chars().count(), crate::tui::panes::STRIP);
+    assert!(strip.ends_with(" ▂▄█▆"), "{strip:?}");
+    let edge = |pid: u32, process: &str, rights, from, written, read| Edge {
+        pid,
+        process: process.into(),
+        handle: 0x10000,
+        name: "req".into(),
+        object: Object::Channel(1),
+        rights,
+        from,
+        written,
+        read,
+        counts: (None, None),
+    };
+    let mut s = known();
+    s.events.clear();
+    s.graph = Some(CapGraph {
+        objects: vec![Node {
+            object: Object::Channel(1),
+            name: "req".into(),
+        }],
+        edges: vec![
+            edge(1, "service", Rights::READ, None, None, Some(7)),
+            edge(2, "client", Rights::WRITE, Some((1, 0x10001)), Some(7), None),
+        ],
+    });
+    a.update(s);
+    key(&mut a, KeyCode::F(4));
+    assert!(a.caps.show_graph);
+    golden("dev-graph-100x30.txt", &screen(&a, 100, 30));
+    key(&mut a, KeyCode::F(4));
+    assert!(!a.caps.show_graph);
 }
