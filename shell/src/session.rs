@@ -140,41 +140,42 @@ impl Session {
     }
 
     /// With `dump_on_trap` set, writes the dump the kernel took at the
-    /// latest trap seen since the last call (`BOARD-pidN-UPTIME.tmdump`);
-    /// returns what to tell the user.
+    /// latest trap seen since the last call ([`save_crash_dump`]); returns
+    /// what to tell the user.
     pub fn save_crash_dumps(&mut self) -> Vec<String> {
-        let Some(dir) = self.dump_on_trap.clone() else {
-            return Vec::new();
-        };
-        let Some(pid) = self.client.trapped.drain(..).last() else {
-            return Vec::new();
-        };
-        let d = match self.client.call(tidemark_protocol::req::Dump {
-            events: true,
-            crash: true,
-        }) {
-            Ok(d) => d,
-            Err(e) => {
-                return vec![format!(
-                    "pid {pid} trapped; its dump could not be fetched: {e}"
-                )];
-            }
-        };
-        let file = dir.join(format!(
-            "{}-pid{pid}-{}ms.tmdump",
-            d.info.board,
-            d.info.uptime_ns / 1_000_000
-        ));
-        let written = std::fs::create_dir_all(&dir)
-            .and_then(|_| std::fs::write(&file, tidemark_protocol::dump_to_bytes(&d)));
-        vec![match written {
-            Ok(()) => format!("{}; dump written to {}", d.reason, file.display()),
-            Err(e) => format!("{}; cannot write {}: {e}", d.reason, file.display()),
-        }]
+        match &self.dump_on_trap {
+            Some(dir) => save_crash_dump(&mut self.client, &dir.clone()).into_iter().collect(),
+            None => Vec::new(),
+        }
     }
 
     /// Whether Ctrl-C was pressed since the last check (clears the flag).
     pub fn take_interrupt(&self) -> bool {
         self.interrupted.swap(false, Ordering::AcqRel)
     }
+}
+
+/// When `client` has seen a process trap since the last call, fetches the
+/// dump the kernel took then and writes it to `dir` as
+/// `BOARD-pidN-UPTIMEms.tmdump`; says what happened.
+pub fn save_crash_dump(client: &mut Client, dir: &std::path::Path) -> Option<String> {
+    let pid = client.trapped.drain(..).last()?;
+    let d = match client.call(tidemark_protocol::req::Dump {
+        events: true,
+        crash: true,
+    }) {
+        Ok(d) => d,
+        Err(e) => return Some(format!("pid {pid} trapped; its dump could not be fetched: {e}")),
+    };
+    let file = dir.join(format!(
+        "{}-pid{pid}-{}ms.tmdump",
+        d.info.board,
+        d.info.uptime_ns / 1_000_000
+    ));
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::write(&file, tidemark_protocol::dump_to_bytes(&d)));
+    Some(match written {
+        Ok(()) => format!("{}; dump written to {}", d.reason, file.display()),
+        Err(e) => format!("{}; cannot write {}: {e}", d.reason, file.display()),
+    })
 }

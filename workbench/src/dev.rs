@@ -475,6 +475,8 @@ pub struct DevOptions {
     pub no_tui: bool,
     /// JSON results.
     pub json: bool,
+    /// Where to write the kernel's dump when a process traps.
+    pub dump_on_trap: Option<PathBuf>,
 }
 
 /// `tidemark dev`.
@@ -577,6 +579,7 @@ pub fn run(opts: DevOptions) -> Result<ExitCode, String> {
         watch::start(&project).map_err(|e| format!("cannot watch the guests' sources: {e}"))?;
     let (report_tx, reports) = channel();
     spawn_reloader(setup, project.clone(), changes, report_tx);
+    session.dump_on_trap = opts.dump_on_trap.clone();
     if let Some(script) = &opts.script {
         let printer = print_reports(reports);
         let code = crate::run::one(script, &mut session, opts.json);

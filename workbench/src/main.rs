@@ -110,6 +110,10 @@ enum Cmd {
         /// Print results as JSON (line REPL and scripts).
         #[arg(long, env = "TIDEMARK_JSON")]
         json: bool,
+        /// When a process traps, write the dump the kernel took then into
+        /// this directory.
+        #[arg(long, env = "TIDEMARK_DUMP_ON_TRAP", value_name = "DIR")]
+        dump_on_trap: Option<PathBuf>,
     },
     /// Scaffold a project from a template (offline: templates are built in).
     New {
@@ -360,12 +364,14 @@ fn main() -> ExitCode {
             script,
             no_tui,
             json,
+            dump_on_trap,
         } => dev::run(dev::DevOptions {
             dir,
             board,
             script,
             no_tui,
             json,
+            dump_on_trap,
         }),
         Cmd::New {
             name,

@@ -84,6 +84,7 @@ pub fn collector(
     selected: Arc<AtomicU32>,
     graph: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    dump_on_trap: Option<std::path::PathBuf>,
 ) -> Receiver<Snapshot> {
     let (tx, rx) = channel();
     std::thread::Builder::new()
@@ -136,6 +137,9 @@ pub fn collector(
                     },
                 };
                 s.notes = notes;
+                if let Some(dir) = &dump_on_trap {
+                    s.notes.extend(tidemark_shell::session::save_crash_dump(&mut c, dir));
+                }
                 // The whole graph only while it is shown: one more request.
                 if s.link_ok && graph.load(Ordering::Relaxed) {
                     if let Ok(d) = c.call(req::Dump {
@@ -540,7 +544,13 @@ pub fn run(
     let _ = session.client.pump(std::time::Duration::from_millis(20));
     let _ = session.serve_fetches();
     session.client.packages.set_courier(false);
-    let snaps = collector(poll, selected.clone(), graph.clone(), stop.clone());
+    let snaps = collector(
+        poll,
+        selected.clone(),
+        graph.clone(),
+        stop.clone(),
+        session.dump_on_trap.clone(),
+    );
     // Leave the terminal usable whatever happens.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
