@@ -94,6 +94,8 @@ pub struct Client {
     /// Processes seen trapping, noted from the events as they pass, for
     /// [`crate::Session::save_crash_dumps`].
     pub trapped: Vec<u32>,
+    /// The dump a kernel sent as it panicked (its last words), until taken.
+    pub panic_dump: Option<tidemark_protocol::KernelDump>,
 }
 
 impl Client {
@@ -131,6 +133,7 @@ impl Client {
             rebooted: false,
             packages: Default::default(),
             trapped: Vec::new(),
+            panic_dump: None,
         };
         let answer = c.hello();
         c.timeout = Duration::from_secs(10);
@@ -329,6 +332,7 @@ impl Client {
                             return Ok(r);
                         }
                         Body::Event(e) => self.keep(e),
+                        Body::Dump(d) => self.last_words(*d),
                         _ => {} // a late answer to an abandoned request
                     },
                     // A kernel of another protocol version: nothing it says
@@ -418,6 +422,13 @@ impl Client {
         self.events.push_back(e);
     }
 
+    /// A kernel that panicked sent its dump: kept for
+    /// [`crate::Session::save_crash_dumps`], and said.
+    fn last_words(&mut self, d: tidemark_protocol::KernelDump) {
+        self.notices.push(format!("the kernel panicked: {}", d.reason));
+        self.panic_dump = Some(d);
+    }
+
     /// Events received so far (and any that arrive within `wait`), after a
     /// `Lost` event when some were dropped for want of reading.
     pub fn take_events(&mut self, wait: Duration) -> Result<Vec<Event>, ClientError> {
@@ -446,17 +457,23 @@ impl Client {
     /// [`Client::take_events`]; package outcomes also go to
     /// [`Client::packages`]).
     pub fn pump(&mut self, wait: Duration) -> Result<(), ClientError> {
-        self.fill(wait)?;
+        // What arrived before a link closed is read first: a kernel that
+        // panicked sends its dump and then its machine stops.
+        let filled = self.fill(wait);
         while let Some(f) = self.decoder.next_frame() {
-            if let Ok(Frame {
-                body: Body::Event(e),
-                ..
-            }) = f
-            {
-                self.keep(e);
+            match f {
+                Ok(Frame {
+                    body: Body::Event(e),
+                    ..
+                }) => self.keep(e),
+                Ok(Frame {
+                    body: Body::Dump(d),
+                    ..
+                }) => self.last_words(*d),
+                _ => {}
             }
         }
-        Ok(())
+        filled
     }
 
     /// Events held now.
@@ -576,5 +593,67 @@ mod tests {
         );
         drop(c);
         fake.join().unwrap();
+    }
+
+    /// A kernel's last words (its dump, sent as it panicked) are kept for
+    /// the session and said, whatever the client was waiting for.
+    #[test]
+    fn a_panicking_kernel_s_dump_is_kept_and_said() {
+        let (client_end, mut kernel_end) = UnixStream::pair().unwrap();
+        let fake = std::thread::spawn(move || {
+            let mut d = Decoder::new();
+            let mut buf = [0u8; 4096];
+            let n = kernel_end.read(&mut buf).unwrap();
+            d.push(&buf[..n]);
+            let f = d.next_frame().unwrap().unwrap();
+            let info = KernelInfo {
+                version: "t".into(),
+                protocol: PROTOCOL_VERSION,
+                abi: 0,
+                board: "fake".into(),
+                engine: "none".into(),
+                uptime_ns: 0,
+                memory: None,
+                link: None,
+                fetches: false,
+            };
+            kernel_end
+                .write_all(&encode(f.id, &Body::Response(Response::Hello(info.clone()))))
+                .unwrap();
+            let dump = tidemark_protocol::KernelDump {
+                reason: "kernel panic: boom".into(),
+                info,
+                ps: vec![],
+                caps: vec![],
+                channels: vec![],
+                arenas: vec![],
+                packages: tidemark_protocol::CacheInfo {
+                    slots: 0,
+                    hits: 0,
+                    misses: 0,
+                    evictions: 0,
+                    verify_failures: 0,
+                    fetching: 0,
+                    packages: vec![],
+                },
+                catalog: tidemark_protocol::CatalogInfo {
+                    server: None,
+                    trusted: vec![],
+                    version: 0,
+                    signer: None,
+                    entries: vec![],
+                },
+                events: vec![],
+            };
+            kernel_end
+                .write_all(&encode(0, &Body::Dump(Box::new(dump))))
+                .unwrap();
+        });
+        let mut c = Client::attach(client_end).unwrap();
+        fake.join().unwrap();
+        // The link closes after the last words; they are kept all the same.
+        let _ = c.pump(Duration::from_millis(200));
+        assert_eq!(c.panic_dump.as_ref().map(|d| d.reason.as_str()), Some("kernel panic: boom"));
+        assert_eq!(c.take_notices(), ["the kernel panicked: kernel panic: boom"]);
     }
 }

@@ -234,6 +234,13 @@ fn from_kernel(mut link: UnixStream, routes: &Mutex<Routes>) {
                         c.event(&e);
                     }
                 }
+                // A kernel's last words go to everyone.
+                body @ Body::Dump(_) => {
+                    let frame = encode(0, &body);
+                    for c in r.clients.iter().flatten() {
+                        c.answer(frame.clone());
+                    }
+                }
                 body => {
                     if let Some((index, their_id)) = r.pending.remove(&id) {
                         if let Some(Some(c)) = r.clients.get(index) {

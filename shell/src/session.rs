@@ -143,10 +143,17 @@ impl Session {
     /// latest trap seen since the last call ([`save_crash_dump`]); returns
     /// what to tell the user.
     pub fn save_crash_dumps(&mut self) -> Vec<String> {
-        match &self.dump_on_trap {
-            Some(dir) => save_crash_dump(&mut self.client, &dir.clone()).into_iter().collect(),
-            None => Vec::new(),
+        let mut out = Vec::new();
+        if let Some(d) = self.client.panic_dump.take() {
+            out.push(match &self.dump_on_trap {
+                Some(dir) => write_dump(&d, dir, "panic"),
+                None => "its dump arrived; give --dump-on-trap DIR to keep it".into(),
+            });
         }
+        if let Some(dir) = self.dump_on_trap.clone() {
+            out.extend(save_crash_dump(&mut self.client, &dir));
+        }
+        out
     }
 
     /// Whether Ctrl-C was pressed since the last check (clears the flag).
@@ -167,15 +174,20 @@ pub fn save_crash_dump(client: &mut Client, dir: &std::path::Path) -> Option<Str
         Ok(d) => d,
         Err(e) => return Some(format!("pid {pid} trapped; its dump could not be fetched: {e}")),
     };
+    Some(write_dump(&d, dir, &format!("pid{pid}")))
+}
+
+/// Writes `d` to `dir` as `BOARD-WHAT-UPTIMEms.tmdump`; says where.
+fn write_dump(d: &tidemark_protocol::KernelDump, dir: &std::path::Path, what: &str) -> String {
     let file = dir.join(format!(
-        "{}-pid{pid}-{}ms.tmdump",
+        "{}-{what}-{}ms.tmdump",
         d.info.board,
         d.info.uptime_ns / 1_000_000
     ));
     let written = std::fs::create_dir_all(dir)
-        .and_then(|_| std::fs::write(&file, tidemark_protocol::dump_to_bytes(&d)));
-    Some(match written {
+        .and_then(|_| std::fs::write(&file, tidemark_protocol::dump_to_bytes(d)));
+    match written {
         Ok(()) => format!("{}; dump written to {}", d.reason, file.display()),
         Err(e) => format!("{}; cannot write {}: {e}", d.reason, file.display()),
-    })
+    }
 }

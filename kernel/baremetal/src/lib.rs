@@ -26,6 +26,36 @@ use tidemark_monitor::server::Connection;
 
 pub use tx::Tx;
 
+/// The running machine's kernel, for [`last_words`].
+static LAST_WORDS: core::sync::atomic::AtomicPtr<()> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+/// Set by the first [`last_words`]: a panic inside it says nothing more.
+static SPEAKING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// For a board's panic handler: the kernel's dump as it panicked with
+/// `message`, as a monitor frame (`Body::Dump`, id 0) to write to the link
+/// before the machine stops; `None` before [`Machine::run`], or when the
+/// dump itself panicked.
+///
+/// # Safety
+/// Only from a panic handler that never returns, on the core that ran the
+/// kernel ([`Embedded::last_words`]).
+pub unsafe fn last_words(message: &dyn core::fmt::Display) -> Option<Vec<u8>> {
+    use core::sync::atomic::Ordering;
+    if SPEAKING.swap(true, Ordering::AcqRel) {
+        return None;
+    }
+    let kernel = LAST_WORDS.load(Ordering::Acquire) as *const Embedded;
+    // SAFETY: set by `Machine::run`, whose frame never ends.
+    let kernel = unsafe { kernel.as_ref() }?;
+    // SAFETY: the caller's contract.
+    let dump = unsafe { kernel.last_words(&alloc::format!("{message}")) };
+    Some(tidemark_kernel::protocol::encode(
+        0,
+        &tidemark_kernel::protocol::Body::Dump(alloc::boxed::Box::new(dump)),
+    ))
+}
+
 include!(concat!(env!("OUT_DIR"), "/bundle.rs"));
 
 /// What one machine supplies to the shared kernel loop.
@@ -299,6 +329,11 @@ impl<B: Board> Machine<B> {
 
     /// Runs the kernel forever, idling when nobody can run.
     pub fn run(mut self) -> ! {
+        // `self` lives in this frame for good: a panic may read the kernel.
+        LAST_WORDS.store(
+            &self.kernel as *const Embedded as *mut (),
+            core::sync::atomic::Ordering::Release,
+        );
         loop {
             self.step();
         }

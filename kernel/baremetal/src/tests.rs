@@ -198,3 +198,36 @@ fn package_settings_parse_from_the_manifest() {
     let c = parse_packages(None, Config::default());
     assert_eq!(c.package_slots, d.package_slots);
 }
+
+/// A panic's last words: the kernel's dump, with the board's fields, as a
+/// monitor frame a host decodes (`Body::Dump`); nothing before the
+/// machine runs.
+#[test]
+fn a_panic_leaves_the_kernel_s_dump_as_its_last_words() {
+    // SAFETY: no machine has run in this test binary (`run` never returns).
+    assert!(unsafe { crate::last_words(&"early") }.is_none());
+    let mut m = machine();
+    send(&mut m, 1, Request::Spawn(req::Spawn {
+        package: "spin".into(),
+        name: None,
+        args: Vec::new(),
+        grants: Vec::new(),
+        memory_limit: None,
+        record: false,
+    }));
+    let mut d = Decoder::new();
+    assert!(matches!(answer(&mut m, &mut d, 1), Response::Spawn(1)));
+    // SAFETY: nothing holds the kernel; the test does not go on with a
+    // machine that "panicked" (it only reads).
+    let dump = unsafe { m.kernel().last_words("boom at src/x.rs:1") };
+    assert_eq!(dump.reason, "kernel panic: boom at src/x.rs:1");
+    assert_eq!((dump.info.board.as_str(), dump.info.engine.as_str()), (Fake::NAME, "wasmi 2"));
+    assert!(dump.info.memory.is_some() && dump.info.link.is_some());
+    assert_eq!(dump.ps.len(), 1);
+    let mut frames = Decoder::new();
+    frames.push(&encode(0, &Body::Dump(alloc::boxed::Box::new(dump.clone()))));
+    match frames.next_frame() {
+        Some(Ok(f)) => assert_eq!(f.body, Body::Dump(alloc::boxed::Box::new(dump))),
+        other => panic!("{other:?}"),
+    }
+}

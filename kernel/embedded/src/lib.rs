@@ -301,6 +301,29 @@ impl Embedded {
         }
     }
 
+    /// The kernel's state as it panicked with `message`, as a dump. It
+    /// reads the kernel even when a call that was changing it is the one
+    /// that panicked (the dump may then show that change half done): the
+    /// caller never returns to that call.
+    ///
+    /// # Safety
+    /// Only from a panic handler that never returns (the machine stops or
+    /// resets after it), on the thread that ran the kernel.
+    pub unsafe fn last_words(&self, message: &str) -> tidemark_kernel::protocol::KernelDump {
+        let reason = format!("kernel panic: {message}");
+        let mut d = match self.kernel.try_borrow() {
+            Ok(k) => k.dump(&reason, true),
+            // SAFETY: the holder of the mutable borrow is a frame that
+            // panicked and never runs again (the caller's contract).
+            Err(_) => unsafe { &*self.kernel.as_ptr() }.dump(&(reason + " (inside a kernel call)"), true),
+        };
+        d.info.board = self.board.into();
+        d.info.engine = "wasmi 2".into();
+        d.info.memory = self.memory.map(|probe| probe());
+        d.info.link = self.link.get();
+        d
+    }
+
     /// How the board measures its memory (reported by `info`).
     pub fn set_memory_probe(&mut self, probe: fn() -> tidemark_kernel::protocol::BoardMemory) {
         self.memory = Some(probe);

@@ -24,6 +24,9 @@ pub enum Body {
     Response(Response),
     /// Kernel to client, unsolicited (id 0).
     Event(Event),
+    /// A kernel's last words, unsolicited (id 0): the dump it took as it
+    /// panicked, before the machine stopped.
+    Dump(alloc::boxed::Box<crate::dump::KernelDump>),
 }
 
 /// A decoded frame.

@@ -11,6 +11,8 @@
 #![no_std]
 #![no_main]
 
+extern crate alloc;
+
 mod clint;
 mod rt;
 mod uart;
@@ -90,6 +92,9 @@ impl Board for Virt {
 extern "C" fn kmain() -> ! {
     rt::init_heap();
     uart::init();
+    // A panic then sends the kernel's dump after its message.
+    // SAFETY (of the call inside): the handler powers the machine off.
+    rt::set_last_words(|info| unsafe { tidemark_baremetal::last_words(info) });
     let sp: usize;
     // SAFETY: reading sp; below it, down to the stack's bottom, is stack
     // nobody uses yet.

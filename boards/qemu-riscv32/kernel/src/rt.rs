@@ -87,7 +87,28 @@ extern "C" fn trap(cause: usize, pc: usize, value: usize) -> ! {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     use core::fmt::Write;
     let _ = write!(uart::Writer, "\r\ntidemark: kernel panic: {info}\r\n");
+    // Then the kernel's last words (its dump as a monitor frame), when the
+    // image has a kernel to dump (the bare wasmi baseline has none).
+    let words = LAST_WORDS.load(core::sync::atomic::Ordering::Acquire);
+    if words != 0 {
+        // SAFETY: only `set_last_words` stores here, a `LastWords`.
+        let words: LastWords = unsafe { core::mem::transmute(words) };
+        if let Some(frame) = words(info) {
+            uart::write_all(&frame);
+        }
+    }
     power_off(2)
+}
+
+/// What the panic handler sends after the message: a monitor frame.
+pub type LastWords = fn(&core::panic::PanicInfo) -> Option<alloc::vec::Vec<u8>>;
+
+static LAST_WORDS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Sets what a panic sends after its message.
+#[allow(dead_code)]
+pub fn set_last_words(f: LastWords) {
+    LAST_WORDS.store(f as usize, core::sync::atomic::Ordering::Release);
 }
 
 unsafe extern "C" {
