@@ -500,13 +500,7 @@ mod tests {
             let info = KernelInfo {
                 version: "9.9.9".into(),
                 protocol: theirs,
-                abi: 0,
-                board: "fake".into(),
-                engine: "none".into(),
-                uptime_ns: 0,
-                memory: None,
-                link: None,
-                fetches: false,
+                ..fake_info()
             };
             let mut frame = encode(id, &Body::Response(Response::Hello(info)));
             frame[2..4].copy_from_slice(&theirs.to_le_bytes());
@@ -549,17 +543,7 @@ mod tests {
                             kernel_end.write_all(&encode(0, &Body::Event(e))).unwrap();
                         }
                     }
-                    let info = KernelInfo {
-                        version: "t".into(),
-                        protocol: PROTOCOL_VERSION,
-                        abi: 0,
-                        board: "fake".into(),
-                        engine: "none".into(),
-                        uptime_ns: 0,
-                        memory: None,
-                        link: None,
-                        fetches: false,
-                    };
+                    let info = fake_info();
                     let r = if answered == 0 {
                         Response::Hello(info)
                     } else {
@@ -595,6 +579,21 @@ mod tests {
         fake.join().unwrap();
     }
 
+    /// What the fake kernels of these tests say about themselves.
+    fn fake_info() -> KernelInfo {
+        KernelInfo {
+            version: "t".into(),
+            protocol: PROTOCOL_VERSION,
+            abi: 0,
+            board: "fake".into(),
+            engine: "none".into(),
+            uptime_ns: 0,
+            memory: None,
+            link: None,
+            fetches: false,
+        }
+    }
+
     /// A kernel's last words (its dump, sent as it panicked) are kept for
     /// the session and said, whatever the client was waiting for.
     #[test]
@@ -606,17 +605,7 @@ mod tests {
             let n = kernel_end.read(&mut buf).unwrap();
             d.push(&buf[..n]);
             let f = d.next_frame().unwrap().unwrap();
-            let info = KernelInfo {
-                version: "t".into(),
-                protocol: PROTOCOL_VERSION,
-                abi: 0,
-                board: "fake".into(),
-                engine: "none".into(),
-                uptime_ns: 0,
-                memory: None,
-                link: None,
-                fetches: false,
-            };
+            let info = fake_info();
             kernel_end
                 .write_all(&encode(f.id, &Body::Response(Response::Hello(info.clone()))))
                 .unwrap();
