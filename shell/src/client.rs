@@ -413,6 +413,11 @@ impl Client {
             exit: tidemark_protocol::Exit::Trap(_),
         } = &e.kind
         {
+            // Only whether one trapped matters (the kernel keeps its latest
+            // crash dump): a few pids are enough to say which.
+            if self.trapped.len() == 16 {
+                self.trapped.remove(0);
+            }
             self.trapped.push(*pid);
         }
         if self.events.len() >= EVENT_QUEUE {

@@ -140,8 +140,8 @@ impl Session {
     }
 
     /// With `dump_on_trap` set, writes the dump the kernel took at the
-    /// latest trap seen since the last call ([`save_crash_dump`]); returns
-    /// what to tell the user.
+    /// latest trap seen since the last call ([`save_crash_dump`]), and the
+    /// dump a kernel sent as it panicked; returns what to tell the user.
     pub fn save_crash_dumps(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(d) = self.client.panic_dump.take() {
@@ -163,8 +163,9 @@ impl Session {
 }
 
 /// When `client` has seen a process trap since the last call, fetches the
-/// dump the kernel took then and writes it to `dir` as
-/// `BOARD-pidN-UPTIMEms.tmdump`; says what happened.
+/// dump the kernel took at the latest trap and writes it to `dir` as
+/// `BOARD-trap-UPTIMEms.tmdump` (its reason names the process); says what
+/// happened.
 pub fn save_crash_dump(client: &mut Client, dir: &std::path::Path) -> Option<String> {
     let pid = client.trapped.drain(..).last()?;
     let d = match client.call(tidemark_protocol::req::Dump {
@@ -174,7 +175,7 @@ pub fn save_crash_dump(client: &mut Client, dir: &std::path::Path) -> Option<Str
         Ok(d) => d,
         Err(e) => return Some(format!("pid {pid} trapped; its dump could not be fetched: {e}")),
     };
-    Some(write_dump(&d, dir, &format!("pid{pid}")))
+    Some(write_dump(&d, dir, "trap"))
 }
 
 /// Writes `d` to `dir` as `BOARD-WHAT-UPTIMEms.tmdump`; says where.

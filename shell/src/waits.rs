@@ -202,6 +202,9 @@ impl<'a> Waiting<'a> {
     /// Who could wake `p`: `None` when something outside the processes
     /// can (time, a fetch, the monitor's reader) or it is not parked.
     fn wakers(&self, p: &ProcessInfo) -> Option<Vec<u32>> {
+        if !self.parked(p) {
+            return None;
+        }
         match self.waits(p) {
             Waits::Read { writers, .. } => Some(writers),
             Waits::Select {
@@ -237,6 +240,27 @@ impl<'a> Waiting<'a> {
             for p in out {
                 set.remove(&p);
             }
+        }
+    }
+
+    /// Whether `p`, blocked on a channel, is still on the channel's list of
+    /// parked parties: one a wake took off the list has not retried its
+    /// call yet, and runs next (a dump can catch it in between).
+    fn parked(&self, p: &ProcessInfo) -> bool {
+        let listed = |c: &u32, readers: bool| {
+            self.channels.get(c).is_some_and(|c| {
+                let list = if readers {
+                    &c.parked_readers
+                } else {
+                    &c.parked_writers
+                };
+                list.contains(&p.pid)
+            })
+        };
+        match p.state {
+            ProcState::Blocked(Wait::Readable(c)) => listed(&c, true),
+            ProcState::Blocked(Wait::Writable(c)) => listed(&c, false),
+            _ => true,
         }
     }
 
@@ -326,18 +350,25 @@ impl<'a> Waiting<'a> {
         }
     }
 
-    /// The next process to follow from `p`: among its wakers, one that is
-    /// deadlocked when `p` is (so the walk stays in the cycle), else the
-    /// first parked one, else the first.
-    fn next(&self, p: &ProcessInfo) -> Option<u32> {
+    /// The next process to follow from `p`. When `p` can never run again,
+    /// a waker in the same stuck set (the walk then closes a cycle).
+    /// Otherwise one not already on the chain: one that can move first
+    /// (it ends the chain), else one that waits in turn.
+    fn next(&self, p: &ProcessInfo, chain: &[Link]) -> Option<u32> {
         let wakers = self.wakers(p)?;
-        let in_knot = wakers.iter().find(|w| self.is_deadlocked(**w));
-        let parked = wakers.iter().find(|w| {
-            self.procs
-                .get(w)
-                .is_some_and(|x| matches!(x.state, ProcState::Blocked(ref w) if *w != Wait::Yield))
-        });
-        in_knot.or(parked).or(wakers.first()).copied()
+        if self.is_deadlocked(p.pid) {
+            return wakers.into_iter().find(|w| self.is_deadlocked(*w));
+        }
+        let fresh: Vec<u32> = wakers
+            .into_iter()
+            .filter(|w| !chain.iter().any(|l| l.pid == *w) && !self.is_deadlocked(*w))
+            .collect();
+        let can_move = |w: &u32| self.procs.get(w).is_some_and(|x| self.wakers(x).is_none());
+        fresh
+            .iter()
+            .find(|w| can_move(w))
+            .or(fresh.first())
+            .copied()
     }
 
     /// The chain of waits from `pid`.
@@ -346,7 +377,9 @@ impl<'a> Waiting<'a> {
         let mut at = *self.procs.get(&pid)?;
         loop {
             chain.push(self.link(at));
-            let Some(next) = self.next(at) else { break };
+            let Some(next) = self.next(at, &chain) else {
+                break;
+            };
             if let Some(i) = chain.iter().position(|l| l.pid == next) {
                 let mut cycle: Vec<u32> = chain[i..].iter().map(|l| l.pid).collect();
                 cycle.push(next);
@@ -364,7 +397,10 @@ impl<'a> Waiting<'a> {
                     verdict,
                 });
             }
-            at = self.procs.get(&next)?;
+            let Some(n) = self.procs.get(&next) else {
+                break;
+            };
+            at = n;
         }
         let last = chain.last().expect("one link");
         let (end, verdict) = match &last.waits {
@@ -407,5 +443,166 @@ pub fn seconds(ns: u64) -> String {
         format!("{:.1} s", ns as f64 / 1e9)
     } else {
         format!("{} ms", ns / 1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidemark_abi::{Backpressure, Classes};
+    use tidemark_protocol::*;
+
+    fn proc_(pid: u32, state: ProcState) -> ProcessInfo {
+        ProcessInfo {
+            pid,
+            name: format!("p{pid}"),
+            package: "x".into(),
+            hash: String::new(),
+            state,
+            since_ns: 0,
+            classes: Classes::ALL,
+            caps: 0,
+            memory: 0,
+            memory_limit: 0,
+            parent: 0,
+            reloads: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    fn chan(id: u32, parked_readers: Vec<u32>) -> ChannelInfo {
+        ChannelInfo {
+            id,
+            name: format!("c{id}"),
+            backpressure: Backpressure::Park,
+            single: false,
+            data_cap: 64,
+            frame_cap: 4,
+            bytes_in_flight: 0,
+            data_in_flight: 0,
+            frames_in_flight: 0,
+            head_seq: 0,
+            drops: 0,
+            readers: vec![],
+            writers: vec![],
+            parked_readers,
+            parked_writers: vec![],
+            held_back_by: None,
+            corrupt: None,
+            holders: 0,
+        }
+    }
+
+    /// `writes[pid]`: the channels it may write.
+    fn dump(ps: Vec<ProcessInfo>, channels: Vec<ChannelInfo>, writes: &[(u32, u32)]) -> KernelDump {
+        let caps = ps
+            .iter()
+            .map(|p| ProcessCaps {
+                pid: p.pid,
+                caps: writes
+                    .iter()
+                    .filter(|(w, _)| *w == p.pid)
+                    .map(|(_, c)| CapInfo {
+                        handle: 0x10000,
+                        index: 0,
+                        generation: 1,
+                        object: Object::Channel(*c),
+                        rights: Rights::WRITE,
+                        name: "out".into(),
+                        parent: None,
+                        children: 0,
+                    })
+                    .collect(),
+            })
+            .collect();
+        KernelDump {
+            reason: "test".into(),
+            info: KernelInfo {
+                version: String::new(),
+                protocol: PROTOCOL_VERSION,
+                abi: 1,
+                board: "test".into(),
+                engine: String::new(),
+                uptime_ns: 0,
+                memory: None,
+                link: None,
+                fetches: false,
+            },
+            ps,
+            caps,
+            channels,
+            arenas: vec![],
+            packages: CacheInfo {
+                slots: 0,
+                hits: 0,
+                misses: 0,
+                evictions: 0,
+                verify_failures: 0,
+                fetching: 0,
+                packages: vec![],
+            },
+            catalog: CatalogInfo {
+                server: None,
+                trusted: vec![],
+                version: 0,
+                signer: None,
+                entries: vec![],
+            },
+            events: vec![],
+        }
+    }
+
+    fn reading(c: u32) -> ProcState {
+        ProcState::Blocked(Wait::Readable(c))
+    }
+
+    #[test]
+    fn a_cycle_one_of_whose_members_a_running_process_can_wake_is_no_deadlock() {
+        // 1 reads chan 1 (written by 2, parked, and 3, running); 2 reads
+        // chan 2, written only by 1.
+        let d = dump(
+            vec![
+                proc_(1, reading(1)),
+                proc_(2, reading(2)),
+                proc_(3, ProcState::Running),
+            ],
+            vec![chan(1, vec![1]), chan(2, vec![2])],
+            &[(2, 1), (3, 1), (1, 2)],
+        );
+        let w = Waiting::new(&d);
+        assert!(!w.is_deadlocked(1) && !w.is_deadlocked(2));
+        let why = w.why(1).unwrap();
+        assert_eq!(why.end, End::Progress, "{}", why.verdict);
+        assert_eq!(
+            why.chain.last().unwrap().pid,
+            3,
+            "it follows the one that can move"
+        );
+        // Without 3 the two wait on each other for good.
+        let d = dump(
+            vec![proc_(1, reading(1)), proc_(2, reading(2))],
+            vec![chan(1, vec![1]), chan(2, vec![2])],
+            &[(2, 1), (1, 2)],
+        );
+        let why = Waiting::new(&d).why(2).unwrap();
+        assert_eq!(
+            why.end,
+            End::Deadlock {
+                cycle: vec![2, 1, 2]
+            }
+        );
+    }
+
+    #[test]
+    fn a_process_woken_but_not_yet_retried_is_not_stuck() {
+        // 2 was woken (no longer on chan 2's parked readers): it runs next.
+        let d = dump(
+            vec![proc_(1, reading(1)), proc_(2, reading(2))],
+            vec![chan(1, vec![1]), chan(2, vec![])],
+            &[(2, 1), (1, 2)],
+        );
+        let w = Waiting::new(&d);
+        assert!(!w.is_deadlocked(1) && !w.is_deadlocked(2));
+        assert_eq!(w.why(1).unwrap().end, End::Progress);
     }
 }

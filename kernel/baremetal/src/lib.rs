@@ -26,20 +26,26 @@ use tidemark_monitor::server::Connection;
 
 pub use tx::Tx;
 
-/// The running machine's kernel, for [`last_words`].
+/// The running machine's kernel and transmitter, for [`last_words`].
 static LAST_WORDS: core::sync::atomic::AtomicPtr<()> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+static LAST_TX: core::sync::atomic::AtomicPtr<()> =
     core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
 /// Set by the first [`last_words`]: a panic inside it says nothing more.
 static SPEAKING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// For a board's panic handler: the kernel's dump as it panicked with
-/// `message`, as a monitor frame (`Body::Dump`, id 0) to write to the link
-/// before the machine stops; `None` before [`Machine::run`], or when the
-/// dump itself panicked.
+/// For a board's panic handler: the bytes to write to the link before the
+/// machine stops: the rest of a batch of frames the transmitter had begun
+/// (else the host would read what follows as part of that frame), then
+/// the kernel's dump as it panicked with `message`, as a monitor frame
+/// (`Body::Dump`, id 0). `None` before [`Machine::run`], or when the dump
+/// itself panicked. Best effort: a panic inside a kernel call leaves the
+/// kernel as that call left it, and it is read as it is.
 ///
 /// # Safety
 /// Only from a panic handler that never returns, on the core that ran the
-/// kernel ([`Embedded::last_words`]).
+/// kernel ([`Embedded::last_words`]), with the heap usable (not locked by
+/// the code that panicked).
 pub unsafe fn last_words(message: &dyn core::fmt::Display) -> Option<Vec<u8>> {
     use core::sync::atomic::Ordering;
     if SPEAKING.swap(true, Ordering::AcqRel) {
@@ -50,10 +56,14 @@ pub unsafe fn last_words(message: &dyn core::fmt::Display) -> Option<Vec<u8>> {
     let kernel = unsafe { kernel.as_ref() }?;
     // SAFETY: the caller's contract.
     let dump = unsafe { kernel.last_words(&alloc::format!("{message}")) };
-    Some(tidemark_kernel::protocol::encode(
+    let tx = LAST_TX.load(Ordering::Acquire) as *const Tx;
+    // SAFETY: as the kernel's: the machine lives for good.
+    let mut out = unsafe { tx.as_ref() }.map_or_else(Vec::new, |tx| tx.unfinished().to_vec());
+    out.extend(tidemark_kernel::protocol::encode(
         0,
         &tidemark_kernel::protocol::Body::Dump(alloc::boxed::Box::new(dump)),
-    ))
+    ));
+    Some(out)
 }
 
 include!(concat!(env!("OUT_DIR"), "/bundle.rs"));
@@ -237,10 +247,13 @@ pub struct Machine<B: Board> {
 impl<B: Board> Machine<B> {
     /// Boots the kernel and installs `bundle` (package name, module bytes).
     pub fn boot(board: B, bundle: &[(&str, &[u8])]) -> Result<Machine<B>, &'static str> {
-        let config = packages(Config {
+        let mut config = packages(Config {
             limits: limits(),
             ..B::config()
         });
+        // A recording is fetched in one reply: keep it well inside the
+        // link's queue (the monitor refuses a reply that would not fit).
+        config.max_recording = config.max_recording.min(B::TX_QUEUE / 2);
         let mut kernel = Embedded::boot(config, B::now_ns, B::NAME);
         kernel.set_memory_probe(B::memory);
         for (name, bytes) in bundle {
@@ -328,14 +341,23 @@ impl<B: Board> Machine<B> {
     }
 
     /// Runs the kernel forever, idling when nobody can run.
-    pub fn run(mut self) -> ! {
-        // `self` lives in this frame for good: a panic may read the kernel.
-        LAST_WORDS.store(
-            &self.kernel as *const Embedded as *mut (),
-            core::sync::atomic::Ordering::Release,
-        );
+    pub fn run(self) -> ! {
+        // The machine is never dropped: a panic may read it from here.
+        let machine = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(self));
+        // SAFETY: `machine` is valid for good; these are plain addresses.
+        unsafe {
+            LAST_WORDS.store(
+                core::ptr::addr_of_mut!((*machine).kernel).cast(),
+                core::sync::atomic::Ordering::Release,
+            );
+            LAST_TX.store(
+                core::ptr::addr_of_mut!((*machine).tx).cast(),
+                core::sync::atomic::Ordering::Release,
+            );
+        }
         loop {
-            self.step();
+            // SAFETY: the only use of the machine while it runs.
+            unsafe { (*machine).step() };
         }
     }
 

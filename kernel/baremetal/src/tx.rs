@@ -36,6 +36,16 @@ pub struct Tx {
 }
 
 impl Tx {
+    /// The rest of a batch the transmitter has started on: bytes that
+    /// must go before anything else, or the host's decoder would read what
+    /// follows as part of the frame it is in.
+    pub fn unfinished(&self) -> &[u8] {
+        match self.batches.front() {
+            Some(front) if self.offset > 0 => &front[self.offset..],
+            _ => &[],
+        }
+    }
+
     /// A queue of at most `bound` bytes.
     pub fn new(bound: usize) -> Tx {
         Tx {

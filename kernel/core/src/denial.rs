@@ -48,15 +48,20 @@ fn class_list(c: Classes) -> String {
 
 impl Kernel {
     /// What a `PermissionDenied` stub does for a hostcall whose class the
-    /// process lacks: counts, records why, and returns the guest's error code.
-    pub fn deny(&mut self, pid: Pid, number: u16) -> i64 {
+    /// process lacks: counts, records why (and, for a recorded process, the
+    /// call), and returns the guest's error code.
+    pub fn deny(&mut self, pid: Pid, number: u16, args: &[i64]) -> i64 {
+        let code = Error::PermissionDenied.code() as i64;
+        if self.procs.get(&pid).is_some_and(|p| p.recording.is_some()) {
+            self.record_call(pid, number, args, &[], &crate::Outcome::Return(code));
+        }
         let (class, held) = match (abi::signature(number), self.procs.get(&pid)) {
             (Some((class, _)), Some(p)) => (class.name(), class_list(p.classes)),
             _ => ("?", String::new()),
         };
         let why = format!("pid {pid} lacks class `{class}` (it has {held})");
         self.record_denial(pid, number, None, [None; 2], why);
-        Error::PermissionDenied.code() as i64
+        code
     }
 
     /// A hostcall answered `PermissionDenied` after its class check: says
@@ -99,6 +104,11 @@ impl Kernel {
     ) {
         if let Some(p) = self.procs.get_mut(&pid) {
             p.counters.denials += 1;
+        }
+        // Counted always; told within the process's log rate, so a guest
+        // that calls what it may not in a loop cannot flood the log.
+        if self.procs.contains_key(&pid) && !self.log_allowed(pid) {
+            return;
         }
         self.event(EventKind::Denied {
             pid,

@@ -87,15 +87,16 @@ impl Kernel {
         };
         p.counters.hostcalls += 1;
         let classes = p.classes;
+        let recorded = p.recording.is_some();
         let Some((class, nargs)) = abi::signature(number) else {
             return ret(Err(Error::InvalidArgument));
         };
         if !classes.has(class) || args.len() != nargs {
-            return Outcome::Return(self.deny(pid, number));
+            return Outcome::Return(self.deny(pid, number, args));
         }
         let a = |i: usize| args[i];
         if let Some(v) = answer_local(&p.caps, pid, number, args, || time.now()) {
-            if p.recording.is_some() {
+            if recorded {
                 self.record_call(pid, number, args, mem, &Outcome::Return(v));
             }
             return Outcome::Return(v);
@@ -107,7 +108,7 @@ impl Kernel {
             _ => None,
         };
         if p.state != ProcState::Running {
-            p.enter(ProcState::Running, time.now());
+            p.enter(ProcState::Running, || time.now());
         }
         let outcome = match number {
             nr::cap_lookup => ret(text(mem, a(0), a(1)).and_then(|name| {
@@ -400,7 +401,7 @@ impl Kernel {
         match outcome {
             Outcome::Block(w) => {
                 let p = self.procs.get_mut(&pid).expect("caller");
-                p.enter(ProcState::Blocked(w), time.now());
+                p.enter(ProcState::Blocked(w), || time.now());
                 if let Some((_, since)) = parked.filter(|(before, _)| *before == w) {
                     p.since_ns = since;
                 }
@@ -411,7 +412,7 @@ impl Kernel {
             }
             _ => {}
         }
-        if self.procs.get(&pid).is_some_and(|p| p.recording.is_some()) {
+        if recorded {
             self.record_call(pid, number, args, mem, &outcome);
         }
         outcome

@@ -209,14 +209,20 @@ pub struct Process {
 }
 
 impl Process {
-    /// Moves to `state`, noting when (`since_ns`) only when it differs:
-    /// a process retrying a hostcall in a loop keeps its first time.
+    /// Moves to `state`, noting when (`since_ns`, read from `now` only
+    /// then) only when it differs: a process retrying a hostcall in a loop
+    /// keeps its first time, and a yield is still running (no clock read
+    /// on the way in or out).
     #[inline]
-    pub fn enter(&mut self, state: ProcState, now: u64) {
-        if self.state != state {
-            self.state = state;
-            self.since_ns = now;
+    pub fn enter(&mut self, state: ProcState, now: impl FnOnce() -> u64) {
+        let running = |s: &ProcState| matches!(s, ProcState::Running | ProcState::Blocked(Wait::Yield));
+        if self.state == state {
+            return;
         }
+        if !(running(&self.state) && running(&state)) {
+            self.since_ns = now();
+        }
+        self.state = state;
     }
 }
 
@@ -708,7 +714,7 @@ impl Kernel {
         let now = self.now();
         if let Some(p) = self.procs.get_mut(&pid) {
             if p.state == ProcState::Starting {
-                p.enter(ProcState::Running, now);
+                p.enter(ProcState::Running, || now);
             }
         }
     }
@@ -730,7 +736,7 @@ impl Kernel {
         if matches!(p.state, ProcState::Ended(_)) {
             return;
         }
-        p.enter(ProcState::Ended(exit.clone()), now);
+        p.enter(ProcState::Ended(exit.clone()), || now);
         p.trial = None;
         let parent = p.parent;
         if let Exit::Trap(t) = &exit {

@@ -213,7 +213,7 @@ impl Kernel {
         p.classes = s.classes;
         p.state_blob = state;
         p.reloads += 1;
-        p.enter(ProcState::Running, now);
+        p.enter(ProcState::Running, || now);
         let hash = s.hash.hex();
         self.event(EventKind::Reloaded {
             pid: s.pid,
@@ -269,7 +269,7 @@ impl Kernel {
         p.classes = trial.previous.classes;
         p.state_blob = state;
         p.reloads = p.reloads.saturating_sub(1);
-        p.enter(ProcState::Running, now);
+        p.enter(ProcState::Running, || now);
         let (package, hash) = (trial.package, trial.previous.hash.hex());
         self.event(EventKind::RolledBack {
             pid,

@@ -10,7 +10,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use tidemark_abi::{ChannelDescriptor, FrameMeta, ShmRegion, Wire, nr};
-use tidemark_protocol::{Call, Recording, Returned, Written};
+use tidemark_protocol::{Call, Recording, Returned, Wait, Written};
 
 use crate::{EventKind, Kernel, Outcome, Pid};
 
@@ -95,10 +95,17 @@ impl Kernel {
             returned,
             writes,
         };
-        // A call that parks again on the same thing (an engine's retries
-        // before it sleeps, a wake that found nothing) replays the same:
-        // one record of it is enough.
-        if matches!(returned, Returned::Parked(_)) && r.calls.last() == Some(&call) {
+        // A call retried after it parked (an engine's retries before it
+        // sleeps, a wake that found nothing) that parks again on the same
+        // thing replays the same: one record of it is enough. Yields and
+        // sleeps are not retried: each is a call of its own.
+        let retried = matches!(
+            returned,
+            Returned::Parked(
+                Wait::Readable(_) | Wait::Writable(_) | Wait::Select(_) | Wait::Package
+            )
+        );
+        if retried && r.calls.last() == Some(&call) {
             return;
         }
         if r.bytes + call.size() > limit {
@@ -142,6 +149,9 @@ impl Kernel {
 pub struct Replay {
     calls: Vec<Call>,
     at: usize,
+    /// The recording holds the process's whole life: a call past its end
+    /// is a divergence, not the end of what was recorded.
+    complete: bool,
 }
 
 /// What the guest gets back from a replayed call.
@@ -176,9 +186,13 @@ pub fn site(number: u16, args: &[i64]) -> tidemark_protocol::CallSite {
 }
 
 impl Replay {
-    /// A replay of `calls`.
-    pub fn new(calls: Vec<Call>) -> Replay {
-        Replay { calls, at: 0 }
+    /// A replay of `rec`'s calls.
+    pub fn new(rec: &Recording) -> Replay {
+        Replay {
+            calls: rec.calls.clone(),
+            at: 0,
+            complete: rec.ended && rec.stopped.is_none(),
+        }
     }
 
     /// Calls answered so far.
@@ -203,6 +217,15 @@ impl Replay {
     pub fn call(&mut self, number: u16, args: &[i64], mem: &mut [u8]) -> Result<Step, Stop> {
         loop {
             let Some(c) = self.calls.get(self.at) else {
+                if self.complete {
+                    return Err(Stop::Diverged(tidemark_protocol::ReplayEnd::Diverged {
+                        index: self.at,
+                        expected: None,
+                        got: Some(site(number, args)),
+                        why: "the recorded process had ended here, but the guest made another call"
+                            .into(),
+                    }));
+                }
                 return Err(Stop::End);
             };
             if c.number != number || c.args != args {
@@ -215,7 +238,10 @@ impl Replay {
             }
             for w in &c.writes {
                 let at = w.at as usize;
-                let Some(dst) = mem.get_mut(at..at + w.bytes.len()) else {
+                let dst = at
+                    .checked_add(w.bytes.len())
+                    .and_then(|end| mem.get_mut(at..end));
+                let Some(dst) = dst else {
                     return Err(Stop::Diverged(tidemark_protocol::ReplayEnd::Diverged {
                         index: self.at,
                         expected: Some(site(c.number, &c.args)),

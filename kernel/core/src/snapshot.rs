@@ -13,8 +13,12 @@ use tidemark_protocol::{
 
 use crate::{Kernel, Pid};
 
+/// The newest events a dump holds at most.
+pub const DUMP_EVENTS: usize = 512;
+
 impl Kernel {
-    /// The kernel's whole inspectable state, for a dump. `info` carries
+    /// The kernel's whole inspectable state, for a dump (with the newest
+    /// [`DUMP_EVENTS`] events when `with_events`). `info` carries
     /// the kernel's own fields and the uptime; a monitor fills in the
     /// board's (its name, engine, memory, link) when it serves the dump.
     pub fn dump(&self, reason: &str, with_events: bool) -> KernelDump {
@@ -45,7 +49,12 @@ impl Kernel {
             packages: self.cache_view(),
             catalog: self.catalog_view(),
             events: if with_events {
-                self.events_since(0).cloned().collect()
+                let n = self.events.len();
+                self.events
+                    .iter()
+                    .skip(n.saturating_sub(DUMP_EVENTS))
+                    .cloned()
+                    .collect()
             } else {
                 Vec::new()
             },

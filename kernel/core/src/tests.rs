@@ -121,7 +121,7 @@ fn a_process_notes_when_it_entered_its_state() {
     k.procs.get_mut(&r).unwrap().since_ns = 7;
     assert_eq!(call(&mut k, r, nr::chan_read, &[h, 16, 64, 0, 0], &mut mem), Outcome::Block(Wait::Readable(ch)));
     assert_eq!(k.procs[&r].since_ns, 7);
-    k.procs.get_mut(&r).unwrap().enter(ProcState::Blocked(Wait::Readable(ch)), 99);
+    k.procs.get_mut(&r).unwrap().enter(ProcState::Blocked(Wait::Readable(ch)), || 99);
     assert_eq!(k.procs[&r].since_ns, 7);
 }
 
@@ -538,7 +538,7 @@ fn a_recorded_process_replays_its_calls_and_a_different_call_diverges() {
     assert_eq!(&rec.calls[2].writes[0].bytes, b"hello");
 
     // Replayed into fresh memory: the same answers and the same bytes.
-    let mut replay = Replay::new(rec.calls.clone());
+    let mut replay = Replay::new(&rec);
     let mut fresh = vec![0u8; 128];
     assert_eq!(replay.call(nr::chan_attach, &[h, 1, 0], &mut fresh), Ok(Step::Return(0)));
     assert_eq!(replay.call(nr::chan_read, &read, &mut fresh), Ok(Step::Return(5)));
@@ -548,7 +548,7 @@ fn a_recorded_process_replays_its_calls_and_a_different_call_diverges() {
     assert!(matches!(replay.finish(Ok(0)), ReplayEnd::Matched { .. }));
 
     // Another argument at the second call is reported there.
-    let mut replay = Replay::new(rec.calls);
+    let mut replay = Replay::new(&rec);
     replay.call(nr::chan_attach, &[h, 1, 0], &mut fresh).unwrap();
     match replay.call(nr::chan_read, &[h, 16, 32, 100, 0], &mut fresh) {
         Err(Stop::Diverged(ReplayEnd::Diverged { index, expected, got, .. })) => {

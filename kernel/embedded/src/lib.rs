@@ -180,25 +180,28 @@ pub struct Embedded {
 /// Links every hostcall of the catalogue: the core's call for granted
 /// classes, a `PermissionDenied` stub for the rest.
 fn link(linker: &mut Linker<ProcData>, classes: Classes) -> Result<(), wasmi::Error> {
-    link_each(linker, move |caller, number, args| {
-        let class = tidemark_abi::signature(number).map(|(c, _)| c);
-        if class.is_some_and(|c| classes.has(c)) {
-            dispatch(caller, number, args)
+    link_each(linker, move |caller, h, args| {
+        if classes.has(h.class) {
+            dispatch(caller, h.number, args)
         } else {
             let d = caller.data();
-            Ok(d.kernel.borrow_mut().deny(d.pid, number))
+            Ok(d.kernel.borrow_mut().deny(d.pid, h.number, args))
         }
     })
 }
 
-/// Links every hostcall of the catalogue to `call(caller, number, args)`
+/// Links every hostcall of the catalogue to `call(caller, hostcall, args)`
 /// (i32 arguments sign-extended; the result cut to the hostcall's type).
 /// One dynamic trampoline serves them all (`func_new`), rather than a
 /// monomorphized closure per hostcall: on a microcontroller the image size
 /// matters more than the few nanoseconds a typed trampoline saves.
 pub(crate) fn link_each<D: 'static>(
     linker: &mut Linker<D>,
-    call: impl Fn(&mut Caller<'_, D>, u16, &[i64]) -> Result<i64, wasmi::Error> + Clone + Send + Sync + 'static,
+    call: impl Fn(&mut Caller<'_, D>, &'static tidemark_abi::HostcallDesc, &[i64]) -> Result<i64, wasmi::Error>
+    + Clone
+    + Send
+    + Sync
+    + 'static,
 ) -> Result<(), wasmi::Error> {
     let ty = |t: tidemark_abi::ValType| match t {
         tidemark_abi::ValType::I32 => wasmi::ValType::I32,
@@ -206,7 +209,7 @@ pub(crate) fn link_each<D: 'static>(
     };
     for h in tidemark_abi::HOSTCALLS {
         let func_ty = wasmi::FuncType::new(h.params.iter().map(|p| ty(p.ty)), [ty(h.result)]);
-        let (number, wide) = (h.number, h.result == tidemark_abi::ValType::I64);
+        let wide = h.result == tidemark_abi::ValType::I64;
         let call = call.clone();
         linker.func_new(
             IMPORT_MODULE,
@@ -221,7 +224,7 @@ pub(crate) fn link_each<D: 'static>(
                         _ => 0,
                     };
                 }
-                let v = call(&mut caller, number, &args[..params.len()])?;
+                let v = call(&mut caller, h, &args[..params.len()])?;
                 results[0] = if wide {
                     Val::I64(v)
                 } else {

@@ -51,27 +51,25 @@ pub fn replay(
     let module =
         Module::new(&engine, lowered.as_deref().unwrap_or(module)).map_err(|e| format!("{e}"))?;
     let mut linker = Linker::<Data>::new(&engine);
-    crate::link_each(
-        &mut linker,
-        |caller: &mut Caller<'_, Data>, number, args| {
-            let memory = caller.data().memory;
-            let (mem, data): (&mut [u8], &mut Data) = match memory {
-                Some(m) => m.data_and_store_mut(&mut *caller),
-                None => (&mut [], caller.data_mut()),
-            };
-            match data.replay.call(number, args, mem) {
-                Ok(Step::Return(v)) => Ok(v),
-                Ok(Step::Exit(code)) => Err(wasmi::Error::host(Halt::Exit(code))),
-                Err(stop) => {
-                    data.stop = Some(stop);
-                    Err(wasmi::Error::host(Halt::Stopped))
-                }
+    crate::link_each(&mut linker, |caller: &mut Caller<'_, Data>, h, args| {
+        let number = h.number;
+        let memory = caller.data().memory;
+        let (mem, data): (&mut [u8], &mut Data) = match memory {
+            Some(m) => m.data_and_store_mut(&mut *caller),
+            None => (&mut [], caller.data_mut()),
+        };
+        match data.replay.call(number, args, mem) {
+            Ok(Step::Return(v)) => Ok(v),
+            Ok(Step::Exit(code)) => Err(wasmi::Error::host(Halt::Exit(code))),
+            Err(stop) => {
+                data.stop = Some(stop);
+                Err(wasmi::Error::host(Halt::Stopped))
             }
-        },
-    )
+        }
+    })
     .map_err(|e| format!("{e}"))?;
     let data = Data {
-        replay: Replay::new(rec.calls.clone()),
+        replay: Replay::new(rec),
         memory: None,
         stop: None,
     };

@@ -53,9 +53,9 @@ macro_rules! link_catalogue {
                 } else {
                     linker.func_wrap(IMPORT_MODULE, stringify!($name),
                         |caller: Caller<'_, ProcData>, $($arg: $ty),*| -> $ret {
-                            $( let _ = $arg; )*
+                            let args = [0i64 $(, $arg as i64)*];
                             let d = caller.data();
-                            d.shared.kernel.lock().deny(d.pid, $num) as $ret
+                            d.shared.kernel.lock().deny(d.pid, $num, &args[1..]) as $ret
                         })?;
                 }
             )*

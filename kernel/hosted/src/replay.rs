@@ -78,7 +78,7 @@ pub fn replay(
             .map_err(|e| e.to_string())?;
     }
     let data = Data {
-        replay: Replay::new(rec.calls.clone()),
+        replay: Replay::new(rec),
         memory: None,
         stop: None,
         exit: None,

@@ -40,6 +40,12 @@ pub trait Target {
     fn fetches(&self) -> bool {
         false
     }
+    /// The largest reply the board's link can take (its transmit queue),
+    /// where it has a bound: a bigger `Dump` or `Recorded` reply is
+    /// refused with an error rather than dropped on the way.
+    fn max_reply(&self) -> Option<usize> {
+        self.link().map(|l| l.queue_bytes as usize)
+    }
 }
 
 fn kernel<T: Target + ?Sized, R>(t: &T, f: impl FnOnce(&mut Kernel) -> R) -> R {
@@ -269,9 +275,9 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             }),
         ),
         Request::Events(r) => answer::<Events>(Ok(kernel(t, |k| events(k, r.after)))),
-        Request::Dump(r) if r.crash => answer::<req::Dump>(crash_dump(t, r.events)),
-        Request::Dump(r) => answer::<req::Dump>(Ok(dump(t, "asked", r.events))),
-        Request::Recorded(r) => answer::<Recorded>({
+        Request::Dump(r) if r.crash => fits(t, answer::<req::Dump>(crash_dump(t, r.events))),
+        Request::Dump(r) => fits(t, answer::<req::Dump>(Ok(dump(t, "asked", r.events)))),
+        Request::Recorded(r) => fits(t, answer::<Recorded>({
             let (board, engine) = (t.board(), t.engine());
             kernel(t, |k| {
                 let pid = process(k, &r.process)?;
@@ -282,8 +288,26 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
                     )
                 })
             })
-        }),
+        })),
     }
+}
+
+/// `r`, or an error when it is bigger than the board's link can take.
+fn fits<T: Target + ?Sized>(t: &T, r: Response) -> Response {
+    let Some(max) = t.max_reply() else {
+        return r;
+    };
+    let len = postcard::experimental::serialized_size(&r).unwrap_or(usize::MAX);
+    if len <= max {
+        return r;
+    }
+    Response::Error(ErrorReply::abi(
+        Error::LimitReached,
+        format!(
+            "the {} reply ({len} bytes) does not fit this board's link queue ({max} bytes): ask for less (`dump --no-events`)",
+            r.name()
+        ),
+    ))
 }
 
 /// The kernel's whole inspectable state, taken under one hold of the

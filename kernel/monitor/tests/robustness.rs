@@ -303,7 +303,7 @@ fn an_event_flood_is_bounded_per_client_and_counted() {
     let deny = |n: usize| {
         t.with_kernel(&mut |k| {
             (0..n).for_each(|_| {
-                let _ = k.deny(0, 1);
+                let _ = k.deny(0, 1, &[]);
             })
         })
     };
@@ -346,7 +346,7 @@ fn events_in_bounded_slices_arrive_in_order_and_none_twice() {
     let mut c = attached(&t);
     t.with_kernel(&mut |k| {
         (0..3000).for_each(|_| {
-            let _ = k.deny(0, 1);
+            let _ = k.deny(0, 1, &[]);
         })
     });
     let mut seen = Vec::new();

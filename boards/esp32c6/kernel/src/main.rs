@@ -105,6 +105,8 @@ impl Board for C6 {
             arena_size: 16 << 10,
             arena_budget: 64 << 10,
             memory_limit: 128 << 10,
+            // No room in 320 KiB for a dump at every trap.
+            crash_dumps: false,
             ..Config::default()
         }
     }

@@ -86,17 +86,20 @@ extern "C" fn trap(cause: usize, pc: usize, value: usize) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     use core::fmt::Write;
-    let _ = write!(uart::Writer, "\r\ntidemark: kernel panic: {info}\r\n");
-    // Then the kernel's last words (its dump as a monitor frame), when the
-    // image has a kernel to dump (the bare wasmi baseline has none).
+    // First the kernel's last words (the rest of a frame under way, then its
+    // dump as a monitor frame), when the image has a kernel to dump (the
+    // bare wasmi baseline has none) and the heap is free to build it.
     let words = LAST_WORDS.load(core::sync::atomic::Ordering::Acquire);
-    if words != 0 {
+    if words != 0 && !HEAP.is_locked() {
         // SAFETY: only `set_last_words` stores here, a `LastWords`.
         let words: LastWords = unsafe { core::mem::transmute(words) };
         if let Some(frame) = words(info) {
             uart::write_all(&frame);
         }
     }
+    // Then the message, for a human reading the console (a host's decoder
+    // skips it).
+    let _ = write!(uart::Writer, "\r\ntidemark: kernel panic: {info}\r\n");
     power_off(2)
 }
 
