@@ -621,22 +621,8 @@ mod tests {
                 caps: vec![],
                 channels: vec![],
                 arenas: vec![],
-                packages: tidemark_protocol::CacheInfo {
-                    slots: 0,
-                    hits: 0,
-                    misses: 0,
-                    evictions: 0,
-                    verify_failures: 0,
-                    fetching: 0,
-                    packages: vec![],
-                },
-                catalog: tidemark_protocol::CatalogInfo {
-                    server: None,
-                    trusted: vec![],
-                    version: 0,
-                    signer: None,
-                    entries: vec![],
-                },
+                packages: Default::default(),
+                catalog: Default::default(),
                 events: vec![],
             };
             kernel_end

@@ -532,22 +532,8 @@ mod tests {
             caps,
             channels,
             arenas: vec![],
-            packages: CacheInfo {
-                slots: 0,
-                hits: 0,
-                misses: 0,
-                evictions: 0,
-                verify_failures: 0,
-                fetching: 0,
-                packages: vec![],
-            },
-            catalog: CatalogInfo {
-                server: None,
-                trusted: vec![],
-                version: 0,
-                signer: None,
-                entries: vec![],
-            },
+            packages: Default::default(),
+            catalog: Default::default(),
             events: vec![],
         }
     }

@@ -517,6 +517,34 @@ wire! {
     }
 }
 
+/// An empty cache of no slots.
+impl Default for CacheInfo {
+    fn default() -> CacheInfo {
+        CacheInfo {
+            slots: 0,
+            hits: 0,
+            misses: 0,
+            evictions: 0,
+            verify_failures: 0,
+            fetching: 0,
+            packages: Vec::new(),
+        }
+    }
+}
+
+/// No catalog, no server, no keys.
+impl Default for CatalogInfo {
+    fn default() -> CatalogInfo {
+        CatalogInfo {
+            server: None,
+            trusted: Vec::new(),
+            version: 0,
+            signer: None,
+            entries: Vec::new(),
+        }
+    }
+}
+
 /// A bare-metal board's RAM as its kernel measures it, in bytes. Guest
 /// memories, modules, arenas and kernel objects all live in the heap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
