@@ -152,6 +152,8 @@ pub struct Replay {
     /// The recording holds the process's whole life: a call past its end
     /// is a divergence, not the end of what was recorded.
     complete: bool,
+    /// Why [`Replay::call`] stopped the guest, once it has.
+    stop: Option<Stop>,
 }
 
 /// What the guest gets back from a replayed call.
@@ -192,6 +194,7 @@ impl Replay {
             calls: rec.calls.clone(),
             at: 0,
             complete: rec.ended && rec.stopped.is_none(),
+            stop: None,
         }
     }
 
@@ -215,6 +218,14 @@ impl Replay {
     /// what it returned. A call that parked and was retried is answered
     /// once, by its last record.
     pub fn call(&mut self, number: u16, args: &[i64], mem: &mut [u8]) -> Result<Step, Stop> {
+        let r = self.answer(number, args, mem);
+        if let Err(stop) = &r {
+            self.stop = Some(stop.clone());
+        }
+        r
+    }
+
+    fn answer(&mut self, number: u16, args: &[i64], mem: &mut [u8]) -> Result<Step, Stop> {
         loop {
             let Some(c) = self.calls.get(self.at) else {
                 if self.complete {
@@ -267,6 +278,19 @@ impl Replay {
                 // Retried when woken: the next record is the same call.
                 Returned::Parked(_) => continue,
             }
+        }
+    }
+
+    /// How the replay ended, once the guest's entry point returned: `ran`
+    /// is its exit code (0 when it returned), or a trap's text; a stop
+    /// [`Replay::call`] made comes first.
+    pub fn end(&self, ran: Result<i32, String>) -> tidemark_protocol::ReplayEnd {
+        match &self.stop {
+            Some(Stop::Diverged(end)) => end.clone(),
+            Some(Stop::End) => tidemark_protocol::ReplayEnd::Matched {
+                then: "was still running where the recording ends".into(),
+            },
+            None => self.finish(ran),
         }
     }
 

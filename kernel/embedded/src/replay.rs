@@ -2,12 +2,12 @@
 //! hostcalls answered from the recording ([`tidemark_kernel::record::Replay`]).
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use core::fmt;
 
 use tidemark_abi::ENTRY_EXPORT;
 use tidemark_kernel::protocol::{Recording, ReplayEnd};
-use tidemark_kernel::record::{Replay, Step, Stop};
+use tidemark_kernel::record::{Replay, Step};
 use wasmi::{Caller, Engine, Linker, Memory, Module, Store};
 
 /// Fuel a replay may burn (about as many wasm instructions): a guest that
@@ -17,7 +17,6 @@ pub const REPLAY_FUEL: u64 = 1 << 40;
 struct Data {
     replay: Replay,
     memory: Option<Memory>,
-    stop: Option<Stop>,
 }
 
 /// Why the guest stopped running: a host error carries it out of wasmi.
@@ -61,17 +60,13 @@ pub fn replay(
         match data.replay.call(number, args, mem) {
             Ok(Step::Return(v)) => Ok(v),
             Ok(Step::Exit(code)) => Err(wasmi::Error::host(Halt::Exit(code))),
-            Err(stop) => {
-                data.stop = Some(stop);
-                Err(wasmi::Error::host(Halt::Stopped))
-            }
+            Err(_) => Err(wasmi::Error::host(Halt::Stopped)),
         }
     })
     .map_err(|e| format!("{e}"))?;
     let data = Data {
         replay: Replay::new(rec),
         memory: None,
-        stop: None,
     };
     let mut store = Store::new(&engine, data);
     store.set_fuel(REPLAY_FUEL).map_err(|e| format!("{e}"))?;
@@ -86,16 +81,12 @@ pub fn replay(
     let result = entry.call(&mut store, ());
     let ran_ns = clock().saturating_sub(started);
     let d = store.data();
-    let end = match (result, d.stop.clone()) {
-        (_, Some(Stop::Diverged(end))) => end,
-        (_, Some(Stop::End)) => ReplayEnd::Matched {
-            then: "was still running where the recording ends".to_string(),
+    let end = d.replay.end(match result {
+        Ok(()) => Ok(0),
+        Err(e) => match e.downcast_ref::<Halt>() {
+            Some(Halt::Exit(code)) => Ok(*code),
+            _ => Err(format!("{e}")),
         },
-        (Ok(()), None) => d.replay.finish(Ok(0)),
-        (Err(e), None) => match e.downcast_ref::<Halt>() {
-            Some(Halt::Exit(code)) => d.replay.finish(Ok(*code)),
-            _ => d.replay.finish(Err(format!("{e}"))),
-        },
-    };
+    });
     Ok((d.replay.replayed(), end, ran_ns))
 }

@@ -5,7 +5,7 @@
 
 use tidemark_abi::{ENTRY_EXPORT, IMPORT_MODULE, ValType as Abi};
 use tidemark_kernel::protocol::{Recording, ReplayEnd};
-use tidemark_kernel::record::{Replay, Step, Stop};
+use tidemark_kernel::record::{Replay, Step};
 use wasmtime::{Caller, Engine, FuncType, Linker, Memory, Module, Store, Val, ValType};
 
 /// Fuel a replay may burn, as on wasmi.
@@ -14,7 +14,6 @@ pub const REPLAY_FUEL: u64 = 1 << 40;
 struct Data {
     replay: Replay,
     memory: Option<Memory>,
-    stop: Option<Stop>,
     exit: Option<i32>,
 }
 
@@ -62,10 +61,7 @@ pub fn replay(
                             data.exit = Some(code);
                             return Err(wasmtime::Error::msg("exit"));
                         }
-                        Err(stop) => {
-                            data.stop = Some(stop);
-                            return Err(wasmtime::Error::msg("replay stopped"));
-                        }
+                        Err(_) => return Err(wasmtime::Error::msg("replay stopped")),
                     };
                     results[0] = if wide {
                         Val::I64(v)
@@ -80,7 +76,6 @@ pub fn replay(
     let data = Data {
         replay: Replay::new(rec),
         memory: None,
-        stop: None,
         exit: None,
     };
     let mut store = Store::new(&engine, data);
@@ -96,14 +91,10 @@ pub fn replay(
     let result = entry.call(&mut store, ());
     let ran_ns = clock().saturating_sub(started);
     let d = store.data();
-    let end = match (result, d.stop.clone(), d.exit) {
-        (_, Some(Stop::Diverged(end)), _) => end,
-        (_, Some(Stop::End), _) => ReplayEnd::Matched {
-            then: "was still running where the recording ends".into(),
-        },
-        (_, None, Some(code)) => d.replay.finish(Ok(code)),
-        (Ok(()), None, None) => d.replay.finish(Ok(0)),
-        (Err(e), None, None) => d.replay.finish(Err(crate::reload::trap(&e).to_string())),
-    };
+    let end = d.replay.end(match (result, d.exit) {
+        (_, Some(code)) => Ok(code),
+        (Ok(()), None) => Ok(0),
+        (Err(e), None) => Err(crate::reload::trap(&e).to_string()),
+    });
     Ok((d.replay.replayed(), end, ran_ns))
 }

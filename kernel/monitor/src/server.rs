@@ -315,25 +315,28 @@ fn fits<T: Target + ?Sized>(t: &T, r: Response) -> Response {
 /// `reason` says why it was taken.
 pub fn dump<T: Target + ?Sized>(t: &T, reason: &str, with_events: bool) -> KernelDump {
     let info = info(t);
-    let mut d = kernel(t, |k| k.dump(reason, with_events));
-    d.info = KernelInfo {
-        uptime_ns: d.info.uptime_ns,
-        ..info
-    };
-    d
+    with_board(info, kernel(t, |k| k.dump(reason, with_events)))
+}
+
+/// `d` with the board's fields of `info` (its own uptime kept: when taken).
+fn with_board(info: KernelInfo, d: KernelDump) -> KernelDump {
+    KernelDump {
+        info: KernelInfo {
+            uptime_ns: d.info.uptime_ns,
+            ..info
+        },
+        ..d
+    }
 }
 
 /// The dump the kernel took when a process last trapped, with the
 /// board's fields (its uptime is the trap's).
 fn crash_dump<T: Target + ?Sized>(t: &T, with_events: bool) -> Reply<KernelDump> {
     let info = info(t);
-    let mut d = kernel(t, |k| k.crash_dump().cloned()).ok_or_else(|| {
+    let d = kernel(t, |k| k.crash_dump().cloned()).ok_or_else(|| {
         ErrorReply::not_found("no process has trapped since the kernel booted")
     })?;
-    d.info = KernelInfo {
-        uptime_ns: d.info.uptime_ns,
-        ..info
-    };
+    let mut d = with_board(info, d);
     if !with_events {
         d.events.clear();
     }
