@@ -11,6 +11,7 @@ pub mod graph;
 pub mod inspect;
 pub mod mux;
 pub mod output;
+pub mod picture;
 pub mod repl;
 pub mod script;
 pub mod serial;

@@ -107,6 +107,9 @@ pub struct Session {
     pub last_graph: Option<crate::graph::CapGraph>,
     /// Where to write the kernel's crash dump when a process traps.
     pub dump_on_trap: Option<std::path::PathBuf>,
+    /// Reads what the board's display device shows (QEMU's screendump),
+    /// where the workbench booted the board: `screenshot --scanout`.
+    pub scanout: Option<Box<dyn FnMut() -> Result<crate::picture::Picture, String> + Send>>,
 }
 
 impl Session {
@@ -121,6 +124,7 @@ impl Session {
             service_id: crate::services::first_id(),
             last_graph: None,
             dump_on_trap: None,
+            scanout: None,
         }
     }
 

@@ -32,6 +32,15 @@ struct Raw {
     build: Option<RawBuild>,
     boot: RawBoot,
     packages: Option<crate::pkg::config::RawPackages>,
+    display: Option<RawDisplay>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDisplay {
+    width: Spanned<u32>,
+    height: Spanned<u32>,
+    device: String,
 }
 
 #[derive(Deserialize)]
@@ -166,7 +175,7 @@ pub struct Emulator {
     pub kind: String,
     /// Program.
     pub command: String,
-    /// Arguments, with `{ram}`, `{image}`, `{socket}` and `{board}` placeholders.
+    /// Arguments, with `{ram}`, `{image}`, `{socket}`, `{qmp}` and `{board}` placeholders.
     pub args: Vec<String>,
     /// Command that installs `command`.
     pub install: String,
@@ -220,6 +229,18 @@ pub struct Manifest {
     pub limits: Limits,
     /// `[packages]`: cache slots, package-size cap, trusted keys.
     pub packages: crate::pkg::config::Packages,
+    /// `[display]`: the framebuffer the kernel sets up at boot, granted
+    /// as `display` (docs/display.md).
+    pub display: Option<Display>,
+}
+
+/// `[display]`: the board's framebuffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Display {
+    /// Its size.
+    pub mode: tidemark_hosted::kernel::display::DisplayMode,
+    /// What scans it out (`virtio-gpu` in QEMU, `memory` for none).
+    pub device: String,
 }
 
 pub use tidemark_hosted::kernel::Limits;
@@ -231,6 +252,14 @@ impl Manifest {
     pub fn packages_env(&self) -> String {
         let p = &self.packages;
         format!("{},{}", p.slots.unwrap_or(0), p.max_bytes.unwrap_or(0))
+    }
+
+    /// `[display]` as the image build passes it (`TIDEMARK_DISPLAY`:
+    /// `WIDTHxHEIGHT`, empty for none).
+    pub fn display_env(&self) -> String {
+        self.display.as_ref().map_or_else(String::new, |d| {
+            format!("{}x{}", d.mode.width, d.mode.height)
+        })
     }
 
     /// The limits as the image build passes them to a bare-metal kernel
@@ -254,7 +283,7 @@ impl Manifest {
 
 /// Placeholders in `[boot].args`, expanded when the emulator starts
 /// (`{board}` is the board's directory).
-const PLACEHOLDERS: &[&str] = &["ram", "image", "socket", "board"];
+const PLACEHOLDERS: &[&str] = &["ram", "image", "socket", "qmp", "board"];
 /// Boot kinds that run the image in a program on this machine.
 const EMULATORS: &[&str] = &["qemu", "node"];
 const TRANSPORTS: &[&str] = &["in-process", "serial", "rtt"];
@@ -388,6 +417,29 @@ impl Manifest {
                 limits.arena_bytes = bytes as u32;
             }
         }
+        let display = match raw.display {
+            None => None,
+            Some(d) => {
+                let side = tidemark_hosted::kernel::display::DisplayMode::MAX_SIDE;
+                for v in [&d.width, &d.height] {
+                    if !(1..=side).contains(v.get_ref()) {
+                        return Err(err(
+                            format!("a display side of {} pixels", v.get_ref()),
+                            Some(v.span()),
+                            "out of range",
+                            Some(format!("sides are 1 to {side} pixels")),
+                        ));
+                    }
+                }
+                Some(Display {
+                    mode: tidemark_hosted::kernel::display::DisplayMode {
+                        width: d.width.into_inner(),
+                        height: d.height.into_inner(),
+                    },
+                    device: d.device,
+                })
+            }
+        };
         let packages = raw
             .packages
             .unwrap_or_default()
@@ -532,6 +584,7 @@ impl Manifest {
             }
         };
         Ok(Manifest {
+            display,
             name: raw.board.name.into_inner(),
             description: raw.board.description,
             arch: raw.board.arch,
@@ -556,16 +609,17 @@ impl Manifest {
 
     /// The emulator's command line that boots `image` with its monitor link
     /// on `socket` (none for a board no emulator boots).
-    pub fn qemu_command(&self, image: &Path, socket: &Path) -> Option<Command> {
+    pub fn qemu_command(&self, image: &Path, socket: &Path, qmp: &Path) -> Option<Command> {
         let Boot::Emulator(q) = &self.boot else {
             return None;
         };
         let ram = OsString::from(self.memory.as_ref().map_or("", |m| m.ram.text.as_str()));
         let dir = crate::firmware::boards_dir().join(&self.name);
-        let vars: [(&str, &OsStr); 4] = [
+        let vars: [(&str, &OsStr); 5] = [
             ("{ram}", &ram),
             ("{image}", image.as_os_str()),
             ("{socket}", socket.as_os_str()),
+            ("{qmp}", qmp.as_os_str()),
             ("{board}", dir.as_os_str()),
         ];
         let mut cmd = Command::new(&q.command);
@@ -748,13 +802,19 @@ mod tests {
 
     #[test]
     fn the_qemu_command_line_comes_from_the_manifest() {
-        let (image, socket) = (Path::new("/t/k.elf"), Path::new("/t/u.sock"));
+        let (image, socket, qmp) = (
+            Path::new("/t/k.elf"),
+            Path::new("/t/u.sock"),
+            Path::new("/t/u.qmp"),
+        );
         let q = Board::get("qemu-riscv32").unwrap().manifest();
-        let cmd = q.qemu_command(image, socket).unwrap();
+        let cmd = q.qemu_command(image, socket, qmp).unwrap();
         assert_eq!(cmd.get_program(), "qemu-system-riscv32");
         // What the workbench ran before the manifest said it.
         let before = "-machine virt -bios none -m 128M -smp 1 -display none -monitor none -no-reboot \
-                      -chardev socket,id=uart,path=/t/u.sock,server=on,wait=off -serial chardev:uart -kernel /t/k.elf";
+                      -chardev socket,id=uart,path=/t/u.sock,server=on,wait=off -serial chardev:uart \
+                      -global virtio-mmio.force-legacy=false -device virtio-gpu-device \
+                      -qmp unix:/t/u.qmp,server=on,wait=off -kernel /t/k.elf";
         assert_eq!(args(&cmd).join(" "), before);
 
         let text = qemu_text()
@@ -765,7 +825,7 @@ mod tests {
                 "command = \"/opt/qemu/bin/qemu-system-riscv32\"",
             );
         let m = Manifest::parse("qemu-riscv32", "board.toml", &text).unwrap();
-        let cmd = m.qemu_command(image, socket).unwrap();
+        let cmd = m.qemu_command(image, socket, qmp).unwrap();
         assert_eq!(cmd.get_program(), "/opt/qemu/bin/qemu-system-riscv32");
         let a = args(&cmd);
         assert_eq!(&a[..2], ["-machine", "sifive_u"]);
@@ -774,21 +834,25 @@ mod tests {
             Board::get("hosted")
                 .unwrap()
                 .manifest()
-                .qemu_command(image, socket)
+                .qemu_command(image, socket, qmp)
                 .is_none()
         );
     }
 
     #[test]
     fn the_wasm_js_board_boots_in_node_with_its_runtime() {
-        let (image, socket) = (Path::new("/t/k.wasm"), Path::new("/t/m.sock"));
+        let (image, socket, qmp) = (
+            Path::new("/t/k.wasm"),
+            Path::new("/t/m.sock"),
+            Path::new("/t/m.qmp"),
+        );
         let m = Board::get("wasm-js").unwrap().manifest();
         assert_eq!(m.target.as_deref(), Some("wasm32-unknown-unknown"));
         let Boot::Emulator(e) = &m.boot else {
             panic!("wasm-js is not booted by an emulator: {:?}", m.boot)
         };
         assert_eq!((e.kind.as_str(), e.name()), ("node", "Node"));
-        let cmd = m.qemu_command(image, socket).unwrap();
+        let cmd = m.qemu_command(image, socket, qmp).unwrap();
         assert_eq!(cmd.get_program(), "node");
         let a = args(&cmd);
         // {board} is the board's directory, where its runtime lives.

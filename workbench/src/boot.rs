@@ -32,6 +32,7 @@ pub fn hosted_empty() -> Arc<Hosted> {
     let mut config = Config::default();
     if let Some(m) = crate::board::Board::get("hosted").map(|b| b.manifest()) {
         config.limits = m.limits;
+        config.display = m.display.as_ref().map(|d| d.mode);
         if let Some(slots) = m.packages.slots {
             config.package_slots = slots;
         }
@@ -202,7 +203,11 @@ pub fn session(
             let mut q = crate::qemu::Qemu::boot(board, &crate::firmware::image(board)?, None)?;
             let mut client = q.attach()?;
             setup.apply(&mut client, board)?;
-            Ok((Session::new(client), Some(Instance::Qemu(q))))
+            let mut s = Session::new(client);
+            if let Some(read) = q.scanout() {
+                s.scanout = Some(Box::new(read));
+            }
+            Ok((s, Some(Instance::Qemu(q))))
         }
         Boot::Flash(_) => {
             // A fresh kernel per session, as QEMU boots one: reset the board

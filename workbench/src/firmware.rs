@@ -163,7 +163,8 @@ pub fn build_for(board: Board, variant: Variant, transport: &str) -> Result<Path
         .arg(&target_dir)
         .env("TIDEMARK_BUNDLE", &bundle)
         .env("TIDEMARK_LIMITS", board.manifest().limits_env())
-        .env("TIDEMARK_PACKAGES", board.manifest().packages_env());
+        .env("TIDEMARK_PACKAGES", board.manifest().packages_env())
+        .env("TIDEMARK_DISPLAY", board.manifest().display_env());
     if let Some(m) = &board.manifest().memory
         && let Heap::Fixed(h) = &m.heap
     {

@@ -18,6 +18,7 @@ mod ports;
 mod probes;
 mod project;
 mod qemu;
+mod qmp;
 mod replay;
 mod run;
 mod schema;

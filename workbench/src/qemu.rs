@@ -51,6 +51,8 @@ pub struct Qemu {
     /// The UART's socket.
     pub socket: PathBuf,
     owns_socket: bool,
+    /// QEMU's QMP socket, when the board's arguments give it one (`{qmp}`).
+    pub qmp: Option<PathBuf>,
 }
 
 impl Drop for Qemu {
@@ -59,6 +61,9 @@ impl Drop for Qemu {
         let _ = self.child.wait();
         if self.owns_socket {
             let _ = std::fs::remove_file(&self.socket);
+        }
+        if let Some(q) = &self.qmp {
+            let _ = std::fs::remove_file(q);
         }
     }
 }
@@ -83,20 +88,23 @@ impl Qemu {
                 socket.display()
             ));
         }
+        let qmp = socket.with_extension("qmp");
         let mut cmd = board
             .manifest()
-            .qemu_command(image, &socket)
+            .qemu_command(image, &socket, &qmp)
             .ok_or_else(|| format!("board `{}` is not booted by an emulator", board.name()))?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let child =
             spawn_tied(cmd).map_err(|e| format!("cannot start {}: {e}", emulator.command))?;
+        let uses_qmp = matches!(&board.manifest().boot, crate::board::Boot::Emulator(e) if e.args.iter().any(|a| a.contains("{qmp}")));
         let mut q = Qemu {
             child,
             name: emulator.name(),
             socket,
             owns_socket,
+            qmp: uses_qmp.then_some(qmp),
         };
         // QEMU binds the socket (the path appears) a moment before it
         // listens, so wait until a connection is accepted, not for the path:
@@ -131,6 +139,16 @@ impl Qemu {
             }
             _ => format!("cannot attach over the serial line: {e}"),
         })
+    }
+
+    /// What the machine's display device scans out now (QMP `screendump`);
+    /// a reader for `screenshot --scanout`.
+    pub fn scanout(
+        &self,
+    ) -> Option<impl FnMut() -> Result<tidemark_shell::picture::Picture, String> + Send + 'static>
+    {
+        let socket = self.qmp.clone()?;
+        Some(move || crate::qmp::Qmp::connect(&socket)?.screendump())
     }
 
     /// The emulator's name (`QEMU`, `Node`), for messages.

@@ -68,6 +68,10 @@ macro_rules! for_each_hostcall {
             51 Shm shm_read(handle: i32, offset: i32, ptr: i32, len: i32) -> i32;
             /// Copies `len` bytes from `ptr` to `offset` of the region (needs `w`).
             52 Shm shm_write(handle: i32, offset: i32, ptr: i32, len: i32) -> i32;
+            /// Writes the `DisplayInfo` (width, height, stride, format, presents) of the board's framebuffer at `out_ptr`, when `handle` names it (granted as `display`); `InvalidHandle` for any other region.
+            53 Shm display_info(handle: i32, out_ptr: i32) -> i32;
+            /// Shows what the framebuffer region `handle` holds now (needs `w`): the board scans it out (QEMU's virtio-gpu) and `screenshot` sees it; returns how many presents the display has had.
+            54 Shm display_present(handle: i32) -> i32;
             /// Spawns package `name` from the package cache with `args`; returns the child's pid.
             64 Process proc_spawn(name_ptr: i32, name_len: i32, args_ptr: i32, args_len: i32) -> i32;
             /// Spawns package `name` as `proc_spawn` does, granting the child, before its first instruction, copies of capabilities this process holds with the `g` right: `grants_len` bytes at `grants_ptr` of records `handle: i32, rights: u32, name_len: u32, name` (little-endian, packed). Nothing is spawned when a grant is refused.

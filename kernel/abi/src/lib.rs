@@ -485,6 +485,19 @@ pub mod chan_flags {
     pub const ALL: u32 = DROP | SINGLE;
 }
 
+/// Pixel formats of [`DisplayInfo::format`].
+pub mod display_format {
+    /// One little-endian `u32` per pixel, `0x00RRGGBB` (bytes B, G, R, X).
+    pub const XRGB8888: u32 = 1;
+    /// Bytes one pixel takes in `format`.
+    pub const fn bytes_per_pixel(format: u32) -> u32 {
+        match format {
+            XRGB8888 => 4,
+            _ => 0,
+        }
+    }
+}
+
 /// Flags for `chan_read`/`chan_write`.
 pub mod io_flags {
     /// Return `Full`/`Empty` instead of parking.

@@ -90,6 +90,11 @@ pub fn write_reference(out: &mut impl Write) -> fmt::Result {
     )?;
     writeln!(
         out,
+        "| `DisplayInfo` | {} | width, height, stride, format (1 XRGB8888: a little-endian `u32` 0x00RRGGBB per pixel), presents |",
+        crate::DisplayInfo::SIZE
+    )?;
+    writeln!(
+        out,
         "| `FrameMeta` | {} | writer, seq, len, pid |",
         crate::FrameMeta::SIZE
     )?;

@@ -68,6 +68,22 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// The board's framebuffer, as `display_info` describes it.
+    DisplayInfo {
+        /// Pixels per row.
+        width,
+        /// Rows.
+        height,
+        /// Bytes from one row to the next.
+        stride,
+        /// Pixel format ([`crate::display_format`]).
+        format,
+        /// Presents so far.
+        presents,
+    }
+}
+
+wire_struct! {
     /// What `chan_attach` tells the attaching process.
     ChannelDescriptor {
         /// Kernel-wide channel id.

@@ -89,6 +89,10 @@ pub trait Board {
     fn write(&mut self, bytes: &[u8]) -> usize;
     /// Sleeps until an interrupt, or about `ns` nanoseconds at most.
     fn idle(&mut self, ns: u64);
+    /// Scans out the framebuffer after a guest's `display_present`, on a
+    /// board with a display device (the manifest's `[display]`). Called
+    /// from the loop, between slices, once per present.
+    fn present(&mut self, _fb: tidemark_kernel::display::Scanout) {}
 }
 
 /// Most bytes read from the link before the engine gets a turn: a long
@@ -154,6 +158,13 @@ pub fn roomy_config() -> Config {
         memory_limit: 4 << 20,
         ..Config::default()
     }
+}
+
+/// The board manifest's `[display]` (`WIDTHxHEIGHT`) as the workbench
+/// passed it to this build (`TIDEMARK_DISPLAY`): the framebuffer the
+/// kernel sets up at boot; none without.
+pub fn display() -> Option<tidemark_kernel::display::DisplayMode> {
+    option_env!("TIDEMARK_DISPLAY").and_then(tidemark_kernel::display::DisplayMode::parse)
 }
 
 /// The board manifest's `[packages]` (`slots,max_bytes`) as the workbench
@@ -249,6 +260,7 @@ impl<B: Board> Machine<B> {
     pub fn boot(board: B, bundle: &[(&str, &[u8])]) -> Result<Machine<B>, &'static str> {
         let mut config = packages(Config {
             limits: limits(),
+            display: display(),
             ..B::config()
         });
         // A recording is fetched in one reply: keep it well inside the
@@ -310,6 +322,9 @@ impl<B: Board> Machine<B> {
         let board = &mut self.board;
         self.tx.pump(|b| board.write(b), now);
         let kt = self.kernel.turn();
+        if let Some(fb) = self.kernel.with_kernel(|k| k.take_present()) {
+            board.present(fb);
+        }
         self.tx.pump(|b| board.write(b), B::now_ns());
         self.kernel.set_link_stats(self.tx.stats());
         Turn {

@@ -354,6 +354,12 @@ impl Kernel {
                 }
                 Ok(g.len() as i64)
             })()),
+            nr::display_info => ret(self
+                .display_info(pid, a(0))
+                .and_then(|info| out(mem, a(1), &info).map(|_| 0))),
+            nr::display_present => ret(self
+                .display_present(pid, a(0))
+                .map(|n| n.min(i32::MAX as u64) as i64)),
             nr::proc_spawn => ret((|| {
                 let name = String::from(text(mem, a(0), a(1))?);
                 let args = mem[span(mem, a(2), a(3))?].to_vec();
@@ -432,7 +438,7 @@ impl Kernel {
         }
     }
 
-    fn region_cap(&self, pid: Pid, raw: i64, need: Rights) -> Result<u32, Error> {
+    pub(crate) fn region_cap(&self, pid: Pid, raw: i64, need: Rights) -> Result<u32, Error> {
         match self.handle(pid, raw)? {
             (_, Object::Region(id), r) if r.contains(need) => Ok(id),
             (_, Object::Region(_), _) => Err(Error::PermissionDenied),

@@ -20,6 +20,7 @@ pub mod caps;
 pub mod catalog;
 pub mod channel;
 mod denial;
+pub mod display;
 pub mod hostcall;
 pub mod lifecycle;
 pub mod manifest;
@@ -78,6 +79,9 @@ pub struct Config {
     pub crash_dumps: bool,
     /// Process limits (from the board manifest's `[limits]`).
     pub limits: Limits,
+    /// The board's framebuffer (the board manifest's `[display]`), set up
+    /// on first use.
+    pub display: Option<display::DisplayMode>,
 }
 
 /// What one guest may make the kernel hold: hitting a limit is an error to
@@ -136,6 +140,7 @@ impl Default for Config {
             max_recording: 4 << 20,
             crash_dumps: true,
             limits: Limits::default(),
+            display: None,
         }
     }
 }
@@ -447,13 +452,20 @@ pub struct Kernel {
     unmap_hook: Option<alloc::boxed::Box<dyn FnMut(Pid, u32) + Send>>,
     /// The dump taken when a process last trapped.
     crash: Option<alloc::boxed::Box<tidemark_protocol::KernelDump>>,
+    /// The board's framebuffer.
+    display: Option<display::Display>,
 }
 
 impl Kernel {
     /// A kernel with `config`, reading a monotonic time in ns from `clock`.
     pub fn new(config: Config, clock: fn() -> u64) -> Kernel {
-        Kernel {
-            arenas: Arenas::new(config.arena_size, config.arena_budget),
+        let arenas = Arenas::new(config.arena_size, config.arena_budget);
+        Kernel::with_arenas(config, clock, arenas)
+    }
+
+    fn with_arenas(config: Config, clock: fn() -> u64, arenas: Arenas) -> Kernel {
+        let k = Kernel {
+            arenas,
             packages: PackageCache::new(config.package_slots),
             resolver: resolve::Resolver::default(),
             config,
@@ -471,7 +483,9 @@ impl Kernel {
             effects: Effects::default(),
             unmap_hook: None,
             crash: None,
-        }
+            display: None,
+        };
+        k
     }
 
     /// As [`Kernel::new`] with a platform's arena backing.
@@ -483,9 +497,8 @@ impl Kernel {
         backing: fn(usize) -> alloc::boxed::Box<dyn arena::Backing>,
         page: usize,
     ) -> Kernel {
-        let mut k = Kernel::new(config, clock);
-        k.arenas = Arenas::with_backing(k.config.arena_size, k.config.arena_budget, backing, page);
-        k
+        let arenas = Arenas::with_backing(config.arena_size, config.arena_budget, backing, page);
+        Kernel::with_arenas(config, clock, arenas)
     }
 
     /// Settings.
@@ -1020,6 +1033,8 @@ impl Kernel {
     }
 }
 
+#[cfg(test)]
+mod display_tests;
 #[cfg(test)]
 mod resolve_tests;
 #[cfg(test)]

@@ -66,7 +66,7 @@ impl Kernel {
             .filter(|r| r.owner == pid)
         {
             match r.purpose {
-                Purpose::Shm => regions += 1,
+                Purpose::Shm | Purpose::Display => regions += 1,
                 Purpose::Channel(_) => channels += 1,
             }
             bytes += r.len;

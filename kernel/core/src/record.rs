@@ -44,6 +44,7 @@ pub fn out_spans(number: u16, args: &[i64], result: i64) -> [Option<(i64, i64)>;
         nr::chan_attach => [fixed(a(2), ChannelDescriptor::SIZE), None],
         nr::chan_read => [ok.then_some((a(1), result)), fixed(a(3), FrameMeta::SIZE)],
         nr::shm_attach => [fixed(a(1), ShmRegion::SIZE), None],
+        nr::display_info if ok => [fixed(a(1), tidemark_abi::DisplayInfo::SIZE), None],
         nr::shm_read if ok => [Some((a(2), a(3))), None],
         nr::pkg_resolve if ok => [Some((a(2), 32)), None],
         _ => [None, None],

@@ -81,10 +81,18 @@ fn channel(k: &Kernel, r: &ChanRef) -> Reply<u32> {
         .ok_or_else(|| ErrorReply::not_found(format!("no {r}")))
 }
 
-fn object(k: &Kernel, o: &ObjectRef) -> Reply<Object> {
+fn object(k: &mut Kernel, o: &ObjectRef) -> Reply<Object> {
     match o {
         ObjectRef::Channel(c) => channel(k, c).map(Object::Channel),
         ObjectRef::Region(id) => Ok(Object::Region(*id)),
+        ObjectRef::Display => k.open_display().map(|d| Object::Region(d.region)).map_err(no_display),
+    }
+}
+
+fn no_display(e: Error) -> ErrorReply {
+    match e {
+        Error::NotFound => ErrorReply::not_found("this board has no display (its manifest has no [display])"),
+        e => refused_with(e, &format!("the display's framebuffer cannot be set up: {e}")),
     }
 }
 
@@ -275,6 +283,14 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             }),
         ),
         Request::Events(r) => answer::<Events>(Ok(kernel(t, |k| events(k, r.after)))),
+        Request::Framebuffer(r) => answer::<req::Framebuffer>({
+            // Leave room for the reply's own fields within the link's queue.
+            let len = t.max_reply().map_or(r.len, |m| r.len.min(m.saturating_sub(256) as u32));
+            kernel(t, |k| {
+                k.open_display().map_err(no_display)?;
+                k.framebuffer_part(r.offset, len).ok_or_else(|| no_display(Error::NotFound))
+            })
+        }),
         Request::Dump(r) if r.crash => fits(t, answer::<req::Dump>(crash_dump(t, r.events))),
         Request::Dump(r) => fits(t, answer::<req::Dump>(Ok(dump(t, "asked", r.events)))),
         Request::Recorded(r) => fits(t, answer::<Recorded>({

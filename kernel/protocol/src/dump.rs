@@ -22,7 +22,8 @@ pub const DUMP_MAGIC: &[u8; 6] = b"TMDUMP";
 /// change to a type a dump holds changes the format, and the checked-in
 /// dumps' golden tests fail until this is bumped and they are regenerated.
 /// 1: protocol 8's views.
-pub const DUMP_VERSION: u16 = 1;
+/// 2: protocol 9's: an arena region may be the display (`Purpose::Display`).
+pub const DUMP_VERSION: u16 = 2;
 
 /// One process's capability table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

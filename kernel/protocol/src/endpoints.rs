@@ -330,6 +330,15 @@ endpoints! {
         /// Which.
         process: ProcRef,
     } => Recording;
+    /// Part of the board's framebuffer as it is now: `len` bytes (0 for
+    /// its geometry alone) from byte `offset`, clipped to the framebuffer
+    /// and to the link's queue. `screenshot` reads it in parts.
+    Framebuffer {
+        /// First byte.
+        offset: u32,
+        /// Most bytes.
+        len: u32,
+    } => FramebufferPart;
     /// Events after a sequence number (the same ones are also pushed).
     Events {
         /// Last sequence number seen.

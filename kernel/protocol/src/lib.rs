@@ -48,7 +48,8 @@ pub use types::*;
 /// 7: single-party channels.
 /// 8: `Dump`; when a process entered its state; why a hostcall was denied;
 ///    recorded spawns and `Recording`.
-pub const PROTOCOL_VERSION: u16 = 8;
+/// 9: the board's framebuffer (`Framebuffer`, `ObjectRef::Display`).
+pub const PROTOCOL_VERSION: u16 = 9;
 
 /// Largest package catalog a kernel keeps (about 8,000 records); fetchers
 /// read no more.

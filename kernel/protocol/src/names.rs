@@ -36,6 +36,8 @@ pub enum ObjectRef {
     Channel(ChanRef),
     /// A shared-memory region, by id.
     Region(u32),
+    /// The board's framebuffer (a region the kernel holds for good).
+    Display,
 }
 
 /// Digits are an id; anything else is a name (how the REPL reads a word).

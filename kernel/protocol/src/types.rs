@@ -189,6 +189,8 @@ pub enum Purpose {
     Shm,
     /// The ring of a channel.
     Channel(u32),
+    /// The board's framebuffer.
+    Display,
 }
 
 impl fmt::Display for Purpose {
@@ -196,6 +198,7 @@ impl fmt::Display for Purpose {
         match self {
             Purpose::Shm => f.write_str("shm"),
             Purpose::Channel(c) => write!(f, "chan {c}"),
+            Purpose::Display => f.write_str("display"),
         }
     }
 }
@@ -856,4 +859,27 @@ impl EventKind {
             } => format!("{package}: {reason}"),
         }
     }
+}
+
+/// The board's framebuffer geometry, and part of its pixels
+/// (`Framebuffer`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct FramebufferPart {
+    /// Pixels per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// Bytes from one row to the next.
+    pub stride: u32,
+    /// Pixel format (`tidemark_abi::display_format`).
+    pub format: u32,
+    /// Presents so far (`display_present`).
+    pub presents: u64,
+    /// The region that holds it (granted as `display`).
+    pub region: u32,
+    /// Where `pixels` starts in the framebuffer.
+    pub offset: u32,
+    /// The bytes asked for, as far as they exist and fit the link.
+    pub pixels: Vec<u8>,
 }

@@ -36,6 +36,7 @@ pub mod cap;
 pub mod channel;
 #[cfg(feature = "services")]
 pub mod client;
+pub mod display;
 #[cfg(feature = "services")]
 pub mod fs;
 #[cfg(feature = "services")]

@@ -5,12 +5,14 @@ use tidemark_protocol::req;
 use crate::output::Human;
 use crate::session::{Session, ShellError};
 
-/// Grants a process a capability on a channel.
+/// Grants a process a capability on a channel (or, as `display`, the
+/// board's framebuffer).
 #[derive(Parser)]
 pub struct Args {
     /// Process id or name.
     process: String,
-    /// NAME=CHANNEL[:RIGHTS] (rights from `rwgd`, default `rw`).
+    /// NAME=CHANNEL[:RIGHTS] (rights from `rwgd`, default `rw`); CHANNEL
+    /// `display` is the board's framebuffer.
     spec: String,
 }
 

@@ -105,6 +105,7 @@ registry! {
     log,
     dump,
     record,
+    screenshot,
     help,
 }
 

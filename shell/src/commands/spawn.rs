@@ -17,7 +17,8 @@ pub struct Args {
     /// Arguments passed to the guest (`proc_args`), as one string.
     #[arg(long, allow_hyphen_values = true)]
     args: Option<String>,
-    /// Grant a channel: NAME=CHANNEL[:RIGHTS] (rights from `rwgd`, default `rw`). Repeatable.
+    /// Grant a channel, or with `display` the board's framebuffer:
+    /// NAME=CHANNEL[:RIGHTS] (rights from `rwgd`, default `rw`). Repeatable.
     #[arg(long = "cap", value_name = "NAME=CHANNEL[:RIGHTS]")]
     caps: Vec<String>,
     /// Linear-memory limit in bytes.
@@ -30,12 +31,18 @@ pub struct Args {
     record: bool,
 }
 
-/// Parses `NAME=CHANNEL[:RIGHTS]`; the kernel resolves the channel by name or id.
+/// Parses `NAME=CHANNEL[:RIGHTS]`; the kernel resolves the channel by name
+/// or id. The object `display` is the board's framebuffer (a channel
+/// named so is reached by its id).
 pub fn grant_spec(spec: &str) -> Result<GrantSpec, ShellError> {
     let (name, rest) = spec.split_once('=').ok_or_else(|| ShellError::Usage(format!("`{spec}`: expected NAME=CHANNEL[:RIGHTS]")))?;
     let (chan, rights) = rest.split_once(':').unwrap_or((rest, "rw"));
     let rights = Rights::parse(rights).ok_or_else(|| ShellError::Usage(format!("`{rights}`: rights are letters from `rwgd`")))?;
-    Ok(GrantSpec { name: name.into(), object: ObjectRef::Channel(chan.into()), rights })
+    let object = match chan {
+        "display" => ObjectRef::Display,
+        c => ObjectRef::Channel(c.into()),
+    };
+    Ok(GrantSpec { name: name.into(), object, rights })
 }
 
 /// A process was spawned.

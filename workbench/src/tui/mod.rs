@@ -36,6 +36,7 @@ use crate::dev::DevEvent;
 use crate::project::Project;
 
 mod build;
+mod display;
 mod input;
 mod panes;
 mod services;
@@ -76,13 +77,26 @@ pub struct Snapshot {
     pub units: Vec<tidemark_svc::init::UnitInfo>,
     /// The capability graph, while the screen shows it (F4).
     pub graph: Option<tidemark_shell::graph::CapGraph>,
+    /// The framebuffer, while the screen shows it (F5) and after a present
+    /// since the last read; why not, on a board without one.
+    pub display: Option<Result<tidemark_shell::picture::Picture, String>>,
+}
+
+/// What the screen shows besides its fixed panes: the collector asks for
+/// each only while it is shown.
+#[derive(Default)]
+pub struct Shown {
+    /// The capability graph (F4).
+    pub graph: AtomicBool,
+    /// The display (F5).
+    pub display: AtomicBool,
 }
 
 /// Polls the kernel on its own thread: one `Snapshot` request a poll.
 pub fn collector(
     mut c: Client,
     selected: Arc<AtomicU32>,
-    graph: Arc<AtomicBool>,
+    shown: Arc<Shown>,
     stop: Arc<AtomicBool>,
     dump_on_trap: Option<std::path::PathBuf>,
 ) -> Receiver<Snapshot> {
@@ -94,6 +108,7 @@ pub fn collector(
             let mut next_id = tidemark_shell::services::first_id();
             let fetcher = tidemark_fetch::Fetcher::default();
             let mut last_graph: Option<tidemark_shell::graph::CapGraph> = None;
+            let mut last_presents = None;
             while !stop.load(Ordering::Acquire) {
                 let at = Some(Instant::now());
                 let pid = selected.load(Ordering::Relaxed);
@@ -128,6 +143,7 @@ pub fn collector(
                             notes: Vec::new(),
                             units,
                             graph: None,
+                            display: None,
                         }
                     }
                     Err(_) => Snapshot {
@@ -141,7 +157,7 @@ pub fn collector(
                     s.notes.extend(tidemark_shell::session::save_crash_dump(&mut c, dir));
                 }
                 // The whole graph only while it is shown: one more request.
-                if s.link_ok && graph.load(Ordering::Relaxed) {
+                if s.link_ok && shown.graph.load(Ordering::Relaxed) {
                     if let Ok(d) = c.call(req::Dump {
                         events: false,
                         crash: false,
@@ -150,6 +166,20 @@ pub fn collector(
                         last_graph = Some(g.clone());
                         s.graph = Some(g);
                     }
+                }
+                // The framebuffer only while shown, and after a present.
+                if s.link_ok && shown.display.load(Ordering::Relaxed) {
+                    use tidemark_shell::picture;
+                    s.display = match picture::presents(&mut c) {
+                        Ok(n) if last_presents == Some(n) => None,
+                        Ok(_) => Some(picture::fetch(&mut c).map_err(|e| e.to_string())),
+                        Err(e) => Some(Err(e.to_string())),
+                    };
+                    if let Some(Ok(p)) = &s.display {
+                        last_presents = p.presents;
+                    }
+                } else {
+                    last_presents = None;
                 }
                 if tx.send(s).is_err() {
                     return;
@@ -217,6 +247,8 @@ pub struct App {
     pub chans: ChannelsPane,
     /// Memory pane.
     pub mem: MemPane,
+    /// Display pane (F5: in the memory pane's place).
+    pub display: display::DisplayPane,
     /// Services pane (shown when the userland runs).
     pub services: services::ServicesPane,
     /// Log pane.
@@ -248,6 +280,7 @@ keys
   F2                      dump every pane as text to tidemark-dump-<time>.txt
   F3                      show or hide the first error of a failed build
   F4                      capabilities: the selected process's, or the whole graph
+  F5                      memory, or what the board's display shows
   ?                       this help (on an empty line); Esc closes it
   Ctrl-C, Ctrl-Q          leave (the kernel stops with the session)";
 
@@ -264,6 +297,7 @@ impl App {
             caps: CapsPane::default(),
             chans: ChannelsPane::default(),
             mem: MemPane::default(),
+            display: display::DisplayPane::default(),
             services: services::ServicesPane::default(),
             log: LogPane::default(),
             input: InputLine::default(),
@@ -294,6 +328,7 @@ impl App {
         self.caps.pid = self.procs.pid();
         self.chans.update(&s);
         self.mem.update(&s);
+        self.display.update(&s);
         self.services.update(&s);
     }
 
@@ -400,7 +435,11 @@ impl App {
             self.caps.draw(f, top[1], false);
         }
         self.chans.draw(f, mid[0], false);
-        self.mem.draw(f, mid[1], false);
+        if self.display.shown {
+            self.display.draw(f, mid[1], false);
+        } else {
+            self.mem.draw(f, mid[1], false);
+        }
         self.log.draw(f, rows[2], self.focus == Focus::Log);
         if self.build.height() > 0 {
             self.build.draw(f, rows[3], false);
@@ -436,8 +475,13 @@ impl App {
         } else {
             String::new()
         };
+        let display = if self.display.shown {
+            format!("== display\n{}\n\n", self.display.text())
+        } else {
+            String::new()
+        };
         format!(
-            "== processes\n{}\n\n== capabilities\n{}\n\n{services}== channels\n{}\n\n== memory & packages\n{}\n\n== log\n{}\n\n{build}== status\n{}\n",
+            "== processes\n{}\n\n== capabilities\n{}\n\n{services}== channels\n{}\n\n== memory & packages\n{}\n\n{display}== log\n{}\n\n{build}== status\n{}\n",
             self.procs.text(),
             self.caps.text(),
             self.chans.text(),
@@ -472,6 +516,7 @@ impl App {
             }
             KeyCode::F(3) => self.build.show = !self.build.show && !self.build.failed.is_empty(),
             KeyCode::F(4) => self.caps.show_graph = !self.caps.show_graph,
+            KeyCode::F(5) => self.display.shown = !self.display.shown,
             KeyCode::Enter => self.enter(),
             // Typing always goes to the line, whichever pane has the focus.
             KeyCode::Char(_) | KeyCode::Backspace => {
@@ -536,7 +581,7 @@ pub fn run(
     reports: Receiver<DevEvent>,
 ) -> Result<ExitCode, String> {
     let selected = Arc::new(AtomicU32::new(0));
-    let graph = Arc::new(AtomicBool::new(false));
+    let shown = Arc::new(Shown::default());
     let stop = Arc::new(AtomicBool::new(false));
     // The collector is the courier from here on; what the session already
     // noted (the catalog the setup asked for) it serves first.
@@ -547,7 +592,7 @@ pub fn run(
     let snaps = collector(
         poll,
         selected.clone(),
-        graph.clone(),
+        shown.clone(),
         stop.clone(),
         session.dump_on_trap.clone(),
     );
@@ -559,7 +604,7 @@ pub fn run(
     }));
     enable_raw_mode().map_err(|e| e.to_string())?;
     execute!(std::io::stdout(), EnterAlternateScreen).map_err(|e| e.to_string())?;
-    let result = ui_loop(project, session, &snaps, &reports, &selected, &graph);
+    let result = ui_loop(project, session, &snaps, &reports, &selected, &shown);
     stop.store(true, Ordering::Release);
     restore();
     result.map(|_| ExitCode::SUCCESS)
@@ -571,7 +616,7 @@ fn ui_loop(
     snaps: &Receiver<Snapshot>,
     reports: &Receiver<DevEvent>,
     selected: &AtomicU32,
-    graph: &AtomicBool,
+    shown: &Shown,
 ) -> Result<(), String> {
     let mut term = ratatui::Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .map_err(|e| e.to_string())?;
@@ -595,7 +640,8 @@ fn ui_loop(
         if let Some(pid) = app.procs.pid() {
             selected.store(pid, Ordering::Relaxed);
         }
-        graph.store(app.caps.show_graph, Ordering::Relaxed);
+        shown.graph.store(app.caps.show_graph, Ordering::Relaxed);
+        shown.display.store(app.display.shown, Ordering::Relaxed);
         render(&mut term, &app)?;
         if event::poll(Duration::from_millis(100)).map_err(|e| e.to_string())? {
             match event::read().map_err(|e| e.to_string())? {

@@ -134,6 +134,7 @@ fn known() -> Snapshot {
         notes: vec![],
         units: vec![],
         graph: None,
+        display: None,
     }
 }
 
@@ -506,4 +507,62 @@ fn channels_show_occupancy_over_time_and_f4_shows_the_capability_graph() {
     golden("dev-graph-100x30.txt", &screen(&a, 100, 30));
     key(&mut a, KeyCode::F(4));
     assert!(!a.caps.show_graph);
+}
+
+/// F5 puts the board's display where the memory pane was: two pixel rows
+/// a cell (the upper as the glyph's colour, the lower as its background),
+/// scaled to the pane; a board without a display says so.
+#[test]
+fn f5_shows_the_display_in_half_blocks() {
+    use tidemark_shell::picture::Picture;
+    let mut a = app();
+    let mut s = known();
+    s.events.clear();
+    s.display = Some(Err("this board has no display".into()));
+    a.update(s);
+    key(&mut a, KeyCode::F(5));
+    assert!(a.display.shown);
+    assert!(screen(&a, 100, 30).contains("this board has no display"));
+    // 2x2 pixels: red, green over blue, white.
+    let pic = Picture {
+        width: 2,
+        height: 2,
+        rgb: vec![255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255],
+        presents: Some(4),
+    };
+    let mut s = known();
+    s.events.clear();
+    s.display = Some(Ok(pic.clone()));
+    a.update(s);
+    golden("dev-display-100x30.txt", &screen(&a, 100, 30));
+    let mut term = ratatui::Terminal::new(TestBackend::new(100, 30)).unwrap();
+    render(&mut term, &a).unwrap();
+    let buf = term.backend().buffer().clone();
+    // Inside the border: 38 columns, 7 rows (14 pixel rows) for 2x2
+    // pixels. The middle row splits: pixel row 0 above, row 1 below.
+    let colours = |x, y| {
+        let c = &buf[(x, y)];
+        assert_eq!(c.symbol(), "▀", "({x}, {y})");
+        (c.fg, c.bg)
+    };
+    let (red, green, blue, white) = (
+        Color::Rgb(255, 0, 0),
+        Color::Rgb(0, 255, 0),
+        Color::Rgb(0, 0, 255),
+        Color::Rgb(255, 255, 255),
+    );
+    assert_eq!(colours(61, 12), (red, red));
+    assert_eq!(colours(98, 12), (green, green));
+    assert_eq!(colours(61, 15), (red, blue));
+    assert_eq!(colours(98, 15), (green, white));
+    assert_eq!(colours(61, 18), (blue, blue));
+    assert!(a.dump().contains(&format!("== display\ndisplay 2x2, 4 presents, digest {}", pic.digest())));
+    // A poll without a new present keeps the picture.
+    let mut s = known();
+    s.events.clear();
+    a.update(s);
+    assert!(a.dump().contains("display 2x2, 4 presents"));
+    key(&mut a, KeyCode::F(5));
+    assert!(!a.display.shown);
+    assert!(!a.dump().contains("== display"));
 }

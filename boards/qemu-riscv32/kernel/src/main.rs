@@ -4,7 +4,8 @@
 //! which gives the rest of RAM to the heap and hands the machine to the
 //! loop every bare-metal board shares (`tidemark-baremetal`). What is this
 //! machine's own is here: the 16550 UART as the monitor link, the CLINT as
-//! clock and idle timer, the memory map. One hart, no interrupts taken: the
+//! clock and idle timer, virtio-gpu as the framebuffer's scan-out, the
+//! memory map. One hart, no interrupts taken: the
 //! timer only wakes `wfi`. A locked PMP region below the stack turns an
 //! overflow into a reported trap.
 
@@ -14,6 +15,7 @@
 extern crate alloc;
 
 mod clint;
+mod gpu;
 mod rt;
 mod uart;
 
@@ -36,7 +38,9 @@ fn addr(sym: &u8) -> usize {
 }
 
 /// QEMU's `virt` machine.
-struct Virt;
+struct Virt {
+    gpu: gpu::Gpu,
+}
 
 impl Board for Virt {
     const NAME: &'static str = "qemu-riscv32";
@@ -86,6 +90,10 @@ impl Board for Virt {
     fn idle(&mut self, ns: u64) {
         clint::sleep_ticks(ns / clint::NS_PER_TICK);
     }
+
+    fn present(&mut self, fb: tidemark_kernel::display::Scanout) {
+        self.gpu.present(fb);
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -102,7 +110,7 @@ extern "C" fn kmain() -> ! {
         core::arch::asm!("mv {}, sp", out(reg) sp);
         stack::paint(addr(&_stack_bottom), sp);
     }
-    match Machine::boot_bundled(Virt) {
+    match Machine::boot_bundled(Virt { gpu: gpu::Gpu::new() }) {
         Ok(m) => m.run(),
         Err(e) => panic!("boot: {e}"),
     }

@@ -13,6 +13,10 @@
 //!   is revoked, then checks that the window no longer shows the ring,
 //!   scribbles all over it, and that reads and writes now fail `Revoked`.
 //!   Exits 0 when all of that held, else the number of the failed check.
+//! * `draw N`: draws N frames of a test picture on its `display` (a
+//!   gradient, red across and green down, blue `16 * frame`, and a white
+//!   16-pixel square that moves 8 pixels a frame), presenting each, 20 ms
+//!   apart; logs `draw: WxH, P presents` and exits 0.
 //! * `bomb`: a spawn bomb: spawns copies of itself until the kernel refuses
 //!   (logs the refusal), then sleeps; every copy does the same.
 #![no_std]
@@ -25,6 +29,37 @@ tidemark_sdk::main!(run, classes: log, time, channel, shm, process);
 
 fn num(s: Option<&str>) -> u32 {
     s.and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// The `draw` picture's pixel at (`x`, `y`) in `frame` (the tests compute
+/// the same to check a screenshot).
+fn pixel(x: u32, y: u32, w: u32, h: u32, frame: u32) -> u32 {
+    let sq = (frame * 8) % w.saturating_sub(16).max(1);
+    if (sq..sq + 16).contains(&x) && (h / 2..h / 2 + 16).contains(&y) {
+        return 0x00ff_ffff;
+    }
+    let (r, g, b) = (x * 255 / w.max(1), y * 255 / h.max(1), (frame * 16) & 0xff);
+    (r << 16) | (g << 8) | b
+}
+
+fn draw(frames: u32) -> Result<i32, Error> {
+    let d = tidemark_sdk::display::Display::lookup("display")?;
+    let (w, h) = (d.info.width, d.info.height);
+    let mut row = [0u8; 4 * 4096];
+    let row = &mut row[..(w as usize * 4).min(4 * 4096)];
+    let mut presents = 0;
+    for frame in 0..frames {
+        for y in 0..h {
+            for (x, px) in row.chunks_exact_mut(4).enumerate() {
+                px.copy_from_slice(&pixel(x as u32, y, w, h, frame).to_le_bytes());
+            }
+            d.write_row(y, row)?;
+        }
+        presents = d.present()?;
+        time::sleep(20_000_000)?;
+    }
+    info!("draw: {}x{}, {} presents", w, h, presents);
+    Ok(0)
 }
 
 fn hold() -> Result<i32, Error> {
@@ -132,6 +167,7 @@ fn run() -> Result<i32, Error> {
             }
         }
         Some("window") => window(),
+        Some("draw") => draw(num(it.next())),
         Some("noop") => {
             let c = Cap::lookup("c")?;
             for _ in 0..num(it.next()) {
