@@ -251,6 +251,20 @@ enum Cmd {
         #[command(flatten)]
         on: Instance,
     },
+    /// Write what a board's display shows to a PNG file: the kernel's
+    /// framebuffer over the monitor (a fresh kernel's, or with --attach a
+    /// running one's), or with --scanout what QEMU's display device shows.
+    Screenshot {
+        /// PNG file to write.
+        #[arg(env = "TIDEMARK_SCREENSHOT", default_value = "tidemark.png")]
+        file: PathBuf,
+        /// Read QEMU's scan-out (`screendump` over QMP) instead of the
+        /// framebuffer: a board booted here, not attached to.
+        #[arg(long, env = "TIDEMARK_SCREENSHOT_SCANOUT")]
+        scanout: bool,
+        #[command(flatten)]
+        on: Instance,
+    },
     /// Open the REPL on a dump: every command that reads works on it as
     /// on the live kernel it was taken from; those that change a kernel
     /// are refused.
@@ -415,29 +429,14 @@ fn main() -> ExitCode {
             module,
             json,
         } => replay::run(&file, engine, module.as_deref(), json),
-        Cmd::Dump { file, no_events, on } => match boot::project_setup(
-            on.project.as_deref(),
-            on.attach.is_some(),
-            on.services,
-            on.image.as_deref(),
-        ) {
-            Ok(setup) => on
-                .one_board("dump")
-                .and_then(|board| boot::session(board, on.attach.as_ref(), &setup))
-                .map(|(mut s, _k)| {
-                let mut words = vec!["dump".to_string()];
-                if no_events {
-                    words.push("--no-events".into());
-                }
-                words.extend(["--".into(), file.to_string_lossy().into_owned()]);
-                if tidemark_shell::run_words_and_print(&mut s, words, on.json) {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
-            }),
-            Err(code) => Ok(code),
-        },
+        Cmd::Dump { file, no_events, on } => {
+            let flag = no_events.then(|| "--no-events".to_string());
+            one_command(&on, "dump", flag, &file)
+        }
+        Cmd::Screenshot { file, scanout, on } => {
+            let flag = scanout.then(|| "--scanout".to_string());
+            one_command(&on, "screenshot", flag, &file)
+        }
         Cmd::Inspect { file, json } => tidemark_shell::inspect::load(&file).and_then(|d| {
             eprintln!(
                 "tidemark: {}: a dump of {} ({}) at {:.3} s uptime ({}); read-only",
@@ -490,6 +489,36 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Runs one REPL command (`dump`, `screenshot`) with `flag` and `file` on
+/// a fresh kernel of the board, or on the one `--attach` names; exit 1
+/// when it fails.
+fn one_command(
+    on: &Instance,
+    name: &str,
+    flag: Option<String>,
+    file: &std::path::Path,
+) -> Result<ExitCode, String> {
+    let setup = match boot::project_setup(
+        on.project.as_deref(),
+        on.attach.is_some(),
+        on.services,
+        on.image.as_deref(),
+    ) {
+        Ok(setup) => setup,
+        Err(code) => return Ok(code),
+    };
+    let board = on.one_board(name)?;
+    let (mut s, _kernel) = boot::session(board, on.attach.as_ref(), &setup)?;
+    let mut words = vec![name.to_string()];
+    words.extend(flag);
+    words.extend(["--".into(), file.to_string_lossy().into_owned()]);
+    Ok(if tidemark_shell::run_words_and_print(&mut s, words, on.json) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The REPL on a terminal; line by line from a pipe otherwise.

@@ -77,3 +77,96 @@ fn qemu_scans_out_what_the_guest_drew() {
         }
     }
 }
+
+/// `tidemark screenshot`: on a running kernel (`--attach`) it writes what
+/// a guest drew there; on a fresh one, the framebuffer it sets up, black;
+/// `--scanout` where nothing scans out is an error that says why.
+#[test]
+fn tidemark_screenshot_reads_a_running_kernel_or_a_fresh_one() {
+    let dir = std::env::temp_dir().join(format!("tidemark-screenshot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = env!("CARGO_BIN_EXE_tidemark");
+    let sock = dir.join("kernel.sock");
+    let mut kernel = Command::new(bin)
+        .args(["boot", "hosted", "--listen"])
+        .arg(&sock)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !sock.exists() {
+        assert!(start.elapsed().as_secs() < 60, "the kernel never listened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let script = dir.join("draw.tms");
+    std::fs::write(
+        &script,
+        "spawn probe --args \"draw 3\" --cap display=display\nexpect event /draw: 320x240, 3 presents/ within 30s\n",
+    )
+    .unwrap();
+    let ran = Command::new(bin)
+        .arg("run")
+        .arg("--attach")
+        .arg(&sock)
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let shot = |args: &[&str], file: &Path| {
+        Command::new(bin)
+            .arg("screenshot")
+            .args(args)
+            .arg(file)
+            .arg("--json")
+            .output()
+            .unwrap()
+    };
+    let attached = dir.join("attached.png");
+    let out = shot(&["--attach", sock.to_str().unwrap()], &attached);
+    let _ = kernel.kill();
+    let _ = kernel.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["presents"].as_u64(), v["source"].as_str()),
+        (Some(3), Some("framebuffer"))
+    );
+    let (w, h, rgb) = read_png(&attached);
+    assert_eq!(rgb[..3], [0, 0, 32], "frame 2's blue at (0, 0)");
+    assert_eq!((w, h), (320, 240));
+
+    let fresh = dir.join("fresh.png");
+    let out = shot(&["--board", "hosted"], &fresh);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["presents"].as_u64(), Some(0));
+    assert!(
+        read_png(&fresh).2.iter().all(|b| *b == 0),
+        "a fresh framebuffer is black"
+    );
+
+    let out = shot(&["--board", "hosted", "--scanout"], &fresh);
+    assert_eq!(out.status.code(), Some(1));
+    // Errors go to stderr, as JSON under --json.
+    let v: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--scanout needs a QEMU board"),
+        "{v}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
