@@ -14,6 +14,7 @@
 
 extern crate alloc;
 
+pub mod keep;
 pub mod stack;
 pub mod tx;
 
@@ -34,19 +35,19 @@ static LAST_TX: core::sync::atomic::AtomicPtr<()> =
 /// Set by the first [`last_words`]: a panic inside it says nothing more.
 static SPEAKING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// For a board's panic handler: the bytes to write to the link before the
-/// machine stops: the rest of a batch of frames the transmitter had begun
-/// (else the host would read what follows as part of that frame), then
-/// the kernel's dump as it panicked with `message`, as a monitor frame
-/// (`Body::Dump`, id 0). `None` before [`Machine::run`], or when the dump
-/// itself panicked. Best effort: a panic inside a kernel call leaves the
-/// kernel as that call left it, and it is read as it is.
+/// For a board's panic handler: the kernel's dump as it panicked with
+/// `message`, with the board's fields. `None` before [`Machine::run`], or
+/// when a panic inside this one (the dump itself panicked) asks again.
+/// Best effort: a panic inside a kernel call leaves the kernel as that call
+/// left it, and it is read as it is.
 ///
 /// # Safety
 /// Only from a panic handler that never returns, on the core that ran the
 /// kernel ([`Embedded::last_words`]), with the heap usable (not locked by
 /// the code that panicked).
-pub unsafe fn last_words(message: &dyn core::fmt::Display) -> Option<Vec<u8>> {
+pub unsafe fn panic_dump(
+    message: &dyn core::fmt::Display,
+) -> Option<tidemark_kernel::protocol::KernelDump> {
     use core::sync::atomic::Ordering;
     if SPEAKING.swap(true, Ordering::AcqRel) {
         return None;
@@ -55,7 +56,21 @@ pub unsafe fn last_words(message: &dyn core::fmt::Display) -> Option<Vec<u8>> {
     // SAFETY: set by `Machine::run`, whose frame never ends.
     let kernel = unsafe { kernel.as_ref() }?;
     // SAFETY: the caller's contract.
-    let dump = unsafe { kernel.last_words(&alloc::format!("{message}")) };
+    Some(unsafe { kernel.last_words(&alloc::format!("{message}")) })
+}
+
+/// For a board's panic handler: the bytes to write to the link before the
+/// machine stops: the rest of a batch of frames the transmitter had begun
+/// (else the host would read what follows as part of that frame), then
+/// the kernel's dump ([`panic_dump`]) as a monitor frame (`Body::Dump`,
+/// id 0).
+///
+/// # Safety
+/// As [`panic_dump`].
+pub unsafe fn last_words(message: &dyn core::fmt::Display) -> Option<Vec<u8>> {
+    use core::sync::atomic::Ordering;
+    // SAFETY: the caller's contract.
+    let dump = unsafe { panic_dump(message) }?;
     let tx = LAST_TX.load(Ordering::Acquire) as *const Tx;
     // SAFETY: as the kernel's: the machine lives for good.
     let mut out = unsafe { tx.as_ref() }.map_or_else(Vec::new, |tx| tx.unfinished().to_vec());
@@ -64,6 +79,31 @@ pub unsafe fn last_words(message: &dyn core::fmt::Display) -> Option<Vec<u8>> {
         &tidemark_kernel::protocol::Body::Dump(alloc::boxed::Box::new(dump)),
     ));
     Some(out)
+}
+
+/// For a board's panic handler whose link cannot carry the dump: writes
+/// it ([`panic_dump`]) as a dump file into `area`, RAM that survives the
+/// warm reset that follows, without allocating for the file ([`keep`]),
+/// with as many of the newest events as fit. Whether it was kept.
+///
+/// # Safety
+/// As [`panic_dump`].
+pub unsafe fn keep_panic_dump(message: &dyn core::fmt::Display, area: &mut [u8]) -> bool {
+    // SAFETY: the caller's contract.
+    let Some(mut d) = (unsafe { panic_dump(message) }) else {
+        return false;
+    };
+    // The newest events that fit: halve them until the dump does.
+    loop {
+        if keep::keep(area, |body| tidemark_kernel::protocol::dump_into(&d, body)) {
+            return true;
+        }
+        if d.events.is_empty() {
+            return false;
+        }
+        let n = d.events.len();
+        d.events.drain(..n.div_ceil(2));
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/bundle.rs"));
@@ -355,11 +395,15 @@ impl<B: Board> Machine<B> {
         }
     }
 
-    /// Runs the kernel forever, idling when nobody can run.
-    pub fn run(self) -> ! {
-        // The machine is never dropped: a panic may read it from here.
-        let machine = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(self));
-        // SAFETY: `machine` is valid for good; these are plain addresses.
+    /// Lets a panic read this machine for its last words ([`panic_dump`]),
+    /// for a host that drives the turns itself (wasm-js); [`Machine::run`]
+    /// does it for the rest.
+    ///
+    /// # Safety
+    /// The machine stays where it is, and is never dropped, from now on.
+    pub unsafe fn speak_from_here(&mut self) {
+        let machine: *mut Machine<B> = self;
+        // SAFETY: plain addresses of fields of a live machine.
         unsafe {
             LAST_WORDS.store(
                 core::ptr::addr_of_mut!((*machine).kernel).cast(),
@@ -370,10 +414,26 @@ impl<B: Board> Machine<B> {
                 core::sync::atomic::Ordering::Release,
             );
         }
+    }
+
+    /// Runs the kernel forever, idling when nobody can run.
+    pub fn run(self) -> ! {
+        // The machine is never dropped: a panic may read it from here.
+        let machine = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(self));
+        // SAFETY: `machine` is valid for good, and never moves.
+        unsafe { (*machine).speak_from_here() };
         loop {
             // SAFETY: the only use of the machine while it runs.
             unsafe { (*machine).step() };
         }
+    }
+
+    /// Hands the kernel the dump a panic kept across the reset that
+    /// started this boot ([`keep::take`]): `dump --crash` then answers it,
+    /// and an event says the previous boot panicked, and why.
+    pub fn restore_panic(&self, kept: &[u8]) {
+        let d = tidemark_kernel::protocol::dump_from_bytes(kept);
+        self.kernel.with_kernel(|k| k.restore_crash_dump(d.map_err(|e| alloc::format!("{e}"))));
     }
 
     /// The kernel, for tests and board-specific reports.

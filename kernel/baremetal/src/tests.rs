@@ -231,3 +231,40 @@ fn a_panic_leaves_the_kernel_s_dump_as_its_last_words() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The C6's way: a panic's dump written into RAM that survives the reset
+/// (as a dump file, without a heap allocation for it), taken at the next
+/// boot and answered by `dump --crash`, with an event that says why the
+/// previous boot ended; a kept area that does not read says so too.
+#[test]
+fn a_panic_dump_kept_across_a_reset_is_answered_at_the_next_boot() {
+    let m = machine();
+    // SAFETY: as in the test above: the machine is only read.
+    let dump = unsafe { m.kernel().last_words("boom at src/y.rs:2") };
+    let mut area = [0u8; 8 << 10];
+    assert!(keep::keep(&mut area, |b| tidemark_protocol::dump_into(&dump, b)));
+    assert!(!keep::keep(&mut [0u8; 64], |b| tidemark_protocol::dump_into(&dump, b)), "too small");
+    drop(m);
+    // The next boot.
+    let kept = keep::take(&mut area).expect("the kept dump");
+    assert_eq!(keep::take(&mut area), None);
+    let mut m = machine();
+    m.restore_panic(&kept);
+    send(&mut m, 1, Request::Dump(req::Dump { events: true, crash: true }));
+    let mut d = Decoder::new();
+    match answer(&mut m, &mut d, 1) {
+        Response::Dump(got) => assert_eq!(got, dump),
+        other => panic!("{other:?}"),
+    }
+    let said = |m: &Machine<Fake>, what: &str| {
+        m.kernel().with_kernel(|k| {
+            k.events_since(0).any(|e| {
+                matches!(&e.kind, tidemark_protocol::EventKind::Log { text, .. } if text.contains(what))
+            })
+        })
+    };
+    assert!(said(&m, "the previous boot ended in a kernel panic: boom at src/y.rs:2"));
+    let m = machine();
+    m.restore_panic(b"TMDUMP\x01\x00");
+    assert!(said(&m, "kept a panic dump that does not read: dump format v1"));
+}

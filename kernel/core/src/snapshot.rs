@@ -67,6 +67,28 @@ impl Kernel {
         self.crash.as_deref()
     }
 
+    /// Takes in the dump a board kept across the reset after a kernel
+    /// panic (or why it does not read): `crash_dump` answers it until a
+    /// process traps, and an event says the previous boot panicked.
+    pub fn restore_crash_dump(&mut self, d: Result<KernelDump, alloc::string::String>) {
+        let text = match d {
+            Ok(d) => {
+                let text = alloc::format!(
+                    "the previous boot ended in a {}; `dump --crash FILE` writes its dump",
+                    d.reason
+                );
+                self.crash = Some(alloc::boxed::Box::new(d));
+                text
+            }
+            Err(e) => alloc::format!("the previous boot kept a panic dump that does not read: {e}"),
+        };
+        self.event(crate::EventKind::Log {
+            pid: crate::KERNEL_PID,
+            level: tidemark_abi::Level::Error,
+            text,
+        });
+    }
+
     /// Every process.
     pub fn ps(&self) -> Vec<ProcessInfo> {
         // Frames moved through live attachments, counted from the rings.

@@ -684,4 +684,7 @@ impl tidemark_monitor::server::Target for Embedded {
     fn link(&self) -> Option<tidemark_kernel::protocol::LinkStats> {
         self.link.get()
     }
+    fn panics(&self) -> bool {
+        true
+    }
 }

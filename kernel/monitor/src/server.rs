@@ -40,6 +40,12 @@ pub trait Target {
     fn fetches(&self) -> bool {
         false
     }
+    /// Whether a `Panic` request panics this kernel: a board's, whose panic
+    /// handler sends or keeps its last words and then stops or resets the
+    /// machine; not a kernel inside the workbench's own process.
+    fn panics(&self) -> bool {
+        false
+    }
     /// The largest reply the board's link can take (its transmit queue),
     /// where it has a bound: a bigger `Dump` or `Recorded` reply is
     /// refused with an error rather than dropped on the way.
@@ -283,6 +289,11 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             }),
         ),
         Request::Events(r) => answer::<Events>(Ok(kernel(t, |k| events(k, r.after)))),
+        Request::Panic(r) if t.panics() => panic!("asked by the monitor: {}", r.message),
+        Request::Panic(_) => answer::<req::Panic>(Err(refused_with(
+            Error::PermissionDenied,
+            "this kernel runs inside the workbench: a panic would take the workbench down (a board's kernel panics)",
+        ))),
         Request::Framebuffer(r) => answer::<req::Framebuffer>({
             // Leave room for the reply's own fields within the link's queue.
             let len = t.max_reply().map_or(r.len, |m| r.len.min(m.saturating_sub(256) as u32));

@@ -146,6 +146,17 @@ pub fn dump_to_bytes(d: &KernelDump) -> Vec<u8> {
     write_file(DUMP_MAGIC, DUMP_VERSION, d)
 }
 
+/// The file's bytes written into `buf` without allocating (a panic handler
+/// on a board whose heap may be what failed); their length, or `None` when
+/// they do not fit.
+pub fn dump_into(d: &KernelDump, buf: &mut [u8]) -> Option<usize> {
+    let (head, body) = buf.split_at_mut_checked(DUMP_MAGIC.len() + 2)?;
+    head[..DUMP_MAGIC.len()].copy_from_slice(DUMP_MAGIC);
+    head[DUMP_MAGIC.len()..].copy_from_slice(&DUMP_VERSION.to_le_bytes());
+    let n = postcard::to_slice(d, body).ok()?.len();
+    Some(head.len() + n)
+}
+
 /// Reads a dump file's bytes; never panics on any input.
 pub fn dump_from_bytes(bytes: &[u8]) -> Result<KernelDump, FileError> {
     read_file(bytes, DUMP_MAGIC, DUMP_VERSION, "dump")

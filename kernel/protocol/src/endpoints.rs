@@ -339,6 +339,14 @@ endpoints! {
         /// Most bytes.
         len: u32,
     } => FramebufferPart;
+    /// Makes a board's kernel panic on purpose, with `message`: what a
+    /// postmortem then shows (its last words, the dump it keeps) can be
+    /// seen and tested. Refused where the kernel runs inside the
+    /// workbench (hosted), whose panic would take the workbench down.
+    Panic {
+        /// Said in the panic.
+        message: String,
+    } => ();
     /// Events after a sequence number (the same ones are also pushed).
     Events {
         /// Last sequence number seen.

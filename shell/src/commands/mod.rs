@@ -106,6 +106,7 @@ registry! {
     dump,
     record,
     screenshot,
+    panic,
     help,
 }
 

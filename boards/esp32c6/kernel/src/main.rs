@@ -6,7 +6,8 @@
 //! What is the C6's own is here: the monitor on the built-in
 //! USB-Serial-JTAG (or RTT, feature `rtt`), never waited on; time from
 //! SYSTIMER; idle in `wfi`, woken by a 1 ms SYSTIMER alarm; the 512 KiB RAM
-//! budget as `info` reports it.
+//! budget as `info` reports it; a kernel panic's dump kept in LP RAM across
+//! the reset that follows it.
 
 #![no_std]
 #![no_main]
@@ -34,6 +35,15 @@ const RAM: usize = 512 << 10;
 /// is code run from RAM, static data and the stack (esp-hal's linker
 /// script gives it what is left).
 const HEAP_BYTES: usize = tidemark_baremetal::heap_bytes(320 << 10);
+
+/// Bytes of LP RAM (16 KiB on the C6) that keep a kernel panic's dump
+/// across the software reset after it: the USB FIFO cannot carry it as the
+/// chip resets. The next boot offers it to `dump --crash`.
+const KEPT_BYTES: usize = 8 << 10;
+
+/// Not cleared at a reset (random after power-on: `keep` checks it).
+#[esp_hal::ram(unstable(rtc_fast, persistent))]
+static mut KEPT: [u8; KEPT_BYTES] = [0; KEPT_BYTES];
 
 /// The idle alarm: wakes `wfi` every millisecond so deadlines and the link
 /// are looked at even when no interrupt comes.
@@ -155,8 +165,16 @@ fn main() -> ! {
     let board = C6 {
         link: link::Link::new(p.USB_DEVICE),
     };
+    // SAFETY: nothing else runs yet; the panic handler writes it only after
+    // the machine runs.
+    let kept = unsafe { tidemark_baremetal::keep::take(&mut *core::ptr::addr_of_mut!(KEPT)) };
     match Machine::boot_bundled(board) {
-        Ok(m) => m.run(),
+        Ok(m) => {
+            if let Some(kept) = kept {
+                m.restore_panic(&kept);
+            }
+            m.run()
+        }
         Err(e) => panic!("boot: {e}"),
     }
 }
@@ -164,5 +182,10 @@ fn main() -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     link::last_words(info);
+    // SAFETY: the handler never returns (the chip resets), on the only
+    // core. Best effort, as on every board: a panic inside esp-alloc's
+    // critical section panics again here, and that second panic resets
+    // without a dump (`panic_dump` answers once).
+    unsafe { tidemark_baremetal::keep_panic_dump(info, &mut *core::ptr::addr_of_mut!(KEPT)) };
     esp_hal::system::software_reset()
 }

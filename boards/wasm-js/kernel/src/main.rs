@@ -16,9 +16,11 @@
 //! | `tm_next_ms() -> f64` | when idle, milliseconds until a sleeping process wakes; -1 when only input can wake the kernel |
 //! | `tm_out_ptr() -> ptr`, `tm_out_len() -> u32`, `tm_out_clear()` | the monitor bytes the kernel sent |
 //!
-//! It imports `env.tm_now_ms() -> f64` (a monotonic clock, milliseconds)
-//! and `env.tm_panic(ptr, len)` (the text of a kernel panic, before the
-//! module traps). One thread calls it; the exports never re-enter.
+//! It imports `env.tm_now_ms() -> f64` (a monotonic clock, milliseconds),
+//! `env.tm_last_words(ptr, len)` (monitor bytes a kernel panic sends: the
+//! rest of a frame under way, then the kernel's dump as a `Body::Dump`
+//! frame) and `env.tm_panic(ptr, len)` (the panic's text), both before the
+//! module traps. One thread calls it; the exports never re-enter.
 
 #![no_std]
 #![no_main]
@@ -38,6 +40,7 @@ use tidemark_kernel::protocol::BoardMemory;
 #[link(wasm_import_module = "env")]
 unsafe extern "C" {
     fn tm_now_ms() -> f64;
+    fn tm_last_words(ptr: *const u8, len: usize);
     fn tm_panic(ptr: *const u8, len: usize);
     static __heap_base: u8;
 }
@@ -164,7 +167,10 @@ pub extern "C" fn tm_boot() -> i32 {
     };
     match Machine::boot_bundled(board) {
         Ok(m) => {
-            s.machine = Some(m);
+            let m = s.machine.insert(m);
+            // SAFETY: the machine stays in the static state for good (a
+            // failed boot is not retried, nothing takes it out).
+            unsafe { m.speak_from_here() };
             0
         }
         Err(e) => {
@@ -235,11 +241,19 @@ pub extern "C" fn tm_out_clear() {
     }
 }
 
-/// A kernel panic: its text to the host, then a trap (the host reports the
-/// instance dead; there is no machine to reset).
+/// A kernel panic: its last words (the kernel's dump as a monitor frame,
+/// when the heap is free to build it) and its text to the host, then a
+/// trap (the host reports the instance dead; there is no machine to reset).
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     use core::fmt::Write;
+    if !HEAP.is_locked() {
+        // SAFETY: this handler never returns (it traps), on the only thread.
+        if let Some(words) = unsafe { tidemark_baremetal::last_words(info) } {
+            // SAFETY: the host's import reads `len` bytes at `ptr`.
+            unsafe { tm_last_words(words.as_ptr(), words.len()) };
+        }
+    }
     struct Buf([u8; 512], usize);
     impl Write for Buf {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {

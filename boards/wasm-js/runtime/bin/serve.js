@@ -40,7 +40,14 @@ const rt = await Runtime.create(bytes).catch((e) => {
 });
 rt.onExit((e) => {
   process.stderr.write(`tidemark-wasm-js: ${e.message}\n`);
-  process.exit(1);
+  // What the kernel sent last (a panic's dump) reaches the client before
+  // the line closes, as a UART's last bytes do.
+  if (client && !client.destroyed) {
+    client.end(() => process.exit(1));
+    setTimeout(() => process.exit(1), 2000).unref();
+  } else {
+    process.exit(1);
+  }
 });
 
 /** Bytes held for a client that is not reading, before more are dropped (as a UART drops them). */

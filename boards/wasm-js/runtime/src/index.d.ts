@@ -13,6 +13,8 @@ export declare class Kernel {
   nextMs(): number;
   /** The monitor bytes the kernel sent since the last call, or null. */
   take(): Uint8Array | null;
+  /** The monitor bytes a kernel panic sent as it died (its dump as a frame), once; null when none. */
+  takeLastWords(): Uint8Array | null;
   /** Bytes of linear memory the kernel module has. */
   readonly memoryBytes: number;
 }

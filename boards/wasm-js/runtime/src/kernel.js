@@ -27,14 +27,20 @@ export class Kernel {
    * Instantiates and boots `bytes` (a `tidemark-wasm-js.wasm`).
    * @param {BufferSource | WebAssembly.Module} bytes
    * @param {{ now?: () => number, onPanic?: (message: string) => void }} [options]
+   *   A panic's last words (the monitor bytes it sends before its text: the
+   *   kernel's dump as a frame) are kept for `takeLastWords`.
    */
   static async boot(bytes, options = {}) {
     const now = options.now ?? (() => performance.now());
     let panicked = null;
+    let lastWords = null;
     let memory = null;
     const imports = {
       env: {
         tm_now_ms: () => now(),
+        tm_last_words: (ptr, len) => {
+          lastWords = new Uint8Array(memory.buffer, ptr, len).slice();
+        },
         tm_panic: (ptr, len) => {
           panicked = decoder.decode(new Uint8Array(memory.buffer, ptr, len));
           options.onPanic?.(panicked);
@@ -50,7 +56,11 @@ export class Kernel {
     }
     const instance = await WebAssembly.instantiate(module, imports);
     memory = instance.exports.memory;
-    const k = new Kernel(instance.exports, () => panicked);
+    const k = new Kernel(instance.exports, () => panicked, () => {
+      const words = lastWords;
+      lastWords = null;
+      return words;
+    });
     let booted;
     try {
       booted = k.#x.tm_boot();
@@ -65,10 +75,21 @@ export class Kernel {
 
   #x;
   #panicked;
+  #lastWords;
 
-  constructor(exports, panicked) {
+  constructor(exports, panicked, lastWords) {
     this.#x = exports;
     this.#panicked = panicked;
+    this.#lastWords = lastWords;
+  }
+
+  /**
+   * The monitor bytes a kernel panic sent as it died (the rest of a frame
+   * under way, then the kernel's dump as a frame), once; null when none.
+   * A host hands them to its client as it would any output.
+   */
+  takeLastWords() {
+    return this.#lastWords();
   }
 
   /** Monitor bytes from the host, in. A kernel that traps here throws, as `run` does. */

@@ -45,8 +45,10 @@ function flush() {
   return true;
 }
 
-/** The kernel is gone: say why, once. */
+/** The kernel is gone: its last words (a panic's dump, as monitor bytes) go out first, then why, once. */
 function fail(e) {
+  const words = kernel?.takeLastWords();
+  if (words) port.post({ type: "output", bytes: words }, [words.buffer]);
   kernel = null;
   port.post({ type: "error", message: e.message });
 }
