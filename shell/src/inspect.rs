@@ -98,7 +98,30 @@ pub fn answer(d: &KernelDump, r: Request) -> Response {
             } else {
                 Vec::new()
             },
+            memories: if r.memories {
+                d.memories.clone()
+            } else {
+                Vec::new()
+            },
             ..d.clone()
+        })),
+        Request::Peek(r) => reply::<Peek>(process(&r.process).and_then(|pid| {
+            let m = d.memory_of(pid).ok_or_else(|| {
+                ErrorReply::not_found(format!(
+                    "the dump holds no memory of process {pid} (take it with `dump --memories`)"
+                ))
+            })?;
+            match &m.missing {
+                Some(why) => Err(ErrorReply::not_found(format!(
+                    "the dump holds no memory of process {pid}: {why}"
+                ))),
+                None => Ok(Peeked {
+                    pid,
+                    size: m.size,
+                    offset: r.offset.min(m.size),
+                    bytes: m.read(r.offset, r.len.min(tidemark_monitor_max_peek())),
+                }),
+            }
         })),
         other => Response::Error(ErrorReply::abi(
             Error::PermissionDenied,
@@ -110,6 +133,11 @@ pub fn answer(d: &KernelDump, r: Request) -> Response {
             ),
         )),
     }
+}
+
+/// As the kernel's monitor: at most 64 KiB a `Peek`.
+const fn tidemark_monitor_max_peek() -> u32 {
+    64 << 10
 }
 
 fn events_after(d: &KernelDump, after: u64) -> Vec<Event> {

@@ -143,8 +143,11 @@ fn print_result(session: &mut Session, r: Result<String, ShellError>, json: bool
     report_link(session);
     match r {
         Ok(out) => {
+            // A reader that went away (`| head`) ends the output, not the
+            // program with a panic.
             if !out.is_empty() {
-                println!("{out}");
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout(), "{out}");
             }
             true
         }

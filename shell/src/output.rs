@@ -77,6 +77,15 @@ pub fn show_bytes(b: &[u8]) -> String {
     }
 }
 
+/// Writes a file a command produced (a dump, a recording, a screenshot),
+/// making the directories it lacks; the error names the path.
+pub fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 /// Bytes with a binary unit.
 pub fn size(n: u64) -> String {
     let exact = |shift: u32| n % (1 << shift) == 0;

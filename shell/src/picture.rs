@@ -2,8 +2,6 @@
 //! framebuffer over the monitor ([`fetch`]), or the board's own scan-out
 //! (QEMU's `screendump`, a PPM, [`Picture::from_ppm`]); written as PNG.
 
-use std::io::Write;
-
 use tidemark_abi::display_format;
 use tidemark_protocol::req;
 
@@ -181,12 +179,7 @@ impl Picture {
     /// Writes it to `path` as PNG (making the directories it lacks).
     pub fn write_png(&self, path: &std::path::Path) -> Result<u64, String> {
         let bytes = self.png()?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        std::fs::File::create(path)
-            .and_then(|mut f| f.write_all(&bytes))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::output::write_file(path, &bytes)?;
         Ok(bytes.len() as u64)
     }
 }

@@ -175,6 +175,7 @@ pub fn save_crash_dump(client: &mut Client, dir: &std::path::Path) -> Option<Str
     let d = match client.call(tidemark_protocol::req::Dump {
         events: true,
         crash: true,
+        memories: false,
     }) {
         Ok(d) => d,
         Err(e) => return Some(format!("pid {pid} trapped; its dump could not be fetched: {e}")),

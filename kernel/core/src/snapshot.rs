@@ -58,6 +58,8 @@ impl Kernel {
             } else {
                 Vec::new()
             },
+            // The engine holds guest memories: a monitor adds them.
+            memories: Vec::new(),
         }
     }
 

@@ -687,4 +687,22 @@ impl tidemark_monitor::server::Target for Embedded {
     fn panics(&self) -> bool {
         true
     }
+    /// Between turns every process stands still: read at once.
+    fn guest_memories(&self, pids: &[Pid]) -> Vec<(Pid, Result<Vec<u8>, String>)> {
+        let inner = self.inner.borrow();
+        pids.iter()
+            .map(|&pid| {
+                let mem = inner.procs.get(&pid).map_or_else(
+                    || Err(String::from("it is not running on this engine")),
+                    |p| {
+                        Ok(p.store
+                            .data()
+                            .memory
+                            .map_or_else(Vec::new, |m| m.data(&p.store).to_vec()))
+                    },
+                );
+                (pid, mem)
+            })
+            .collect()
+    }
 }

@@ -151,6 +151,7 @@ async fn parked(
                         return Err(stop);
                     }
                     control.signal.wait(Some(deadline), &timers).await;
+                    crate::proc::serve_memory(&mut *caller);
                 }
                 return Ok(0);
             }
@@ -176,6 +177,7 @@ async fn parked(
                     if let Some(stop) = control.stop_reason() {
                         return Err(stop);
                     }
+                    crate::proc::serve_memory(&mut *caller);
                 }
             }
         }

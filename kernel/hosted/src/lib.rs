@@ -177,6 +177,51 @@ impl Hosted {
             .map_or_else(Vec::new, |w| w.of(pid))
     }
 
+    /// Copies of the linear memories of `pids`, each taken by the process
+    /// itself at its next safe point (the end of a slice, or a wake while
+    /// parked: its memory stands still there), within `within`; why not,
+    /// for each that did not answer in time or is not running here.
+    pub fn guest_memories(
+        &self,
+        pids: &[Pid],
+        within: Duration,
+    ) -> Vec<(Pid, Result<Vec<u8>, String>)> {
+        let asked: Vec<(Pid, Option<(Arc<proc::Control>, std::sync::mpsc::Receiver<Vec<u8>>)>)> = {
+            let procs = self.shared.procs.lock();
+            pids.iter()
+                .map(|&pid| {
+                    let asked = procs.get(&pid).map(|h| {
+                        let (tx, rx) = std::sync::mpsc::channel();
+                        *h.control.memory_to.lock() = Some(tx);
+                        h.control.memory_wanted.store(true, Ordering::Release);
+                        h.control.signal.notify();
+                        (h.control.clone(), rx)
+                    });
+                    (pid, asked)
+                })
+                .collect()
+        };
+        let deadline = Instant::now() + within;
+        asked
+            .into_iter()
+            .map(|(pid, asked)| {
+                let Some((control, rx)) = asked else {
+                    return (pid, Err("it is not running on this engine".into()));
+                };
+                let got = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+                // Not answered: take the request back.
+                control.memory_wanted.store(false, Ordering::Release);
+                control.memory_to.lock().take();
+                (
+                    pid,
+                    got.map_err(|_| {
+                        format!("it reached no safe point within {} ms", within.as_millis())
+                    }),
+                )
+            })
+            .collect()
+    }
+
     /// The wasmtime engine (for baselines measured on the same configuration).
     pub fn engine(&self) -> &Engine {
         &self.shared.engine

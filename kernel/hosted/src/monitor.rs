@@ -39,7 +39,13 @@ impl Target for Hosted {
     fn fetches(&self) -> bool {
         true
     }
+    fn guest_memories(&self, pids: &[Pid]) -> Vec<(Pid, Result<Vec<u8>, String>)> {
+        Hosted::guest_memories(self, pids, MEMORY_WAIT)
+    }
 }
+
+/// How long a dump waits for each process to hand over its memory.
+const MEMORY_WAIT: Duration = Duration::from_secs(1);
 
 /// The engine `info` reports.
 pub fn engine_name() -> &'static str {

@@ -124,13 +124,50 @@ impl ProcData {
     }
 }
 
-/// What the engine tells a running process: stop (killed, or reloading)
-/// and wake up. Shared by its store and its handle.
+/// What the engine tells a running process: stop (killed, or reloading),
+/// wake up, hand over a copy of your memory. Shared by its store and its
+/// handle.
 #[derive(Default)]
 pub(crate) struct Control {
     pub(crate) killed: AtomicBool,
     pub(crate) reload: AtomicBool,
     pub(crate) signal: Arc<Signal>,
+    /// A monitor wants this process's memory ([`serve_memory`]).
+    pub(crate) memory_wanted: AtomicBool,
+    pub(crate) memory_to: Mutex<Option<std::sync::mpsc::Sender<Vec<u8>>>>,
+}
+
+/// At a safe point of the process's own (a slice's end, a wake while
+/// parked): when a monitor asked for its memory, sends a copy. Only the
+/// process's own thread runs its wasm, so its memory stands still here.
+/// Channel windows are left out (zeroes): their rings are shared with
+/// other processes, and a channel's state is in the dump already.
+pub(crate) fn serve_memory(mut ctx: impl wasmtime::AsContextMut<Data = ProcData>) {
+    let ctx = ctx.as_context_mut();
+    let d = ctx.data();
+    if !d.control.memory_wanted.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let Some(to) = d.control.memory_to.lock().take() else {
+        return;
+    };
+    let windows = d.shared.windows.as_ref().map(|w| w.of(d.pid)).unwrap_or_default();
+    let mem = d.memory.map_or(&[][..], |m| m.data(&ctx));
+    let mut copy = vec![0u8; mem.len()];
+    let mut at = 0;
+    let mut holes: Vec<(usize, usize)> = windows
+        .iter()
+        .map(|w| (w.wasm_addr as usize, w.wasm_addr as usize + w.len))
+        .collect();
+    holes.sort_unstable();
+    for (start, end) in holes.into_iter().chain([(mem.len(), mem.len())]) {
+        let (start, end) = (start.min(mem.len()), end.min(mem.len()));
+        if at < start {
+            copy[at..start].copy_from_slice(&mem[at..start]);
+        }
+        at = at.max(end);
+    }
+    let _ = to.send(copy);
 }
 
 impl Control {

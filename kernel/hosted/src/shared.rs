@@ -260,6 +260,7 @@ pub(crate) fn arm(store: &mut Store<ProcData>) {
             return Err(stop);
         }
         ctx.data_mut().settle(false);
+        crate::proc::serve_memory(&mut ctx);
         Ok(UpdateDeadline::Yield(1))
     });
 }

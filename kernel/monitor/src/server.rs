@@ -40,6 +40,15 @@ pub trait Target {
     fn fetches(&self) -> bool {
         false
     }
+    /// The linear memories of live processes `pids` (without a hosted
+    /// process's channel windows), each read when the process is at a
+    /// point where its memory stands still; why not, for each it could not
+    /// read. Called without the kernel held.
+    fn guest_memories(&self, pids: &[Pid]) -> Vec<(Pid, Result<Vec<u8>, String>)> {
+        pids.iter()
+            .map(|p| (*p, Err(String::from("this engine does not read guest memories"))))
+            .collect()
+    }
     /// Whether a `Panic` request panics this kernel: a board's, whose panic
     /// handler sends or keeps its last words and then stops or resets the
     /// machine; not a kernel inside the workbench's own process.
@@ -303,7 +312,14 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             })
         }),
         Request::Dump(r) if r.crash => fits(t, answer::<req::Dump>(crash_dump(t, r.events))),
-        Request::Dump(r) => fits(t, answer::<req::Dump>(Ok(dump(t, "asked", r.events)))),
+        Request::Dump(r) => fits(t, answer::<req::Dump>(Ok({
+            let mut d = dump(t, "asked", r.events);
+            if r.memories {
+                d.memories = memories(t, &d);
+            }
+            d
+        }))),
+        Request::Peek(r) => fits(t, answer::<req::Peek>(peek(t, r))),
         Request::Recorded(r) => fits(t, answer::<Recorded>({
             let (board, engine) = (t.board(), t.engine());
             kernel(t, |k| {
@@ -343,6 +359,51 @@ fn fits<T: Target + ?Sized>(t: &T, r: Response) -> Response {
 pub fn dump<T: Target + ?Sized>(t: &T, reason: &str, with_events: bool) -> KernelDump {
     let info = info(t);
     with_board(info, kernel(t, |k| k.dump(reason, with_events)))
+}
+
+/// The memories of the processes `d` shows live, read just after it.
+fn memories<T: Target + ?Sized>(t: &T, d: &KernelDump) -> Vec<GuestMemory> {
+    let live: Vec<Pid> = d
+        .ps
+        .iter()
+        .filter(|p| !matches!(p.state, ProcState::Ended(_)))
+        .map(|p| p.pid)
+        .collect();
+    t.guest_memories(&live)
+        .into_iter()
+        .map(|(pid, m)| match m {
+            Ok(bytes) => GuestMemory::of(pid, &bytes),
+            Err(why) => GuestMemory::missing(pid, why),
+        })
+        .collect()
+}
+
+/// Most bytes one `Peek` answers.
+pub const MAX_PEEK: u32 = 64 << 10;
+
+fn peek<T: Target + ?Sized>(t: &T, r: Peek) -> Reply<Peeked> {
+    let pid = kernel(t, |k| {
+        let pid = process(k, &r.process)?;
+        match k.process(pid).map(|p| &p.state) {
+            Some(ProcState::Ended(_)) => Err(refused_with(
+                Error::Closed,
+                &format!("process {pid} has ended: its memory is gone"),
+            )),
+            _ => Ok(pid),
+        }
+    })?;
+    let (_, mem) = t.guest_memories(&[pid]).pop().ok_or_else(|| ErrorReply::not_found(format!("no process {pid}")))?;
+    let mem = mem.map_err(|why| refused_with(Error::Busy, &why))?;
+    let start = (r.offset.min(mem.len() as u64)) as usize;
+    // Within the link's queue too, as `Framebuffer`.
+    let most = t.max_reply().map_or(MAX_PEEK, |m| MAX_PEEK.min(m.saturating_sub(256) as u32));
+    let end = start.saturating_add(r.len.min(most) as usize).min(mem.len());
+    Ok(Peeked {
+        pid,
+        size: mem.len() as u64,
+        offset: start as u64,
+        bytes: mem[start..end].to_vec(),
+    })
 }
 
 /// `d` with the board's fields of `info` (its own uptime kept: when taken).

@@ -22,7 +22,8 @@ pub const DUMP_MAGIC: &[u8; 6] = b"TMDUMP";
 /// change to a type a dump holds changes the format, and the checked-in
 /// dumps' golden tests fail until this is bumped and they are regenerated.
 /// 1: protocol 8's views.
-/// 2: protocol 9's: an arena region may be the display (`Purpose::Display`).
+/// 2: protocol 9's: an arena region may be the display (`Purpose::Display`);
+///    guest memories.
 pub const DUMP_VERSION: u16 = 2;
 
 /// One process's capability table.
@@ -59,9 +60,93 @@ pub struct KernelDump {
     /// The events the kernel still holds (logs among them), oldest first;
     /// empty when the request left them out.
     pub events: Vec<Event>,
+    /// Live processes' linear memories, read just after the rest (when
+    /// asked for: `dump --memories`).
+    pub memories: Vec<GuestMemory>,
+}
+
+/// Bytes of one page of a [`GuestMemory`].
+pub const MEMORY_PAGE: usize = 4096;
+
+/// One process's linear memory: its size and the pages that are not all
+/// zero (a guest's memory is mostly zeroes), or why it was not read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct GuestMemory {
+    /// Pid.
+    pub pid: u32,
+    /// Bytes of linear memory (a hosted process's channel windows read as
+    /// zeroes: their rings are in the dump's channels).
+    pub size: u64,
+    /// The [`MEMORY_PAGE`]-byte pages holding anything but zeroes.
+    pub pages: Vec<MemoryPage>,
+    /// Why it was not read (the process did not stop in time), if not.
+    pub missing: Option<String>,
+}
+
+/// A page of a [`GuestMemory`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct MemoryPage {
+    /// Where it starts in the process's memory.
+    pub offset: u64,
+    /// Its bytes ([`MEMORY_PAGE`] of them, fewer for the last page).
+    pub bytes: Vec<u8>,
+}
+
+impl GuestMemory {
+    /// Keeps the non-zero pages of `mem`.
+    pub fn of(pid: u32, mem: &[u8]) -> GuestMemory {
+        GuestMemory {
+            pid,
+            size: mem.len() as u64,
+            pages: mem
+                .chunks(MEMORY_PAGE)
+                .enumerate()
+                .filter(|(_, p)| p.iter().any(|b| *b != 0))
+                .map(|(i, p)| MemoryPage {
+                    offset: (i * MEMORY_PAGE) as u64,
+                    bytes: p.to_vec(),
+                })
+                .collect(),
+            missing: None,
+        }
+    }
+
+    /// A memory that could not be read, and why.
+    pub fn missing(pid: u32, why: String) -> GuestMemory {
+        GuestMemory {
+            pid,
+            size: 0,
+            pages: Vec::new(),
+            missing: Some(why),
+        }
+    }
+
+    /// Bytes `[offset, offset + len)`, clipped to the memory, zeroes
+    /// where no page was kept.
+    pub fn read(&self, offset: u64, len: u32) -> Vec<u8> {
+        let start = offset.min(self.size);
+        let end = start.saturating_add(u64::from(len)).min(self.size);
+        let mut out = alloc::vec![0u8; (end - start) as usize];
+        for p in &self.pages {
+            let (ps, pe) = (p.offset, p.offset + p.bytes.len() as u64);
+            let (s, e) = (ps.max(start), pe.min(end));
+            if s < e {
+                out[(s - start) as usize..(e - start) as usize]
+                    .copy_from_slice(&p.bytes[(s - ps) as usize..(e - ps) as usize]);
+            }
+        }
+        out
+    }
 }
 
 impl KernelDump {
+    /// A process's memory, when the dump holds it.
+    pub fn memory_of(&self, pid: u32) -> Option<&GuestMemory> {
+        self.memories.iter().find(|m| m.pid == pid)
+    }
+
     /// A process's capabilities (empty when it has none or is unknown).
     pub fn caps_of(&self, pid: u32) -> &[CapInfo] {
         self.caps
@@ -160,4 +245,52 @@ pub fn dump_into(d: &KernelDump, buf: &mut [u8]) -> Option<usize> {
 /// Reads a dump file's bytes; never panics on any input.
 pub fn dump_from_bytes(bytes: &[u8]) -> Result<KernelDump, FileError> {
     read_file(bytes, DUMP_MAGIC, DUMP_VERSION, "dump")
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+
+    /// A memory keeps only its non-zero pages and reads back as it was,
+    /// zeroes included, clipped to its size.
+    #[test]
+    fn guest_memory_keeps_non_zero_pages_and_reads_back_exactly() {
+        let mut mem = alloc::vec![0u8; 3 * MEMORY_PAGE + 100];
+        mem[5] = 1;
+        mem[2 * MEMORY_PAGE + 7] = 2;
+        mem[3 * MEMORY_PAGE + 99] = 3;
+        let m = GuestMemory::of(9, &mem);
+        assert_eq!(m.size, mem.len() as u64);
+        let kept: Vec<u64> = m.pages.iter().map(|p| p.offset).collect();
+        assert_eq!(kept, [0, 2 * MEMORY_PAGE as u64, 3 * MEMORY_PAGE as u64]);
+        assert_eq!(m.pages[2].bytes.len(), 100, "the last page is short");
+        assert_eq!(m.read(0, mem.len() as u32), mem);
+        assert_eq!(m.read(2 * MEMORY_PAGE as u64 + 6, 3), [0, 2, 0]);
+        assert_eq!(m.read(mem.len() as u64 - 1, 50), [3], "clipped to the end");
+        assert!(m.read(u64::MAX, 8).is_empty());
+        let gone = GuestMemory::missing(4, "busy".into());
+        assert_eq!((gone.size, gone.missing.as_deref()), (0, Some("busy")));
+    }
+
+    /// A dump written without allocating reads back as the one written
+    /// with; one that does not fit is refused.
+    #[test]
+    fn dump_into_matches_dump_to_bytes() {
+        let d: KernelDump = dump_from_bytes(
+            &std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/dumps/hosted.tmdump"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let bytes = dump_to_bytes(&d);
+        let mut buf = alloc::vec![0u8; bytes.len() + 10];
+        assert_eq!(dump_into(&d, &mut buf), Some(bytes.len()));
+        assert_eq!(&buf[..bytes.len()], &bytes[..]);
+        assert_eq!(dump_into(&d, &mut buf[..bytes.len() - 1]), None);
+        assert_eq!(dump_into(&d, &mut [0u8; 4]), None);
+    }
 }

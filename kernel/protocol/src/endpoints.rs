@@ -323,7 +323,19 @@ endpoints! {
         /// The dump the kernel took when a process last trapped, before
         /// its capabilities were released, instead of one taken now.
         crash: bool,
+        /// Live processes' linear memories too (a dump taken now).
+        memories: bool,
     } => KernelDump;
+    /// Bytes of a live process's linear memory (or, from a dump, of the
+    /// memory it holds), clipped to its size.
+    Peek {
+        /// Which.
+        process: ProcRef,
+        /// First byte.
+        offset: u64,
+        /// Most bytes (at most 64 KiB).
+        len: u32,
+    } => Peeked;
     /// What a process spawned with `record` has done so far: every
     /// hostcall with its answer, to replay it alone.
     Recorded {

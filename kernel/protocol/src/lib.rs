@@ -28,7 +28,8 @@ pub mod names;
 pub mod record;
 pub mod types;
 
-pub use dump::{DUMP_VERSION, FileError, KernelDump, ProcessCaps, dump_from_bytes, dump_into, dump_to_bytes};
+pub use dump::{
+    DUMP_VERSION, FileError, GuestMemory, KernelDump, MEMORY_PAGE, MemoryPage, ProcessCaps, dump_from_bytes, dump_into, dump_to_bytes};
 pub use record::{
     Call, CallSite, RECORD_VERSION, Recording, ReplayEnd, ReplayReport, Returned, Written,
     recording_from_bytes, recording_to_bytes,
@@ -49,7 +50,8 @@ pub use types::*;
 /// 8: `Dump`; when a process entered its state; why a hostcall was denied;
 ///    recorded spawns and `Recording`.
 /// 9: the board's framebuffer (`Framebuffer`, `ObjectRef::Display`); a
-///    panic on purpose (`Panic`).
+///    panic on purpose (`Panic`); guest memories (`Dump { memories }`,
+///    `Peek`).
 pub const PROTOCOL_VERSION: u16 = 9;
 
 /// Largest package catalog a kernel keeps (about 8,000 records); fetchers

@@ -883,3 +883,17 @@ pub struct FramebufferPart {
     /// The bytes asked for, as far as they exist and fit the link.
     pub pixels: Vec<u8>,
 }
+
+/// Bytes of a process's linear memory (`Peek`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Peeked {
+    /// Whose.
+    pub pid: u32,
+    /// Bytes of linear memory the process has.
+    pub size: u64,
+    /// Where `bytes` starts.
+    pub offset: u64,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}

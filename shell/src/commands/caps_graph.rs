@@ -119,6 +119,7 @@ fn run(s: &mut Session, a: Args) -> Result<GraphOut, ShellError> {
     let dump = s.call(req::Dump {
         events: false,
         crash: false,
+        memories: false,
     })?;
     let graph = CapGraph::new(&dump, s.last_graph.as_ref());
     let out = if a.diff {

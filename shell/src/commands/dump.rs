@@ -23,6 +23,10 @@ pub struct Args {
     /// its capabilities were released) instead of one taken now.
     #[arg(long)]
     crash: bool,
+    /// Add every live process's linear memory (its non-zero pages), read
+    /// just after the rest, for `peek` to read in `tidemark inspect`.
+    #[arg(long, conflicts_with = "crash")]
+    memories: bool,
 }
 
 /// What was written.
@@ -42,6 +46,8 @@ pub struct Dumped {
     pub channels: usize,
     /// Events.
     pub events: usize,
+    /// Processes whose memory it holds.
+    pub memories: usize,
     /// Why it was taken (`asked`, or the trap).
     pub reason: String,
 }
@@ -57,7 +63,11 @@ impl Human for Dumped {
             self.processes,
             self.channels,
             self.events
-        ) + &if self.reason == "asked" {
+        ) + &if self.memories > 0 {
+            format!(", {} memories", self.memories)
+        } else {
+            String::new()
+        } + &if self.reason == "asked" {
             String::new()
         } else {
             format!("\ntaken when {}", self.reason)
@@ -69,10 +79,10 @@ fn run(s: &mut Session, a: Args) -> Result<Dumped, ShellError> {
     let d = s.call(req::Dump {
         events: !a.no_events,
         crash: a.crash,
+        memories: a.memories,
     })?;
     let bytes = dump_to_bytes(&d);
-    std::fs::write(&a.file, &bytes)
-        .map_err(|e| ShellError::Usage(format!("{}: {e}", a.file.display())))?;
+    crate::output::write_file(&a.file, &bytes).map_err(ShellError::Usage)?;
     Ok(Dumped {
         file: a.file,
         bytes: bytes.len() as u64,
@@ -81,6 +91,7 @@ fn run(s: &mut Session, a: Args) -> Result<Dumped, ShellError> {
         processes: d.ps.len(),
         channels: d.channels.len(),
         events: d.events.len(),
+        memories: d.memories.iter().filter(|m| m.missing.is_none()).count(),
         reason: d.reason,
     })
 }

@@ -104,6 +104,7 @@ registry! {
     kv_ls,
     log,
     dump,
+    peek,
     record,
     screenshot,
     panic,
@@ -156,7 +157,11 @@ pub fn parse<A: clap::Parser>(
     let mut cmd = declare::<A>(name).no_binary_name(true);
     let matches = cmd
         .try_get_matches_from_mut(argv)
-        .map_err(|e| ShellError::Usage(e.render().to_string().trim_end().to_string()))?;
+        // The shell says `error:` itself: clap's own prefix goes.
+        .map_err(|e| {
+            let text = e.render().to_string();
+            ShellError::Usage(text.trim_start_matches("error: ").trim_end().to_string())
+        })?;
     let json = matches.get_flag("json");
     let a = <A as clap::FromArgMatches>::from_arg_matches(&matches)
         .map_err(|e| ShellError::Usage(e.to_string()))?;

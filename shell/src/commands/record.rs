@@ -72,8 +72,7 @@ fn run(s: &mut Session, a: Args) -> Result<Recorded, ShellError> {
         process: a.process.as_str().into(),
     })?;
     let bytes = recording_to_bytes(&r);
-    std::fs::write(&a.file, &bytes)
-        .map_err(|e| ShellError::Usage(format!("cannot write {}: {e}", a.file.display())))?;
+    crate::output::write_file(&a.file, &bytes).map_err(ShellError::Usage)?;
     Ok(Recorded {
         file: a.file,
         bytes: bytes.len() as u64,

@@ -35,6 +35,7 @@ fn run(s: &mut Session, a: Args) -> Result<Why, ShellError> {
     let dump = s.call(req::Dump {
         events: false,
         crash: false,
+        memories: false,
     })?;
     let pid = crate::inspect::resolve_process(&dump, &a.process.as_str().into())
         .ok_or_else(|| ShellError::Usage(format!("no process `{}`", a.process)))?;

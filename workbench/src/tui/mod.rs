@@ -161,6 +161,7 @@ pub fn collector(
                     if let Ok(d) = c.call(req::Dump {
                         events: false,
                         crash: false,
+                        memories: false,
                     }) {
                         let g = tidemark_shell::graph::CapGraph::new(&d, last_graph.as_ref());
                         last_graph = Some(g.clone());
