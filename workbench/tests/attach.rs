@@ -3,37 +3,13 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tidemark");
 
-struct Kernel(Child);
-
-impl Drop for Kernel {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn boot(sock: &Path) -> Kernel {
-    let child = Command::new(BIN)
-        .args(["boot", "hosted", "--listen"])
-        .arg(sock)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !sock.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the kernel never listened"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Kernel(child)
-}
+#[path = "support/listen.rs"]
+mod listen;
+use listen::boot;
 
 fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

@@ -9,6 +9,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+#[path = "support/listen.rs"]
+mod listen;
+
 /// The `draw` picture of `kernel/guests/probe` at (`x`, `y`) in `frame`.
 fn drawn(x: u32, y: u32, w: u32, h: u32, frame: u32) -> u32 {
     let sq = (frame * 8) % (w - 16);
@@ -87,17 +90,7 @@ fn tidemark_screenshot_reads_a_running_kernel_or_a_fresh_one() {
     std::fs::create_dir_all(&dir).unwrap();
     let bin = env!("CARGO_BIN_EXE_tidemark");
     let sock = dir.join("kernel.sock");
-    let mut kernel = Command::new(bin)
-        .args(["boot", "hosted", "--listen"])
-        .arg(&sock)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while !sock.exists() {
-        assert!(start.elapsed().as_secs() < 60, "the kernel never listened");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let kernel = listen::boot(&sock);
     let script = dir.join("draw.tms");
     std::fs::write(
         &script,
@@ -127,8 +120,7 @@ fn tidemark_screenshot_reads_a_running_kernel_or_a_fresh_one() {
     };
     let attached = dir.join("attached.png");
     let out = shot(&["--attach", sock.to_str().unwrap()], &attached);
-    let _ = kernel.kill();
-    let _ = kernel.wait();
+    drop(kernel);
     assert!(
         out.status.success(),
         "{}",
