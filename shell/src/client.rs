@@ -624,6 +624,7 @@ mod tests {
                 packages: Default::default(),
                 catalog: Default::default(),
                 events: vec![],
+                memories: vec![],
             };
             kernel_end
                 .write_all(&encode(0, &Body::Dump(Box::new(dump))))

@@ -107,9 +107,17 @@ pub struct Session {
     pub last_graph: Option<crate::graph::CapGraph>,
     /// Where to write the kernel's crash dump when a process traps.
     pub dump_on_trap: Option<std::path::PathBuf>,
-    /// Reads what the board's display device shows (QEMU's screendump),
-    /// where the workbench booted the board: `screenshot --scanout`.
-    pub scanout: Option<Box<dyn FnMut() -> Result<crate::picture::Picture, String> + Send>>,
+    /// Ways to read what the board's display device shows, where the
+    /// workbench booted the board (`screenshot --scanout`), preferred first.
+    pub scanouts: Vec<Scanout>,
+}
+
+/// A way to read what a board's display device shows.
+pub struct Scanout {
+    /// How: `qmp` (QEMU's `screendump`), `dbus` (QEMU's D-Bus display).
+    pub via: &'static str,
+    /// Reads it.
+    pub read: Box<dyn FnMut() -> Result<crate::picture::Picture, String> + Send>,
 }
 
 impl Session {
@@ -124,7 +132,7 @@ impl Session {
             service_id: crate::services::first_id(),
             last_graph: None,
             dump_on_trap: None,
-            scanout: None,
+            scanouts: Vec::new(),
         }
     }
 

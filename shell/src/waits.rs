@@ -535,6 +535,7 @@ mod tests {
             packages: Default::default(),
             catalog: Default::default(),
             events: vec![],
+            memories: vec![],
         }
     }
 

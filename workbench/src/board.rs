@@ -175,7 +175,7 @@ pub struct Emulator {
     pub kind: String,
     /// Program.
     pub command: String,
-    /// Arguments, with `{ram}`, `{image}`, `{socket}`, `{qmp}` and `{board}` placeholders.
+    /// Arguments, with `{ram}`, `{image}`, `{socket}`, `{qmp}`, `{display}` and `{board}` placeholders.
     pub args: Vec<String>,
     /// Command that installs `command`.
     pub install: String,
@@ -283,7 +283,7 @@ impl Manifest {
 
 /// Placeholders in `[boot].args`, expanded when the emulator starts
 /// (`{board}` is the board's directory).
-const PLACEHOLDERS: &[&str] = &["ram", "image", "socket", "qmp", "board"];
+const PLACEHOLDERS: &[&str] = &["ram", "image", "socket", "qmp", "display", "board"];
 /// Boot kinds that run the image in a program on this machine.
 const EMULATORS: &[&str] = &["qemu", "node"];
 const TRANSPORTS: &[&str] = &["in-process", "serial", "rtt"];
@@ -615,11 +615,13 @@ impl Manifest {
         };
         let ram = OsString::from(self.memory.as_ref().map_or("", |m| m.ram.text.as_str()));
         let dir = crate::firmware::boards_dir().join(&self.name);
-        let vars: [(&str, &OsStr); 5] = [
+        let display = OsString::from(QEMU_DISPLAY);
+        let vars: [(&str, &OsStr); 6] = [
             ("{ram}", &ram),
             ("{image}", image.as_os_str()),
             ("{socket}", socket.as_os_str()),
             ("{qmp}", qmp.as_os_str()),
+            ("{display}", &display),
             ("{board}", dir.as_os_str()),
         ];
         let mut cmd = Command::new(&q.command);
@@ -637,6 +639,14 @@ impl Manifest {
         Some(cmd)
     }
 }
+
+/// QEMU's `-display` (`{display}`): its D-Bus display, peer to peer, when
+/// the workbench attaches to it (feature `qemu-display`), else none.
+pub const QEMU_DISPLAY: &str = if cfg!(feature = "qemu-display") {
+    "dbus,p2p=yes"
+} else {
+    "none"
+};
 
 /// How messages name the program of an emulator boot kind.
 pub fn emulator_name(kind: &str) -> &'static str {
@@ -811,11 +821,14 @@ mod tests {
         let cmd = q.qemu_command(image, socket, qmp).unwrap();
         assert_eq!(cmd.get_program(), "qemu-system-riscv32");
         // What the workbench ran before the manifest said it.
-        let before = "-machine virt -bios none -m 128M -smp 1 -display none -monitor none -no-reboot \
+        let before = "-machine virt -bios none -m 128M -smp 1 -display DISPLAY -monitor none -no-reboot \
                       -chardev socket,id=uart,path=/t/u.sock,server=on,wait=off -serial chardev:uart \
                       -global virtio-mmio.force-legacy=false -device virtio-gpu-device \
                       -qmp unix:/t/u.qmp,server=on,wait=off -kernel /t/k.elf";
-        assert_eq!(args(&cmd).join(" "), before);
+        assert_eq!(
+            args(&cmd).join(" "),
+            before.replace("DISPLAY", QEMU_DISPLAY)
+        );
 
         let text = qemu_text()
             .replace("ram = \"128M\"", "ram = \"256M\"")

@@ -204,9 +204,7 @@ pub fn session(
             let mut client = q.attach()?;
             setup.apply(&mut client, board)?;
             let mut s = Session::new(client);
-            if let Some(read) = q.scanout() {
-                s.scanout = Some(Box::new(read));
-            }
+            s.scanouts = q.scanouts(board)?;
             Ok((s, Some(Instance::Qemu(q))))
         }
         Boot::Flash(_) => {

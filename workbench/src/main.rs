@@ -5,6 +5,8 @@
 mod board;
 mod boot;
 mod compare;
+#[cfg(feature = "qemu-display")]
+mod dbus_display;
 mod dev;
 mod firmware;
 mod flash;

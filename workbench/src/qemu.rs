@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tidemark_shell::Client;
+use tidemark_shell::session::Scanout;
 
 use crate::Board;
 use crate::board::{Boot, Emulator};
@@ -141,14 +142,45 @@ impl Qemu {
         })
     }
 
-    /// What the machine's display device scans out now (QMP `screendump`);
-    /// a reader for `screenshot --scanout`.
-    pub fn scanout(
-        &self,
-    ) -> Option<impl FnMut() -> Result<tidemark_shell::picture::Picture, String> + Send + 'static>
-    {
-        let socket = self.qmp.clone()?;
-        Some(move || crate::qmp::Qmp::connect(&socket)?.screendump())
+    /// The ways to read what the machine's display device scans out, for
+    /// `screenshot --scanout`: QEMU's D-Bus display, attached to here
+    /// (feature `qemu-display`; without it, a reader that says how to get
+    /// it), and QMP's `screendump`. None without a QMP socket or a
+    /// `[display]` QEMU scans out.
+    pub fn scanouts(&self, board: Board) -> Result<Vec<Scanout>, String> {
+        let Some(socket) = self.qmp.clone() else {
+            return Ok(Vec::new());
+        };
+        if board
+            .manifest()
+            .display
+            .as_ref()
+            .is_none_or(|d| d.device == "memory")
+        {
+            return Ok(Vec::new());
+        }
+        let qmp = Scanout {
+            via: "qmp",
+            read: Box::new(move || crate::qmp::Qmp::connect(&socket)?.screendump()),
+        };
+        #[cfg(feature = "qemu-display")]
+        {
+            let live =
+                crate::dbus_display::LiveDisplay::attach(self.qmp.as_deref().expect("checked"))?;
+            let dbus = Scanout {
+                via: "dbus",
+                read: Box::new(move || live.picture(std::time::Duration::from_secs(2))),
+            };
+            Ok(vec![dbus, qmp])
+        }
+        #[cfg(not(feature = "qemu-display"))]
+        {
+            let dbus = Scanout {
+                via: "dbus",
+                read: Box::new(|| Err(NO_DBUS.to_string())),
+            };
+            Ok(vec![qmp, dbus])
+        }
     }
 
     /// The emulator's name (`QEMU`, `Node`), for messages.
@@ -170,6 +202,11 @@ impl Qemu {
         s.trim().to_string()
     }
 }
+
+/// What `screenshot --scanout --via dbus` says on a workbench built
+/// without the `qemu-display` feature.
+#[cfg(not(feature = "qemu-display"))]
+const NO_DBUS: &str = "this tidemark was built without the `qemu-display` feature: build it with `cargo build -p tidemark --features qemu-display` (scripts/setup installs its system libraries, libusbredirhost and libusb); `--via qmp` reads the scan-out without it";
 
 /// Starts `cmd` so that it cannot outlive the workbench: the child asks the
 /// OS for SIGKILL when its parent dies (SIGTERM from a CI runner, SIGHUP,

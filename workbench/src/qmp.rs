@@ -50,6 +50,41 @@ impl Qmp {
     pub fn execute(&mut self, command: &str, arguments: Value) -> Result<Value, String> {
         let msg = json!({ "execute": command, "arguments": arguments });
         writeln!(self.writer, "{msg}").map_err(|e| format!("writing QMP: {e}"))?;
+        self.answer(command)
+    }
+
+    /// Hands QEMU a descriptor under `name` (`getfd`, with the descriptor
+    /// attached to the command's bytes as `SCM_RIGHTS`), for a later
+    /// command to use by that name.
+    #[cfg_attr(not(feature = "qemu-display"), allow(dead_code))]
+    pub fn send_fd(&mut self, name: &str, fd: &impl std::os::fd::AsFd) -> Result<(), String> {
+        use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+        let msg = format!(
+            "{}\n",
+            json!({ "execute": "getfd", "arguments": { "fdname": name } })
+        );
+        let fds = [fd.as_fd()];
+        let mut space = [std::mem::MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut ancillary = SendAncillaryBuffer::new(&mut space);
+        if !ancillary.push(SendAncillaryMessage::ScmRights(&fds)) {
+            return Err("no room to pass a descriptor".into());
+        }
+        let sent = sendmsg(
+            &self.writer,
+            &[std::io::IoSlice::new(msg.as_bytes())],
+            &mut ancillary,
+            SendFlags::empty(),
+        )
+        .map_err(|e| format!("writing QMP: {e}"))?;
+        // The descriptor went with the first byte; the rest as plain bytes.
+        self.writer
+            .write_all(&msg.as_bytes()[sent..])
+            .map_err(|e| format!("writing QMP: {e}"))?;
+        self.answer("getfd").map(|_| ())
+    }
+
+    /// The answer to the command just sent, skipping events.
+    fn answer(&mut self, command: &str) -> Result<Value, String> {
         loop {
             let v = self.line()?;
             if let Some(r) = v.get("return") {

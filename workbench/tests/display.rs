@@ -33,18 +33,19 @@ fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
     (info.width, info.height, buf)
 }
 
-#[test]
-fn qemu_scans_out_what_the_guest_drew() {
+/// Runs `script` (under `tests/display/`) on qemu-riscv32; the outputs of
+/// its `screenshot`s.
+fn screenshots(script: &str) -> Vec<Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(env!("CARGO_BIN_EXE_tidemark"))
         .current_dir(root)
         .args(["run", "--board", "qemu-riscv32", "--json"])
-        .arg(root.join("../tests/display/scanout.tms"))
+        .arg(root.join("../tests/display").join(script))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the script failed:\n{stderr}");
-    let shots: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| {
@@ -53,7 +54,28 @@ fn qemu_scans_out_what_the_guest_drew() {
                 .is_some_and(|c| c.starts_with("screenshot"))
         })
         .map(|v| v["output"].clone())
-        .collect();
+        .collect()
+}
+
+/// Every pixel of `file` (under `workbench/target/`) is what the guest
+/// drew in its last frame.
+fn drawn_by_the_guest(file: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (w, h, rgb) = read_png(&root.join("target").join(file));
+    assert_eq!((w, h), (320, 240));
+    for y in 0..h {
+        for x in 0..w {
+            let i = ((y * w + x) * 3) as usize;
+            let got =
+                (u32::from(rgb[i]) << 16) | (u32::from(rgb[i + 1]) << 8) | u32::from(rgb[i + 2]);
+            assert_eq!(got, drawn(x, y, w, h, 2), "{file} pixel ({x}, {y})");
+        }
+    }
+}
+
+#[test]
+fn qemu_scans_out_what_the_guest_drew() {
+    let shots = screenshots("scanout.tms");
     assert_eq!(shots.len(), 2, "{shots:?}");
     let (fb, scan) = (&shots[0], &shots[1]);
     assert_eq!(
@@ -65,20 +87,51 @@ fn qemu_scans_out_what_the_guest_drew() {
         fb["digest"], scan["digest"],
         "QEMU shows other pixels than the framebuffer holds"
     );
+    assert_eq!(
+        (fb["via"].as_str(), scan["via"].as_str()),
+        (Some("monitor"), Some("qmp"))
+    );
     // And those pixels are what the guest drew in its last frame.
-    for file in ["framebuffer", "scanout"] {
-        let (w, h, rgb) = read_png(&root.join(format!("target/display-{file}.png")));
-        assert_eq!((w, h), (320, 240));
-        for y in 0..h {
-            for x in 0..w {
-                let i = ((y * w + x) * 3) as usize;
-                let got = (u32::from(rgb[i]) << 16)
-                    | (u32::from(rgb[i + 1]) << 8)
-                    | u32::from(rgb[i + 2]);
-                assert_eq!(got, drawn(x, y, w, h, 2), "{file} pixel ({x}, {y})");
-            }
-        }
-    }
+    drawn_by_the_guest("display-framebuffer.png");
+    drawn_by_the_guest("display-scanout.png");
+}
+
+/// With the `qemu-display` feature the workbench attaches to QEMU's D-Bus
+/// display at boot, and the picture QEMU pushes there is the guest's.
+#[cfg(feature = "qemu-display")]
+#[test]
+fn qemu_s_dbus_display_shows_what_the_guest_drew() {
+    let shots = screenshots("scanout-dbus.tms");
+    assert_eq!(shots.len(), 2, "{shots:?}");
+    assert_eq!(shots[1]["via"], "dbus");
+    assert_eq!(shots[0]["digest"], shots[1]["digest"]);
+    drawn_by_the_guest("display-dbus.png");
+}
+
+/// Without the feature, asking for the D-Bus display says how to get it.
+#[cfg(not(feature = "qemu-display"))]
+#[test]
+fn without_the_feature_the_dbus_display_says_how_to_get_it() {
+    let dir = std::env::temp_dir().join(format!("tidemark-nodbus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("dbus.tms");
+    std::fs::write(&script, "! screenshot x.png --scanout --via dbus\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tidemark"))
+        .args(["run", "--board", "qemu-riscv32"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("built without the `qemu-display` feature: build it with `cargo build -p tidemark --features qemu-display`"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `tidemark screenshot`: on a running kernel (`--attach`) it writes what

@@ -14,11 +14,16 @@ pub struct Args {
     #[arg(default_value = "tidemark.png")]
     file: PathBuf,
     /// Read what the board's display device scans out instead (QEMU's
-    /// virtio-gpu, through QEMU's `screendump`), where the workbench
-    /// booted the board.
+    /// virtio-gpu), where the workbench booted the board.
     #[arg(long)]
     scanout: bool,
+    /// How to read the scan-out: `dbus` (QEMU's D-Bus display, attached
+    /// to at boot: a workbench built with the `qemu-display` feature) or
+    /// `qmp` (QEMU's `screendump`); the first there is when left out.
+    #[arg(long, value_parser = ["dbus", "qmp"], requires = "scanout")]
+    via: Option<String>,
 }
+
 
 /// What was written.
 #[derive(Serialize, schemars::JsonSchema)]
@@ -33,6 +38,9 @@ pub struct Shot {
     pub height: u32,
     /// Where the pixels came from: `framebuffer` or `scanout`.
     pub source: String,
+    /// How they were read: `monitor` (the kernel's framebuffer), `qmp`
+    /// or `dbus` (QEMU's scan-out).
+    pub via: String,
     /// The display's presents when read (framebuffer only).
     pub presents: Option<u64>,
     /// A digest of the size and pixels: equal for equal pictures, however read.
@@ -45,27 +53,32 @@ impl Human for Shot {
             .presents
             .map_or(String::new(), |p| format!(", {p} presents"));
         format!(
-            "wrote {} ({}): {}x{} from the {}{presents}, digest {}",
+            "wrote {} ({}): {}x{} from the {} (via {}){presents}, digest {}",
             self.file.display(),
             size(self.bytes),
             self.width,
             self.height,
             self.source,
+            self.via,
             self.digest
         )
     }
 }
 
 fn run(s: &mut Session, a: Args) -> Result<Shot, ShellError> {
-    let (pic, source) = if a.scanout {
-        let read = s.scanout.as_mut().ok_or_else(|| {
+    let (pic, source, via) = if a.scanout {
+        let found = s
+            .scanouts
+            .iter_mut()
+            .find(|r| a.via.as_deref().is_none_or(|v| v == r.via));
+        let reader = found.ok_or_else(|| {
             ShellError::Usage(
                 "no scan-out to read here: --scanout needs a QEMU board the workbench booted (without --attach)".into(),
             )
         })?;
-        (read().map_err(ShellError::Usage)?, "scanout")
+        ((reader.read)().map_err(ShellError::Usage)?, "scanout", reader.via)
     } else {
-        (crate::picture::fetch(&mut s.client)?, "framebuffer")
+        (crate::picture::fetch(&mut s.client)?, "framebuffer", "monitor")
     };
     let bytes = pic.write_png(&a.file).map_err(ShellError::Usage)?;
     Ok(Shot {
@@ -74,6 +87,7 @@ fn run(s: &mut Session, a: Args) -> Result<Shot, ShellError> {
         width: pic.width,
         height: pic.height,
         source: source.into(),
+        via: via.into(),
         presents: pic.presents,
         digest: pic.digest(),
     })
