@@ -204,7 +204,7 @@ pub fn session(
             let mut client = q.attach()?;
             setup.apply(&mut client, board)?;
             let mut s = Session::new(client);
-            s.scanouts = q.scanouts(board)?;
+            s.scanouts = q.scanouts(board);
             Ok((s, Some(Instance::Qemu(q))))
         }
         Boot::Flash(_) => {

@@ -147,9 +147,9 @@ impl Qemu {
     /// (feature `qemu-display`; without it, a reader that says how to get
     /// it), and QMP's `screendump`. None without a QMP socket or a
     /// `[display]` QEMU scans out.
-    pub fn scanouts(&self, board: Board) -> Result<Vec<Scanout>, String> {
+    pub fn scanouts(&self, board: Board) -> Vec<Scanout> {
         let Some(socket) = self.qmp.clone() else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         if board
             .manifest()
@@ -157,7 +157,7 @@ impl Qemu {
             .as_ref()
             .is_none_or(|d| d.device == "memory")
         {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let qmp = Scanout {
             via: "qmp",
@@ -165,13 +165,24 @@ impl Qemu {
         };
         #[cfg(feature = "qemu-display")]
         {
-            let live =
-                crate::dbus_display::LiveDisplay::attach(self.qmp.as_deref().expect("checked"))?;
-            let dbus = Scanout {
-                via: "dbus",
-                read: Box::new(move || live.picture(std::time::Duration::from_secs(2))),
-            };
-            Ok(vec![dbus, qmp])
+            // A display that will not attach costs the session nothing but
+            // that way of reading it (which then says why).
+            match crate::dbus_display::LiveDisplay::attach(self.qmp.as_deref().expect("checked")) {
+                Ok(live) => {
+                    let dbus = Scanout {
+                        via: "dbus",
+                        read: Box::new(move || live.picture(std::time::Duration::from_secs(2))),
+                    };
+                    vec![dbus, qmp]
+                }
+                Err(e) => {
+                    let dbus = Scanout {
+                        via: "dbus",
+                        read: Box::new(move || Err(e.clone())),
+                    };
+                    vec![qmp, dbus]
+                }
+            }
         }
         #[cfg(not(feature = "qemu-display"))]
         {
@@ -179,7 +190,7 @@ impl Qemu {
                 via: "dbus",
                 read: Box::new(|| Err(NO_DBUS.to_string())),
             };
-            Ok(vec![qmp, dbus])
+            vec![qmp, dbus]
         }
     }
 
