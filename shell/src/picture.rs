@@ -59,7 +59,8 @@ fn fetch_once(c: &mut Client) -> Result<(Picture, bool), ShellError> {
             first.format
         )));
     }
-    let total = first.stride as usize * first.height as usize;
+    let total =
+        Picture::xrgb_bytes(first.width, first.height, first.stride).map_err(ShellError::Usage)?;
     let mut raw = Vec::with_capacity(total);
     raw.extend_from_slice(&first.pixels);
     let mut torn = false;
@@ -77,23 +78,55 @@ fn fetch_once(c: &mut Client) -> Result<(Picture, bool), ShellError> {
         torn |= part.presents != first.presents;
         raw.extend_from_slice(&part.pixels);
     }
-    let (w, h) = (first.width as usize, first.height as usize);
-    let mut rgb = Vec::with_capacity(w * h * 3);
-    for row in raw.chunks_exact(first.stride as usize).take(h) {
-        for px in row[..w * 4].chunks_exact(4) {
-            rgb.extend_from_slice(&[px[2], px[1], px[0]]);
-        }
-    }
-    let pic = Picture {
-        width: first.width,
-        height: first.height,
-        rgb,
-        presents: Some(first.presents),
-    };
+    let mut pic = Picture::from_xrgb(first.width, first.height, first.stride, &raw)
+        .map_err(ShellError::Usage)?;
+    pic.presents = Some(first.presents);
     Ok((pic, torn))
 }
 
+/// Largest side of a picture this reads (as the kernel's `DisplayMode`).
+pub const MAX_SIDE: u32 = 4096;
+
 impl Picture {
+    /// Bytes of an XRGB8888 picture of this geometry, or why it is not one
+    /// this reads (a side of 0 or past [`MAX_SIDE`], rows shorter than
+    /// their pixels): a peer's numbers are checked before anything is sized
+    /// by them.
+    pub fn xrgb_bytes(width: u32, height: u32, stride: u32) -> Result<usize, String> {
+        let sides = (1..=MAX_SIDE).contains(&width) && (1..=MAX_SIDE).contains(&height);
+        if !sides || (stride as u64) < u64::from(width) * 4 || stride > MAX_SIDE * 8 {
+            return Err(format!(
+                "a {width}x{height} picture with rows of {stride} bytes is not one this reads"
+            ));
+        }
+        Ok(stride as usize * height as usize)
+    }
+
+    /// Reads XRGB8888 pixels (one little-endian `u32` a pixel, `0x00RRGGBB`)
+    /// in rows of `stride` bytes.
+    pub fn from_xrgb(width: u32, height: u32, stride: u32, data: &[u8]) -> Result<Picture, String> {
+        let total = Picture::xrgb_bytes(width, height, stride)?;
+        if data.len() < total {
+            return Err(format!(
+                "a {width}x{height} picture with {} of {total} bytes",
+                data.len()
+            ));
+        }
+        let (w, h) = (width as usize, height as usize);
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for row in data.chunks_exact(stride as usize).take(h) {
+            for px in row[..w * 4].chunks_exact(4) {
+                rgb.extend_from_slice(&[px[2], px[1], px[0]]);
+            }
+        }
+        Ok(Picture {
+            width,
+            height,
+            rgb,
+            presents: None,
+        })
+    }
+
     /// Reads a binary PPM (`P6`, maxval 255), as QEMU's `screendump` writes.
     pub fn from_ppm(bytes: &[u8]) -> Result<Picture, String> {
         let mut fields = Vec::new();
@@ -128,6 +161,9 @@ impl Picture {
             ));
         }
         let (width, height) = (num(&fields[1])?, num(&fields[2])?);
+        if !(1..=MAX_SIDE).contains(&width) || !(1..=MAX_SIDE).contains(&height) {
+            return Err(format!("a {width}x{height} PPM is not one this reads"));
+        }
         let data = &bytes[(i + 1).min(bytes.len())..];
         let len = width as usize * height as usize * 3;
         if data.len() < len {
@@ -144,12 +180,13 @@ impl Picture {
         })
     }
 
-    /// The pixel at (`x`, `y`) as `0xRRGGBB`.
+    /// The pixel at (`x`, `y`) as `0xRRGGBB`; black outside the picture.
     pub fn at(&self, x: u32, y: u32) -> u32 {
         let i = (y as usize * self.width as usize + x as usize) * 3;
-        (u32::from(self.rgb[i]) << 16)
-            | (u32::from(self.rgb[i + 1]) << 8)
-            | u32::from(self.rgb[i + 2])
+        let Some(px) = self.rgb.get(i..i + 3) else {
+            return 0;
+        };
+        (u32::from(px[0]) << 16) | (u32::from(px[1]) << 8) | u32::from(px[2])
     }
 
     /// FNV-1a of the size and the RGB bytes: equal pictures, equal digests
@@ -202,6 +239,33 @@ mod tests {
                 .contains("2x1 PPM")
         );
         assert!(Picture::from_ppm(b"P3\n1 1\n255\n1 2 3").is_err());
+        assert!(Picture::from_ppm(b"P6\n0 1\n255\n").is_err());
+    }
+
+    /// A peer's geometry is checked before it sizes anything.
+    #[test]
+    fn xrgb_pictures_with_impossible_geometry_are_errors() {
+        let px = [0x33, 0x22, 0x11, 0, 1, 2, 3, 0];
+        let p = Picture::from_xrgb(2, 1, 8, &px).unwrap();
+        assert_eq!((p.at(0, 0), p.at(1, 0)), (0x112233, 0x030201));
+        for (w, h, stride) in [
+            (0, 1, 8),
+            (2, 0, 8),
+            (2, 1, 0),
+            (2, 1, 4),
+            (5000, 1, 20000),
+            (2, u32::MAX, 8),
+        ] {
+            assert!(
+                Picture::from_xrgb(w, h, stride, &px).is_err(),
+                "{w}x{h}/{stride}"
+            );
+        }
+        assert!(
+            Picture::from_xrgb(2, 2, 8, &px)
+                .unwrap_err()
+                .contains("8 of 16 bytes")
+        );
     }
 
     #[test]

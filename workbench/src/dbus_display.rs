@@ -47,23 +47,16 @@ impl Surface {
         if self.pushes == 0 {
             return Err("QEMU's display has shown nothing yet".into());
         }
-        let (w, h) = (self.width as usize, self.height as usize);
-        let mut rgb = Vec::with_capacity(w * h * 3);
-        for row in self.data.chunks(self.stride as usize).take(h) {
-            for px in row[..w * 4].chunks_exact(4) {
-                rgb.extend_from_slice(&[px[2], px[1], px[0]]);
-            }
-        }
-        Ok(Picture {
-            width: self.width,
-            height: self.height,
-            rgb,
-            presents: None,
-        })
+        Picture::from_xrgb(self.width, self.height, self.stride, &self.data)
     }
 }
 
 struct Listener(Arc<Mutex<Surface>>);
+
+/// The surface, even after a panic elsewhere left its lock poisoned.
+fn lock(s: &Mutex<Surface>) -> std::sync::MutexGuard<'_, Surface> {
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn readable(format: u32) -> bool {
     format == PIXMAN_X8R8G8B8 || format == PIXMAN_A8R8G8B8
@@ -72,13 +65,17 @@ fn readable(format: u32) -> bool {
 #[async_trait::async_trait]
 impl ConsoleListenerHandler for Listener {
     async fn scanout(&mut self, s: Scanout) {
-        let mut surface = self.0.lock().expect("display surface");
-        surface.trouble = (!readable(s.format)).then(|| {
-            format!(
+        let mut surface = lock(&self.0);
+        surface.trouble = if readable(s.format) {
+            Picture::xrgb_bytes(s.width, s.height, s.stride)
+                .err()
+                .map(|e| format!("QEMU's display: {e}"))
+        } else {
+            Some(format!(
                 "QEMU's display uses pixman format {:#x}, not x8r8g8b8",
                 s.format
-            )
-        });
+            ))
+        };
         surface.width = s.width;
         surface.height = s.height;
         surface.stride = s.stride;
@@ -88,16 +85,15 @@ impl ConsoleListenerHandler for Listener {
     }
 
     async fn update(&mut self, u: Update) {
-        let mut surface = self.0.lock().expect("display surface");
+        let mut surface = lock(&self.0);
         if u.format != surface.format || u.x < 0 || u.y < 0 {
             return;
         }
-        let (x, y, w, h) = (
-            u.x as usize,
-            u.y as usize,
-            u.w.max(0) as usize,
-            u.h.max(0) as usize,
-        );
+        // Clipped to the picture: a rectangle past its edge would spill
+        // into the next row.
+        let (x, y) = (u.x as usize, u.y as usize);
+        let w = (u.w.max(0) as usize).min((surface.width as usize).saturating_sub(x));
+        let h = (u.h.max(0) as usize).min((surface.height as usize).saturating_sub(y));
         let stride = surface.stride as usize;
         for row in 0..h {
             let (from, to) = (row * u.stride as usize, (y + row) * stride + x * 4);
@@ -113,7 +109,7 @@ impl ConsoleListenerHandler for Listener {
     }
 
     async fn scanout_dmabuf(&mut self, _s: ScanoutDMABUF) {
-        self.0.lock().expect("display surface").trouble = Some(
+        lock(&self.0).trouble = Some(
             "QEMU's display went to a DMA-BUF (a GL display), which this does not read".into(),
         );
     }
@@ -127,7 +123,7 @@ impl ConsoleListenerHandler for Listener {
     async fn cursor_define(&mut self, _cursor: Cursor) {}
 
     fn disconnected(&mut self) {
-        self.0.lock().expect("display surface").trouble = Some("QEMU's display went away".into());
+        lock(&self.0).trouble = Some("QEMU's display went away".into());
     }
 
     fn interfaces(&self) -> Vec<String> {
@@ -198,7 +194,7 @@ impl LiveDisplay {
     pub fn picture(&self, within: Duration) -> Result<Picture, String> {
         let until = Instant::now() + within;
         loop {
-            let p = self.surface.lock().expect("display surface").picture();
+            let p = lock(&self.surface).picture();
             if p.is_ok() || Instant::now() >= until {
                 return p;
             }

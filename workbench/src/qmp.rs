@@ -102,16 +102,24 @@ impl Qmp {
 
     /// What the display device scans out now.
     pub fn screendump(&mut self) -> Result<Picture, String> {
+        // A directory only this user can enter: QEMU writes wherever the
+        // name leads, so nobody else may plant a link there.
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let file = std::env::temp_dir().join(format!(
-            "tidemark-screendump-{}-{n}.ppm",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("tidemark-screendump-{}-{n}", std::process::id()));
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let file = dir.join("screen.ppm");
         let done = self.execute("screendump", json!({ "filename": file }));
         let bytes =
             done.and_then(|_| std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display())));
-        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_dir_all(&dir);
         Picture::from_ppm(&bytes?)
     }
 }

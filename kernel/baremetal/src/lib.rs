@@ -400,10 +400,13 @@ impl<B: Board> Machine<B> {
     /// does it for the rest.
     ///
     /// # Safety
-    /// The machine stays where it is, and is never dropped, from now on.
-    pub unsafe fn speak_from_here(&mut self) {
-        let machine: *mut Machine<B> = self;
-        // SAFETY: plain addresses of fields of a live machine.
+    /// `machine` points at a live machine that stays where it is, and is
+    /// never dropped, from now on; it is reached through this same pointer
+    /// (or ones derived from it) afterwards, so the addresses taken here
+    /// stay valid.
+    pub unsafe fn speak_from_here(machine: *mut Machine<B>) {
+        // SAFETY: plain addresses of fields of a live machine, taken
+        // without creating a reference.
         unsafe {
             LAST_WORDS.store(
                 core::ptr::addr_of_mut!((*machine).kernel).cast(),
@@ -420,8 +423,9 @@ impl<B: Board> Machine<B> {
     pub fn run(self) -> ! {
         // The machine is never dropped: a panic may read it from here.
         let machine = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(self));
-        // SAFETY: `machine` is valid for good, and never moves.
-        unsafe { (*machine).speak_from_here() };
+        // SAFETY: `machine` is valid for good, never moves, and is used
+        // only through this pointer below.
+        unsafe { Machine::speak_from_here(machine) };
         loop {
             // SAFETY: the only use of the machine while it runs.
             unsafe { (*machine).step() };

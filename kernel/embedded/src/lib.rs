@@ -689,20 +689,59 @@ impl tidemark_monitor::server::Target for Embedded {
     }
     /// Between turns every process stands still: read at once.
     fn guest_memories(&self, pids: &[Pid]) -> Vec<(Pid, Result<Vec<u8>, String>)> {
-        let inner = self.inner.borrow();
+        pids.iter()
+            .map(|&pid| (pid, self.in_memory(pid, |m| m.to_vec())))
+            .collect()
+    }
+    /// Pages straight from each memory: never a whole copy (the heap of a
+    /// small board could not hold one), and none past the budget.
+    fn guest_memory_pages(
+        &self,
+        pids: &[Pid],
+        budget: Option<usize>,
+    ) -> Vec<tidemark_kernel::protocol::GuestMemory> {
+        use tidemark_kernel::protocol::{GuestMemory, MEMORY_PAGE};
+        let mut left = budget.unwrap_or(usize::MAX);
         pids.iter()
             .map(|&pid| {
-                let mem = inner.procs.get(&pid).map_or_else(
-                    || Err(String::from("it is not running on this engine")),
-                    |p| {
-                        Ok(p.store
-                            .data()
-                            .memory
-                            .map_or_else(Vec::new, |m| m.data(&p.store).to_vec()))
-                    },
-                );
-                (pid, mem)
+                let m = self.in_memory(pid, |mem| {
+                    let bytes: usize = mem
+                        .chunks(MEMORY_PAGE)
+                        .filter(|p| p.iter().any(|b| *b != 0))
+                        .map(<[u8]>::len)
+                        .sum();
+                    if bytes > left {
+                        return GuestMemory::missing(
+                            pid,
+                            alloc::format!(
+                                "its {bytes} bytes of pages would not fit this board's link queue"
+                            ),
+                        );
+                    }
+                    left -= bytes;
+                    GuestMemory::of(pid, mem)
+                });
+                m.unwrap_or_else(|why| GuestMemory::missing(pid, why))
             })
             .collect()
+    }
+    fn peek_guest_memory(&self, pid: Pid, offset: u64, len: usize) -> Result<(u64, Vec<u8>), String> {
+        self.in_memory(pid, |mem| {
+            let start = offset.min(mem.len() as u64) as usize;
+            let end = start.saturating_add(len).min(mem.len());
+            (mem.len() as u64, mem[start..end].to_vec())
+        })
+    }
+}
+
+impl Embedded {
+    /// `f` over process `pid`'s linear memory as it stands between turns.
+    fn in_memory<R>(&self, pid: Pid, f: impl FnOnce(&[u8]) -> R) -> Result<R, String> {
+        let inner = self.inner.borrow();
+        let p = inner
+            .procs
+            .get(&pid)
+            .ok_or_else(|| String::from("it is not running on this engine"))?;
+        Ok(f(p.store.data().memory.map_or(&[][..], |m| m.data(&p.store))))
     }
 }

@@ -186,13 +186,15 @@ impl Hosted {
         pids: &[Pid],
         within: Duration,
     ) -> Vec<(Pid, Result<Vec<u8>, String>)> {
+        static REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = REQUEST.fetch_add(1, Ordering::Relaxed);
         let asked: Vec<(Pid, Option<(Arc<proc::Control>, std::sync::mpsc::Receiver<Vec<u8>>)>)> = {
             let procs = self.shared.procs.lock();
             pids.iter()
                 .map(|&pid| {
                     let asked = procs.get(&pid).map(|h| {
                         let (tx, rx) = std::sync::mpsc::channel();
-                        *h.control.memory_to.lock() = Some(tx);
+                        h.control.memory_to.lock().push((id, tx));
                         h.control.memory_wanted.store(true, Ordering::Release);
                         h.control.signal.notify();
                         (h.control.clone(), rx)
@@ -209,9 +211,12 @@ impl Hosted {
                     return (pid, Err("it is not running on this engine".into()));
                 };
                 let got = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-                // Not answered: take the request back.
-                control.memory_wanted.store(false, Ordering::Release);
-                control.memory_to.lock().take();
+                // Not answered: take this request back (only this one).
+                let mut waiting = control.memory_to.lock();
+                waiting.retain(|(i, _)| *i != id);
+                if waiting.is_empty() {
+                    control.memory_wanted.store(false, Ordering::Release);
+                }
                 (
                     pid,
                     got.map_err(|_| {

@@ -132,9 +132,10 @@ pub(crate) struct Control {
     pub(crate) killed: AtomicBool,
     pub(crate) reload: AtomicBool,
     pub(crate) signal: Arc<Signal>,
-    /// A monitor wants this process's memory ([`serve_memory`]).
+    /// A monitor wants this process's memory ([`serve_memory`]): who, by
+    /// request id (several monitors may ask at once).
     pub(crate) memory_wanted: AtomicBool,
-    pub(crate) memory_to: Mutex<Option<std::sync::mpsc::Sender<Vec<u8>>>>,
+    pub(crate) memory_to: Mutex<Vec<(u64, std::sync::mpsc::Sender<Vec<u8>>)>>,
 }
 
 /// At a safe point of the process's own (a slice's end, a wake while
@@ -148,9 +149,10 @@ pub(crate) fn serve_memory(mut ctx: impl wasmtime::AsContextMut<Data = ProcData>
     if !d.control.memory_wanted.swap(false, Ordering::AcqRel) {
         return;
     }
-    let Some(to) = d.control.memory_to.lock().take() else {
+    let to = std::mem::take(&mut *d.control.memory_to.lock());
+    if to.is_empty() {
         return;
-    };
+    }
     let windows = d.shared.windows.as_ref().map(|w| w.of(d.pid)).unwrap_or_default();
     let mem = d.memory.map_or(&[][..], |m| m.data(&ctx));
     let mut copy = vec![0u8; mem.len()];
@@ -167,7 +169,9 @@ pub(crate) fn serve_memory(mut ctx: impl wasmtime::AsContextMut<Data = ProcData>
         }
         at = at.max(end);
     }
-    let _ = to.send(copy);
+    for (_, tx) in &to {
+        let _ = tx.send(copy.clone());
+    }
 }
 
 impl Control {

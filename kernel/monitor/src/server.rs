@@ -6,9 +6,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use tidemark_abi::{Error, Handle, Role};
+use tidemark_kernel::channel::Parties;
 use tidemark_kernel::lifecycle::{EngineError, ReloadReport};
 use tidemark_kernel::package::Hash;
-use tidemark_kernel::channel::Parties;
 use tidemark_kernel::{KERNEL_PID, Kernel, Pid, SpawnSpec};
 use tidemark_protocol::req::{self, *};
 use tidemark_protocol::*;
@@ -46,8 +46,44 @@ pub trait Target {
     /// read. Called without the kernel held.
     fn guest_memories(&self, pids: &[Pid]) -> Vec<(Pid, Result<Vec<u8>, String>)> {
         pids.iter()
-            .map(|p| (*p, Err(String::from("this engine does not read guest memories"))))
+            .map(|p| {
+                (
+                    *p,
+                    Err(String::from("this engine does not read guest memories")),
+                )
+            })
             .collect()
+    }
+    /// As [`Target::guest_memories`], kept as dump pages, within `budget`
+    /// bytes of pages in all where the link bounds a reply. An engine that
+    /// can read memory in place overrides it so a memory is never copied
+    /// whole.
+    fn guest_memory_pages(&self, pids: &[Pid], budget: Option<usize>) -> Vec<GuestMemory> {
+        let mut left = budget.unwrap_or(usize::MAX);
+        self.guest_memories(pids)
+            .into_iter()
+            .map(|(pid, m)| match m {
+                Ok(bytes) => within(GuestMemory::of(pid, &bytes), &mut left),
+                Err(why) => GuestMemory::missing(pid, why),
+            })
+            .collect()
+    }
+    /// Up to `len` bytes at `offset` of a live process's memory, and its
+    /// size. An engine that can read memory in place overrides it.
+    fn peek_guest_memory(
+        &self,
+        pid: Pid,
+        offset: u64,
+        len: usize,
+    ) -> Result<(u64, Vec<u8>), String> {
+        let (_, mem) = self
+            .guest_memories(&[pid])
+            .pop()
+            .ok_or_else(|| String::from("no such process"))?;
+        let mem = mem?;
+        let start = offset.min(mem.len() as u64) as usize;
+        let end = start.saturating_add(len).min(mem.len());
+        Ok((mem.len() as u64, mem[start..end].to_vec()))
     }
     /// Whether a `Panic` request panics this kernel: a board's, whose panic
     /// handler sends or keeps its last words and then stops or resets the
@@ -100,14 +136,22 @@ fn object(k: &mut Kernel, o: &ObjectRef) -> Reply<Object> {
     match o {
         ObjectRef::Channel(c) => channel(k, c).map(Object::Channel),
         ObjectRef::Region(id) => Ok(Object::Region(*id)),
-        ObjectRef::Display => k.open_display().map(|d| Object::Region(d.region)).map_err(no_display),
+        ObjectRef::Display => k
+            .open_display()
+            .map(|d| Object::Region(d.region))
+            .map_err(no_display),
     }
 }
 
 fn no_display(e: Error) -> ErrorReply {
     match e {
-        Error::NotFound => ErrorReply::not_found("this board has no display (its manifest has no [display])"),
-        e => refused_with(e, &format!("the display's framebuffer cannot be set up: {e}")),
+        Error::NotFound => {
+            ErrorReply::not_found("this board has no display (its manifest has no [display])")
+        }
+        e => refused_with(
+            e,
+            &format!("the display's framebuffer cannot be set up: {e}"),
+        ),
     }
 }
 
@@ -172,7 +216,11 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
                     r.data_bytes,
                     r.frames,
                     r.backpressure,
-                    if r.single { Parties::Single } else { Parties::Many },
+                    if r.single {
+                        Parties::Single
+                    } else {
+                        Parties::Many
+                    },
                     KERNEL_PID,
                 )
                 .map_err(refused)?;
@@ -243,16 +291,25 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
         Request::Trust(r) => answer::<Trust>(kernel(t, |k| {
             let key = parse_key(&r.key)?;
             k.trust(key).map_err(|e| {
-                ErrorReply::abi(e, format!("the kernel trusts at most {} keys", tidemark_kernel::resolve::MAX_KEYS))
+                ErrorReply::abi(
+                    e,
+                    format!(
+                        "the kernel trusts at most {} keys",
+                        tidemark_kernel::resolve::MAX_KEYS
+                    ),
+                )
             })
         })),
-        Request::PackageServer(r) => answer::<PackageServer>(Ok(kernel(t, |k| {
-            k.set_server(r.url.as_deref())
-        }))),
+        Request::PackageServer(r) => {
+            answer::<PackageServer>(Ok(kernel(t, |k| k.set_server(r.url.as_deref()))))
+        }
         Request::LoadCatalog(r) => answer::<LoadCatalog>(kernel(t, |k| {
             if let Some(why) = &r.failure {
                 k.catalog_failed(why);
-                return Err(ErrorReply::abi(Error::Unavailable, format!("catalog fetch failed: {why}")));
+                return Err(ErrorReply::abi(
+                    Error::Unavailable,
+                    format!("catalog fetch failed: {why}"),
+                ));
             }
             k.load_catalog(&r.bytes)
                 .map_err(|e| ErrorReply::abi(Error::Unavailable, format!("catalog refused: {e}")))
@@ -277,7 +334,10 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
             let mut entries = Vec::new();
             for e in r.entries {
                 let h = Hash::parse_hex(&e.hash).ok_or_else(|| {
-                    refused_with(Error::InvalidArgument, &format!("lock entry `{}`: a hash is 64 hex digits", e.name))
+                    refused_with(
+                        Error::InvalidArgument,
+                        &format!("lock entry `{}`: a hash is 64 hex digits", e.name),
+                    )
                 })?;
                 entries.push((e.name, h));
             }
@@ -305,33 +365,42 @@ pub fn handle<T: Target + ?Sized>(t: &T, r: Request) -> Response {
         ))),
         Request::Framebuffer(r) => answer::<req::Framebuffer>({
             // Leave room for the reply's own fields within the link's queue.
-            let len = t.max_reply().map_or(r.len, |m| r.len.min(m.saturating_sub(256) as u32));
+            let len = t
+                .max_reply()
+                .map_or(r.len, |m| r.len.min(m.saturating_sub(256) as u32));
             kernel(t, |k| {
                 k.open_display().map_err(no_display)?;
-                k.framebuffer_part(r.offset, len).ok_or_else(|| no_display(Error::NotFound))
+                k.framebuffer_part(r.offset, len)
+                    .ok_or_else(|| no_display(Error::NotFound))
             })
         }),
         Request::Dump(r) if r.crash => fits(t, answer::<req::Dump>(crash_dump(t, r.events))),
-        Request::Dump(r) => fits(t, answer::<req::Dump>(Ok({
-            let mut d = dump(t, "asked", r.events);
-            if r.memories {
-                d.memories = memories(t, &d);
-            }
-            d
-        }))),
+        Request::Dump(r) => fits(
+            t,
+            answer::<req::Dump>(Ok({
+                let mut d = dump(t, "asked", r.events);
+                if r.memories {
+                    d.memories = memories(t, &d);
+                }
+                d
+            })),
+        ),
         Request::Peek(r) => fits(t, answer::<req::Peek>(peek(t, r))),
-        Request::Recorded(r) => fits(t, answer::<Recorded>({
-            let (board, engine) = (t.board(), t.engine());
-            kernel(t, |k| {
-                let pid = process(k, &r.process)?;
-                k.recording(pid, &board, &engine).ok_or_else(|| {
-                    refused_with(
-                        Error::NotFound,
-                        &format!("process {pid} is not recorded: spawn it with --record"),
-                    )
+        Request::Recorded(r) => fits(
+            t,
+            answer::<Recorded>({
+                let (board, engine) = (t.board(), t.engine());
+                kernel(t, |k| {
+                    let pid = process(k, &r.process)?;
+                    k.recording(pid, &board, &engine).ok_or_else(|| {
+                        refused_with(
+                            Error::NotFound,
+                            &format!("process {pid} is not recorded: spawn it with --record"),
+                        )
+                    })
                 })
-            })
-        })),
+            }),
+        ),
     }
 }
 
@@ -361,21 +430,31 @@ pub fn dump<T: Target + ?Sized>(t: &T, reason: &str, with_events: bool) -> Kerne
     with_board(info, kernel(t, |k| k.dump(reason, with_events)))
 }
 
-/// The memories of the processes `d` shows live, read just after it.
+/// The memories of the processes `d` shows live, read just after it,
+/// within what the link's queue takes.
 fn memories<T: Target + ?Sized>(t: &T, d: &KernelDump) -> Vec<GuestMemory> {
-    let live: Vec<Pid> = d
-        .ps
-        .iter()
-        .filter(|p| !matches!(p.state, ProcState::Ended(_)))
-        .map(|p| p.pid)
-        .collect();
-    t.guest_memories(&live)
-        .into_iter()
-        .map(|(pid, m)| match m {
-            Ok(bytes) => GuestMemory::of(pid, &bytes),
-            Err(why) => GuestMemory::missing(pid, why),
-        })
-        .collect()
+    let live: Vec<Pid> =
+        d.ps.iter()
+            .filter(|p| !matches!(p.state, ProcState::Ended(_)))
+            .map(|p| p.pid)
+            .collect();
+    t.guest_memory_pages(&live, t.max_reply())
+}
+
+/// `m`, or why not when its pages would overrun what is `left` of a
+/// budget (which they then take from).
+pub fn within(m: GuestMemory, left: &mut usize) -> GuestMemory {
+    let bytes: usize = m.pages.iter().map(|p| p.bytes.len()).sum();
+    match left.checked_sub(bytes) {
+        Some(rest) => {
+            *left = rest;
+            m
+        }
+        None => GuestMemory::missing(
+            m.pid,
+            format!("its {bytes} bytes of pages would not fit this board's link queue"),
+        ),
+    }
 }
 
 /// Most bytes one `Peek` answers.
@@ -392,17 +471,18 @@ fn peek<T: Target + ?Sized>(t: &T, r: Peek) -> Reply<Peeked> {
             _ => Ok(pid),
         }
     })?;
-    let (_, mem) = t.guest_memories(&[pid]).pop().ok_or_else(|| ErrorReply::not_found(format!("no process {pid}")))?;
-    let mem = mem.map_err(|why| refused_with(Error::Busy, &why))?;
-    let start = (r.offset.min(mem.len() as u64)) as usize;
     // Within the link's queue too, as `Framebuffer`.
-    let most = t.max_reply().map_or(MAX_PEEK, |m| MAX_PEEK.min(m.saturating_sub(256) as u32));
-    let end = start.saturating_add(r.len.min(most) as usize).min(mem.len());
+    let most = t
+        .max_reply()
+        .map_or(MAX_PEEK, |m| MAX_PEEK.min(m.saturating_sub(256) as u32));
+    let (size, bytes) = t
+        .peek_guest_memory(pid, r.offset, r.len.min(most) as usize)
+        .map_err(|why| refused_with(Error::Busy, &why))?;
     Ok(Peeked {
         pid,
-        size: mem.len() as u64,
-        offset: start as u64,
-        bytes: mem[start..end].to_vec(),
+        size,
+        offset: r.offset.min(size),
+        bytes,
     })
 }
 
@@ -421,9 +501,8 @@ fn with_board(info: KernelInfo, d: KernelDump) -> KernelDump {
 /// board's fields (its uptime is the trap's).
 fn crash_dump<T: Target + ?Sized>(t: &T, with_events: bool) -> Reply<KernelDump> {
     let info = info(t);
-    let d = kernel(t, |k| k.crash_dump().cloned()).ok_or_else(|| {
-        ErrorReply::not_found("no process has trapped since the kernel booted")
-    })?;
+    let d = kernel(t, |k| k.crash_dump().cloned())
+        .ok_or_else(|| ErrorReply::not_found("no process has trapped since the kernel booted"))?;
     let mut d = with_board(info, d);
     if !with_events {
         d.events.clear();

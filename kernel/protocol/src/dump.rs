@@ -130,9 +130,9 @@ impl GuestMemory {
         let end = start.saturating_add(u64::from(len)).min(self.size);
         let mut out = alloc::vec![0u8; (end - start) as usize];
         for p in &self.pages {
-            let (ps, pe) = (p.offset, p.offset + p.bytes.len() as u64);
+            let (ps, pe) = (p.offset, p.offset.saturating_add(p.bytes.len() as u64));
             let (s, e) = (ps.max(start), pe.min(end));
-            if s < e {
+            if s < e && ((e - ps) as usize) <= p.bytes.len() {
                 out[(s - start) as usize..(e - start) as usize]
                     .copy_from_slice(&p.bytes[(s - ps) as usize..(e - ps) as usize]);
             }

@@ -65,13 +65,15 @@ impl Component for DisplayPane {
             let v = p.at(x, y);
             Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
         };
-        let rows = u32::from(inner.height) * 2;
+        // In u64: a picture's sides come from a peer.
+        let (pw, ph) = (u64::from(p.width), u64::from(p.height));
+        let rows = u64::from(inner.height) * 2;
         let buf = f.buffer_mut();
         for cy in 0..inner.height {
             for cx in 0..inner.width {
-                let x = u32::from(cx) * p.width / u32::from(inner.width);
-                let top = u32::from(cy) * 2 * p.height / rows;
-                let bottom = (u32::from(cy) * 2 + 1) * p.height / rows;
+                let x = (u64::from(cx) * pw / u64::from(inner.width)) as u32;
+                let top = (u64::from(cy) * 2 * ph / rows) as u32;
+                let bottom = ((u64::from(cy) * 2 + 1) * ph / rows) as u32;
                 if let Some(cell) = buf.cell_mut((inner.x + cx, inner.y + cy)) {
                     cell.set_symbol("▀")
                         .set_fg(rgb(x, top))

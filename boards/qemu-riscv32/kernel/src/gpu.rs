@@ -4,8 +4,6 @@
 //! transfer and a flush, never a copy by the hart. Polled, no interrupts,
 //! as everything on this board. Without the device, presents do nothing.
 
-use core::sync::atomic::{Ordering, fence};
-
 use tidemark_kernel::display::Scanout;
 
 /// The `virt` machine's eight virtio-mmio slots.
@@ -56,6 +54,8 @@ const RESOURCE: u32 = 1;
 /// Descriptors in the control queue: one command, one response.
 const QUEUE: usize = 2;
 const DESC_NEXT: u16 = 1;
+/// The driver polls: no used-buffer interrupts.
+const AVAIL_NO_INTERRUPT: u16 = 1;
 const DESC_WRITE: u16 = 2;
 /// Polls of the used ring before a command counts as lost.
 const SPINS: u32 = 50_000_000;
@@ -140,6 +140,13 @@ pub struct Gpu {
     used_seen: u16,
 }
 
+/// Orders memory and device I/O both ways: the ring's writes land before
+/// the notify, the device's before the driver reads the used ring.
+fn io_fence() {
+    // SAFETY: a fence instruction only.
+    unsafe { core::arch::asm!("fence iorw, iorw") };
+}
+
 fn reg(base: usize, off: usize) -> *mut u32 {
     (base + off) as *mut u32
 }
@@ -204,6 +211,10 @@ impl Gpu {
         })?;
         let b = self.base;
         write(b, R_STATUS, 0);
+        // The reset is done when the status reads 0 again.
+        if !(0..SPINS).any(|_| read(b, R_STATUS) == 0) {
+            return None;
+        }
         write(b, R_STATUS, S_ACKNOWLEDGE | S_DRIVER);
         // Only VIRTIO_F_VERSION_1: no 3D, no EDID, no events.
         write(b, R_DEVICE_FEATURES_SEL, 1);
@@ -238,6 +249,8 @@ impl Gpu {
             write(b, off, addr as u32);
             write(b, off + 4, 0);
         }
+        // SAFETY: the ring is this driver's; the device has no queue yet.
+        unsafe { (&raw mut (*ring).avail.flags).write_volatile(AVAIL_NO_INTERRUPT) };
         write(b, R_QUEUE_READY, 1);
         write(
             b,
@@ -300,9 +313,9 @@ impl Gpu {
             let avail = &raw mut (*ring).avail;
             let idx = (&raw const (*avail).idx).read_volatile();
             (&raw mut (*avail).ring[idx as usize % QUEUE]).write_volatile(0);
-            fence(Ordering::SeqCst);
+            io_fence();
             (&raw mut (*avail).idx).write_volatile(idx.wrapping_add(1));
-            fence(Ordering::SeqCst);
+            io_fence();
             write(self.base, R_QUEUE_NOTIFY, 0);
             let want = self.used_seen.wrapping_add(1);
             let used = &raw const (*ring).used.idx;
@@ -314,7 +327,7 @@ impl Gpu {
                 }
                 core::hint::spin_loop();
             }
-            fence(Ordering::SeqCst);
+            io_fence();
             self.used_seen = want;
             write(
                 self.base,

@@ -167,10 +167,12 @@ pub extern "C" fn tm_boot() -> i32 {
     };
     match Machine::boot_bundled(board) {
         Ok(m) => {
-            let m = s.machine.insert(m);
+            let m: *mut Machine<Js> = s.machine.insert(m);
             // SAFETY: the machine stays in the static state for good (a
-            // failed boot is not retried, nothing takes it out).
-            unsafe { m.speak_from_here() };
+            // failed boot is not retried, nothing takes it out). Best
+            // effort, as every panic's last words: the exports reach it
+            // through the state afresh each call.
+            unsafe { Machine::speak_from_here(m) };
             0
         }
         Err(e) => {
