@@ -46,7 +46,7 @@ fn commit_and_boot_again(board: &str) {
         &d,
         &["--services", "--board", board],
         &format!(
-            "expect event /kv: ready/ within 10s\n\
+            "expect event /kv: ready/ within 60s\n\
              fs put /etc/motd \"from the first boot\"\n\
              kv set colour teal\n\
              fs commit --save {}\n\
@@ -58,7 +58,7 @@ fn commit_and_boot_again(board: &str) {
     let second = run(
         &d,
         &["--image", image.to_str().unwrap(), "--board", board],
-        "expect event /kv: 1 keys restored/ within 10s\n\
+        "expect event /kv: 1 keys restored/ within 60s\n\
          fs cat /etc/motd\n\
          expect /from the first boot/\n\
          kv get colour\n\
@@ -127,7 +127,7 @@ fn held_to_its_grant(board: &str) {
          chan tail out --count 1 --for 5s\n\
          expect /error: unavailable: kv did not answer in 300 ms/\n\
          svc restart kv\n\
-         expect event /kv: 1 keys restored/ within 10s\n\
+         expect event /kv: 1 keys restored/ within 60s\n\
          chan send cmd \"get app/boots\"\n\
          chan tail out --count 1 --for 5s\n\
          expect /\"1\"/\n\

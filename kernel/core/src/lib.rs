@@ -74,6 +74,11 @@ pub struct Config {
     /// Bytes one recorded process's recording may take; past it recording
     /// stops (the calls so far stay) and a `limit` event says so.
     pub max_recording: usize,
+    /// Ended processes the kernel keeps listing (`ps`, dumps, an engine's
+    /// wait for an exit code); past it the longest ended is forgotten,
+    /// unless a process it started is still listed (a tree kill and the
+    /// depth limit walk through ended parents). Churn then costs no memory.
+    pub ended_kept: usize,
     /// Take a dump when a process traps, before its capabilities are
     /// released (the latest is kept; `Dump { crash: true }` answers it).
     pub crash_dumps: bool,
@@ -138,6 +143,7 @@ impl Default for Config {
             max_frame: 1 << 20,
             max_state: lifecycle::MAX_STATE,
             max_recording: 4 << 20,
+            ended_kept: 256,
             crash_dumps: true,
             limits: Limits::default(),
             display: None,
@@ -434,12 +440,18 @@ pub struct Kernel {
     boot_ns: u64,
     next_pid: Pid,
     next_object: u32,
-    procs: BTreeMap<Pid, Process>,
+    /// Boxed: a node of the map then moves pointers, not processes.
+    procs: BTreeMap<Pid, alloc::boxed::Box<Process>>,
     /// Processes not ended, and how many of those each parent has: what
     /// the process limits count, kept as processes start and end so a
     /// spawn does not walk every process the boot has seen.
     live: u32,
     live_children: BTreeMap<Pid, u32>,
+    /// Ended processes still listed, longest ended first, and how many
+    /// listed processes each parent has: what forgetting ended processes
+    /// ([`Config::ended_kept`]) goes by.
+    ended: VecDeque<Pid>,
+    listed_children: BTreeMap<Pid, u32>,
     channels: BTreeMap<u32, Channel>,
     /// Holders (capability entries) per region id.
     region_holders: BTreeMap<u32, u32>,
@@ -476,6 +488,8 @@ impl Kernel {
             procs: BTreeMap::new(),
             live: 0,
             live_children: BTreeMap::new(),
+            ended: VecDeque::new(),
+            listed_children: BTreeMap::new(),
             channels: BTreeMap::new(),
             region_holders: BTreeMap::new(),
             events: VecDeque::new(),
@@ -636,7 +650,7 @@ impl Kernel {
         let memory_limit = spec.memory_limit.unwrap_or(self.config.memory_limit);
         self.procs.insert(
             pid,
-            Process {
+            alloc::boxed::Box::new(Process {
                 pid,
                 name: spec.name.clone().unwrap_or_else(|| pkg.name.clone()),
                 package: pkg.name.clone(),
@@ -661,7 +675,7 @@ impl Kernel {
                 watch: None,
                 recording: recorded.then(record::Recorder::default),
                 log: quota::LogBudget::default(),
-            },
+            }),
         );
         for g in spec.grants {
             if let Err(e) = self.grant(pid, &g.name, g.object, g.rights) {
@@ -671,6 +685,7 @@ impl Kernel {
         }
         self.live += 1;
         *self.live_children.entry(spec.parent).or_default() += 1;
+        *self.listed_children.entry(spec.parent).or_default() += 1;
         self.event(EventKind::Spawned {
             pid,
             package: pkg.name.clone(),
@@ -783,6 +798,32 @@ impl Kernel {
         }
         self.notify_parent(pid, &exit);
         self.event(EventKind::Ended { pid, exit });
+        self.ended.push_back(pid);
+        self.forget_ended();
+    }
+
+    /// Forgets the longest-ended processes past [`Config::ended_kept`],
+    /// skipping any that a listed process names as its parent.
+    fn forget_ended(&mut self) {
+        while self.ended.len() > self.config.ended_kept {
+            let Some(at) = self
+                .ended
+                .iter()
+                .position(|pid| !self.listed_children.contains_key(pid))
+            else {
+                return;
+            };
+            let pid = self.ended.remove(at).expect("found");
+            let Some(p) = self.procs.remove(&pid) else {
+                continue;
+            };
+            if let Some(n) = self.listed_children.get_mut(&p.parent) {
+                *n -= 1;
+                if *n == 0 {
+                    self.listed_children.remove(&p.parent);
+                }
+            }
+        }
     }
 
     /// Asks the engine to kill `pid`.
@@ -819,12 +860,12 @@ impl Kernel {
 
     /// A process by pid.
     pub fn process(&self, pid: Pid) -> Option<&Process> {
-        self.procs.get(&pid)
+        self.procs.get(&pid).map(|p| &**p)
     }
 
     /// All processes, live and ended, by pid.
     pub fn processes(&self) -> impl Iterator<Item = &Process> {
-        self.procs.values()
+        self.procs.values().map(|p| &**p)
     }
 
     fn live(&self, pid: Pid) -> Result<&Process, Error> {

@@ -307,6 +307,60 @@ fn pids_are_never_reused_and_exit_releases_everything() {
     assert!(b > a);
 }
 
+/// Churn costs no memory: past `ended_kept` the longest-ended processes
+/// are forgotten, except one whose child is still listed, so a tree kill
+/// still finds a live grandchild through its ended parent.
+#[test]
+fn ended_processes_past_the_kept_number_are_forgotten_but_not_a_listed_ones_parent() {
+    let mut k = Kernel::new(
+        Config {
+            ended_kept: 2,
+            ..Config::default()
+        },
+        clock,
+    );
+    k.install("empty", Arc::from(&b"\0asm\x01\0\0\0"[..]), true)
+        .unwrap();
+    let child = |k: &mut Kernel, parent: Pid| {
+        let mut spec = SpawnSpec::new("empty");
+        spec.parent = parent;
+        let pid = k.spawn(spec).unwrap().pid;
+        k.started(pid);
+        pid
+    };
+    let churn = |k: &mut Kernel| {
+        let p = spawn(k, &[]);
+        k.exit(p, Exit::Code(0));
+        p
+    };
+    let listed = |k: &Kernel| k.processes().map(|p| p.pid).collect::<Vec<_>>();
+    let root = spawn(&mut k, &[]);
+    let mid = child(&mut k, root);
+    let leaf = child(&mut k, mid);
+    k.exit(mid, Exit::Code(1));
+    let last = (0..5).map(|_| churn(&mut k)).last().unwrap();
+    // Kept: `mid`, the parent of a listed process, and the last to end.
+    assert_eq!(listed(&k), [root, mid, leaf, last]);
+    assert_eq!(
+        k.descendants(root),
+        [leaf],
+        "found through its ended parent"
+    );
+    // `leaf` ended: it is listed, so `mid` still is.
+    k.exit(leaf, Exit::Code(0));
+    assert_eq!(listed(&k), [root, mid, leaf]);
+    assert_eq!(
+        k.process(leaf).unwrap().state,
+        ProcState::Ended(Exit::Code(0))
+    );
+    // Then `leaf` goes, and after it `mid`, which ended longest ago.
+    let c5 = churn(&mut k);
+    assert_eq!(listed(&k), [root, mid, c5]);
+    let c6 = churn(&mut k);
+    assert_eq!(listed(&k), [root, c5, c6]);
+    assert!(k.process(mid).is_none());
+}
+
 /// Two `Reader`s of one process share its endpoint: dropping one leaves
 /// the other attached, the last one detaches; a reload swap ends the old
 /// instance's holds but keeps the endpoint (and cursor) for the successor.

@@ -13,7 +13,7 @@ use tidemark_kernel::hostcall::{answer_local, is_local};
 use tidemark_kernel::{Kernel, Outcome, Pid, Wait};
 use wasmtime::{Caller, Linker};
 
-use crate::proc::{COUNT_BATCH, Control, ProcData, Stop};
+use crate::proc::{Control, ProcData, Stop};
 use crate::sched::{Timers, yield_now};
 use crate::window::{self, MemfdBacking, Window};
 
@@ -67,19 +67,22 @@ macro_rules! link_catalogue {
 tidemark_abi::for_each_hostcall!(link_catalogue);
 
 /// [`ProcData::count_local`], for callers holding a borrow of another field.
-pub(crate) fn count_local(pid: Pid, uncounted: &mut u32, k: &mut Kernel) {
+pub(crate) fn count_local(pid: Pid, uncounted: &mut u64, k: &mut Kernel) {
     if *uncounted > 0 {
-        k.count_hostcalls(pid, u64::from(std::mem::take(uncounted)));
+        k.count_hostcalls(pid, std::mem::take(uncounted));
     }
 }
 
 /// Answers a local hostcall ([`is_local`]) without the kernel lock, from
 /// the process's copy of its capability table, refreshed when the kernel's
-/// table has changed since.
+/// table has changed since. The call is counted here and handed to the
+/// kernel at the process's next safe point or kernel call
+/// ([`ProcData::count_local`]), so the path is a counter, one load and
+/// the table lookup.
 #[inline(always)]
 fn local(d: &mut ProcData, number: u16, args: &[i64]) -> i64 {
     d.uncounted += 1;
-    if d.caps_version.load(Ordering::Acquire) != d.caps_seen || d.uncounted >= COUNT_BATCH {
+    if d.caps_version.load(Ordering::Acquire) != d.caps_seen {
         sync_local(d);
     }
     let time = d.time;

@@ -273,19 +273,22 @@ impl Hosted {
         }
     }
 
-    /// Waits until `pid` has ended, up to `timeout`.
+    /// Waits until `pid` has ended, up to `timeout`, and returns how. `None`
+    /// when it runs on past the timeout, and at once for a pid the kernel
+    /// does not list (never spawned, or ended and forgotten: see
+    /// `Config::ended_kept`).
     pub fn wait(&self, pid: Pid, timeout: Duration) -> Option<Exit> {
         let deadline = Instant::now() + timeout;
         let mut g = self.shared.ended_lock.lock();
         loop {
-            if let Some(tidemark_kernel::ProcState::Ended(e)) =
-                self.kernel().process(pid).map(|p| p.state.clone())
-            {
-                return Some(e);
+            match self.kernel().process(pid).map(|p| &p.state) {
+                Some(tidemark_kernel::ProcState::Ended(e)) => return Some(e.clone()),
+                None => return None,
+                Some(_) => {}
             }
             if self.shared.ended.wait_until(&mut g, deadline).timed_out() {
-                return match self.kernel().process(pid).map(|p| p.state.clone()) {
-                    Some(tidemark_kernel::ProcState::Ended(e)) => Some(e),
+                return match self.kernel().process(pid).map(|p| &p.state) {
+                    Some(tidemark_kernel::ProcState::Ended(e)) => Some(e.clone()),
                     _ => None,
                 };
             }

@@ -56,13 +56,10 @@ pub struct ProcData {
     pub(crate) caps_seen: u32,
     pub(crate) time: Time,
     /// Local hostcalls not yet added to the kernel's counters.
-    pub(crate) uncounted: u32,
+    pub(crate) uncounted: u64,
     /// A reloaded instance on trial: what to put back if it fails first.
     pub(crate) trial: Option<Trial>,
 }
-
-/// Local hostcalls answered between two additions to the kernel's counters.
-pub(crate) const COUNT_BATCH: u32 = 4096;
 
 impl ProcData {
     pub(crate) fn new(
@@ -153,7 +150,12 @@ pub(crate) fn serve_memory(mut ctx: impl wasmtime::AsContextMut<Data = ProcData>
     if to.is_empty() {
         return;
     }
-    let windows = d.shared.windows.as_ref().map(|w| w.of(d.pid)).unwrap_or_default();
+    let windows = d
+        .shared
+        .windows
+        .as_ref()
+        .map(|w| w.of(d.pid))
+        .unwrap_or_default();
     let mem = d.memory.map_or(&[][..], |m| m.data(&ctx));
     let mut copy = vec![0u8; mem.len()];
     let mut at = 0;

@@ -133,8 +133,12 @@ impl Shared {
                 m
             }
         };
-        let pre = self.linker(s.classes, s.recorded)?.instantiate_pre(&module)?;
-        self.pres.lock().insert((s.hash, s.classes, s.recorded), pre.clone());
+        let pre = self
+            .linker(s.classes, s.recorded)?
+            .instantiate_pre(&module)?;
+        self.pres
+            .lock()
+            .insert((s.hash, s.classes, s.recorded), pre.clone());
         Ok(pre)
     }
 
@@ -183,6 +187,8 @@ impl Shared {
     }
 
     pub(crate) fn end(&self, pid: Pid, exit: Exit) {
+        // Nothing wakes, kills or reloads it any more.
+        self.procs.lock().remove(&pid);
         let effects = {
             let mut k = self.kernel.lock();
             k.exit(pid, exit);
@@ -259,7 +265,12 @@ pub(crate) fn arm(store: &mut Store<ProcData>) {
         if let Some(stop) = ctx.data().stop_reason() {
             return Err(stop);
         }
-        ctx.data_mut().settle(false);
+        let d = ctx.data_mut();
+        d.settle(false);
+        // The local hostcalls of the slice that ended (see `calls::local`).
+        if d.uncounted > 0 {
+            crate::calls::count_local(d.pid, &mut d.uncounted, &mut d.shared.kernel.lock());
+        }
         crate::proc::serve_memory(&mut ctx);
         Ok(UpdateDeadline::Yield(1))
     });

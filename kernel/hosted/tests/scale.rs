@@ -24,6 +24,8 @@ fn hostcalls(h: &Hosted, pid: Pid) -> u64 {
 fn boot(processes: u32) -> Hosted {
     let mut config = Config::default();
     config.limits.processes = processes;
+    // Every exit stays listed, so each kill's exit can be checked.
+    config.ended_kept = processes as usize;
     config.package_slots = 32;
     let h = common::boot_with(config, Options::default());
     for g in tidemark_guest_artifacts::BENCHES {
@@ -122,4 +124,27 @@ fn two_thousand_idle_guests_cost_no_thread_each_and_can_be_killed() {
         threads()
     );
     kill_all(&h, &idle);
+}
+
+#[test]
+fn ended_processes_past_the_kept_number_are_forgotten() {
+    let mut config = Config::default();
+    config.package_slots = 32;
+    let kept = config.ended_kept;
+    let h = common::boot_with(config, Options::default());
+    for g in tidemark_guest_artifacts::BENCHES {
+        h.install(g.name, g.bytes);
+    }
+    let pids: Vec<Pid> = (0..kept + 100)
+        .map(|_| {
+            let pid = h.spawn(SpawnSpec::new("first")).unwrap();
+            assert!(matches!(h.wait(pid, Duration::from_secs(60)), Some(Exit::Code(_))));
+            pid
+        })
+        .collect();
+    // The newest `kept` are listed with their exits; the first 100 are gone,
+    // and waiting for one answers at once that the kernel does not know it.
+    let listed: Vec<Pid> = h.kernel().processes().map(|p| p.pid).collect();
+    assert_eq!(listed, pids[100..]);
+    assert_eq!(h.wait(pids[0], Duration::from_secs(3600)), None);
 }

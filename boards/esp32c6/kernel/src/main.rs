@@ -115,8 +115,10 @@ impl Board for C6 {
             arena_size: 16 << 10,
             arena_budget: 64 << 10,
             memory_limit: 128 << 10,
-            // No room in 320 KiB for a dump at every trap.
+            // No room in 320 KiB for a dump at every trap, or for a long
+            // list of ended processes.
             crash_dumps: false,
+            ended_kept: 16,
             ..Config::default()
         }
     }
