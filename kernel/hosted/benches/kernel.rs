@@ -297,6 +297,26 @@ fn idle_ours(n: usize) -> ((f64, f64), f64) {
     (per, spawn_us)
 }
 
+/// Heap KiB the kernel keeps per guest that ran and ended, over `n`
+/// spawned one after another into one fresh kernel (each waited for).
+fn churn_ours(n: usize) -> f64 {
+    let h = Hosted::boot_with(Config::default(), Options::default());
+    h.install("first", tidemark_guest_artifacts::get("first"));
+    let run = || {
+        let pid = h.spawn(SpawnSpec::new("first")).unwrap();
+        exit_code(h.wait(pid, Duration::from_secs(10)));
+    };
+    // As many first as the kernel lists, so what it keeps is at its bound.
+    for _ in 0..Config::default().ended_kept {
+        run();
+    }
+    let before = memory_kib().0;
+    for _ in 0..n {
+        run();
+    }
+    (memory_kib().0 - before) / n as f64
+}
+
 /// Heap and resident KiB per instance of `idle` and its store, `n` kept
 /// alive, on a kernel's engine (the same memory creator): wasmtime's own cost.
 fn idle_bare(h: &Hosted, n: usize) -> (f64, f64) {
@@ -809,6 +829,14 @@ fn main() {
             base: bare_rss,
             unit: "KiB",
             baseline: "bare instance + store",
+            goal: "report",
+        });
+        rows.push(Row {
+            name: format!("heap kept per ended guest, {n}"),
+            ours: churn_ours(n),
+            base: heap,
+            unit: "KiB",
+            baseline: "a live idle guest's heap",
             goal: "report",
         });
         rows.push(Row {
