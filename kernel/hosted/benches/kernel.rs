@@ -796,7 +796,45 @@ fn memcpy_ns(size: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / rounds as f64
 }
 
+/// Runs an idle measurement (`ours` or `bare`) in a fresh process of this
+/// binary, so neither sees pages the other, or an earlier row, freed:
+/// returns its heap and resident KiB per guest, and µs per spawn (ours).
+fn idle_apart(which: &str, n: usize) -> (f64, f64, f64) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(IDLE_CHILD, format!("{which} {n}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        out.status.success() && v.len() == 3,
+        "idle {which}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (v[0], v[1], v[2])
+}
+
+/// Set in the child [`idle_apart`] starts: which measurement, and `n`.
+const IDLE_CHILD: &str = "TIDEMARK_BENCH_IDLE_CHILD";
+
+/// The child's side of [`idle_apart`].
+fn idle_child(spec: &str) {
+    let (which, n) = spec.split_once(' ').expect("which n");
+    let n: usize = n.parse().expect("n");
+    let ((heap, rss), spawn) = match which {
+        "ours" => idle_ours(n),
+        _ => (idle_bare(&Hosted::boot(Config::default()), n), 0.0),
+    };
+    println!("{heap} {rss} {spawn}");
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var(IDLE_CHILD) {
+        return idle_child(&spec);
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run quickly then.
     let quick = !std::env::args().any(|a| a == "--bench");
     let r = if quick { 1 } else { rounds() };
@@ -813,8 +851,8 @@ fn main() {
 
     if want("idle") {
         let n = if quick { 200 } else { 10_000 };
-        let ((heap, rss), spawn_us) = idle_ours(n);
-        let (bare_heap, bare_rss) = idle_bare(&h, n);
+        let (heap, rss, spawn_us) = idle_apart("ours", n);
+        let (bare_heap, bare_rss, _) = idle_apart("bare", n);
         rows.push(Row {
             name: format!("idle guest heap, {n} of them"),
             ours: heap,
