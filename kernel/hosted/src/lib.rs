@@ -280,18 +280,14 @@ impl Hosted {
     pub fn wait(&self, pid: Pid, timeout: Duration) -> Option<Exit> {
         let deadline = Instant::now() + timeout;
         let mut g = self.shared.ended_lock.lock();
+        let mut timed_out = false;
         loop {
             match self.kernel().process(pid).map(|p| &p.state) {
                 Some(tidemark_kernel::ProcState::Ended(e)) => return Some(e.clone()),
-                None => return None,
-                Some(_) => {}
+                Some(_) if !timed_out => {}
+                _ => return None,
             }
-            if self.shared.ended.wait_until(&mut g, deadline).timed_out() {
-                return match self.kernel().process(pid).map(|p| &p.state) {
-                    Some(tidemark_kernel::ProcState::Ended(e)) => Some(e.clone()),
-                    _ => None,
-                };
-            }
+            timed_out = self.shared.ended.wait_until(&mut g, deadline).timed_out();
         }
     }
 

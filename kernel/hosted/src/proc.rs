@@ -150,12 +150,7 @@ pub(crate) fn serve_memory(mut ctx: impl wasmtime::AsContextMut<Data = ProcData>
     if to.is_empty() {
         return;
     }
-    let windows = d
-        .shared
-        .windows
-        .as_ref()
-        .map(|w| w.of(d.pid))
-        .unwrap_or_default();
+    let windows = d.shared.windows.as_ref().map(|w| w.of(d.pid)).unwrap_or_default();
     let mem = d.memory.map_or(&[][..], |m| m.data(&ctx));
     let mut copy = vec![0u8; mem.len()];
     let mut at = 0;

@@ -133,12 +133,8 @@ impl Shared {
                 m
             }
         };
-        let pre = self
-            .linker(s.classes, s.recorded)?
-            .instantiate_pre(&module)?;
-        self.pres
-            .lock()
-            .insert((s.hash, s.classes, s.recorded), pre.clone());
+        let pre = self.linker(s.classes, s.recorded)?.instantiate_pre(&module)?;
+        self.pres.lock().insert((s.hash, s.classes, s.recorded), pre.clone());
         Ok(pre)
     }
 
